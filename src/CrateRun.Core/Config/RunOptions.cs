@@ -1,0 +1,54 @@
+namespace CrateRun.Core.Config;
+
+/// <summary>A volume: a host directory bound into the container.</summary>
+public sealed record Volume(string HostPath, string ContainerPath, bool ReadOnly)
+{
+    /// <summary>HOSTDIR:CTRDIR[:ro|rw]. The host path must be absolute; it is checked to exist by the caller.</summary>
+    public static Volume Parse(string spec)
+    {
+        var parts = spec.Split(':');
+        if (parts.Length is < 2 or > 3 || parts[0].Length == 0 || parts[1].Length == 0)
+            throw new UsageException($"invalid volume '{spec}': expected HOSTDIR:CTRDIR[:ro]");
+        var ro = false;
+        if (parts.Length == 3)
+            ro = parts[2] switch
+            {
+                "ro" => true,
+                "rw" => false,
+                _ => throw new UsageException($"invalid volume '{spec}': mode must be ro or rw, not '{parts[2]}'"),
+            };
+        if (!parts[0].StartsWith('/'))
+            throw new UsageException($"invalid volume '{spec}': the host path '{parts[0]}' must be absolute");
+        if (!parts[1].StartsWith('/'))
+            throw new UsageException($"invalid volume '{spec}': the container path '{parts[1]}' must be absolute");
+        return new Volume(parts[0], parts[1], ro);
+    }
+}
+
+/// <summary>Everything the Docker-like <c>run</c> takes; <see cref="SpecBuilder"/> turns it into an OCI config.</summary>
+public sealed class RunOptions
+{
+    public required string Rootfs { get; init; }
+    public required IReadOnlyList<string> Command { get; init; }
+    public string? Name { get; init; }
+    public string? Hostname { get; init; }
+    public long? Memory { get; init; }
+    public long? Pids { get; init; }
+    public (long Quota, ulong Period)? Cpu { get; init; }
+    public IReadOnlyList<string> Env { get; init; } = [];
+    public string? Workdir { get; init; }
+    public IReadOnlyList<Volume> Volumes { get; init; } = [];
+    public bool Tty { get; init; }
+    public bool Interactive { get; init; }
+    public string? CgroupParent { get; init; }
+    public IReadOnlyList<string> CapAdd { get; init; } = [];
+    public IReadOnlyList<string> CapDrop { get; init; } = [];
+    public bool Privileged { get; init; }
+    public bool ReadOnlyRoot { get; init; }
+    public IReadOnlyList<string> Tmpfs { get; init; } = [];
+    public bool NoNewPrivileges { get; init; } = true;
+    public uint Uid { get; init; }
+    public uint Gid { get; init; }
+    public IReadOnlyList<uint> AdditionalGids { get; init; } = [];
+    public (ushort Rows, ushort Cols)? ConsoleSize { get; init; }
+}

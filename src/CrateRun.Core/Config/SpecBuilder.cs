@@ -1,0 +1,121 @@
+using CrateRun.Core.Oci;
+using CrateRun.Core.Security;
+
+namespace CrateRun.Core.Config;
+
+/// <summary>
+/// Builds the OCI config that the Docker-like <c>run</c> executes: the same document a
+/// client such as podman would hand to <c>craterun-oci create</c>.
+/// </summary>
+public static class SpecBuilder
+{
+    public const string OciVersion = "1.2.0";
+    public const string DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    /// <summary>Docker's masked paths: kernel state a container must not read.</summary>
+    public static readonly IReadOnlyList<string> MaskedPaths =
+    [
+        "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+        "/sys/devices/virtual/powercap",
+    ];
+
+    /// <summary>Docker's read-only paths: kernel knobs a container must not write.</summary>
+    public static readonly IReadOnlyList<string> ReadonlyPaths =
+        ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+    public static Spec Build(string id, RunOptions o)
+    {
+        var caps = o.Privileged ? [.. Capabilities.All] : Capabilities.Adjust(Capabilities.DockerDefault, o.CapAdd, o.CapDrop);
+        var env = new List<string> { DefaultPath, "HOSTNAME=" + (o.Hostname ?? ContainerId.Short(id)) };
+        if (o.Tty) env.Add("TERM=xterm");
+        env.Add(o.Uid == 0 ? "HOME=/root" : "HOME=/");
+        foreach (var e in o.Env)
+        {
+            if (e.Length == 0 || e[0] == '=') throw new UsageException($"invalid environment variable '{e}': expected KEY=VALUE");
+            var key = e.Split('=')[0];
+            env.RemoveAll(x => x.Split('=')[0] == key);
+            env.Add(e.Contains('=') ? e : $"{e}={Environment.GetEnvironmentVariable(e) ?? ""}");
+        }
+        if (o.Workdir is { } wd && !wd.StartsWith('/'))
+            throw new UsageException($"invalid --workdir '{wd}': must be an absolute path");
+
+        var spec = new Spec
+        {
+            OciVersion = OciVersion,
+            Root = new Root { Path = o.Rootfs, Readonly = o.ReadOnlyRoot },
+            Hostname = o.Hostname ?? ContainerId.Short(id),
+            Process = new Process
+            {
+                Terminal = o.Tty,
+                ConsoleSize = o.ConsoleSize is { } cs ? new Box { Height = cs.Rows, Width = cs.Cols } : null,
+                Args = [.. o.Command],
+                Env = env,
+                Cwd = o.Workdir ?? "/",
+                User = new User { Uid = o.Uid, Gid = o.Gid, AdditionalGids = o.AdditionalGids.Count > 0 ? [.. o.AdditionalGids] : null },
+                Capabilities = new LinuxCapabilities { Bounding = [.. caps], Effective = [.. caps], Permitted = [.. caps] },
+                NoNewPrivileges = o.NoNewPrivileges && !o.Privileged,
+            },
+            Mounts = DefaultMounts(o.Privileged),
+            Linux = new Linux
+            {
+                Namespaces = [.. new[] { "pid", "network", "ipc", "uts", "mount", "cgroup" }.Select(t => new LinuxNamespace { Type = t })],
+                CgroupsPath = CgroupsPath(id, o.CgroupParent),
+                Resources = Resources(o),
+                MaskedPaths = o.Privileged ? null : [.. MaskedPaths],
+                ReadonlyPaths = o.Privileged ? null : [.. ReadonlyPaths],
+            },
+            Annotations = o.Name is null ? null : new() { ["io.craterun.name"] = o.Name },
+        };
+        foreach (var t in o.Tmpfs)
+        {
+            var parts = t.Split(':', 2);
+            if (!parts[0].StartsWith('/')) throw new UsageException($"invalid --tmpfs '{t}': the path must be absolute");
+            var opts = new List<string> { "nosuid", "nodev", "noexec" };
+            if (parts.Length == 2) opts.AddRange(parts[1].Split(',', StringSplitOptions.RemoveEmptyEntries));
+            spec.Mounts.Add(new Mount { Destination = parts[0], Type = "tmpfs", Source = "tmpfs", Options = opts });
+        }
+        foreach (var v in o.Volumes)
+            spec.Mounts.Add(new Mount
+            {
+                Destination = v.ContainerPath,
+                Type = "bind",
+                Source = v.HostPath,
+                Options = v.ReadOnly ? ["rbind", "ro"] : ["rbind"],
+            });
+        return spec;
+    }
+
+    /// <summary>Below --cgroup-parent if given; else relative, i.e. below the caller's own cgroup.</summary>
+    public static string CgroupsPath(string id, string? parent)
+    {
+        var leaf = "craterun-" + id;
+        if (string.IsNullOrEmpty(parent)) return leaf;
+        if (parent.Split('/').Any(p => p == ".."))
+            throw new UsageException($"invalid --cgroup-parent '{parent}': '..' is not allowed");
+        return parent.TrimEnd('/') + "/" + leaf;
+    }
+
+    private static LinuxResources? Resources(RunOptions o)
+    {
+        if (o.Memory is null && o.Pids is null && o.Cpu is null) return null;
+        return new LinuxResources
+        {
+            // swap == limit: memory plus swap may not exceed the limit, i.e. no swap at all
+            Memory = o.Memory is { } m ? new LinuxMemory { Limit = m, Swap = m } : null,
+            Pids = o.Pids is { } p ? new LinuxPids { Limit = p } : null,
+            Cpu = o.Cpu is { } c ? new LinuxCpu { Quota = c.Quota, Period = c.Period } : null,
+        };
+    }
+
+    public static List<Mount> DefaultMounts(bool privileged) =>
+    [
+        new() { Destination = "/proc", Type = "proc", Source = "proc", Options = ["nosuid", "noexec", "nodev"] },
+        new() { Destination = "/dev", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+        new() { Destination = "/dev/pts", Type = "devpts", Source = "devpts", Options = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+        new() { Destination = "/dev/shm", Type = "tmpfs", Source = "shm", Options = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+        new() { Destination = "/dev/mqueue", Type = "mqueue", Source = "mqueue", Options = ["nosuid", "noexec", "nodev"] },
+        new() { Destination = "/sys", Type = "sysfs", Source = "sysfs", Options = privileged ? ["nosuid", "noexec", "nodev"] : ["nosuid", "noexec", "nodev", "ro"] },
+        new() { Destination = "/sys/fs/cgroup", Type = "cgroup", Source = "cgroup", Options = privileged ? ["nosuid", "noexec", "nodev", "relatime"] : ["nosuid", "noexec", "nodev", "relatime", "ro"] },
+    ];
+}

@@ -1,0 +1,148 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+
+namespace CrateRun.Core.Oci;
+
+/// <summary>
+/// Source-generated System.Text.Json metadata for the OCI documents (no reflection; NativeAOT/trim safe).
+/// Reading ignores unknown properties, skips comments, tolerates trailing commas and matches property
+/// names case-insensitively (as Go's encoding/json, i.e. runc, does). Writing omits null members.
+/// A JSON null for a non-nullable member (e.g. "cwd": null) is rejected.
+/// </summary>
+[JsonSourceGenerationOptions(
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    ReadCommentHandling = JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
+    PropertyNameCaseInsensitive = true,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+    RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(Spec))]
+[JsonSerializable(typeof(Process))]
+[JsonSerializable(typeof(LinuxResources))]
+[JsonSerializable(typeof(LinuxSeccomp))]
+[JsonSerializable(typeof(OciState))]
+[JsonSerializable(typeof(Features))]
+public sealed partial class OciJsonContext : JsonSerializerContext;
+
+/// <summary>Reading and writing OCI JSON documents through <see cref="OciJsonContext"/>.</summary>
+public static class OciJson
+{
+    private static readonly JsonWriterOptions CompactWriter = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Indented = false,
+    };
+
+    private static readonly JsonWriterOptions IndentedWriter = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Indented = true,
+    };
+
+    // ---- reading -------------------------------------------------------------------------------
+
+    /// <summary>Parses a config.json document. <paramref name="what"/> names the source in error messages.</summary>
+    /// <exception cref="FormatException">Malformed JSON or a value of the wrong type.</exception>
+    public static Spec ReadSpec(string json, string what = "config.json") =>
+        Read(json, OciJsonContext.Default.Spec, what);
+
+    /// <summary>Reads and parses a bundle's config.json.</summary>
+    /// <exception cref="FormatException">Malformed JSON; the message names the file.</exception>
+    /// <exception cref="IOException">The file cannot be read (e.g. <see cref="FileNotFoundException"/>).</exception>
+    public static Spec LoadSpec(string path) => ReadSpec(File.ReadAllText(path), $"config file {path}");
+
+    /// <summary>Parses a bare process document (exec --process).</summary>
+    public static Process ReadProcess(string json, string what = "process.json") =>
+        Read(json, OciJsonContext.Default.Process, what);
+
+    /// <summary>Reads and parses a bare process document from a file (exec --process FILE).</summary>
+    public static Process LoadProcess(string path) => ReadProcess(File.ReadAllText(path), $"process file {path}");
+
+    /// <summary>Parses a linux.resources document (update --resources).</summary>
+    public static LinuxResources ReadResources(string json, string what = "resources") =>
+        Read(json, OciJsonContext.Default.LinuxResources, what);
+
+    /// <summary>Reads and parses a linux.resources document from a file.</summary>
+    public static LinuxResources LoadResources(string path) =>
+        ReadResources(File.ReadAllText(path), $"resources file {path}");
+
+    /// <summary>Parses a linux.seccomp document.</summary>
+    public static LinuxSeccomp ReadSeccomp(string json, string what = "seccomp profile") =>
+        Read(json, OciJsonContext.Default.LinuxSeccomp, what);
+
+    /// <summary>Parses an OCI state document.</summary>
+    public static OciState ReadState(string json, string what = "state") =>
+        Read(json, OciJsonContext.Default.OciState, what);
+
+    /// <summary>Parses a features document.</summary>
+    public static Features ReadFeatures(string json, string what = "features") =>
+        Read(json, OciJsonContext.Default.Features, what);
+
+    /// <summary>Parses any document type registered in <see cref="OciJsonContext"/>.</summary>
+    /// <exception cref="FormatException">Malformed JSON, wrong value types, or a top-level null.</exception>
+    public static T Read<T>(string json, JsonTypeInfo<T> typeInfo, string what)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(typeInfo);
+        T? value;
+        try
+        {
+            value = JsonSerializer.Deserialize(json, typeInfo);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"{what}: malformed JSON: {OneLine(e.Message)}", e);
+        }
+
+        return value ?? throw new FormatException($"{what}: malformed JSON: expected an object, got null");
+    }
+
+    // ---- writing -------------------------------------------------------------------------------
+
+    /// <summary>Serializes a config.json document (indented by default, null members omitted).</summary>
+    public static string Serialize(Spec spec, bool indented = true) => Write(spec, indented);
+
+    /// <summary>Serializes an OCI state document (indented by default, like `runc state`).</summary>
+    public static string Serialize(OciState state, bool indented = true) => Write(state, indented);
+
+    /// <summary>Serializes a features document (indented by default, like `runc features`).</summary>
+    public static string Serialize(Features features, bool indented = true) => Write(features, indented);
+
+    /// <summary>
+    /// Serializes any type registered in <see cref="OciJsonContext"/> (Spec, Process, LinuxResources,
+    /// LinuxSeccomp, OciState, Features and every type reachable from them).
+    /// </summary>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not known to the context.</exception>
+    public static string Write<T>(T value, bool indented = false) =>
+        Encoding.UTF8.GetString(WriteUtf8(value, indented).WrittenSpan);
+
+    /// <summary>Like <see cref="Write{T}"/> but returns UTF-8 bytes (for files, pipes, hook stdin).</summary>
+    public static byte[] WriteUtf8Bytes<T>(T value, bool indented = false) =>
+        WriteUtf8(value, indented).WrittenSpan.ToArray();
+
+    /// <summary>The generated metadata for <typeparamref name="T"/>.</summary>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not known to the context.</exception>
+    public static JsonTypeInfo<T> TypeInfo<T>() =>
+        OciJsonContext.Default.GetTypeInfo(typeof(T)) as JsonTypeInfo<T>
+        ?? throw new NotSupportedException($"{typeof(T).FullName} is not registered in {nameof(OciJsonContext)}");
+
+    private static ArrayBufferWriter<byte> WriteUtf8<T>(T value, bool indented)
+    {
+        var typeInfo = TypeInfo<T>();
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(buffer, indented ? IndentedWriter : CompactWriter))
+        {
+            JsonSerializer.Serialize(writer, value, typeInfo);
+        }
+
+        return buffer;
+    }
+
+    private static string OneLine(string message) =>
+        message.ReplaceLineEndings(" ").Trim();
+}

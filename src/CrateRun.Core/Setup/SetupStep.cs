@@ -1,0 +1,75 @@
+namespace CrateRun.Core.Setup;
+
+/// <summary>What one step does; mirrors <c>enum crt_op</c> in Native/launch.h.</summary>
+public enum StepOp
+{
+    RootPropagation = 1,
+    BindRootfs = 2,
+    Mount = 3,
+    Mknod = 4,
+    Symlink = 5,
+    Mkdir = 6,
+    PivotRoot = 7,
+    SetPropagation = 8,
+    MakeReadonly = 9,
+    Mask = 10,
+    WriteFile = 11,
+    SetHostname = 12,
+    SetDomainname = 13,
+    LoopbackUp = 14,
+}
+
+/// <summary>Step flags; mirror the CRT_F_* values in Native/launch.h.</summary>
+[Flags]
+public enum StepFlags : uint
+{
+    None = 0,
+    Bind = 0x1,
+    Readonly = 0x2,
+    Recursive = 0x4,
+    Optional = 0x8,
+    NoPivot = 0x10,
+    File = 0x20,
+    BindDev = 0x40,
+}
+
+/// <summary>
+/// One step of container setup, run by the C stage inside the new mount namespace. Paths in
+/// <see cref="Target"/> are inside the container and never resolve outside its root.
+/// </summary>
+public sealed record SetupStep(
+    StepOp Op,
+    string? Target = null,
+    string? Source = null,
+    string? FsType = null,
+    string? Data = null,
+    StepFlags Flags = StepFlags.None,
+    ulong MountFlags = 0,
+    ulong Propagation = 0,
+    ulong Dev = 0,
+    uint Mode = 0,
+    uint Uid = 0,
+    uint Gid = 0)
+{
+    /// <summary>A short human description, used in error messages ("mount proc on /proc").</summary>
+    public string Describe() => Op switch
+    {
+        StepOp.RootPropagation => "make / private/slave (mount propagation)",
+        StepOp.BindRootfs => $"bind the rootfs {Source} onto itself",
+        StepOp.Mount when Flags.HasFlag(StepFlags.Bind) => $"bind {Source} on {Target}",
+        StepOp.Mount => $"mount {FsType} on {Target}",
+        StepOp.Mknod when Flags.HasFlag(StepFlags.BindDev) => $"bind device {Source} on {Target}",
+        StepOp.Mknod => $"create device {Target}",
+        StepOp.Symlink => $"symlink {Target} -> {Source}",
+        StepOp.Mkdir => $"create directory {Target}",
+        StepOp.PivotRoot => Flags.HasFlag(StepFlags.NoPivot) ? "move the rootfs to / (no pivot)" : "pivot_root into the rootfs",
+        StepOp.SetPropagation => $"set propagation of {Target}",
+        StepOp.MakeReadonly => $"make {Target} read-only",
+        StepOp.Mask => $"mask {Target}",
+        StepOp.WriteFile => $"write {Source} to {Target}",
+        StepOp.SetHostname => $"set hostname {Source}",
+        StepOp.SetDomainname => $"set domainname {Source}",
+        StepOp.LoopbackUp => "bring up the loopback interface",
+        _ => Op.ToString(),
+    };
+}

@@ -1,0 +1,62 @@
+using System.Text.Json.Serialization;
+
+namespace CrateRun.Core.State;
+
+/// <summary>Lifecycle states as stored; OCI "stopped" is <see cref="Exited"/>.</summary>
+public static class ContainerStatus
+{
+    public const string Creating = "creating";
+    public const string Created = "created";
+    public const string Running = "running";
+    public const string Exited = "exited";
+}
+
+/// <summary>The limits asked for, kept for ps/inspect.</summary>
+public sealed class ContainerLimits
+{
+    public long? MemoryBytes { get; set; }
+    public long? Pids { get; set; }
+    public long? CpuQuota { get; set; }
+    public ulong? CpuPeriod { get; set; }
+}
+
+/// <summary>
+/// A container's metadata.json: what the runtime knows of it. The OCI state (runtime.md)
+/// is derived from it; so are ps and inspect.
+/// </summary>
+public sealed class ContainerRecord
+{
+    public string Id { get; set; } = "";
+    public string? Name { get; set; }
+    /// <summary>The bundle directory: config.json lives there.</summary>
+    public string Bundle { get; set; } = "";
+    public string Rootfs { get; set; } = "";
+    public List<string> Command { get; set; } = [];
+    public string Status { get; set; } = ContainerStatus.Creating;
+    /// <summary>Host pid of the container's process (0 before create).</summary>
+    public int Pid { get; set; }
+    /// <summary>Its start time in clock ticks (/proc/PID/stat field 22), so a reused pid is not mistaken for it.</summary>
+    public ulong PidStartTime { get; set; }
+    /// <summary>Pid of the monitor that waits for it (Docker-like face), 0 when none.</summary>
+    public int MonitorPid { get; set; }
+    public DateTimeOffset Created { get; set; }
+    public DateTimeOffset? Started { get; set; }
+    public DateTimeOffset? Finished { get; set; }
+    public int? ExitCode { get; set; }
+    public bool OomKilled { get; set; }
+    public bool AutoRemove { get; set; }
+    public bool Tty { get; set; }
+    public string? Hostname { get; set; }
+    public ContainerLimits Limits { get; set; } = new();
+    /// <summary>Controller (or "unified") to the absolute cgroup directory.</summary>
+    public Dictionary<string, string> CgroupPaths { get; set; } = [];
+    public Dictionary<string, string>? Annotations { get; set; }
+    /// <summary>The face that created it: "docker" (craterun run) or "oci" (craterun-oci create).</summary>
+    public string Face { get; set; } = "docker";
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(ContainerRecord))]
+[JsonSerializable(typeof(List<ContainerRecord>))]
+public sealed partial class StateJsonContext : JsonSerializerContext;

@@ -1,0 +1,792 @@
+/*
+ * launch.c - the C stage: clone the container's process and run the plan in it.
+ *
+ * This file is the only code that runs between clone() and execve(). The caller is a
+ * multi-threaded .NET process, so the child must not touch anything another thread may
+ * have held at clone time: no malloc, no stdio, no locks, and no glibc function that
+ * talks to other threads (setuid/setgid/setgroups broadcast to every thread and would
+ * hang: those go through syscall()). Thin syscall wrappers (open, mount, ...) are fine.
+ *
+ * Order of work in the container process (container_main), and why:
+ *   wait for GO        the runtime first maps ids and puts us in the cgroup
+ *   unshare cgroup ns  after joining the cgroup, so that it becomes the namespace root
+ *   steps              mounts, devices, pivot_root... all planned by C# (SetupPlan.cs)
+ *   terminal / stdio   the pty is opened in the container's own devpts, after pivot
+ *   rlimits            while we still hold every capability
+ *   seccomp (no NNP)   loading a filter without no_new_privs needs CAP_SYS_ADMIN
+ *   user, caps         setgroups/setgid/setuid keep caps (KEEPCAPS), then capset
+ *   cwd, lookup        as the final user, inside the final root
+ *   READY, exec.fifo   tell the runtime we are set up; block until `start`
+ *   seccomp (NNP)      last, so the filter only sees the user's program
+ *   execve
+ */
+#define _GNU_SOURCE
+#include "launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define CREATE_NONE 0
+#define CREATE_DIR 1
+#define CREATE_FILE 2
+
+static int sync_fd = -1;
+static int cur_step = -1;
+
+/* ---- talking to the runtime ------------------------------------------------------- */
+
+static void send_msg(int type, int call, int err, int pid)
+{
+    struct crt_msg m = {.type = type, .step = cur_step, .call = call, .err = err, .pid = pid};
+    (void)send(sync_fd, &m, sizeof m, MSG_NOSIGNAL);
+}
+
+static _Noreturn void fail(int call)
+{
+    send_msg(CRT_MSG_ERROR, call, errno, 0);
+    _exit(125);
+}
+
+static void wait_go(void)
+{
+    struct crt_msg m;
+    ssize_t n;
+    do {
+        n = read(sync_fd, &m, sizeof m);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof m || m.type != CRT_MSG_GO) {
+        errno = n < 0 ? errno : EPIPE;
+        fail(CRT_CALL_SYNC);
+    }
+}
+
+/* ---- small helpers that allocate nothing ------------------------------------------ */
+
+static void put_errno_text(int fd, const char *what, const char *arg, int err)
+{
+    const char *reason = err == ENOENT    ? "no such file or directory"
+                         : err == EACCES  ? "permission denied"
+                         : err == ENOEXEC ? "exec format error"
+                         : err == ENOTDIR ? "not a directory"
+                                          : "exec failed";
+    struct iovec v[6] = {
+        {(void *)"craterun: ", 10}, {(void *)what, strlen(what)}, {(void *)" ", 1},
+        {(void *)arg, strlen(arg)}, {(void *)": ", 2},           {(void *)reason, strlen(reason)},
+    };
+    (void)writev(fd, v, 6);
+    (void)write(fd, "\n", 1);
+}
+
+/* Open `path` below `rootfd` without ever leaving it: symlinks and ".." are resolved as if
+ * rootfd were "/" (openat2 RESOLVE_IN_ROOT). Missing components are created on request. */
+static int open_in_root(int rootfd, const char *path, int create)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    while (*path == '/')
+        path++;
+    if (*path == '\0')
+        return fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+    int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+    if (fd >= 0 || errno != ENOENT || create == CREATE_NONE)
+        return fd;
+
+    char parent[4096];
+    size_t len = strlen(path);
+    if (len >= sizeof parent) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(parent, path, len + 1);
+    while (len > 0 && parent[len - 1] == '/')
+        parent[--len] = '\0';
+    char *slash = strrchr(parent, '/');
+    const char *leaf = slash ? slash + 1 : parent;
+    int pfd;
+    if (slash) {
+        *slash = '\0';
+        pfd = open_in_root(rootfd, parent, CREATE_DIR);
+    } else {
+        pfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+    }
+    if (pfd < 0)
+        return -1;
+    int rc;
+    if (create == CREATE_DIR) {
+        rc = mkdirat(pfd, leaf, 0755);
+    } else {
+        rc = openat(pfd, leaf, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (rc >= 0)
+            close(rc);
+    }
+    int err = errno;
+    close(pfd);
+    if (rc < 0 && err != EEXIST) {
+        errno = err;
+        return -1;
+    }
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+/* Split `path` into an opened parent directory (created if missing) and its last part. */
+static int open_parent_in_root(int rootfd, const char *path, char *buf, size_t size, const char **leaf)
+{
+    size_t len = strlen(path);
+    if (len >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    char *slash = strrchr(buf, '/');
+    if (!slash) {
+        *leaf = buf;
+        return fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+    }
+    *slash = '\0';
+    *leaf = slash + 1;
+    return open_in_root(rootfd, buf, CREATE_DIR);
+}
+
+/* MS_* flags that a bind mount applies afterwards, as MOUNT_ATTR_* for mount_setattr. */
+static uint64_t mount_attrs(uint64_t ms)
+{
+    uint64_t a = 0;
+    if (ms & MS_RDONLY)
+        a |= MOUNT_ATTR_RDONLY;
+    if (ms & MS_NOSUID)
+        a |= MOUNT_ATTR_NOSUID;
+    if (ms & MS_NODEV)
+        a |= MOUNT_ATTR_NODEV;
+    if (ms & MS_NOEXEC)
+        a |= MOUNT_ATTR_NOEXEC;
+    if (ms & MS_NODIRATIME)
+        a |= MOUNT_ATTR_NODIRATIME;
+    if (ms & MS_NOATIME)
+        a |= MOUNT_ATTR_NOATIME;
+    else if (ms & MS_STRICTATIME)
+        a |= MOUNT_ATTR_STRICTATIME;
+    return a;
+}
+
+/* A new filesystem instance (fsopen/fsconfig/fsmount) from an fstype and a data string
+ * "key=value,flag,...". Returns a detached mount fd. */
+static int make_fs(const char *fstype, const char *source, const char *data, uint64_t ms)
+{
+    int fs = fsopen(fstype, FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return -1;
+    if (source && *source && fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+        goto fail;
+    if (data && *data) {
+        char opts[4096];
+        size_t len = strlen(data);
+        if (len >= sizeof opts) {
+            errno = E2BIG;
+            goto fail;
+        }
+        memcpy(opts, data, len + 1);
+        for (char *key = opts, *next; key && *key; key = next) {
+            next = strchr(key, ',');
+            if (next)
+                *next++ = '\0';
+            char *value = strchr(key, '=');
+            int rc;
+            if (value) {
+                *value++ = '\0';
+                rc = fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0);
+            } else {
+                rc = fsconfig(fs, FSCONFIG_SET_FLAG, key, NULL, 0);
+            }
+            if (rc < 0)
+                goto fail;
+        }
+    }
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        goto fail;
+    int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned int)mount_attrs(ms));
+    int err = errno;
+    close(fs);
+    errno = err;
+    return mnt;
+fail:
+    err = errno;
+    close(fs);
+    errno = err;
+    return -1;
+}
+
+/* Attach a detached mount (from fsmount or open_tree) on top of the opened target. */
+static int attach(int mnt, int target)
+{
+    int rc = move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    int err = errno;
+    close(mnt);
+    errno = err;
+    return rc;
+}
+
+/* ---- the steps --------------------------------------------------------------------- */
+
+static void step_mount(int rootfd, const struct crt_step *s)
+{
+    int kind = (s->flags & CRT_F_FILE) ? CREATE_FILE : CREATE_DIR;
+    int mnt;
+    if (s->flags & CRT_F_BIND) {
+        struct stat st;
+        if (stat(s->source, &st) < 0)
+            fail(CRT_CALL_OPEN);
+        kind = S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE;
+        unsigned int rec = (s->flags & CRT_F_RECURSIVE) ? AT_RECURSIVE : 0;
+        mnt = open_tree(AT_FDCWD, s->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+        if (mnt < 0)
+            fail(CRT_CALL_MOUNT);
+        struct mount_attr attr = {.attr_set = mount_attrs(s->mount_flags)};
+        if (s->flags & CRT_F_READONLY)
+            attr.attr_set |= MOUNT_ATTR_RDONLY;
+        if (attr.attr_set && mount_setattr(mnt, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+            fail(CRT_CALL_MOUNT);
+    } else {
+        mnt = make_fs(s->fstype, s->source, s->data, s->mount_flags);
+        if (mnt < 0)
+            fail(CRT_CALL_MOUNT);
+    }
+    int target = open_in_root(rootfd, s->target, kind);
+    if (target < 0)
+        fail(CRT_CALL_OPEN);
+    if (s->propagation) {
+        struct mount_attr attr = {.propagation = s->propagation & ~(uint64_t)MS_REC};
+        unsigned int rec = (s->propagation & MS_REC) ? AT_RECURSIVE : 0;
+        if (mount_setattr(mnt, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+            fail(CRT_CALL_MOUNT);
+    }
+    if (attach(mnt, target) < 0)
+        fail(CRT_CALL_MOUNT);
+    close(target);
+}
+
+static void step_mknod(int rootfd, const struct crt_step *s)
+{
+    char buf[4096];
+    const char *leaf;
+    int dir = open_parent_in_root(rootfd, s->target, buf, sizeof buf, &leaf);
+    if (dir < 0)
+        fail(CRT_CALL_OPEN);
+    if (s->flags & CRT_F_BIND_DEV) {
+        /* In a user namespace mknod is not allowed: bind the host's node instead. */
+        int fd = openat(dir, leaf, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            fail(CRT_CALL_OPEN);
+        close(fd);
+        close(dir);
+        struct crt_step bind = *s;
+        bind.flags = CRT_F_BIND;
+        bind.mount_flags = 0;
+        step_mount(rootfd, &bind);
+        return;
+    }
+    if (mknodat(dir, leaf, s->mode, s->dev) < 0 && errno != EEXIST)
+        fail(CRT_CALL_MKNOD);
+    if (fchmodat(dir, leaf, s->mode & 07777, 0) < 0)
+        fail(CRT_CALL_MKNOD);
+    if (fchownat(dir, leaf, s->uid, s->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        fail(CRT_CALL_MKNOD);
+    close(dir);
+}
+
+static void step_symlink(int rootfd, const struct crt_step *s)
+{
+    char buf[4096];
+    const char *leaf;
+    int dir = open_parent_in_root(rootfd, s->target, buf, sizeof buf, &leaf);
+    if (dir < 0)
+        fail(CRT_CALL_OPEN);
+    if (symlinkat(s->source, dir, leaf) < 0 && errno != EEXIST)
+        fail(CRT_CALL_SYMLINK);
+    close(dir);
+}
+
+static void step_mask(int rootfd, const struct crt_step *s)
+{
+    int target = open_in_root(rootfd, s->target, CREATE_NONE);
+    if (target < 0) {
+        if (errno == ENOENT)
+            return;
+        fail(CRT_CALL_OPEN);
+    }
+    struct stat st;
+    if (fstat(target, &st) < 0)
+        fail(CRT_CALL_OPEN);
+    int mnt;
+    if (S_ISDIR(st.st_mode))
+        mnt = make_fs("tmpfs", "tmpfs", "size=0", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    else
+        mnt = open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (mnt < 0 || attach(mnt, target) < 0)
+        fail(CRT_CALL_MOUNT);
+    close(target);
+}
+
+static void step_make_readonly(int rootfd, const struct crt_step *s)
+{
+    int target = open_in_root(rootfd, s->target, CREATE_NONE);
+    if (target < 0) {
+        if (errno == ENOENT && (s->flags & CRT_F_OPTIONAL))
+            return;
+        fail(CRT_CALL_OPEN);
+    }
+    /* A bind of the path onto itself, so that only this subtree turns read-only. */
+    int mnt = open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | mount_attrs(s->mount_flags)};
+    if (mnt < 0 || mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0 ||
+        attach(mnt, target) < 0)
+        fail(CRT_CALL_MOUNT);
+    close(target);
+}
+
+static void step_write_file(int rootfd, const struct crt_step *s)
+{
+    struct open_how how = {.flags = O_WRONLY | O_CLOEXEC | O_TRUNC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    const char *path = s->target;
+    while (*path == '/')
+        path++;
+    int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+    if (fd < 0)
+        fail(CRT_CALL_OPEN);
+    size_t len = strlen(s->source);
+    if (write(fd, s->source, len) != (ssize_t)len)
+        fail(CRT_CALL_WRITE);
+    close(fd);
+}
+
+static void step_loopback_up(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        fail(CRT_CALL_NETLINK);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+        fail(CRT_CALL_NETLINK);
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+        fail(CRT_CALL_NETLINK);
+    close(fd);
+}
+
+/* pivot_root(".", ".") stacks the old root under the new one; detaching "." then
+ * removes the old root from this mount namespace entirely. */
+static int step_pivot_root(int rootfd, const struct crt_step *s)
+{
+    if (fchdir(rootfd) < 0)
+        fail(CRT_CALL_CHDIR);
+    if (s->flags & CRT_F_NO_PIVOT) {
+        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+            fail(CRT_CALL_MOUNT);
+        if (chroot(".") < 0)
+            fail(CRT_CALL_PIVOT_ROOT);
+    } else {
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+            fail(CRT_CALL_PIVOT_ROOT);
+        /* never let the unmount below propagate to the host */
+        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+            fail(CRT_CALL_MOUNT);
+        if (umount2(".", MNT_DETACH) < 0)
+            fail(CRT_CALL_UMOUNT);
+    }
+    if (chdir("/") < 0)
+        fail(CRT_CALL_CHDIR);
+    close(rootfd);
+    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        fail(CRT_CALL_OPEN);
+    return fd;
+}
+
+/* Run every step in order. Paths resolve below `rootfd`: the rootfs until pivot_root,
+ * then the new "/". Returns the final root fd. */
+static int run_steps(const struct crt_plan *plan)
+{
+    int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        fail(CRT_CALL_OPEN);
+    for (int i = 0; i < plan->n_steps; i++) {
+        const struct crt_step *s = &plan->steps[i];
+        cur_step = i;
+        switch (s->op) {
+        case CRT_OP_ROOT_PROPAGATION:
+            if (mount(NULL, "/", NULL, s->mount_flags, NULL) < 0)
+                fail(CRT_CALL_MOUNT);
+            break;
+        case CRT_OP_BIND_ROOTFS:
+            if (mount(s->source, s->source, NULL, MS_BIND | MS_REC, NULL) < 0)
+                fail(CRT_CALL_MOUNT);
+            close(rootfd);
+            rootfd = open(s->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (rootfd < 0)
+                fail(CRT_CALL_OPEN);
+            break;
+        case CRT_OP_MOUNT:
+            step_mount(rootfd, s);
+            break;
+        case CRT_OP_MKNOD:
+            step_mknod(rootfd, s);
+            break;
+        case CRT_OP_SYMLINK:
+            step_symlink(rootfd, s);
+            break;
+        case CRT_OP_MKDIR: {
+            int fd = open_in_root(rootfd, s->target, CREATE_DIR);
+            if (fd < 0)
+                fail(CRT_CALL_MKDIR);
+            close(fd);
+            break;
+        }
+        case CRT_OP_PIVOT_ROOT:
+            rootfd = step_pivot_root(rootfd, s);
+            break;
+        case CRT_OP_SET_PROPAGATION: {
+            int fd = open_in_root(rootfd, s->target, CREATE_NONE);
+            struct mount_attr attr = {.propagation = s->propagation & ~(uint64_t)MS_REC};
+            unsigned int rec = (s->propagation & MS_REC) ? AT_RECURSIVE : 0;
+            if (fd < 0 || mount_setattr(fd, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+                fail(CRT_CALL_MOUNT);
+            close(fd);
+            break;
+        }
+        case CRT_OP_MAKE_READONLY:
+            step_make_readonly(rootfd, s);
+            break;
+        case CRT_OP_MASK:
+            step_mask(rootfd, s);
+            break;
+        case CRT_OP_WRITE_FILE:
+            step_write_file(rootfd, s);
+            break;
+        case CRT_OP_SETHOSTNAME:
+            if (sethostname(s->source, strlen(s->source)) < 0)
+                fail(CRT_CALL_SETHOSTNAME);
+            break;
+        case CRT_OP_SETDOMAINNAME:
+            if (setdomainname(s->source, strlen(s->source)) < 0)
+                fail(CRT_CALL_SETDOMAINNAME);
+            break;
+        case CRT_OP_LOOPBACK_UP:
+            step_loopback_up();
+            break;
+        default:
+            errno = EINVAL;
+            fail(CRT_CALL_SYNC);
+        }
+    }
+    cur_step = -1;
+    return rootfd;
+}
+
+/* ---- the process ------------------------------------------------------------------- */
+
+/* Open a pty pair in the container's devpts, send the master to the console socket and
+ * make the slave our controlling terminal and stdio. */
+static void setup_terminal(const struct crt_plan *plan)
+{
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        fail(CRT_CALL_TERMINAL);
+    int unlock = 0, n = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+        fail(CRT_CALL_TERMINAL);
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0)
+        fail(CRT_CALL_TERMINAL);
+    if (plan->console_rows && plan->console_cols) {
+        struct winsize ws = {.ws_row = plan->console_rows, .ws_col = plan->console_cols};
+        (void)ioctl(slave, TIOCSWINSZ, &ws);
+    }
+    char byte = 'm';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    memset(&c, 0, sizeof c);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &master, sizeof(int));
+    if (sendmsg(plan->console_fd, &msg, MSG_NOSIGNAL) < 0)
+        fail(CRT_CALL_TERMINAL);
+    close(master);
+    close(plan->console_fd);
+    if (ioctl(slave, TIOCSCTTY, 0) < 0)
+        fail(CRT_CALL_TERMINAL);
+    for (int i = 0; i < 3; i++)
+        if (dup2(slave, i) < 0)
+            fail(CRT_CALL_DUP);
+    if (slave > 2)
+        close(slave);
+}
+
+static void setup_stdio(const struct crt_plan *plan)
+{
+    for (int i = 0; i < 3; i++)
+        if (plan->stdio[i] >= 0 && plan->stdio[i] != i && dup2(plan->stdio[i], i) < 0)
+            fail(CRT_CALL_DUP);
+}
+
+static void set_rlimits(const struct crt_plan *plan)
+{
+    for (int i = 0; i < plan->n_rlimits; i++) {
+        struct {
+            uint64_t cur, max;
+        } rl = {plan->rlimits[i].soft, plan->rlimits[i].hard};
+        if (syscall(SYS_prlimit64, 0, plan->rlimits[i].resource, &rl, NULL) < 0)
+            fail(CRT_CALL_RLIMIT);
+    }
+}
+
+static void load_seccomp(const struct crt_plan *plan)
+{
+    struct sock_fprog prog = {.len = (unsigned short)plan->seccomp_len, .filter = (struct sock_filter *)plan->seccomp_filter};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan->seccomp_flags, &prog) < 0)
+        fail(CRT_CALL_SECCOMP);
+}
+
+/* setgroups/setgid/setuid keeping capabilities, then the five capability sets. */
+static void set_user_and_caps(const struct crt_plan *plan)
+{
+    if (plan->set_caps) {
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+            fail(CRT_CALL_PRCTL);
+        for (int cap = 0; cap <= plan->last_cap; cap++)
+            if (!(plan->cap_bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+                fail(CRT_CALL_PRCTL);
+    }
+    if (plan->set_user) {
+        if (plan->n_groups >= 0 && syscall(SYS_setgroups, plan->n_groups, plan->groups) < 0)
+            fail(CRT_CALL_SETGROUPS);
+        if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
+            fail(CRT_CALL_SETGID);
+        if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
+            fail(CRT_CALL_SETUID);
+    }
+    if (plan->set_caps) {
+        struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+        struct __user_cap_data_struct data[2] = {
+            {(uint32_t)plan->cap_effective, (uint32_t)plan->cap_permitted, (uint32_t)plan->cap_inheritable},
+            {(uint32_t)(plan->cap_effective >> 32), (uint32_t)(plan->cap_permitted >> 32),
+             (uint32_t)(plan->cap_inheritable >> 32)},
+        };
+        if (syscall(SYS_capset, &hdr, data) < 0)
+            fail(CRT_CALL_CAPSET);
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+            fail(CRT_CALL_PRCTL);
+        for (int cap = 0; cap <= plan->last_cap; cap++)
+            if ((plan->cap_ambient & (1ULL << cap)) &&
+                prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+                fail(CRT_CALL_PRCTL);
+    }
+}
+
+/* Find argv[0] as execvp would, using the PATH of the container's environment. Returns 0
+ * with `out` filled, or -1 with errno ENOENT (not found) / EACCES (found, not executable). */
+static int lookup_executable(const struct crt_plan *plan, char *out, size_t size)
+{
+    const char *name = plan->argv[0];
+    if (!name || !*name) {
+        errno = ENOENT;
+        return -1;
+    }
+    struct stat st;
+    if (strchr(name, '/')) {
+        if (strlen(name) >= size) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        strcpy(out, name);
+        if (stat(out, &st) < 0)
+            return -1;
+        if (S_ISDIR(st.st_mode) || access(out, X_OK) < 0) {
+            errno = EACCES;
+            return -1;
+        }
+        return 0;
+    }
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (const char *const *e = plan->envp; *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0)
+            path = *e + 5;
+    int seen_eacces = 0;
+    size_t nlen = strlen(name);
+    for (const char *p = path; *p;) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        if (dlen + nlen + 2 < size) {
+            memcpy(out, p, dlen);
+            size_t o = dlen;
+            if (o == 0)
+                out[o++] = '.';
+            out[o++] = '/';
+            memcpy(out + o, name, nlen + 1);
+            if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode)) {
+                if (access(out, X_OK) == 0)
+                    return 0;
+                seen_eacces = 1;
+            }
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    errno = seen_eacces ? EACCES : ENOENT;
+    return -1;
+}
+
+/* Block until `craterun start` opens exec.fifo for reading. */
+static void wait_for_start(const struct crt_plan *plan)
+{
+    char path[64] = "/proc/self/fd/";
+    char digits[16];
+    int n = 0, v = plan->exec_fifo_fd;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    size_t o = strlen(path);
+    while (n)
+        path[o++] = digits[--n];
+    path[o] = '\0';
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(CRT_CALL_FIFO);
+    if (write(fd, "0", 1) != 1)
+        fail(CRT_CALL_FIFO);
+    close(fd);
+    close(plan->exec_fifo_fd);
+}
+
+static _Noreturn void container_main(const struct crt_plan *plan)
+{
+    wait_go();
+    if (plan->clone_flags & CLONE_NEWUSER) {
+        /* become root of the new user namespace, where that uid is mapped */
+        (void)syscall(SYS_setresgid, 0, 0, 0);
+        (void)syscall(SYS_setresuid, 0, 0, 0);
+    }
+    if (plan->unshare_cgroup && unshare(CLONE_NEWCGROUP) < 0)
+        fail(CRT_CALL_UNSHARE);
+    int rootfd = run_steps(plan);
+    close(rootfd);
+
+    if (setsid() < 0 && errno != EPERM)
+        fail(CRT_CALL_SETSID);
+    if (plan->terminal)
+        setup_terminal(plan);
+    else
+        setup_stdio(plan);
+    set_rlimits(plan);
+    if (plan->seccomp_len && !plan->no_new_privs)
+        load_seccomp(plan);
+    set_user_and_caps(plan);
+    if (plan->cwd && *plan->cwd && chdir(plan->cwd) < 0)
+        fail(CRT_CALL_CHDIR);
+    if (plan->umask >= 0)
+        umask((mode_t)plan->umask);
+
+    char exe[4096];
+    if (lookup_executable(plan, exe, sizeof exe) < 0)
+        fail(CRT_CALL_EXEC_LOOKUP);
+
+    /* Nothing of the runtime's may reach the container: every fd past stdio and the
+     * preserved ones closes at execve (CVE-2024-21626). */
+    for (int fd = 3; fd < 3 + plan->preserve_fds; fd++)
+        (void)fcntl(fd, F_SETFD, 0);
+    if (close_range(3 + (unsigned)plan->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        fail(CRT_CALL_SYNC);
+
+    send_msg(CRT_MSG_READY, 0, 0, 0);
+    if (plan->exec_fifo_fd >= 0)
+        wait_for_start(plan);
+    if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        fail(CRT_CALL_PRCTL);
+    if (plan->seccomp_len && plan->no_new_privs)
+        load_seccomp(plan);
+
+    execve(exe, (char *const *)plan->argv, (char *const *)plan->envp);
+    int err = errno;
+    put_errno_text(2, "exec", plan->argv[0], err);
+    send_msg(CRT_MSG_ERROR, CRT_CALL_EXEC_LOOKUP, err, 0);
+    _exit(err == ENOENT ? 127 : 126);
+}
+
+/* The first thing the child does: nothing the .NET runtime installed may run here. */
+static void reset_signals(void)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < _NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, _NSIG / 8);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
+}
+
+static _Noreturn void child_entry(const struct crt_plan *plan)
+{
+    sync_fd = plan->sync_fd;
+    reset_signals();
+    if (plan->n_join > 0) {
+        /* Stage 1: join the given namespaces, then clone the container process into them
+         * (a pid namespace only applies to children). CLONE_PARENT keeps the runtime its
+         * parent, so it can wait for it. */
+        wait_go();
+        for (int i = 0; i < plan->n_join; i++)
+            if (setns(plan->join_fds[i], plan->join_types[i]) < 0)
+                fail(CRT_CALL_SETNS);
+        long pid = syscall(SYS_clone, CLONE_PARENT | plan->clone_flags | SIGCHLD, 0, 0, 0, 0);
+        if (pid < 0)
+            fail(CRT_CALL_CLONE);
+        if (pid > 0) {
+            send_msg(CRT_MSG_CHILD_PID, 0, 0, (int)pid);
+            _exit(0);
+        }
+    }
+    container_main(plan);
+}
+
+int crt_launch(const struct crt_plan *plan)
+{
+    /* Block every signal across clone so that no handler of the runtime runs in the child
+     * before it resets them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    uint64_t flags = SIGCHLD | (plan->n_join > 0 ? 0 : plan->clone_flags);
+    long pid = syscall(SYS_clone, flags, 0, 0, 0, 0);
+    if (pid == 0)
+        child_entry(plan);
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return pid < 0 ? -err : (int)pid;
+}

@@ -1,0 +1,137 @@
+/*
+ * launch.h - the plan that C# hands to the C stage, and the messages the stage sends back.
+ *
+ * Why there is C at all: the .NET runtime is multi-threaded, so no managed code may run in
+ * a child between clone() and execve(). C# plans everything (namespaces, the ordered list
+ * of mount/mknod/... steps, capability sets, the seccomp BPF program) and hands it over as
+ * plain data; this stage only interprets that plan with raw system calls.
+ *
+ * Every struct here is mirrored field by field in Interop.Launch.cs. Keep them in step.
+ */
+#ifndef CRATERUN_LAUNCH_H
+#define CRATERUN_LAUNCH_H
+
+#include <stdint.h>
+
+/* One setup step, run in order inside the container's mount namespace. */
+enum crt_op {
+    CRT_OP_ROOT_PROPAGATION = 1, /* mount(NULL, "/", NULL, mount_flags): MS_REC|MS_PRIVATE etc. */
+    CRT_OP_BIND_ROOTFS = 2,      /* bind the rootfs (source) onto itself; later paths resolve in it */
+    CRT_OP_MOUNT = 3,            /* mount source/fstype/data at target (inside the root) */
+    CRT_OP_MKNOD = 4,            /* mknod target, mode, dev; chown uid:gid */
+    CRT_OP_SYMLINK = 5,          /* symlink source -> target */
+    CRT_OP_MKDIR = 6,            /* mkdir -p target, mode */
+    CRT_OP_PIVOT_ROOT = 7,       /* make the root "/"; flags CRT_F_NO_PIVOT: MS_MOVE + chroot */
+    CRT_OP_SET_PROPAGATION = 8,  /* mount(NULL, target, NULL, propagation) */
+    CRT_OP_MAKE_READONLY = 9,    /* mount_setattr(target, RDONLY); CRT_F_RECURSIVE */
+    CRT_OP_MASK = 10,            /* hide target: /dev/null over a file, empty ro tmpfs over a dir */
+    CRT_OP_WRITE_FILE = 11,      /* write source into target (sysctls under /proc/sys) */
+    CRT_OP_SETHOSTNAME = 12,     /* sethostname(source) */
+    CRT_OP_SETDOMAINNAME = 13,   /* setdomainname(source) */
+    CRT_OP_LOOPBACK_UP = 14,     /* bring "lo" up in the new network namespace */
+};
+
+/* Step flags. */
+#define CRT_F_BIND 0x1          /* MOUNT: source is a host path to bind (file or dir)       */
+#define CRT_F_READONLY 0x2      /* MOUNT: make the bind read-only after mounting             */
+#define CRT_F_RECURSIVE 0x4     /* MOUNT bind / MAKE_READONLY: recursive                     */
+#define CRT_F_OPTIONAL 0x8      /* missing target is not an error (masked/readonly paths)    */
+#define CRT_F_NO_PIVOT 0x10     /* PIVOT_ROOT: use MS_MOVE + chroot (rootfs on a ramfs)      */
+#define CRT_F_FILE 0x20         /* MOUNT (non-bind): the mount point is a file, not a dir    */
+#define CRT_F_BIND_DEV 0x40     /* MKNOD: bind the host node instead (user namespaces)       */
+
+struct crt_step {
+    uint32_t op;
+    uint32_t flags;
+    uint64_t mount_flags; /* MS_* for MOUNT/ROOT_PROPAGATION */
+    uint64_t propagation; /* MS_SHARED|MS_SLAVE|MS_PRIVATE|MS_UNBINDABLE (|MS_REC), 0 = none */
+    uint64_t dev;         /* MKNOD: makedev(major, minor) */
+    uint32_t mode;        /* MKNOD/MKDIR */
+    uint32_t uid, gid;    /* MKNOD owner */
+    uint32_t pad;
+    const char *source;
+    const char *target; /* a path inside the container root; resolved without leaving it */
+    const char *fstype;
+    const char *data;
+};
+
+struct crt_rlimit {
+    uint32_t resource;
+    uint32_t pad;
+    uint64_t soft, hard;
+};
+
+#define CRT_MAX_JOIN 8
+
+/* Everything the stage needs, prepared by C# in the parent. */
+struct crt_plan {
+    uint64_t clone_flags;             /* CLONE_NEW* namespaces to create (never CLONE_NEWCGROUP) */
+    int32_t unshare_cgroup;           /* unshare(CLONE_NEWCGROUP) once inside the cgroup */
+    int32_t n_join;
+    int32_t join_fds[CRT_MAX_JOIN];   /* setns() targets, user namespace first */
+    int32_t join_types[CRT_MAX_JOIN]; /* CLONE_NEW* of each */
+    int32_t sync_fd;                  /* child end of the SOCK_SEQPACKET pair to the runtime */
+    int32_t stdio[3];                 /* become fds 0,1,2; -1 = keep what we have */
+    int32_t exec_fifo_fd;             /* O_PATH fd of exec.fifo: wait for `start`; -1 = no wait */
+    int32_t console_fd;               /* terminal: unix socket that receives the pty master */
+    int32_t terminal;
+    uint16_t console_rows, console_cols;
+    int32_t preserve_fds;             /* fds 3 .. 3+n-1 are passed to the process */
+    int32_t set_user;                 /* switch to uid/gid/groups below */
+    uint32_t uid, gid;
+    int32_t n_groups;
+    const uint32_t *groups;
+    int32_t umask;                    /* -1 = leave */
+    int32_t set_caps;
+    int32_t last_cap;                 /* /proc/sys/kernel/cap_last_cap */
+    uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+    int32_t no_new_privs;
+    int32_t seccomp_len;              /* number of struct sock_filter entries; 0 = none */
+    const void *seccomp_filter;
+    uint32_t seccomp_flags;           /* SECCOMP_FILTER_FLAG_* */
+    int32_t n_rlimits;
+    const struct crt_rlimit *rlimits;
+    int32_t n_steps;
+    const struct crt_step *steps;
+    const char *cwd;
+    const char *const *argv;          /* NULL-terminated */
+    const char *const *envp;          /* NULL-terminated; PATH here is used for the lookup */
+};
+
+/* Messages on sync_fd (SOCK_SEQPACKET: one struct per message). */
+enum crt_msg_type {
+    CRT_MSG_GO = 1,         /* runtime -> stage: ids mapped, cgroup joined; carry on      */
+    CRT_MSG_CHILD_PID = 2,  /* stage 1 -> runtime: pid of the container process (joins)    */
+    CRT_MSG_READY = 3,      /* container process -> runtime: set up, about to wait/exec   */
+    CRT_MSG_ERROR = 4,      /* -> runtime: `call` failed with errno `err` at step `step`   */
+    CRT_MSG_SECCOMP_FD = 5, /* reserved: seccomp notify listener (SCM_RIGHTS)              */
+};
+
+/* What failed, so the runtime can name the call in its error message. */
+enum crt_call {
+    CRT_CALL_SETNS = 1, CRT_CALL_UNSHARE, CRT_CALL_CLONE, CRT_CALL_MOUNT, CRT_CALL_OPEN,
+    CRT_CALL_MKDIR, CRT_CALL_MKNOD, CRT_CALL_SYMLINK, CRT_CALL_PIVOT_ROOT, CRT_CALL_CHDIR,
+    CRT_CALL_SETHOSTNAME, CRT_CALL_WRITE, CRT_CALL_SETGROUPS, CRT_CALL_SETGID, CRT_CALL_SETUID,
+    CRT_CALL_CAPSET, CRT_CALL_PRCTL, CRT_CALL_SECCOMP, CRT_CALL_RLIMIT, CRT_CALL_EXEC_LOOKUP,
+    CRT_CALL_TERMINAL, CRT_CALL_FIFO, CRT_CALL_DUP, CRT_CALL_SYNC, CRT_CALL_UMOUNT,
+    CRT_CALL_SETDOMAINNAME, CRT_CALL_NETLINK, CRT_CALL_SETSID,
+};
+
+struct crt_msg {
+    int32_t type;
+    int32_t step; /* index into plan->steps, -1 = not a step */
+    int32_t call; /* enum crt_call */
+    int32_t err;  /* errno */
+    int32_t pid;
+    int32_t pad;
+};
+
+/*
+ * Clone the container's first process and run the plan in it. Returns the pid of the
+ * cloned child (>0) or -errno. The child never returns. When the plan joins namespaces
+ * (n_join > 0) the child is an intermediate stage that joins them, clones the container
+ * process (CLONE_PARENT: the caller stays its parent), sends CRT_MSG_CHILD_PID and exits.
+ */
+int crt_launch(const struct crt_plan *plan);
+
+#endif
