@@ -352,9 +352,16 @@ static void step_make_readonly(int rootfd, const struct crt_step *s)
             return;
         fail(CRT_CALL_OPEN);
     }
-    /* A bind of the path onto itself, so that only this subtree turns read-only. */
-    int mnt = open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | mount_attrs(s->mount_flags)};
+    if (!(s->flags & CRT_F_RECURSIVE)) {
+        /* the mount at target itself (e.g. the root), changed in place */
+        if (mount_setattr(target, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+            fail(CRT_CALL_MOUNT);
+        close(target);
+        return;
+    }
+    /* a bind of the path onto itself, so that only this subtree turns read-only */
+    int mnt = open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
     if (mnt < 0 || mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0 ||
         attach(mnt, target) < 0)
         fail(CRT_CALL_MOUNT);
@@ -790,3 +797,8 @@ int crt_launch(const struct crt_plan *plan)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return pid < 0 ? -err : (int)pid;
 }
+
+/* The C# mirror (Interop.Launch.cs) relies on these sizes. */
+_Static_assert(sizeof(struct crt_step) == 80, "crt_step layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 272, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");

@@ -1,0 +1,73 @@
+namespace CrateRun.Linux.Cgroups;
+
+/// <summary>Reading and writing cgroup control files, with errors that name the file.</summary>
+internal static class CgroupFiles
+{
+    public static void Write(string dir, string file, string value)
+    {
+        var path = Path.Combine(dir, file);
+        try
+        {
+            File.WriteAllText(path, value);
+        }
+        catch (IOException e)
+        {
+            throw new Core.CrateRunException($"cgroup: write '{value}' to {path}: {e.Message}");
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new Core.CrateRunException($"cgroup: write '{value}' to {path}: {e.Message}");
+        }
+    }
+
+    public static string? Read(string dir, string file)
+    {
+        try { return File.ReadAllText(Path.Combine(dir, file)).Trim(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary>A "key value" line of a flat-keyed file (memory.events, cpu.stat, memory.oom_control).</summary>
+    public static ulong KeyedValue(string dir, string file, string key)
+    {
+        var text = Read(dir, file);
+        if (text is null) return 0;
+        foreach (var line in text.Split('\n'))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && parts[0] == key && ulong.TryParse(parts[1], out var v)) return v;
+        }
+        return 0;
+    }
+
+    public static ulong Number(string dir, string file) =>
+        ulong.TryParse(Read(dir, file), out var v) ? v : 0;
+
+    public static List<int> Procs(string dir)
+    {
+        var list = new List<int>();
+        foreach (var line in (Read(dir, "cgroup.procs") ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            if (int.TryParse(line, out var pid)) list.Add(pid);
+        return list;
+    }
+
+    /// <summary>rmdir, retried while the last processes are being reaped.</summary>
+    public static void Remove(string dir)
+    {
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                if (Directory.Exists(dir)) Directory.Delete(dir, recursive: false);
+                return;
+            }
+            catch (IOException) when (i < 200)
+            {
+                Thread.Sleep(5);
+            }
+            catch (IOException e)
+            {
+                throw new Core.CrateRunException($"cgroup: cannot remove {dir}: {e.Message}");
+            }
+        }
+    }
+}

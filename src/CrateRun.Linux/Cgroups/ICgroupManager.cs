@@ -1,0 +1,42 @@
+using CrateRun.Core.Oci;
+
+namespace CrateRun.Linux.Cgroups;
+
+/// <summary>
+/// One container's cgroup, whatever the host's layout. <see cref="CgroupLayout.Detect"/>
+/// picks v1 or v2 from the filesystem type of /sys/fs/cgroup (never from a write that worked:
+/// on a hybrid host /sys/fs/cgroup is a tmpfs where any write "succeeds").
+/// </summary>
+public interface ICgroupManager
+{
+    /// <summary>Controller name (v1) or "unified" (v2) to the container's cgroup directory.</summary>
+    IReadOnlyDictionary<string, string> Paths { get; }
+
+    /// <summary>Creates the cgroup directories (and enables v2 controllers on the way down).</summary>
+    void Create();
+
+    /// <summary>Writes the limits. Resources the host cannot enforce are an error naming them.</summary>
+    void Apply(LinuxResources? resources);
+
+    /// <summary>Moves a process (and its future children) into the cgroup.</summary>
+    void AddProcess(int pid);
+
+    /// <summary>Pids of every process in the cgroup.</summary>
+    IReadOnlyList<int> Pids();
+
+    /// <summary>Whether the kernel's OOM killer killed a process in this cgroup.</summary>
+    bool OomKilled();
+
+    void Freeze();
+    void Thaw();
+    bool IsFrozen();
+
+    /// <summary>Memory, cpu and pids figures, for events --stats.</summary>
+    CgroupStats Stats();
+
+    /// <summary>Removes the directories; processes must be gone. Missing directories are fine.</summary>
+    void Destroy();
+}
+
+public sealed record CgroupStats(ulong MemoryUsage, ulong MemoryLimit, ulong MemoryMaxUsage, ulong PidsCurrent, ulong PidsLimit,
+    ulong CpuUsageNanos, ulong CpuThrottledPeriods, ulong CpuThrottledNanos, ulong OomKills);

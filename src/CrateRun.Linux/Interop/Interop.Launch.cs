@@ -1,0 +1,88 @@
+using System.Runtime.InteropServices;
+
+namespace CrateRun.Linux;
+
+internal static partial class Interop
+{
+    /// <summary>
+    /// The C stage (Native/launch.c). These structs mirror Native/launch.h field by field;
+    /// a unit test checks their sizes against the C side.
+    /// </summary>
+    internal static unsafe partial class Launch
+    {
+        public const int MaxJoin = 8;
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct Step
+        {
+            public uint Op, Flags;
+            public ulong MountFlags, Propagation, Dev;
+            public uint Mode, Uid, Gid, Pad;
+            public byte* Source, Target, FsType, Data;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct Rlimit
+        {
+            public uint Resource, Pad;
+            public ulong Soft, Hard;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct Plan
+        {
+            public ulong CloneFlags;
+            public int UnshareCgroup;
+            public int NJoin;
+            public fixed int JoinFds[MaxJoin];
+            public fixed int JoinTypes[MaxJoin];
+            public int SyncFd;
+            public fixed int Stdio[3];
+            public int ExecFifoFd;
+            public int ConsoleFd;
+            public int Terminal;
+            public ushort ConsoleRows, ConsoleCols;
+            public int PreserveFds;
+            public int SetUser;
+            public uint Uid, Gid;
+            public int NGroups;
+            public uint* Groups;
+            public int Umask;
+            public int SetCaps;
+            public int LastCap;
+            public ulong CapBounding, CapEffective, CapPermitted, CapInheritable, CapAmbient;
+            public int NoNewPrivs;
+            public int SeccompLen;
+            public void* SeccompFilter;
+            public uint SeccompFlags;
+            public int NRlimits;
+            public Rlimit* Rlimits;
+            public int NSteps;
+            public Step* Steps;
+            public byte* Cwd;
+            public byte** Argv;
+            public byte** Envp;
+        }
+
+        public const int MsgGo = 1, MsgChildPid = 2, MsgReady = 3, MsgError = 4;
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct Msg
+        {
+            public int Type, Step, Call, Err, Pid, Pad;
+        }
+
+        /// <summary>The names of enum crt_call, for error messages.</summary>
+        public static readonly string[] CallNames =
+        [
+            "?", "setns", "unshare", "clone", "mount", "open", "mkdir", "mknod", "symlink", "pivot_root", "chdir",
+            "sethostname", "write", "setgroups", "setgid", "setuid", "capset", "prctl", "seccomp", "setrlimit",
+            "exec", "terminal", "exec.fifo", "dup2", "sync", "umount", "setdomainname", "loopback", "setsid",
+        ];
+
+        public const int CallExecLookup = 20;
+
+        [LibraryImport("craterun_native", EntryPoint = "crt_launch")]
+        public static partial int crt_launch(Plan* plan);
+    }
+}

@@ -1,0 +1,75 @@
+using System.Runtime.InteropServices;
+
+namespace CrateRun.Linux;
+
+internal static partial class Interop
+{
+    /// <summary>Plain libc calls (glibc 2.36), one LibraryImport each.</summary>
+    internal static unsafe partial class Sys
+    {
+        private const string Libc = "libc";
+
+        public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_NOCTTY = 0x100,
+            O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
+        public const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_SEQPACKET = 5, SOCK_CLOEXEC = 0x80000;
+        public const int WNOHANG = 1;
+        public const int SIGKILL = 9, SIGTERM = 15, SIGCHLD = 17, SIGCONT = 18, SIGWINCH = 28;
+        public const short POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 16, POLLNVAL = 32;
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct PollFd
+        {
+            public int Fd;
+            public short Events;
+            public short REvents;
+        }
+
+        [LibraryImport(Libc, SetLastError = true)] public static partial int close(int fd);
+        [LibraryImport(Libc, SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);
+        [LibraryImport(Libc, SetLastError = true)] public static partial nint write(int fd, byte* buf, nint count);
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int open(string path, int flags, uint mode);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int dup(int fd);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int pipe2(int* fds, int flags);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int socketpair(int domain, int type, int protocol, int* sv);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int waitpid(int pid, int* status, int options);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int kill(int pid, int sig);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int pidfd_open(int pid, uint flags);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int pidfd_send_signal(int pidfd, int sig, void* info, uint flags);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int poll(PollFd* fds, nuint nfds, int timeout);
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int mkfifo(string path, uint mode);
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int statfs(string path, byte* buf);
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int stat(string path, byte* buf);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int fstat(int fd, byte* buf);
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial byte* realpath(string path, byte* resolved);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int prctl(int option, ulong arg2, ulong arg3, ulong arg4, ulong arg5);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int ioctl(int fd, ulong request, void* arg);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int isatty(int fd);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int tcgetattr(int fd, byte* termios);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int tcsetattr(int fd, int action, byte* termios);
+        [LibraryImport(Libc)] public static partial void cfmakeraw(byte* termios);
+        [LibraryImport(Libc)] public static partial uint geteuid();
+        [LibraryImport(Libc)] public static partial uint getegid();
+        [LibraryImport(Libc, SetLastError = true)] public static partial int setsid();
+        [LibraryImport(Libc, SetLastError = true)] public static partial nint sendmsg(int fd, void* msg, int flags);
+        [LibraryImport(Libc, SetLastError = true)] public static partial nint recvmsg(int fd, void* msg, int flags);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int fcntl(int fd, int cmd, int arg);
+
+        [LibraryImport(Libc, SetLastError = true)]
+        public static partial int posix_spawn(int* pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);
+        [LibraryImport(Libc)] public static partial int posix_spawn_file_actions_init(void* fa);
+        [LibraryImport(Libc)] public static partial int posix_spawn_file_actions_destroy(void* fa);
+        [LibraryImport(Libc)] public static partial int posix_spawn_file_actions_adddup2(void* fa, int fd, int newfd);
+        [LibraryImport(Libc)] public static partial int posix_spawnattr_init(void* attr);
+        [LibraryImport(Libc)] public static partial int posix_spawnattr_destroy(void* attr);
+        [LibraryImport(Libc)] public static partial int posix_spawnattr_setflags(void* attr, short flags);
+        [LibraryImport(Libc)] public static partial int posix_spawnattr_setsigmask(void* attr, void* sigset);
+        [LibraryImport(Libc)] public static partial int posix_spawnattr_setsigdefault(void* attr, void* sigset);
+        [LibraryImport(Libc)] public static partial int sigemptyset(void* set);
+        [LibraryImport(Libc)] public static partial int sigfillset(void* set);
+    }
+}
