@@ -1,1 +1,54 @@
-class P { static void Main(){ System.Console.WriteLine("x"); } }
+using CrateRun.Core;
+
+namespace CrateRun.Cli;
+
+/// <summary>
+/// One executable, two faces. Invoked as <c>craterun-oci</c> or <c>runc</c> (a symlink), or as
+/// <c>craterun oci ...</c>, it is the runc-compatible OCI runtime; otherwise the Docker-like CLI.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var self = Path.GetFileName(Argv0());
+        if (self is "craterun-oci" or "runc")
+            return OciCli.Run(args);
+        if (args.Length > 0 && args[0] == "oci")
+            return OciCli.Run(args[1..]);
+        return DockerCli.Run(args);
+    }
+
+    /// <summary>argv[0] as the caller wrote it (a symlink name survives, unlike the process path).</summary>
+    private static string Argv0()
+    {
+        try
+        {
+            var cmdline = File.ReadAllBytes("/proc/self/cmdline");
+            var end = Array.IndexOf(cmdline, (byte)0);
+            return System.Text.Encoding.UTF8.GetString(cmdline, 0, end < 0 ? cmdline.Length : end);
+        }
+        catch (IOException)
+        {
+            return "craterun";
+        }
+    }
+
+    /// <summary>Runs a handler: user errors become one line on stderr and their exit code.</summary>
+    public static int Guard(Func<int> handler, string prefix = "craterun")
+    {
+        try
+        {
+            return handler();
+        }
+        catch (CrateRunException e)
+        {
+            Console.Error.WriteLine($"{prefix}: {e.Message}");
+            return e.ExitCode;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            Console.Error.WriteLine($"{prefix}: {e.Message}");
+            return ExitCodes.RuntimeError;
+        }
+    }
+}

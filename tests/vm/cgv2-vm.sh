@@ -132,7 +132,7 @@ resolve_kernel_package() {
     pkg=$(kernel_package_from_apt)
   fi
   if [ -n "$pkg" ]; then
-    echo "$pkg" > "$memo.tmp" && mv "$memo.tmp" "$memo"
+    echo "$pkg" > "$memo.$$" && mv "$memo.$$" "$memo"
   elif [ -s "$memo" ]; then
     pkg=$(cat "$memo")          # apt is unusable (offline?): keep the last known one
   fi
@@ -162,13 +162,18 @@ extract_vmlinux() {
 }
 
 # Fill $kdir once: the unpacked kernel package, modules.dep, and the boot image.
+# Returns 1 if the download failed (other failures are fatal).
 fetch_kernel() {
   local pkg=$1
   say "fetching $pkg into $kdir (one-time)"
   rm -rf --one-file-system "$kdir"
   mkdir -p "$kdir/download"
-  (cd "$kdir/download" && apt-get -qq -o APT::Sandbox::User=root download "$pkg" >&2) ||
-    die "apt-get download $pkg failed"
+  # APT::Sandbox::User=root: as root, apt would otherwise hand the download to _apt,
+  # which may not be able to write here.
+  if ! (cd "$kdir/download" && apt-get -qq -o APT::Sandbox::User=root download "$pkg" >&2); then
+    rm -rf --one-file-system "$kdir"
+    return 1
+  fi
   dpkg-deb -x "$kdir"/download/*.deb "$kdir/root" || die "cannot unpack $pkg"
   rm -rf "$kdir/download"
   local moddir kver
@@ -290,22 +295,41 @@ build_initramfs() {
   mv "$dst.tmp" "$dst"
 }
 
+# Once a new kernel is in place, the trees of older kernels (~440 MB each) go.
+prune_old_kernels() {
+  local d
+  for d in "$cache"/linux-image-*/; do
+    [ "$d" = "$kdir/" ] || { say "removing the old ${d%/}"; rm -rf --one-file-system "$d"; }
+  done
+}
+
+# Set $kdir, $kernel and $initramfs, fetching/building whatever the cache lacks.
 ensure_guest_image() {
   local pkg hash
   mkdir -p "$cache" || die "cannot create the cache $cache"
   pkg=$(resolve_kernel_package)
   kdir=$cache/$pkg
-  # The initramfs name carries a hash of what goes in it, so editing /init rebuilds it.
+  # The initramfs name carries a hash of what goes in it, so editing /init rebuilds it
+  # (older variants are kept: another checkout of the project may still use them).
   hash=$({ guest_init; echo "${INITRAMFS_MODULES[*]}"; } | md5sum | cut -c1-12)
   initramfs=$kdir/initramfs-$hash.cpio
   if ! [ -e "$kdir/.complete" ] || ! [ -e "$initramfs" ]; then
     exec 8>"$cache/.lock"
     flock 8                              # one builder at a time; others wait and reuse
-    [ -e "$kdir/.complete" ] || fetch_kernel "$pkg"
-    if ! [ -e "$initramfs" ]; then
-      rm -f "$kdir"/initramfs-*.cpio
-      build_initramfs "$initramfs"
+    if ! [ -e "$kdir/.complete" ]; then
+      if ! fetch_kernel "$pkg"; then
+        # Stale apt lists name a .deb the mirror no longer has: refresh and ask again.
+        say "apt-get download failed; refreshing the apt lists and retrying"
+        apt-get -qq update >&2 || true
+        rm -f "$cache/kernel-package"
+        pkg=$(resolve_kernel_package)
+        kdir=$cache/$pkg
+        initramfs=$kdir/initramfs-$hash.cpio
+        [ -e "$kdir/.complete" ] || fetch_kernel "$pkg" || die "apt-get download $pkg failed"
+      fi
+      prune_old_kernels
     fi
+    [ -e "$initramfs" ] || build_initramfs "$initramfs"
     exec 8>&-
   fi
   kernel=$kdir/vmlinux
@@ -317,9 +341,10 @@ ensure_guest_image() {
 # ---------------------------------------------------------------------------------
 write_job() {
   local e
-  {
-    printf 'MODDIR=%q\n' "$kdir/root$(cat "$kdir/moddir")"
-  } > "$run/params"
+  # Sourced by the guest's busybox sh: POSIX single quotes, not bash's %q.
+  local moddir
+  moddir=$kdir/root$(cat "$kdir/moddir")
+  printf "MODDIR='%s'\n" "${moddir//\'/\'\\\'\'}" > "$run/params"
   : > "$run/outs"
   [ ${#outs[@]} -eq 0 ] || printf '%s\n' "${outs[@]}" > "$run/outs"
   {
@@ -350,6 +375,7 @@ run=''
 qemu_pid=''
 readers=()
 interrupted=''
+launching=''
 
 # shellcheck disable=SC2317  # cleanup and on_signal run from traps
 cleanup() {
@@ -362,10 +388,16 @@ cleanup() {
   [ -z "$run" ] || rm -rf --one-file-system "$run"
 }
 
+# SIGINT/SIGTERM/SIGHUP: before qemu runs, just exit (the EXIT trap cleans up); once
+# it runs, stop it and let boot() wait for it to go before exiting.
 # shellcheck disable=SC2317
 on_signal() {
   interrupted=$1
-  [ -z "$qemu_pid" ] || kill -TERM "$qemu_pid" 2>/dev/null || true
+  if [ -n "$qemu_pid" ]; then
+    kill -TERM "$qemu_pid" 2>/dev/null || true
+  elif [ -z "$launching" ]; then       # (while launching, boot() sees $interrupted)
+    say "interrupted"; exit "$interrupted"
+  fi
 }
 
 # qemu opens its chardev files by path. Rather than the caller's stdout/stderr (which
@@ -396,7 +428,7 @@ boot() {
   con=$run/console.log
   if [ -n "$console" ]; then con=$run/console.fifo; start_reader "$con" 2; fi
 
-  cmdline="console=ttyS0 quiet panic=-1 mitigations=off cryptomgr.notests"
+  cmdline="console=ttyS0 quiet panic=-1 acpi=noirq mitigations=off cryptomgr.notests"
   cmdline+=" tsc=reliable no_timer_check i8042.noaux i8042.nomux i8042.nopnp"
   cmdline+=" ${CRATERUN_VM_APPEND:-}"
 
@@ -421,15 +453,14 @@ boot() {
 
   # qemu runs in the background (so it ignores the terminal's SIGINT) and is stopped
   # by PID from the signal trap or the EXIT trap. Its own messages go to stderr.
-  trap 'on_signal 130' INT
-  trap 'on_signal 143' TERM
-  trap 'on_signal 129' HUP
+  launching=1
   if [ -n "$timeout_s" ]; then
     timeout -k 5 "$timeout_s" qemu-system-x86_64 "${qarg[@]}" ${extra[@]+"${extra[@]}"} >&2 &
   else
     qemu-system-x86_64 "${qarg[@]}" ${extra[@]+"${extra[@]}"} >&2 &
   fi
   qemu_pid=$!
+  [ -z "$interrupted" ] || kill -TERM "$qemu_pid" 2>/dev/null || true   # signal came just now
   local qrc=0
   wait "$qemu_pid" || qrc=$?
   if [ -n "$interrupted" ]; then
@@ -465,8 +496,11 @@ main() {
   [ "$(id -u)" = 0 ] || die "needs root (apt-get, virtio-9p passthrough of /)"
   ensure_host_packages
   ensure_guest_image
-  run=$(mktemp -d "${TMPDIR:-/tmp}/craterun-vm.XXXXXX") || die "mktemp failed"
   trap cleanup EXIT
+  trap 'on_signal 130' INT
+  trap 'on_signal 143' TERM
+  trap 'on_signal 129' HUP
+  run=$(mktemp -d "${TMPDIR:-/tmp}/craterun-vm.XXXXXX") || die "mktemp failed"
   write_job "$@"
   boot
 }

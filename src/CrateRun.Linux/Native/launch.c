@@ -768,9 +768,12 @@ static _Noreturn void child_entry(const struct crt_plan *plan)
          * (a pid namespace only applies to children). CLONE_PARENT keeps the runtime its
          * parent, so it can wait for it. */
         wait_go();
-        for (int i = 0; i < plan->n_join; i++)
+        for (int i = 0; i < plan->n_join; i++) {
+            cur_step = CRT_JOIN_STEP(i);
             if (setns(plan->join_fds[i], plan->join_types[i]) < 0)
                 fail(CRT_CALL_SETNS);
+        }
+        cur_step = -1;
         long pid = syscall(SYS_clone, CLONE_PARENT | plan->clone_flags | SIGCHLD, 0, 0, 0, 0);
         if (pid < 0)
             fail(CRT_CALL_CLONE);

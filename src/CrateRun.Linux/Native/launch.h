@@ -117,6 +117,9 @@ enum crt_call {
     CRT_CALL_SETDOMAINNAME, CRT_CALL_NETLINK, CRT_CALL_SETSID,
 };
 
+/* crt_msg.step for a failed setns of plan->join_fds[i] */
+#define CRT_JOIN_STEP(i) (-100 - (i))
+
 struct crt_msg {
     int32_t type;
     int32_t step; /* index into plan->steps, -1 = not a step */

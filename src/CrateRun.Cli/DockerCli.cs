@@ -1,0 +1,350 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using CrateRun.Core;
+using CrateRun.Core.Config;
+using CrateRun.Core.State;
+using CrateRun.Linux.Engine;
+using CrateRun.Linux.Process;
+
+namespace CrateRun.Cli;
+
+/// <summary>The Docker-like face: run, ps, logs, rm, exec, stop, kill, wait, inspect.</summary>
+public static class DockerCli
+{
+    private static readonly Option<string?> RootOption = new("--root")
+    {
+        Description = "State directory (default /var/lib/craterun for root, ~/.craterun otherwise; or $CRATERUN_ROOT)",
+        Recursive = true,
+    };
+
+    public static int Run(string[] args)
+    {
+        var root = new RootCommand("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)");
+        root.Options.Add(RootOption);
+        root.Subcommands.Add(RunCommand());
+        root.Subcommands.Add(PsCommand());
+        root.Subcommands.Add(LogsCommand());
+        root.Subcommands.Add(RmCommand());
+        root.Subcommands.Add(ExecCommand());
+        root.Subcommands.Add(StopCommand());
+        root.Subcommands.Add(KillCommand());
+        root.Subcommands.Add(WaitCommand());
+        root.Subcommands.Add(InspectCommand());
+        root.Subcommands.Add(MonitorCommand());
+        var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+    }
+
+    internal static ContainerEngine Engine(ParseResult p)
+    {
+        var root = p.GetValue(RootOption) ?? ContainerStore.DefaultRoot(Environment.IsPrivilegedProcess);
+        return new ContainerEngine(new ContainerStore(root));
+    }
+
+    // ---- run --------------------------------------------------------------------------
+
+    private static Command RunCommand()
+    {
+        var rootfs = new Option<string?>("--rootfs") { Description = "Root filesystem directory of the container" };
+        var memory = new Option<string?>("--memory", "-m") { Description = "Memory limit: bytes, or 64m, 1g" };
+        var pids = new Option<string?>("--pids", "--pids-limit") { Description = "Maximum number of processes" };
+        var cpu = new Option<string?>("--cpu") { Description = "CPU quota and period in microseconds: \"50000 100000\"" };
+        var cpus = new Option<string?>("--cpus") { Description = "Number of CPUs, e.g. 0.5" };
+        var hostname = new Option<string?>("--hostname") { Description = "Hostname inside the container (default: the short id)" };
+        var name = new Option<string?>("--name") { Description = "A name for the container" };
+        var env = new Option<string[]>("--env", "-e") { Description = "Environment variable KEY=VALUE", AllowMultipleArgumentsPerToken = false };
+        var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the container" };
+        var volume = new Option<string[]>("--volume", "-v") { Description = "Bind mount HOSTDIR:CTRDIR[:ro]" };
+        var detach = new Option<bool>("--detach", "-d") { Description = "Run in the background and print the container id" };
+        var rm = new Option<bool>("--rm") { Description = "Remove the container when it exits" };
+        var interactive = new Option<bool>("--interactive", "-i") { Description = "Keep stdin open and pass it to the container" };
+        var tty = new Option<bool>("--tty", "-t") { Description = "Give the container a pseudo-terminal" };
+        var cidfile = new Option<string?>("--cidfile") { Description = "Write the container id to this file" };
+        var cgroupParent = new Option<string?>("--cgroup-parent") { Description = "Parent cgroup (relative: below our own cgroup)" };
+        var capAdd = new Option<string[]>("--cap-add") { Description = "Add a capability (or ALL)" };
+        var capDrop = new Option<string[]>("--cap-drop") { Description = "Drop a capability (or ALL)" };
+        var privileged = new Option<bool>("--privileged") { Description = "All capabilities, no masked paths, writable /sys" };
+        var readOnly = new Option<bool>("--read-only") { Description = "Mount the root filesystem read-only" };
+        var tmpfs = new Option<string[]>("--tmpfs") { Description = "Mount a tmpfs: PATH[:OPTIONS]" };
+        var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] to run as" };
+        var command = new Argument<string[]>("command") { Description = "Command and arguments (after --)", Arity = ArgumentArity.ZeroOrMore };
+        var cmd = new Command("run", "Create and run a container")
+        {
+            rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
+            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, command,
+        };
+        cmd.SetAction(p => Program.Guard(() =>
+        {
+            var cmdArgs = p.GetValue(command) ?? [];
+            var rootfsDir = p.GetValue(rootfs);
+            var engine = Engine(p);
+            if (rootfsDir is null && cmdArgs is ["hello-world", ..])
+            {
+                rootfsDir = HelloWorld.Extract(engine.Store.Root);
+                cmdArgs = ["/hello"];
+            }
+            if (rootfsDir is null) throw new UsageException("--rootfs DIR is required (or try: craterun run --rm hello-world)");
+            if (cmdArgs.Length == 0) throw new UsageException("no command given: craterun run --rootfs DIR -- CMD [ARG...]");
+            var (uid, gid) = ParseUser(p.GetValue(user));
+            if (p.GetValue(cpu) is not null && p.GetValue(cpus) is not null) throw new UsageException("use either --cpu or --cpus, not both");
+            var isTty = p.GetValue(tty);
+            var options = new RunOptions
+            {
+                Rootfs = RootfsCheck.Resolve(rootfsDir, requireLayout: true),
+                Command = cmdArgs,
+                Name = p.GetValue(name),
+                Hostname = p.GetValue(hostname),
+                Memory = p.GetValue(memory) is { } m ? Quantities.ParseMemory(m) : null,
+                Pids = p.GetValue(pids) is { } pl ? Quantities.ParsePids(pl) : null,
+                Cpu = p.GetValue(cpu) is { } c ? Quantities.ParseCpu(c) : p.GetValue(cpus) is { } cs ? Quantities.ParseCpus(cs) : null,
+                Env = p.GetValue(env) ?? [],
+                Workdir = p.GetValue(workdir),
+                Volumes = [.. (p.GetValue(volume) ?? []).Select(CheckVolume)],
+                Tty = isTty,
+                Interactive = p.GetValue(interactive),
+                CgroupParent = p.GetValue(cgroupParent),
+                CapAdd = p.GetValue(capAdd) ?? [],
+                CapDrop = p.GetValue(capDrop) ?? [],
+                Privileged = p.GetValue(privileged),
+                ReadOnlyRoot = p.GetValue(readOnly),
+                Tmpfs = p.GetValue(tmpfs) ?? [],
+                Uid = uid,
+                Gid = gid,
+                ConsoleSize = isTty ? Terminal.Size(1) ?? Terminal.Size(0) : null,
+            };
+            return RunFlow.Run(engine, options, p.GetValue(detach), p.GetValue(rm), p.GetValue(cidfile));
+        }));
+        return cmd;
+    }
+
+    private static Volume CheckVolume(string text)
+    {
+        var v = Volume.Parse(text);
+        if (!Directory.Exists(v.HostPath) && !File.Exists(v.HostPath))
+            throw new UsageException($"invalid volume '{text}': the host path '{v.HostPath}' does not exist");
+        return v;
+    }
+
+    private static (uint Uid, uint Gid) ParseUser(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return (0, 0);
+        var parts = text.Split(':');
+        if (!uint.TryParse(parts[0], out var uid) || (parts.Length > 1 && !uint.TryParse(parts[1], out _)) || parts.Length > 2)
+            throw new UsageException($"invalid --user '{text}': expected UID[:GID] (numbers)");
+        return (uid, parts.Length > 1 ? uint.Parse(parts[1]) : uid);
+    }
+
+    // ---- ps ---------------------------------------------------------------------------
+
+    private static Command PsCommand()
+    {
+        var all = new Option<bool>("--all", "-a") { Description = "Show all containers (stopped ones are always listed, as in the seed)" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Only print ids" };
+        var format = new Option<string>("--format") { Description = "table or json", DefaultValueFactory = _ => "table" };
+        var cmd = new Command("ps", "List containers") { all, quiet, format };
+        cmd.SetAction(p => Program.Guard(() =>
+        {
+            var engine = Engine(p);
+            var list = engine.Store.List();
+            foreach (var r in list) r.Status = ContainerEngine.CurrentStatus(r);
+            if (p.GetValue(quiet))
+            {
+                foreach (var r in list) Console.WriteLine(r.Id);
+                return 0;
+            }
+            switch (p.GetValue(format))
+            {
+                case "json":
+                    Console.WriteLine(JsonSerializer.Serialize(list, StateJsonContext.Default.ListContainerRecord));
+                    return 0;
+                case "table":
+                    Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND"],
+                        list.Select(r => new[]
+                        {
+                            r.Id, r.Name ?? "-", r.Status == ContainerStatus.Exited || r.Pid == 0 ? "-" : r.Pid.ToString(),
+                            StatusText(r), r.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss") + " UTC", Table.Command(r.Command),
+                        })));
+                    return 0;
+                default:
+                    throw new UsageException($"invalid --format '{p.GetValue(format)}': table or json");
+            }
+        }));
+        return cmd;
+    }
+
+    private static string StatusText(ContainerRecord r) => r.Status switch
+    {
+        ContainerStatus.Exited => r.ExitCode is { } c ? $"exited ({c})" : "exited (unknown)",
+        _ => r.Status,
+    };
+
+    // ---- logs -------------------------------------------------------------------------
+
+    private static Command LogsCommand()
+    {
+        var follow = new Option<bool>("--follow", "-f") { Description = "Follow the output until the container exits" };
+        var tail = new Option<int?>("--tail", "-n") { Description = "Only the last N lines of each stream" };
+        var timestamps = new Option<bool>("--timestamps", "-t") { Description = "Prefix each line with the time it was written" };
+        var id = new Argument<string>("container");
+        var cmd = new Command("logs", "Print a container's output") { follow, tail, timestamps, id };
+        cmd.SetAction(p => Program.Guard(() =>
+        {
+            var engine = Engine(p);
+            var cid = engine.Store.Resolve(p.GetValue(id)!);
+            return Logs.Print(engine, cid, p.GetValue(follow), p.GetValue(tail), p.GetValue(timestamps));
+        }));
+        return cmd;
+    }
+
+    // ---- rm, stop, kill, wait, inspect ------------------------------------------------
+
+    private static Command RmCommand()
+    {
+        var force = new Option<bool>("--force", "-f") { Description = "Kill a running container first (SIGKILL)" };
+        var ids = new Argument<string[]>("container") { Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("rm", "Remove containers") { force, ids };
+        cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
+        {
+            var r = engine.Store.Load(id);
+            var status = ContainerEngine.CurrentStatus(r);
+            if (status is ContainerStatus.Running or ContainerStatus.Created && !p.GetValue(force))
+                throw new CrateRunException($"container {id} is {status}: stop it first or use rm --force");
+            engine.Delete(id, force: true);
+            Console.WriteLine(id);
+        }));
+        return cmd;
+    }
+
+    private static Command StopCommand()
+    {
+        var time = new Option<int>("--time", "-t") { Description = "Seconds to wait after SIGTERM before SIGKILL", DefaultValueFactory = _ => 10 };
+        var ids = new Argument<string[]>("container") { Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("stop", "Stop running containers: SIGTERM, then SIGKILL after a timeout") { time, ids };
+        cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
+        {
+            var r = engine.Store.Load(id);
+            if (ContainerEngine.CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created)
+            {
+                Processes.Signal(r.Pid, 15);
+                if (!Processes.WaitExit(r.Pid, r.PidStartTime, Math.Max(0, p.GetValue(time)) * 1000))
+                {
+                    Processes.Signal(r.Pid, 9);
+                    Processes.WaitExit(r.Pid, r.PidStartTime, 10_000);
+                }
+                WaitForMonitor(r);
+            }
+            Console.WriteLine(id);
+        }));
+        return cmd;
+    }
+
+    private static void WaitForMonitor(ContainerRecord r)
+    {
+        if (r.MonitorPid > 0) Processes.WaitExit(r.MonitorPid, 0, 5000);
+    }
+
+    private static Command KillCommand()
+    {
+        var signal = new Option<string>("--signal", "-s") { Description = "Signal name or number", DefaultValueFactory = _ => "KILL" };
+        var ids = new Argument<string[]>("container") { Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("kill", "Send a signal to containers") { signal, ids };
+        cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
+        {
+            engine.Kill(id, Signals.Parse(p.GetValue(signal)!), all: false);
+            Console.WriteLine(id);
+        }));
+        return cmd;
+    }
+
+    private static Command WaitCommand()
+    {
+        var ids = new Argument<string[]>("container") { Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("wait", "Wait for containers to exit; print their exit codes") { ids };
+        cmd.SetAction(p =>
+        {
+            var last = 0;
+            var rc = EachContainer(p, ids, (engine, id) =>
+            {
+                var r = engine.Store.Load(id);
+                Processes.WaitExit(r.Pid, r.PidStartTime, int.MaxValue);
+                WaitForMonitor(r);
+                var done = engine.Store.TryLoad(id);
+                last = done?.ExitCode ?? (done is null ? 0 : ExitCodes.RuntimeError);
+                Console.WriteLine(last);
+            });
+            return rc != 0 ? rc : last;
+        });
+        return cmd;
+    }
+
+    private static Command InspectCommand()
+    {
+        var ids = new Argument<string[]>("container") { Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("inspect", "Show a container's metadata as JSON") { ids };
+        cmd.SetAction(p => Program.Guard(() =>
+        {
+            var engine = Engine(p);
+            var list = new List<ContainerRecord>();
+            foreach (var x in p.GetValue(ids)!)
+            {
+                var r = engine.Store.Load(engine.Store.Resolve(x));
+                r.Status = ContainerEngine.CurrentStatus(r);
+                list.Add(r);
+            }
+            Console.WriteLine(JsonSerializer.Serialize(list, StateJsonContext.Default.ListContainerRecord));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static int EachContainer(ParseResult p, Argument<string[]> ids, Action<ContainerEngine, string> action)
+    {
+        var engine = Engine(p);
+        var rc = 0;
+        foreach (var x in p.GetValue(ids)!)
+        {
+            var one = Program.Guard(() =>
+            {
+                action(engine, engine.Store.Resolve(x));
+                return 0;
+            });
+            if (one != 0) rc = one;
+        }
+        return rc;
+    }
+
+    // ---- exec -------------------------------------------------------------------------
+
+    private static Command ExecCommand()
+    {
+        var interactive = new Option<bool>("--interactive", "-i") { Description = "Pass stdin to the process" };
+        var tty = new Option<bool>("--tty", "-t") { Description = "Give the process a pseudo-terminal" };
+        var detach = new Option<bool>("--detach", "-d") { Description = "Run in the background" };
+        var env = new Option<string[]>("--env", "-e") { Description = "Environment variable KEY=VALUE" };
+        var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory" };
+        var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] to run as" };
+        var id = new Argument<string>("container");
+        var command = new Argument<string[]>("command") { Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("exec", "Run a command in a running container") { interactive, tty, detach, env, workdir, user, id, command };
+        cmd.SetAction(p => Program.Guard(() =>
+        {
+            var engine = Engine(p);
+            var cid = engine.Store.Resolve(p.GetValue(id)!);
+            var (uid, gid) = ParseUser(p.GetValue(user));
+            return ExecFlow.Run(engine, cid, p.GetValue(command)!, p.GetValue(env) ?? [], p.GetValue(workdir),
+                p.GetValue(user) is null ? null : (uid, gid), p.GetValue(interactive), p.GetValue(tty), p.GetValue(detach));
+        }));
+        return cmd;
+    }
+
+    private static Command MonitorCommand()
+    {
+        var interactive = new Option<bool>("-i");
+        var id = new Argument<string>("id");
+        var cmd = new Command("_monitor", "internal: the process that watches one container") { interactive, id };
+        cmd.Hidden = true;
+        cmd.SetAction(p => ContainerMonitor.Run(Engine(p), p.GetValue(id)!, p.GetValue(interactive)));
+        return cmd;
+    }
+}

@@ -1,0 +1,67 @@
+using CrateRun.Core;
+using CrateRun.Linux;
+using CrateRun.Linux.Engine;
+using CrateRun.Linux.Process;
+
+namespace CrateRun.Cli;
+
+/// <summary>craterun exec: a new process in every namespace and the cgroup of a running container.</summary>
+public static class ExecFlow
+{
+    public static int Run(ContainerEngine engine, string id, string[] command, IReadOnlyList<string> env, string? workdir,
+        (uint Uid, uint Gid)? user, bool interactive, bool tty, bool detach)
+    {
+        var spec = ContainerEngine.LoadSpec(engine.Store.Load(id));
+        var template = spec.Process ?? new Core.Oci.Process();
+        var mergedEnv = new List<string>(template.Env ?? []);
+        foreach (var e in env)
+        {
+            var key = e.Split('=')[0];
+            mergedEnv.RemoveAll(x => x.Split('=')[0] == key);
+            mergedEnv.Add(e);
+        }
+        if (tty && !mergedEnv.Any(e => e.StartsWith("TERM=", StringComparison.Ordinal))) mergedEnv.Add("TERM=xterm");
+        var process = new Core.Oci.Process
+        {
+            Args = [.. command],
+            Env = mergedEnv,
+            Cwd = workdir ?? template.Cwd,
+            Terminal = tty,
+            User = user is { } u ? new Core.Oci.User { Uid = u.Uid, Gid = u.Gid } : template.User,
+            Capabilities = template.Capabilities,
+            NoNewPrivileges = template.NoNewPrivileges,
+            Rlimits = template.Rlimits,
+            ConsoleSize = tty && Terminal.Size(1) is { } s ? new Core.Oci.Box { Height = s.Rows, Width = s.Cols } : null,
+        };
+        if (process.Cwd.Length == 0) process.Cwd = "/";
+
+        using var devnull = Fds.DevNull();
+        var stdio = detach ? new[] { devnull.Fd, devnull.Fd, devnull.Fd } : new[] { interactive ? -1 : devnull.Fd, -1, -1 };
+        SafeFd? consoleOurs = null, consoleTheirs = null;
+        if (tty) (consoleOurs, consoleTheirs) = ContainerMonitor.SocketPair();
+        int pid;
+        using (consoleTheirs)
+            pid = engine.Exec(id, new ExecOptions { Process = process, Stdio = stdio, ConsoleFd = consoleTheirs?.Fd ?? -1 });
+        using var master = consoleOurs is null ? null : ReceiveMaster(consoleOurs);
+        if (detach) return 0;
+
+        using var forward = SignalForwarding.To(pid);
+        if (master is null) return Processes.ExitCode(Launcher.Reap(pid));
+        using var raw = interactive ? Terminal.MakeRaw(0) : null;
+        using var winch = SignalForwarding.WindowSize(master.Fd);
+        var pump = new IoPump();
+        pump.AddOutput(master.Fd, new IoPump.FdSink(1));
+        if (interactive) pump.AddInput(0, new IoPump.FdSink(master.Fd));
+        return Processes.ExitCode(pump.RunUntilExit(pid));
+    }
+
+    private static SafeFd ReceiveMaster(SafeFd console)
+    {
+        using (console)
+        {
+            UnixSockets.Receive(console.Fd, out var fd);
+            if (fd < 0) throw new CrateRunException("exec: no terminal received from the container");
+            return new SafeFd(fd);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+using System.Runtime.InteropServices;
+using CrateRun.Core;
+using CrateRun.Core.Config;
+using CrateRun.Core.Oci;
+using CrateRun.Core.State;
+using CrateRun.Linux;
+using CrateRun.Linux.Engine;
+using CrateRun.Linux.Process;
+
+namespace CrateRun.Cli;
+
+/// <summary>
+/// craterun run: flags → OCI config in the container's directory (its bundle) → a monitor
+/// that runs create + start through the engine → output live here, exit code propagated.
+/// </summary>
+public static class RunFlow
+{
+    public static int Run(ContainerEngine engine, RunOptions options, bool detach, bool autoRemove, string? cidfile)
+    {
+        if (cidfile is not null && File.Exists(cidfile))
+            throw new UsageException($"cidfile {cidfile} already exists");
+        var id = ContainerId.New();
+        var spec = SpecBuilder.Build(id, options);
+        var record = new ContainerRecord
+        {
+            Id = id,
+            Name = options.Name,
+            Bundle = engine.Store.Dir(id),
+            Rootfs = options.Rootfs,
+            Command = [.. options.Command],
+            Created = DateTimeOffset.UtcNow,
+            AutoRemove = autoRemove,
+            Tty = options.Tty,
+            Hostname = spec.Hostname,
+            Limits = new ContainerLimits
+            {
+                MemoryBytes = options.Memory, Pids = options.Pids, CpuQuota = options.Cpu?.Quota, CpuPeriod = options.Cpu?.Period,
+            },
+            Annotations = spec.Annotations,
+        };
+        engine.Register(record);
+        try
+        {
+            ContainerStore.WriteAtomic(engine.Store.PathOf(id, ContainerEngine.ConfigFile), OciJson.WriteUtf8Bytes(spec, indented: true));
+            if (cidfile is not null) File.WriteAllText(cidfile, id);
+        }
+        catch
+        {
+            engine.Store.RemoveDir(id);
+            throw;
+        }
+
+        var (control, monitorEnd) = ContainerMonitor.SocketPair(seqPacket: true);
+        using (control)
+        {
+            using (monitorEnd)
+                ContainerMonitor.Spawn(engine.Store.Root, id, options.Interactive, detach, monitorEnd.Fd);
+            return Attach(engine, id, control, options, detach);
+        }
+    }
+
+    private static int Attach(ContainerEngine engine, string id, SafeFd control, RunOptions options, bool detach)
+    {
+        SafeFd? master = null;
+        int pid;
+        while (true)
+        {
+            var msg = UnixSockets.Receive(control.Fd, out var fd);
+            if (msg is null) return MonitorGone(engine, id);
+            if (msg == "P" && fd >= 0) { master = new SafeFd(fd); continue; }
+            if (msg.StartsWith("E ", StringComparison.Ordinal))
+            {
+                var parts = msg.Split(' ', 3);
+                Console.Error.WriteLine("craterun: " + (parts.Length > 2 ? parts[2] : "container failed to start"));
+                return int.TryParse(parts[1], out var code) ? code : ExitCodes.RuntimeError;
+            }
+            if (msg.StartsWith("S ", StringComparison.Ordinal) && int.TryParse(msg[2..], out pid)) break;
+        }
+        using (master)
+        {
+            if (detach)
+            {
+                Console.WriteLine(id);
+                return 0;
+            }
+            using var forward = SignalForwarding.To(pid);
+            using var raw = master is not null && options.Interactive ? Terminal.MakeRaw(0) : null;
+            using var winch = master is not null ? SignalForwarding.WindowSize(master.Fd) : null;
+            while (true)
+            {
+                var msg = UnixSockets.Receive(control.Fd, out _);
+                if (msg is null) return MonitorGone(engine, id);
+                if (msg.StartsWith("X ", StringComparison.Ordinal) && int.TryParse(msg[2..], out var code)) return code;
+            }
+        }
+    }
+
+    /// <summary>The monitor vanished without saying how the container ended: read what the state says.</summary>
+    private static int MonitorGone(ContainerEngine engine, string id)
+    {
+        var r = engine.Store.TryLoad(id);
+        if (r?.ExitCode is { } code) return code;
+        Console.Error.WriteLine($"craterun: the monitor of container {id} exited unexpectedly");
+        return ExitCodes.RuntimeError;
+    }
+}
+
+/// <summary>Signals sent to craterun that belong to the container.</summary>
+public sealed class SignalForwarding : IDisposable
+{
+    private readonly List<PosixSignalRegistration> _registrations = [];
+
+    /// <summary>SIGINT, SIGTERM, SIGHUP and SIGQUIT go to <paramref name="pid"/> instead of ending us.</summary>
+    public static SignalForwarding To(int pid)
+    {
+        var f = new SignalForwarding();
+        foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
+        {
+            f._registrations.Add(PosixSignalRegistration.Create(sig, ctx =>
+            {
+                ctx.Cancel = true;
+                var number = ctx.Signal switch
+                {
+                    PosixSignal.SIGINT => 2, PosixSignal.SIGTERM => 15, PosixSignal.SIGHUP => 1, PosixSignal.SIGQUIT => 3, _ => 15,
+                };
+                Processes.Signal(pid, number);
+            }));
+        }
+        return f;
+    }
+
+    /// <summary>Keeps the pty's size equal to our terminal's, now and on every SIGWINCH.</summary>
+    public static SignalForwarding WindowSize(int master)
+    {
+        var f = new SignalForwarding();
+        var from = Terminal.IsTerminal(0) ? 0 : 1;
+        Terminal.CopySize(from, master);
+        f._registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGWINCH, ctx =>
+        {
+            ctx.Cancel = true;
+            Terminal.CopySize(from, master);
+        }));
+        return f;
+    }
+
+    public void Dispose()
+    {
+        foreach (var r in _registrations) r.Dispose();
+    }
+}

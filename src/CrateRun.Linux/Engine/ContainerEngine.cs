@@ -1,0 +1,396 @@
+using CrateRun.Core;
+using CrateRun.Core.Oci;
+using CrateRun.Core.Setup;
+using CrateRun.Core.State;
+using CrateRun.Linux.Cgroups;
+using CrateRun.Linux.Process;
+
+namespace CrateRun.Linux.Engine;
+
+/// <summary>How the caller wants the container's process wired.</summary>
+public sealed class CreateOptions
+{
+    /// <summary>fds that become the process's 0, 1, 2; -1 passes ours through untouched.</summary>
+    public int[] Stdio { get; init; } = [-1, -1, -1];
+    /// <summary>A connected unix socket that receives the pty master (process.terminal).</summary>
+    public int ConsoleFd { get; init; } = -1;
+    /// <summary>The OCI --console-socket path, connected here when ConsoleFd is not given.</summary>
+    public string? ConsoleSocketPath { get; init; }
+    public string? PidFile { get; init; }
+    public bool NoPivot { get; init; }
+    public int PreserveFds { get; init; }
+}
+
+/// <summary>What exec runs in a running container.</summary>
+public sealed class ExecOptions
+{
+    public required Core.Oci.Process Process { get; init; }
+    public int[] Stdio { get; init; } = [-1, -1, -1];
+    public int ConsoleFd { get; init; } = -1;
+    public string? ConsoleSocketPath { get; init; }
+    public string? PidFile { get; init; }
+    public int PreserveFds { get; init; }
+}
+
+/// <summary>
+/// The container lifecycle of the OCI runtime spec: create, start, state, kill, delete,
+/// plus exec, pause/resume and update. Both faces (craterun run and craterun-oci) use it.
+/// </summary>
+public sealed class ContainerEngine(ContainerStore store)
+{
+    public ContainerStore Store { get; } = store;
+    private CgroupLayout? _layout;
+    public CgroupLayout Layout => _layout ??= CgroupLayout.Detect();
+
+    public const string ConfigFile = "config.json";
+    public const string ExecFifo = "exec.fifo";
+
+    /// <summary>Claims the id (and name) and writes the first metadata, status "creating".</summary>
+    public void Register(ContainerRecord r)
+    {
+        if (!ContainerId.IsValidName(r.Id)) throw new UsageException($"invalid container id '{r.Id}'");
+        if (r.Name is { } name && !ContainerId.IsValidName(name))
+            throw new UsageException($"invalid container name '{name}': use letters, digits, '_', '-', '.', '+'");
+        using var _ = Store.LockRoot();
+        if (Store.Exists(r.Id) || Directory.Exists(Store.Dir(r.Id)))
+            throw new CrateRunException($"container {r.Id} already exists");
+        if (r.Name is not null && Store.List().Any(c => c.Name == r.Name))
+            throw new CrateRunException($"the container name '{r.Name}' is already in use");
+        Store.CreateDir(r.Id);
+        r.Status = ContainerStatus.Creating;
+        Store.Save(r);
+    }
+
+    /// <summary>
+    /// OCI create: namespaces, mounts and cgroup set up, the user's process waiting on
+    /// exec.fifo. On failure nothing is left: no process, cgroup or state directory.
+    /// </summary>
+    public ContainerRecord Create(string id, CreateOptions o)
+    {
+        var r = Store.Load(id);
+        ICgroupManager? cgroup = null;
+        var cgroupExisted = true;
+        try
+        {
+            var spec = LoadSpec(r);
+            var process = spec.Process ?? throw new UsageException("config.json has no process");
+            var rootfs = RootfsCheck.Resolve(Path.GetFullPath(spec.Root?.Path ?? throw new UsageException("config.json has no root.path"), r.Bundle),
+                requireLayout: false);
+            r.Rootfs = rootfs;
+            var launch = new LaunchSpec { PreserveFds = o.PreserveFds, Stdio = o.Stdio };
+            using var joined = PlanNamespaces(spec, launch);
+            bool userns = SetupPlanner.HasNamespace(spec, "user", newOnly: false);
+            launch.Steps = SetupPlanner.Plan(spec, rootfs, new HostInfo(Layout.IsV2, [.. Layout.V1.Select(h => h.Controllers)], o.NoPivot));
+            ProcessPlan.Apply(launch, spec, process, userns);
+
+            // The cgroup exists and holds its limits before the process does anything.
+            cgroup = Layout.ManagerFor(spec.Linux?.CgroupsPath is { Length: > 0 } cp ? cp : "craterun-" + id);
+            cgroupExisted = cgroup.Paths.Values.All(Directory.Exists);
+            cgroup.Create();
+            cgroup.Apply(spec.Linux?.Resources);
+
+            using var fifo = MakeExecFifo(id);
+            launch.ExecFifo = fifo;
+            using var console = process.Terminal ? ConsoleSocket(o.ConsoleFd, o.ConsoleSocketPath) : null;
+            launch.ConsoleFd = console?.Fd ?? -1;
+
+            var cg = cgroup;
+            r.Pid = Launcher.Launch(launch, new Launcher.Callbacks
+            {
+                JoinCgroup = cg.AddProcess,
+                MapIds = pid => WriteIdMaps(pid, spec.Linux),
+                BeforeGo = pid => SetOomScoreAdj(pid, process.OomScoreAdj),
+            });
+            r.PidStartTime = Processes.StartTime(r.Pid);
+            r.Status = ContainerStatus.Created;
+            r.CgroupPaths = new Dictionary<string, string>(cgroup.Paths);
+            r.Hostname = spec.Hostname;
+            Store.Save(r);
+            if (o.PidFile is { } pf) ContainerStore.WriteAtomic(Path.GetFullPath(pf), System.Text.Encoding.ASCII.GetBytes(r.Pid.ToString()));
+            return r;
+        }
+        catch
+        {
+            if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
+            if (cgroup is not null && !cgroupExisted) TryDestroy(cgroup);
+            Store.RemoveDir(id);
+            throw;
+        }
+    }
+
+    public static Spec LoadSpec(ContainerRecord r)
+    {
+        var path = Path.Combine(r.Bundle, ConfigFile);
+        if (!File.Exists(path)) throw new UsageException($"bundle {r.Bundle} has no {ConfigFile}");
+        try { return OciJson.LoadSpec(path); }
+        catch (FormatException e) { throw new UsageException(e.Message); }
+    }
+
+    private sealed class JoinedNamespaces(List<SafeFd> fds) : IDisposable
+    {
+        public void Dispose() { foreach (var f in fds) f.Dispose(); }
+    }
+
+    /// <summary>New namespaces become clone flags; those given by path are opened to be joined (user first).</summary>
+    private static JoinedNamespaces PlanNamespaces(Spec spec, LaunchSpec l)
+    {
+        var fds = new List<SafeFd>();
+        var seen = new HashSet<string>();
+        foreach (var ns in (spec.Linux?.Namespaces ?? []).OrderBy(n => n.Type == "user" ? 0 : n.Type == "mount" ? 2 : 1))
+        {
+            if (!seen.Add(ns.Type)) throw new UsageException($"namespace '{ns.Type}' is listed twice");
+            var (flag, _) = CloneFlags.Of(ns.Type);
+            if (string.IsNullOrEmpty(ns.Path))
+            {
+                if (ns.Type == "cgroup") l.UnshareCgroup = true;
+                else l.CloneFlags |= flag;
+                continue;
+            }
+            var fd = Interop.Sys.open(ns.Path, Interop.Sys.O_RDONLY | Interop.Sys.O_CLOEXEC, 0);
+            if (fd < 0) throw new SyscallException("open", $"{ns.Type} namespace {ns.Path}", System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+            var h = new SafeFd(fd);
+            fds.Add(h);
+            l.Joins.Add((h, flag));
+        }
+        return new JoinedNamespaces(fds);
+    }
+
+    private SafeFd MakeExecFifo(string id)
+    {
+        var path = Store.PathOf(id, ExecFifo);
+        File.Delete(path);
+        Interop.Check(Interop.Sys.mkfifo(path, 0x192 /* 0622 */), "mkfifo", path);
+        var fd = Interop.Sys.open(path, Interop.Sys.O_PATH | Interop.Sys.O_CLOEXEC, 0);
+        return new SafeFd(Interop.Check(fd, "open", path));
+    }
+
+    private static SafeFd? ConsoleSocket(int fd, string? path)
+    {
+        if (fd >= 0) return new SafeFd(fd, ownsHandle: false);
+        if (path is null) throw new UsageException("process.terminal is true but no --console-socket was given");
+        return UnixSockets.Connect(path);
+    }
+
+    private static void WriteIdMaps(int pid, Core.Oci.Linux? linux)
+    {
+        static string Lines(List<LinuxIdMapping>? m) => string.Concat((m ?? []).Select(x => $"{x.ContainerId} {x.HostId} {x.Size}\n"));
+        if (linux?.UidMappings is not { Count: > 0 } || linux.GidMappings is not { Count: > 0 })
+            throw new UsageException("a new user namespace needs linux.uidMappings and linux.gidMappings");
+        File.WriteAllText($"/proc/{pid}/uid_map", Lines(linux.UidMappings));
+        File.WriteAllText($"/proc/{pid}/gid_map", Lines(linux.GidMappings));
+    }
+
+    private static void SetOomScoreAdj(int pid, int? adj)
+    {
+        if (adj is { } a) File.WriteAllText($"/proc/{pid}/oom_score_adj", a.ToString());
+    }
+
+    /// <summary>OCI start: lets the waiting process exec the user's program.</summary>
+    public void Start(string id)
+    {
+        using var _ = Store.Lock(id);
+        var r = Store.Load(id);
+        var status = CurrentStatus(r);
+        if (status != ContainerStatus.Created)
+            throw new CrateRunException($"container {id} cannot be started: it is {status}");
+        var path = Store.PathOf(id, ExecFifo);
+        var fd = Interop.Sys.open(path, Interop.Sys.O_RDONLY | Interop.Sys.O_NONBLOCK | Interop.Sys.O_CLOEXEC, 0);
+        using var fifo = new SafeFd(Interop.Check(fd, "open", path));
+        WaitForFifoByte(fifo, r);
+        File.Delete(path);
+        r.Status = ContainerStatus.Running;
+        r.Started = DateTimeOffset.UtcNow;
+        Store.Save(r);
+    }
+
+    private static unsafe void WaitForFifoByte(SafeFd fifo, ContainerRecord r)
+    {
+        while (true)
+        {
+            var pfd = new Interop.Sys.PollFd { Fd = fifo.Fd, Events = Interop.Sys.POLLIN };
+            var rc = Interop.Sys.poll(&pfd, 1, 50);
+            if (rc > 0 && (pfd.REvents & Interop.Sys.POLLIN) != 0)
+            {
+                byte b;
+                if (Interop.Sys.read(fifo.Fd, &b, 1) == 1) return;
+            }
+            if (!Processes.IsAlive(r.Pid, r.PidStartTime))
+                throw new CrateRunException($"container {r.Id} exited before it could start");
+        }
+    }
+
+    /// <summary>The status now: a container whose process died unseen is exited, never running.</summary>
+    public static string CurrentStatus(ContainerRecord r)
+    {
+        if (r.Status is ContainerStatus.Created or ContainerStatus.Running && !Processes.IsAlive(r.Pid, r.PidStartTime))
+            return ContainerStatus.Exited;
+        return r.Status;
+    }
+
+    public static string OciStatus(string status) => status switch
+    {
+        ContainerStatus.Exited => Core.Oci.OciStatus.Stopped,
+        ContainerStatus.Created => Core.Oci.OciStatus.Created,
+        ContainerStatus.Running => Core.Oci.OciStatus.Running,
+        _ => Core.Oci.OciStatus.Creating,
+    };
+
+    public OciState State(string id)
+    {
+        var r = Store.Load(id);
+        var status = CurrentStatus(r);
+        return new OciState
+        {
+            OciVersion = SpecBuilderVersion,
+            Id = r.Id,
+            Status = OciStatus(status),
+            Pid = status == ContainerStatus.Exited ? 0 : r.Pid,
+            Bundle = r.Bundle,
+            Annotations = r.Annotations,
+        };
+    }
+
+    private const string SpecBuilderVersion = Core.Config.SpecBuilder.OciVersion;
+
+    /// <summary>Sends a signal to the container's process, or with <paramref name="all"/> to every process in its cgroup.</summary>
+    public void Kill(string id, int signal, bool all)
+    {
+        var r = Store.Load(id);
+        var status = CurrentStatus(r);
+        if (status is not (ContainerStatus.Created or ContainerStatus.Running))
+            throw new CrateRunException($"container {id} is not running (status {status})");
+        if (all)
+        {
+            var cg = Layout.ManagerForPaths(r.CgroupPaths);
+            foreach (var pid in cg.Pids()) Processes.Signal(pid, signal);
+            if (cg.IsFrozen()) cg.Thaw();
+            return;
+        }
+        if (!Processes.Signal(r.Pid, signal))
+            throw new CrateRunException($"container {id} is not running");
+    }
+
+    /// <summary>
+    /// Removes the container: with <paramref name="force"/> a live one is SIGKILLed first and
+    /// waited for. Then its cgroup and state go.
+    /// </summary>
+    public void Delete(string id, bool force)
+    {
+        var r = Store.Load(id);
+        var status = CurrentStatus(r);
+        if (status is ContainerStatus.Running or ContainerStatus.Created && !force)
+            throw new CrateRunException($"container {id} is {status}: stop it first or use --force");
+        if (status is ContainerStatus.Running or ContainerStatus.Created)
+        {
+            var cg = Layout.ManagerForPaths(r.CgroupPaths);
+            if (cg.IsFrozen()) cg.Thaw();
+            Processes.Signal(r.Pid, Interop.Sys.SIGKILL);
+            if (!Processes.WaitExit(r.Pid, r.PidStartTime, 10_000))
+                throw new CrateRunException($"container {id}: process {r.Pid} did not die after SIGKILL");
+        }
+        // The monitor (Docker-like face) cleans up as the process exits; give it time to finish.
+        if (r.MonitorPid > 0 && r.MonitorPid != Environment.ProcessId)
+            Processes.WaitExit(r.MonitorPid, 0, 5_000);
+        using (Store.TryLock(id))
+        {
+            var fresh = Store.TryLoad(id);
+            if (fresh is null) return;
+            if (fresh.CgroupPaths.Count > 0)
+            {
+                var cg = Layout.ManagerForPaths(fresh.CgroupPaths);
+                foreach (var pid in cg.Pids()) Processes.Signal(pid, Interop.Sys.SIGKILL);
+                cg.Destroy();
+            }
+            Store.RemoveDir(id);
+        }
+    }
+
+    /// <summary>Records how the process ended; removes its cgroup. Called by whoever reaped it.</summary>
+    public ContainerRecord RecordExit(string id, int exitCode)
+    {
+        using var _ = Store.Lock(id);
+        var r = Store.Load(id);
+        var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(r.CgroupPaths) : null;
+        r.OomKilled = cg?.OomKilled() == true;
+        r.ExitCode = exitCode;
+        r.Finished = DateTimeOffset.UtcNow;
+        r.Status = ContainerStatus.Exited;
+        if (cg is not null)
+        {
+            foreach (var pid in cg.Pids()) Processes.Signal(pid, Interop.Sys.SIGKILL);
+            TryDestroy(cg);
+            r.CgroupPaths = [];
+        }
+        Store.Save(r);
+        return r;
+    }
+
+    private static void TryDestroy(ICgroupManager cg)
+    {
+        try { cg.Destroy(); }
+        catch (CrateRunException) { }
+    }
+
+    /// <summary>Runs another process inside a running container (all its namespaces and its cgroup). Returns its pid.</summary>
+    public int Exec(string id, ExecOptions o)
+    {
+        var r = Store.Load(id);
+        if (CurrentStatus(r) != ContainerStatus.Running)
+            throw new CrateRunException($"container {id} is not running (status {CurrentStatus(r)})");
+        var spec = LoadSpec(r);
+        var launch = new LaunchSpec { Stdio = o.Stdio, PreserveFds = o.PreserveFds };
+        var fds = new List<SafeFd>();
+        try
+        {
+            // user first (it grants the rights for the rest); mnt last: after it, host paths are gone
+            foreach (var ns in new[] { "user", "ipc", "uts", "net", "pid", "cgroup", "mnt" })
+            {
+                var theirs = $"/proc/{r.Pid}/ns/{ns}";
+                string target;
+                try { target = new FileInfo(theirs).LinkTarget ?? ""; }
+                catch (IOException) { throw new CrateRunException($"container {id} is not running"); }
+                var ours = new FileInfo($"/proc/self/ns/{ns}").LinkTarget;
+                if (target == ours) continue;
+                var fd = Interop.Sys.open(theirs, Interop.Sys.O_RDONLY | Interop.Sys.O_CLOEXEC, 0);
+                var h = new SafeFd(Interop.Check(fd, "open", theirs));
+                fds.Add(h);
+                launch.Joins.Add((h, CloneFlags.Of(ns switch { "net" => "network", "mnt" => "mount", _ => ns }).Flag));
+            }
+            if (launch.Joins.Count == 0) throw new CrateRunException($"container {id} shares every namespace with the host: refusing exec");
+            ProcessPlan.Apply(launch, spec, o.Process, SetupPlanner.HasNamespace(spec, "user", newOnly: false));
+            using var console = o.Process.Terminal ? ConsoleSocket(o.ConsoleFd, o.ConsoleSocketPath) : null;
+            launch.ConsoleFd = console?.Fd ?? -1;
+            var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(r.CgroupPaths) : null;
+            var pid = Launcher.Launch(launch, new Launcher.Callbacks
+            {
+                JoinCgroup = cg is null ? null : cg.AddProcess,
+                BeforeGo = p => SetOomScoreAdj(p, o.Process.OomScoreAdj),
+            });
+            if (o.PidFile is { } pf) ContainerStore.WriteAtomic(Path.GetFullPath(pf), System.Text.Encoding.ASCII.GetBytes(pid.ToString()));
+            return pid;
+        }
+        finally
+        {
+            foreach (var f in fds) f.Dispose();
+        }
+    }
+
+    public void Pause(string id) => RunningCgroup(id).Freeze();
+    public void Resume(string id) => RunningCgroup(id).Thaw();
+
+    public void Update(string id, LinuxResources resources)
+    {
+        using var _ = Store.Lock(id);
+        RunningCgroup(id).Apply(resources);
+    }
+
+    public ICgroupManager RunningCgroup(string id)
+    {
+        var r = Store.Load(id);
+        var status = CurrentStatus(r);
+        if (status is not (ContainerStatus.Running or ContainerStatus.Created))
+            throw new CrateRunException($"container {id} is not running (status {status})");
+        if (r.CgroupPaths.Count == 0) throw new CrateRunException($"container {id} has no cgroup");
+        return Layout.ManagerForPaths(r.CgroupPaths);
+    }
+}

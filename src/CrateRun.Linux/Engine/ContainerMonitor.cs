@@ -1,0 +1,173 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using CrateRun.Core;
+
+namespace CrateRun.Linux.Engine;
+
+/// <summary>
+/// The process that outlives <c>craterun run</c>: it creates and starts the container
+/// through the engine, owns its stdio and log files, waits for it, records the exit code,
+/// finish time and OOM kill, removes its cgroup (and everything, with --rm).
+///
+/// It talks to the CLI over a SOCK_SEQPACKET pair on fd 3, one message per packet:
+/// "P" + the pty master (SCM_RIGHTS, -t only), "S pid" started, "E code message" failed,
+/// "X code" exited.
+/// </summary>
+public static unsafe class ContainerMonitor
+{
+    public const int ControlFd = 3;
+
+    /// <summary>The monitor's main. fd 0 is the container's stdin (with -i), 1 and 2 the CLI's output or /dev/null.</summary>
+    public static int Run(ContainerEngine engine, string id, bool interactive)
+    {
+        var store = engine.Store;
+        var r = store.Load(id);
+        r.MonitorPid = Environment.ProcessId;
+        store.Save(r);
+
+        using var stdoutLog = new LogFile(store.PathOf(id, "stdout.log"));
+        using var stderrLog = new LogFile(store.PathOf(id, "stderr.log"));
+        var pump = new IoPump();
+        var toClose = new List<SafeFd>();
+        int pid;
+        SafeFd? master = null;
+        try
+        {
+            CreateOptions options;
+            SafeFd? consoleOurs = null;
+            if (r.Tty)
+            {
+                var (ours, theirs) = SocketPair();
+                consoleOurs = ours;
+                toClose.Add(theirs);
+                options = new CreateOptions { ConsoleFd = theirs.Fd };
+            }
+            else
+            {
+                var (outRead, outWrite) = Pipe();
+                var (errRead, errWrite) = Pipe();
+                toClose.AddRange([outRead, outWrite, errRead, errWrite]);
+                var stdin = interactive ? -1 : OpenDevNull(toClose);
+                options = new CreateOptions { Stdio = [stdin, outWrite.Fd, errWrite.Fd] };
+                pump.AddOutput(outRead.Fd, stdoutLog, new IoPump.FdSink(1));
+                pump.AddOutput(errRead.Fd, stderrLog, new IoPump.FdSink(2));
+            }
+
+            r = engine.Create(id, options);
+            pid = r.Pid;
+            // the write ends belong to the container now: we must see EOF when it is done with them
+            foreach (var fd in toClose.Where(f => f.Fd == options.Stdio[1] || f.Fd == options.Stdio[2] || f.Fd == options.ConsoleFd)) fd.Dispose();
+
+            if (consoleOurs is not null)
+            {
+                var m = UnixSockets.Receive(consoleOurs.Fd, out var masterFd);
+                consoleOurs.Dispose();
+                if (masterFd < 0) throw new CrateRunException($"no terminal received from the container ({m ?? "closed"})");
+                master = new SafeFd(masterFd);
+                UnixSockets.Send(ControlFd, "P", master.Fd);
+                pump.AddOutput(master.Fd, stdoutLog, new IoPump.FdSink(1));
+                if (interactive) pump.AddInput(0, new IoPump.FdSink(master.Fd));
+            }
+            engine.Start(id);
+        }
+        catch (CrateRunException e)
+        {
+            Fail(engine, id, e.ExitCode, e.Message);
+            return e.ExitCode;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            Fail(engine, id, ExitCodes.RuntimeError, e.Message);
+            return ExitCodes.RuntimeError;
+        }
+        UnixSockets.Send(ControlFd, $"S {pid}");
+
+        var status = pump.RunUntilExit(pid);
+        var code = Process.Processes.ExitCode(status);
+        master?.Dispose();
+        foreach (var fd in toClose) fd.Dispose();
+        var record = engine.RecordExit(id, code);
+        if (record.AutoRemove)
+        {
+            using (store.TryLock(id)) store.RemoveDir(id);
+        }
+        UnixSockets.Send(ControlFd, $"X {code}");
+        return 0;
+    }
+
+    private static void Fail(ContainerEngine engine, string id, int code, string message)
+    {
+        // Create cleans up after itself; a failure after it (start) must too.
+        if (engine.Store.TryLoad(id) is { } left)
+        {
+            try { engine.Delete(id, force: true); }
+            catch (CrateRunException) { engine.Store.RemoveDir(left.Id); }
+        }
+        UnixSockets.Send(ControlFd, $"E {code} {message}");
+    }
+
+    private static (SafeFd Read, SafeFd Write) Pipe()
+    {
+        int* fds = stackalloc int[2];
+        Interop.Check(Interop.Sys.pipe2(fds, Interop.Sys.O_CLOEXEC), "pipe2");
+        return (new SafeFd(fds[0]), new SafeFd(fds[1]));
+    }
+
+    public static (SafeFd A, SafeFd B) SocketPair(bool seqPacket = false)
+    {
+        int* fds = stackalloc int[2];
+        var type = seqPacket ? Interop.Sys.SOCK_SEQPACKET : Interop.Sys.SOCK_STREAM;
+        Interop.Check(Interop.Sys.socketpair(Interop.Sys.AF_UNIX, type | Interop.Sys.SOCK_CLOEXEC, 0, fds), "socketpair");
+        return (new SafeFd(fds[0]), new SafeFd(fds[1]));
+    }
+
+    private static int OpenDevNull(List<SafeFd> keep)
+    {
+        var fd = new SafeFd(Interop.Check(Interop.Sys.open("/dev/null", Interop.Sys.O_RDWR | Interop.Sys.O_CLOEXEC, 0), "open", "/dev/null"));
+        keep.Add(fd);
+        return fd.Fd;
+    }
+
+    /// <summary>
+    /// Starts the monitor for a registered container: this same executable, in a new session,
+    /// with the control socket on fd 3. posix_spawn runs no managed code in the child.
+    /// </summary>
+    public static int Spawn(string storeRoot, string id, bool interactive, bool detach, int controlFd)
+    {
+        var exe = Environment.ProcessPath ?? "/proc/self/exe";
+        string[] argv = ["craterun", "--root", storeRoot, "_monitor", id, .. interactive ? new[] { "-i" } : []];
+        var devnull = Interop.Sys.open("/dev/null", Interop.Sys.O_RDWR | Interop.Sys.O_CLOEXEC, 0);
+        using var devnullFd = new SafeFd(Interop.Check(devnull, "open", "/dev/null"));
+        var fa = stackalloc byte[256];
+        var attr = stackalloc byte[512];
+        var sigs = stackalloc byte[128];
+        Interop.Sys.posix_spawn_file_actions_init(fa);
+        Interop.Sys.posix_spawnattr_init(attr);
+        try
+        {
+            Interop.Sys.posix_spawn_file_actions_adddup2(fa, interactive ? 0 : devnullFd.Fd, 0);
+            Interop.Sys.posix_spawn_file_actions_adddup2(fa, detach ? devnullFd.Fd : 1, 1);
+            Interop.Sys.posix_spawn_file_actions_adddup2(fa, detach ? devnullFd.Fd : 2, 2);
+            Interop.Sys.posix_spawn_file_actions_adddup2(fa, controlFd, ControlFd);
+            // POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID
+            Interop.Sys.posix_spawnattr_setflags(attr, 0x08 | 0x04 | 0x80);
+            Interop.Sys.sigemptyset(sigs);
+            Interop.Sys.posix_spawnattr_setsigmask(attr, sigs);
+            Interop.Sys.sigfillset(sigs);
+            Interop.Sys.posix_spawnattr_setsigdefault(attr, sigs);
+            using var arena = new Process.NativeArenaHandle();
+            int pid;
+            var rc = Interop.Sys.posix_spawn(&pid, arena.Str(exe), fa, attr, arena.StrArray(argv), arena.StrArray(Environ()));
+            if (rc != 0) throw new SyscallException("posix_spawn", exe, rc);
+            return pid;
+        }
+        finally
+        {
+            Interop.Sys.posix_spawn_file_actions_destroy(fa);
+            Interop.Sys.posix_spawnattr_destroy(attr);
+        }
+    }
+
+    private static string[] Environ() =>
+        [.. Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().Select(e => $"{e.Key}={e.Value}")];
+}

@@ -1,0 +1,55 @@
+using System.Text;
+
+namespace CrateRun.Linux.Engine;
+
+/// <summary>
+/// A container log: the raw bytes in NAME (stdout.log, stderr.log, as the seed has them) and,
+/// beside it, NAME.times with one "offset unix-nanoseconds" line per chunk, for logs -t.
+/// </summary>
+public sealed class LogFile : IoPump.ISink, IDisposable
+{
+    private readonly FileStream _log;
+    private readonly FileStream _times;
+
+    public LogFile(string path)
+    {
+        _log = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+        _times = new FileStream(path + ".times", FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+    }
+
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        var nanos = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+        _times.Write(Encoding.ASCII.GetBytes($"{_log.Position} {nanos}\n"));
+        _times.Flush();
+        _log.Write(data);
+        _log.Flush();
+    }
+
+    public void Dispose()
+    {
+        _log.Dispose();
+        _times.Dispose();
+    }
+
+    /// <summary>The chunk times of a log: (offset, time), in order.</summary>
+    public static List<(long Offset, DateTimeOffset Time)> ReadTimes(string path)
+    {
+        var list = new List<(long, DateTimeOffset)>();
+        if (!File.Exists(path + ".times")) return list;
+        foreach (var line in File.ReadAllLines(path + ".times"))
+        {
+            var parts = line.Split(' ');
+            if (parts.Length == 2 && long.TryParse(parts[0], out var off) && long.TryParse(parts[1], out var ns))
+                list.Add((off, DateTimeOffset.UnixEpoch.AddTicks(ns / 100)));
+        }
+        return list;
+    }
+}
+
+/// <summary>Small fd helpers for the front ends.</summary>
+public static class Fds
+{
+    public static SafeFd DevNull() =>
+        new(Interop.Check(Interop.Sys.open("/dev/null", Interop.Sys.O_RDWR | Interop.Sys.O_CLOEXEC, 0), "open", "/dev/null"));
+}

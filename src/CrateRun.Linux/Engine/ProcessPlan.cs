@@ -1,0 +1,64 @@
+using CrateRun.Core;
+using CrateRun.Core.Oci;
+using CrateRun.Core.Security;
+using CrateRun.Linux.Process;
+
+namespace CrateRun.Linux.Engine;
+
+/// <summary>The process part of a launch (user, capabilities, limits, seccomp) from an OCI process.</summary>
+public static class ProcessPlan
+{
+    private static readonly string[] RlimitNames =
+    [
+        "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS", "RLIMIT_NPROC",
+        "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE",
+        "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+    ];
+
+    public static void Apply(LaunchSpec l, Spec spec, Core.Oci.Process p, bool userNamespace)
+    {
+        if (p.Args is not { Count: > 0 }) throw new UsageException("process.args must name a command");
+        if (string.IsNullOrEmpty(p.Cwd) || !p.Cwd.StartsWith('/'))
+            throw new UsageException($"process.cwd '{p.Cwd}' must be an absolute path");
+        l.Argv = [.. p.Args];
+        l.Envp = [.. p.Env ?? []];
+        l.Cwd = p.Cwd;
+        l.Terminal = p.Terminal;
+        if (p.ConsoleSize is { } cs)
+        {
+            l.ConsoleRows = (ushort)cs.Height;
+            l.ConsoleCols = (ushort)cs.Width;
+        }
+        l.SetUser = true;
+        l.Uid = p.User.Uid;
+        l.Gid = p.User.Gid;
+        l.Groups = [.. p.User.AdditionalGids ?? []];
+        if (userNamespace && l.Groups.Length == 0) l.Groups = null; // setgroups may be denied there
+        l.Umask = p.User.Umask is { } um ? (int)um : -1;
+        l.NoNewPrivileges = p.NoNewPrivileges;
+        if (p.Capabilities is { } caps)
+        {
+            var last = Processes.LastCap();
+            l.SetCaps = true;
+            l.LastCap = last;
+            l.CapBounding = Capabilities.Mask(caps.Bounding, last);
+            l.CapEffective = Capabilities.Mask(caps.Effective, last);
+            l.CapPermitted = Capabilities.Mask(caps.Permitted, last);
+            l.CapInheritable = Capabilities.Mask(caps.Inheritable, last);
+            l.CapAmbient = Capabilities.Mask(caps.Ambient, last);
+        }
+        foreach (var r in p.Rlimits ?? [])
+        {
+            var i = Array.IndexOf(RlimitNames, r.Type);
+            if (i < 0) throw new UsageException($"unknown rlimit type '{r.Type}'");
+            if (r.Soft > r.Hard) throw new UsageException($"rlimit {r.Type}: soft limit {r.Soft} is above the hard limit {r.Hard}");
+            l.Rlimits.Add(((uint)i, r.Soft, r.Hard));
+        }
+        if (spec.Linux?.Seccomp is { } seccomp)
+        {
+            var program = SeccompCompiler.Compile(seccomp);
+            l.SeccompFilter = program.Filter;
+            l.SeccompFlags = program.Flags;
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace CrateRun.Linux.Engine;
+
+/// <summary>Unix sockets: connecting to a console socket, passing fds with SCM_RIGHTS.</summary>
+public static unsafe class UnixSockets
+{
+    /// <summary>Connects to a unix stream socket path, returning an fd we own.</summary>
+    public static SafeFd Connect(string path)
+    {
+        var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            s.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException e)
+        {
+            s.Dispose();
+            throw new Core.CrateRunException($"connect to console socket {path}: {e.Message}");
+        }
+        // hand the fd over: the Socket object must not close it
+        var fd = Interop.Sys.dup((int)s.Handle);
+        s.Dispose();
+        return new SafeFd(Interop.Check(fd, "dup", path));
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVec { public void* Base; public nuint Len; }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MsgHdr
+    {
+        public void* Name; public uint NameLen; public IoVec* Iov; public nuint IovLen;
+        public void* Control; public nuint ControlLen; public int Flags;
+    }
+
+    private const int SolSocket = 1, ScmRights = 1, CmsgHeader = 16, CmsgSpace = 24;
+
+    /// <summary>Sends a message, with one fd attached (SCM_RIGHTS) when fd >= 0. False if the peer is gone.</summary>
+    public static bool Send(int sock, string text, int fd = -1)
+    {
+        var data = System.Text.Encoding.UTF8.GetBytes(text.Length == 0 ? " " : text);
+        fixed (byte* d = data)
+        {
+            var iov = new IoVec { Base = d, Len = (nuint)data.Length };
+            byte* control = stackalloc byte[CmsgSpace];
+            new Span<byte>(control, CmsgSpace).Clear();
+            var msg = new MsgHdr { Iov = &iov, IovLen = 1 };
+            if (fd >= 0)
+            {
+                *(ulong*)control = CmsgHeader + sizeof(int); // cmsg_len
+                *(int*)(control + 8) = SolSocket;
+                *(int*)(control + 12) = ScmRights;
+                *(int*)(control + CmsgHeader) = fd;
+                msg.Control = control;
+                msg.ControlLen = CmsgSpace;
+            }
+            return Interop.Sys.sendmsg(sock, &msg, 0x4000 /* MSG_NOSIGNAL */) >= 0;
+        }
+    }
+
+    /// <summary>Receives one message and the fd attached to it (-1 if none). Null at end of stream.</summary>
+    public static string? Receive(int sock, out int fd)
+    {
+        fd = -1;
+        var data = stackalloc byte[4096];
+        var iov = new IoVec { Base = data, Len = 4096 };
+        byte* control = stackalloc byte[CmsgSpace];
+        new Span<byte>(control, CmsgSpace).Clear();
+        var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = CmsgSpace };
+        nint n;
+        do n = Interop.Sys.recvmsg(sock, &msg, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+        while (n < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR);
+        if (n < 0) throw new SyscallException("recvmsg", null, Marshal.GetLastPInvokeError());
+        if (msg.ControlLen >= CmsgHeader + sizeof(int) && *(int*)(control + 8) == SolSocket && *(int*)(control + 12) == ScmRights)
+            fd = *(int*)(control + CmsgHeader);
+        if (n == 0 && fd < 0) return null;
+        return System.Text.Encoding.UTF8.GetString(data, (int)n);
+    }
+}

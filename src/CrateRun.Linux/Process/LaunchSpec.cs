@@ -1,0 +1,74 @@
+using CrateRun.Core.Setup;
+
+namespace CrateRun.Linux.Process;
+
+/// <summary>Linux CLONE_NEW* flags.</summary>
+public static class CloneFlags
+{
+    public const ulong NewTime = 0x80, NewNs = 0x20000, NewCgroup = 0x02000000, NewUts = 0x04000000,
+        NewIpc = 0x08000000, NewUser = 0x10000000, NewPid = 0x20000000, NewNet = 0x40000000;
+
+    /// <summary>OCI namespace type to flag, and the /proc/PID/ns file name.</summary>
+    public static (ulong Flag, string File) Of(string type) => type switch
+    {
+        "pid" => (NewPid, "pid"),
+        "network" => (NewNet, "net"),
+        "mount" => (NewNs, "mnt"),
+        "ipc" => (NewIpc, "ipc"),
+        "uts" => (NewUts, "uts"),
+        "user" => (NewUser, "user"),
+        "cgroup" => (NewCgroup, "cgroup"),
+        "time" => (NewTime, "time"),
+        _ => throw new Core.UsageException($"unknown namespace type '{type}'"),
+    };
+}
+
+/// <summary>Everything the C stage needs for one process, as managed data.</summary>
+public sealed class LaunchSpec
+{
+    public ulong CloneFlags { get; set; }
+    public bool UnshareCgroup { get; set; }
+    /// <summary>Namespaces to join with setns, in order (user first).</summary>
+    public List<(SafeFd Fd, ulong Type)> Joins { get; } = [];
+    public IReadOnlyList<SetupStep> Steps { get; set; } = [];
+    public int[] Stdio { get; set; } = [-1, -1, -1];
+    public SafeFd? ExecFifo { get; set; }
+    public int ConsoleFd { get; set; } = -1;
+    public bool Terminal { get; set; }
+    public ushort ConsoleRows { get; set; }
+    public ushort ConsoleCols { get; set; }
+    public int PreserveFds { get; set; }
+    public bool SetUser { get; set; }
+    public uint Uid { get; set; }
+    public uint Gid { get; set; }
+    /// <summary>Supplementary groups; null leaves them (setgroups is denied in some user namespaces).</summary>
+    public uint[]? Groups { get; set; }
+    public int Umask { get; set; } = -1;
+    public bool SetCaps { get; set; }
+    public int LastCap { get; set; }
+    public ulong CapBounding { get; set; }
+    public ulong CapEffective { get; set; }
+    public ulong CapPermitted { get; set; }
+    public ulong CapInheritable { get; set; }
+    public ulong CapAmbient { get; set; }
+    public bool NoNewPrivileges { get; set; }
+    public ulong[]? SeccompFilter { get; set; }
+    public uint SeccompFlags { get; set; }
+    public List<(uint Resource, ulong Soft, ulong Hard)> Rlimits { get; } = [];
+    public string Cwd { get; set; } = "/";
+    public string[] Argv { get; set; } = [];
+    public string[] Envp { get; set; } = [];
+}
+
+/// <summary>The C stage reported a failure: which step, which call, which errno.</summary>
+public sealed class LaunchException(string message, string call, int errno, string? step)
+    : Core.CrateRunException(message, ExitCodeFor(call, errno))
+{
+    public string Call { get; } = call;
+    public int Errno { get; } = errno;
+    public string? Step { get; } = step;
+
+    private static int ExitCodeFor(string call, int errno) => call == "exec"
+        ? errno == Interop.ENOENT ? Core.ExitCodes.NotFound : Core.ExitCodes.NotExecutable
+        : Core.ExitCodes.RuntimeError;
+}

@@ -1,0 +1,236 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace CrateRun.Linux.Process;
+
+/// <summary>
+/// Starts a container process through the C stage and speaks the parent's side of the
+/// sync protocol (Native/launch.h): cgroup join and id maps before GO, then READY or ERROR.
+/// </summary>
+public static unsafe class Launcher
+{
+    /// <summary>Hooks the caller runs at the two moments the child waits for.</summary>
+    public sealed class Callbacks
+    {
+        /// <summary>The first child exists and waits: put it in the cgroup (its children inherit it).</summary>
+        public Action<int>? JoinCgroup { get; init; }
+        /// <summary>The container process exists in its new user namespace: write uid_map/gid_map.</summary>
+        public Action<int>? MapIds { get; init; }
+        /// <summary>The container process exists: anything else to set from outside (oom_score_adj).</summary>
+        public Action<int>? BeforeGo { get; init; }
+    }
+
+    /// <summary>Runs the process up to READY (waiting on exec.fifo, or exec'ing). Returns its pid.</summary>
+    public static int Launch(LaunchSpec spec, Callbacks callbacks)
+    {
+        int* sv = stackalloc int[2];
+        Interop.Check(Interop.Sys.socketpair(Interop.Sys.AF_UNIX, Interop.Sys.SOCK_SEQPACKET | Interop.Sys.SOCK_CLOEXEC, 0, sv), "socketpair");
+        using var parentEnd = new SafeFd(sv[0]);
+        using var childEnd = new SafeFd(sv[1]);
+
+        int pid, firstPid;
+        using (var arena = new NativeArena())
+        {
+            var plan = BuildPlan(spec, childEnd.Fd, arena);
+            firstPid = Interop.Launch.crt_launch(plan);
+            if (firstPid < 0) throw new SyscallException("clone", $"0x{spec.CloneFlags:x}", -firstPid);
+        }
+        childEnd.Dispose();
+        pid = firstPid;
+        try
+        {
+            callbacks.JoinCgroup?.Invoke(firstPid);
+            if (spec.Joins.Count > 0)
+            {
+                SendGo(parentEnd);
+                var msg = Receive(parentEnd, spec);
+                if (msg.Type != Interop.Launch.MsgChildPid) throw Unexpected(msg);
+                pid = msg.Pid;
+                Reap(firstPid);
+            }
+            if ((spec.CloneFlags & CloneFlags.NewUser) != 0) callbacks.MapIds?.Invoke(pid);
+            callbacks.BeforeGo?.Invoke(pid);
+            SendGo(parentEnd);
+            var ready = Receive(parentEnd, spec);
+            if (ready.Type != Interop.Launch.MsgReady) throw Unexpected(ready);
+            return pid;
+        }
+        catch
+        {
+            Interop.Sys.kill(pid, Interop.Sys.SIGKILL);
+            Reap(pid);
+            if (pid != firstPid) { Interop.Sys.kill(firstPid, Interop.Sys.SIGKILL); Reap(firstPid); }
+            throw;
+        }
+    }
+
+    private static Exception Unexpected(Interop.Launch.Msg msg) =>
+        new Core.CrateRunException($"container setup: unexpected message {msg.Type} from the container process");
+
+    /// <summary>Waits for a child of ours, returning its raw wait status.</summary>
+    public static int Reap(int pid)
+    {
+        int status;
+        while (true)
+        {
+            var rc = Interop.Sys.waitpid(pid, &status, 0);
+            if (rc == pid) return status;
+            var err = Marshal.GetLastPInvokeError();
+            if (rc == -1 && err == Interop.EINTR) continue;
+            return -1;
+        }
+    }
+
+    private static void SendGo(SafeFd sock)
+    {
+        var msg = new Interop.Launch.Msg { Type = Interop.Launch.MsgGo };
+        if (Interop.Sys.write(sock.Fd, (byte*)&msg, sizeof(Interop.Launch.Msg)) != sizeof(Interop.Launch.Msg))
+            throw new SyscallException("write", "sync socket", Marshal.GetLastPInvokeError());
+    }
+
+    private static Interop.Launch.Msg Receive(SafeFd sock, LaunchSpec spec)
+    {
+        Interop.Launch.Msg msg;
+        nint n;
+        do n = Interop.Sys.read(sock.Fd, (byte*)&msg, sizeof(Interop.Launch.Msg));
+        while (n < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR);
+        if (n == 0) throw new Core.CrateRunException("container setup: the container process exited before it was ready");
+        if (n != sizeof(Interop.Launch.Msg)) throw new SyscallException("read", "sync socket", Marshal.GetLastPInvokeError());
+        if (msg.Type == Interop.Launch.MsgError) throw Describe(msg, spec);
+        return msg;
+    }
+
+    private static LaunchException Describe(Interop.Launch.Msg msg, LaunchSpec spec)
+    {
+        var call = msg.Call >= 0 && msg.Call < Interop.Launch.CallNames.Length ? Interop.Launch.CallNames[msg.Call] : "?";
+        var reason = Interop.ErrorText(msg.Err);
+        if (msg.Call == Interop.Launch.CallExecLookup)
+        {
+            var cmd = spec.Argv.Length > 0 ? spec.Argv[0] : "";
+            var text = msg.Err == Interop.ENOENT
+                ? $"exec: \"{cmd}\": executable file not found in $PATH (or the rootfs)"
+                : $"exec: \"{cmd}\": permission denied (not an executable file)";
+            return new LaunchException(text, "exec", msg.Err, null);
+        }
+        var step = msg.Step >= 0 && msg.Step < spec.Steps.Count ? spec.Steps[msg.Step].Describe()
+            : msg.Step <= -100 && -100 - msg.Step < spec.Joins.Count ? $"join namespace 0x{spec.Joins[-100 - msg.Step].Type:x}"
+            : null;
+        var what = step is null ? call : $"{step}: {call}";
+        return new LaunchException($"container setup failed: {what}: {reason}", call, msg.Err, step);
+    }
+
+    private static Interop.Launch.Plan* BuildPlan(LaunchSpec s, int syncFd, NativeArena a)
+    {
+        var plan = (Interop.Launch.Plan*)a.Alloc(sizeof(Interop.Launch.Plan));
+        plan->CloneFlags = s.CloneFlags & ~CloneFlags.NewCgroup;
+        plan->UnshareCgroup = s.UnshareCgroup ? 1 : 0;
+        if (s.Joins.Count > Interop.Launch.MaxJoin) throw new Core.CrateRunException("too many namespaces to join");
+        plan->NJoin = s.Joins.Count;
+        for (var i = 0; i < s.Joins.Count; i++)
+        {
+            plan->JoinFds[i] = s.Joins[i].Fd.Fd;
+            plan->JoinTypes[i] = (int)s.Joins[i].Type;
+        }
+        plan->SyncFd = syncFd;
+        for (var i = 0; i < 3; i++) plan->Stdio[i] = s.Stdio[i];
+        plan->ExecFifoFd = s.ExecFifo?.Fd ?? -1;
+        plan->ConsoleFd = s.ConsoleFd;
+        plan->Terminal = s.Terminal ? 1 : 0;
+        plan->ConsoleRows = s.ConsoleRows;
+        plan->ConsoleCols = s.ConsoleCols;
+        plan->PreserveFds = s.PreserveFds;
+        plan->SetUser = s.SetUser ? 1 : 0;
+        plan->Uid = s.Uid;
+        plan->Gid = s.Gid;
+        plan->NGroups = s.Groups?.Length ?? -1;
+        if (s.Groups is { Length: > 0 } groups)
+        {
+            plan->Groups = (uint*)a.Alloc(sizeof(uint) * groups.Length);
+            for (var i = 0; i < groups.Length; i++) plan->Groups[i] = groups[i];
+        }
+        plan->Umask = s.Umask;
+        plan->SetCaps = s.SetCaps ? 1 : 0;
+        plan->LastCap = s.LastCap;
+        plan->CapBounding = s.CapBounding;
+        plan->CapEffective = s.CapEffective;
+        plan->CapPermitted = s.CapPermitted;
+        plan->CapInheritable = s.CapInheritable;
+        plan->CapAmbient = s.CapAmbient;
+        plan->NoNewPrivs = s.NoNewPrivileges ? 1 : 0;
+        if (s.SeccompFilter is { Length: > 0 } filter)
+        {
+            var buf = (ulong*)a.Alloc(sizeof(ulong) * filter.Length);
+            for (var i = 0; i < filter.Length; i++) buf[i] = filter[i];
+            plan->SeccompFilter = buf;
+            plan->SeccompLen = filter.Length;
+            plan->SeccompFlags = s.SeccompFlags;
+        }
+        plan->NRlimits = s.Rlimits.Count;
+        if (s.Rlimits.Count > 0)
+        {
+            plan->Rlimits = (Interop.Launch.Rlimit*)a.Alloc(sizeof(Interop.Launch.Rlimit) * s.Rlimits.Count);
+            for (var i = 0; i < s.Rlimits.Count; i++)
+                plan->Rlimits[i] = new Interop.Launch.Rlimit { Resource = s.Rlimits[i].Resource, Soft = s.Rlimits[i].Soft, Hard = s.Rlimits[i].Hard };
+        }
+        plan->NSteps = s.Steps.Count;
+        plan->Steps = (Interop.Launch.Step*)a.Alloc(sizeof(Interop.Launch.Step) * Math.Max(1, s.Steps.Count));
+        for (var i = 0; i < s.Steps.Count; i++)
+        {
+            var st = s.Steps[i];
+            plan->Steps[i] = new Interop.Launch.Step
+            {
+                Op = (uint)st.Op, Flags = (uint)st.Flags, MountFlags = st.MountFlags, Propagation = st.Propagation,
+                Dev = st.Dev, Mode = st.Mode, Uid = st.Uid, Gid = st.Gid,
+                Source = a.Str(st.Source), Target = a.Str(st.Target), FsType = a.Str(st.FsType), Data = a.Str(st.Data),
+            };
+        }
+        plan->Cwd = a.Str(s.Cwd);
+        plan->Argv = a.StrArray(s.Argv);
+        plan->Envp = a.StrArray(s.Envp);
+        return plan;
+    }
+}
+
+/// <summary>Native memory for one plan, freed all at once.</summary>
+internal sealed unsafe class NativeArena : IDisposable
+{
+    private readonly List<nint> _blocks = [];
+
+    public void* Alloc(int bytes)
+    {
+        var p = NativeMemory.AllocZeroed((nuint)Math.Max(bytes, 1));
+        _blocks.Add((nint)p);
+        return p;
+    }
+
+    public byte* Str(string? s)
+    {
+        if (s is null) return null;
+        var n = Encoding.UTF8.GetByteCount(s);
+        var p = (byte*)Alloc(n + 1);
+        Encoding.UTF8.GetBytes(s, new Span<byte>(p, n));
+        return p;
+    }
+
+    public byte** StrArray(IReadOnlyList<string> items)
+    {
+        var p = (byte**)Alloc(sizeof(byte*) * (items.Count + 1));
+        for (var i = 0; i < items.Count; i++) p[i] = Str(items[i]);
+        return p;
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in _blocks) NativeMemory.Free((void*)b);
+        _blocks.Clear();
+    }
+}
+
+/// <summary>Native strings for a posix_spawn call.</summary>
+public sealed unsafe class NativeArenaHandle : IDisposable
+{
+    private readonly NativeArena _arena = new();
+    public byte* Str(string s) => _arena.Str(s);
+    public byte** StrArray(IReadOnlyList<string> items) => _arena.StrArray(items);
+    public void Dispose() => _arena.Dispose();
+}
