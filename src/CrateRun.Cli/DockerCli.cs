@@ -32,6 +32,7 @@ public static class DockerCli
         root.Subcommands.Add(WaitCommand());
         root.Subcommands.Add(InspectCommand());
         root.Subcommands.Add(MonitorCommand());
+        args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 });
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
     }
@@ -68,11 +69,12 @@ public static class DockerCli
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the root filesystem read-only" };
         var tmpfs = new Option<string[]>("--tmpfs") { Description = "Mount a tmpfs: PATH[:OPTIONS]" };
         var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] to run as" };
+        var securityOpt = new Option<string[]>("--security-opt") { Description = "seccomp=unconfined|PROFILE.json, no-new-privileges=true|false" };
         var command = new Argument<string[]>("command") { Description = "Command and arguments (after --)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("run", "Create and run a container")
         {
             rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
-            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, command,
+            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, securityOpt, command,
         };
         cmd.SetAction(p => Program.Guard(() =>
         {
@@ -89,6 +91,7 @@ public static class DockerCli
             var (uid, gid) = ParseUser(p.GetValue(user));
             if (p.GetValue(cpu) is not null && p.GetValue(cpus) is not null) throw new UsageException("use either --cpu or --cpus, not both");
             var isTty = p.GetValue(tty);
+            var (nnp, unconfined, profilePath) = SpecBuilder.ParseSecurityOpts(p.GetValue(securityOpt) ?? []);
             var options = new RunOptions
             {
                 Rootfs = RootfsCheck.Resolve(rootfsDir, requireLayout: true),
@@ -111,11 +114,21 @@ public static class DockerCli
                 Tmpfs = p.GetValue(tmpfs) ?? [],
                 Uid = uid,
                 Gid = gid,
+                NoNewPrivileges = nnp ?? true,
+                SeccompUnconfined = unconfined,
+                Seccomp = profilePath is null ? null : LoadSeccomp(profilePath),
                 ConsoleSize = isTty ? Terminal.Size(1) ?? Terminal.Size(0) : null,
             };
             return RunFlow.Run(engine, options, p.GetValue(detach), p.GetValue(rm), p.GetValue(cidfile));
         }));
         return cmd;
+    }
+
+    private static Core.Oci.LinuxSeccomp LoadSeccomp(string path)
+    {
+        if (!File.Exists(path)) throw new UsageException($"seccomp profile {path} does not exist");
+        try { return Core.Oci.OciJson.ReadSeccomp(File.ReadAllText(path), $"seccomp profile {path}"); }
+        catch (FormatException e) { throw new UsageException(e.Message); }
     }
 
     private static Volume CheckVolume(string text)

@@ -1,11 +1,529 @@
+using System.CommandLine;
+using System.Text.Json;
+using CrateRun.Core;
+using CrateRun.Core.Config;
+using CrateRun.Core.Oci;
+using CrateRun.Core.State;
+using CrateRun.Linux.Engine;
+using CrateRun.Linux.Process;
+using Hooks = CrateRun.Linux.Engine.Hooks;
+
 namespace CrateRun.Cli;
 
-/// <summary>The runc-compatible face (craterun-oci): see the OCI runtime issue.</summary>
+/// <summary>
+/// The runc-compatible face (craterun-oci, or craterun oci ...): the command line that
+/// containerd's shim, conmon and podman send to a runtime binary.
+/// </summary>
 public static class OciCli
 {
+    private static readonly Option<string?> Root = new("--root") { Description = "State directory (default /run/craterun, or $XDG_RUNTIME_DIR/craterun)", Recursive = true };
+    private static readonly Option<string?> Log = new("--log") { Description = "Append errors (and --debug messages) to this file", Recursive = true };
+    private static readonly Option<string> LogFormat = new("--log-format") { Description = "text or json", DefaultValueFactory = _ => "text", Recursive = true };
+    private static readonly Option<bool> Debug = new("--debug") { Recursive = true };
+    private static readonly Option<bool> SystemdCgroup = new("--systemd-cgroup") { Description = "Use systemd for cgroups (not supported: refused when a config asks for it)", Recursive = true };
+    private static readonly Option<string?> Rootless = new("--rootless") { Hidden = true, Recursive = true };
+    private static readonly Option<string?> Criu = new("--criu") { Hidden = true, Recursive = true };
+
+    private static ParseResult? _parsed;
+
     public static int Run(string[] args)
     {
-        Console.Error.WriteLine("craterun-oci: not implemented yet");
-        return 1;
+        if (args is ["--version"] or ["-v"] or ["version"])
+        {
+            Console.WriteLine($"craterun version {Version}\nspec: {SpecBuilder.OciVersion}\nruntime: .NET NativeAOT, C stage launch.c");
+            return 0;
+        }
+        var root = new RootCommand("craterun-oci: a runc-compatible OCI runtime")
+        {
+            Root, Log, LogFormat, Debug, SystemdCgroup, Rootless, Criu,
+            CreateCommand(), StartCommand(), StateCommand(), KillCommand(), DeleteCommand(), RunCommand(), ExecCommand(),
+            ListCommand(), PsCommand(), PauseCommand(), ResumeCommand(), EventsCommand(), UpdateCommand(), SpecCommand(), FeaturesCommand(),
+        };
+        args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["exec"] = 1 });
+        _parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (_parsed.Errors.Count > 0)
+        {
+            foreach (var e in _parsed.Errors) Fail(e.Message);
+            return ExitCodes.OciError;
+        }
+        return _parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+    }
+
+    public static string Version => typeof(OciCli).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
+
+    private static ContainerEngine Engine(ParseResult p)
+    {
+        var root = p.GetValue(Root);
+        if (string.IsNullOrEmpty(root))
+        {
+            var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+            root = Environment.IsPrivilegedProcess || string.IsNullOrEmpty(xdg) ? "/run/craterun" : Path.Combine(xdg, "craterun");
+        }
+        return new ContainerEngine(new ContainerStore(root));
+    }
+
+    /// <summary>Runs a handler; errors go to stderr and, as containerd expects, to --log in the chosen format. Exit 1.</summary>
+    private static int Handle(ParseResult p, Func<ContainerEngine, int> handler)
+    {
+        try
+        {
+            return handler(Engine(p));
+        }
+        catch (Exception e) when (e is CrateRunException or IOException or UnauthorizedAccessException or FormatException)
+        {
+            Fail(e.Message);
+            return e is CrateRunException { ExitCode: ExitCodes.NotFound or ExitCodes.NotExecutable } c ? c.ExitCode : ExitCodes.OciError;
+        }
+    }
+
+    private static void Fail(string message)
+    {
+        Console.Error.WriteLine("craterun-oci: " + message);
+        if (_parsed?.GetValue(Log) is not { Length: > 0 } log) return;
+        try
+        {
+            var line = _parsed.GetValue(LogFormat) == "json"
+                ? $"{{\"level\":\"error\",\"msg\":{JsonSerializer.Serialize(message, CliJson.Default.String)},\"time\":\"{DateTimeOffset.UtcNow:O}\"}}\n"
+                : $"time=\"{DateTimeOffset.UtcNow:O}\" level=error msg=\"{message.Replace("\"", "\\\"")}\"\n";
+            File.AppendAllText(log, line);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static Argument<string> IdArgument() => new("container-id") { Description = "The container's id" };
+
+    // ---- create / start / run -----------------------------------------------------------
+
+    private sealed record CreateFlags(Option<string> Bundle, Option<string?> PidFile, Option<string?> ConsoleSocket,
+        Option<bool> NoPivot, Option<bool> NoNewKeyring, Option<int> PreserveFds);
+
+    private static CreateFlags NewCreateFlags() => new(
+        new Option<string>("--bundle", "-b") { Description = "Bundle directory (holds config.json)", DefaultValueFactory = _ => "." },
+        new Option<string?>("--pid-file") { Description = "Write the container process's pid here" },
+        new Option<string?>("--console-socket") { Description = "Unix socket that receives the pty master (process.terminal)" },
+        new Option<bool>("--no-pivot") { Description = "Use MS_MOVE + chroot instead of pivot_root (rootfs on ramfs)" },
+        new Option<bool>("--no-new-keyring") { Description = "Accepted for compatibility: no session keyring is created anyway" },
+        new Option<int>("--preserve-fds") { Description = "Pass this many fds after stdio (3..) to the container" });
+
+    private static void AddFlags(Command c, CreateFlags f)
+    {
+        c.Options.Add(f.Bundle);
+        c.Options.Add(f.PidFile);
+        c.Options.Add(f.ConsoleSocket);
+        c.Options.Add(f.NoPivot);
+        c.Options.Add(f.NoNewKeyring);
+        c.Options.Add(f.PreserveFds);
+    }
+
+    private static ContainerRecord CreateContainer(ContainerEngine engine, ParseResult p, CreateFlags f, string id)
+    {
+        var bundle = Path.GetFullPath(p.GetValue(f.Bundle) ?? ".");
+        var record = new ContainerRecord { Id = id, Bundle = bundle, Created = DateTimeOffset.UtcNow, Face = "oci" };
+        var spec = ContainerEngine.LoadSpec(record);
+        if (p.GetValue(SystemdCgroup) || spec.Linux?.CgroupsPath?.Count(c => c == ':') == 2)
+            throw new CrateRunException("the systemd cgroup driver is not supported: use cgroupfs (a plain cgroupsPath, without --systemd-cgroup)");
+        record.Annotations = spec.Annotations;
+        record.Command = spec.Process?.Args ?? [];
+        record.Tty = spec.Process?.Terminal ?? false;
+        engine.Register(record);
+        var created = engine.Create(id, new CreateOptions
+        {
+            ConsoleSocketPath = p.GetValue(f.ConsoleSocket),
+            PidFile = p.GetValue(f.PidFile),
+            NoPivot = p.GetValue(f.NoPivot),
+            PreserveFds = p.GetValue(f.PreserveFds),
+        });
+        Hooks.Run(spec.Hooks?.Prestart, "prestart", engine.State(id));
+        Hooks.Run(spec.Hooks?.CreateRuntime, "createRuntime", engine.State(id));
+        return created;
+    }
+
+    private static Command CreateCommand()
+    {
+        var f = NewCreateFlags();
+        var id = IdArgument();
+        var cmd = new Command("create", "Create a container: set up everything, the process waits for start") { id };
+        AddFlags(cmd, f);
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            CreateContainer(engine, p, f, p.GetValue(id)!);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command StartCommand()
+    {
+        var id = IdArgument();
+        var cmd = new Command("start", "Start a created container") { id };
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            var cid = p.GetValue(id)!;
+            engine.Start(cid);
+            Hooks.Run(ContainerEngine.LoadSpec(engine.Store.Load(cid)).Hooks?.Poststart, "poststart", engine.State(cid));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command RunCommand()
+    {
+        var f = NewCreateFlags();
+        var detach = new Option<bool>("--detach", "-d") { Description = "Do not wait for the container" };
+        var keep = new Option<bool>("--keep") { Description = "Do not delete the container after it exits" };
+        var id = IdArgument();
+        var cmd = new Command("run", "Create and start a container, wait for it, delete it") { detach, keep, id };
+        AddFlags(cmd, f);
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            var cid = p.GetValue(id)!;
+            var r = CreateContainer(engine, p, f, cid);
+            engine.Start(cid);
+            if (p.GetValue(detach)) return 0;
+            int code;
+            using (SignalForwarding.To(r.Pid))
+                code = Processes.ExitCode(Launcher.Reap(r.Pid));
+            engine.RecordExit(cid, code);
+            if (!p.GetValue(keep)) Delete(engine, cid, force: true);
+            return code;
+        }));
+        return cmd;
+    }
+
+    // ---- state / kill / delete ----------------------------------------------------------
+
+    private static Command StateCommand()
+    {
+        var id = IdArgument();
+        var cmd = new Command("state", "Print the container's state as JSON") { id };
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            Console.WriteLine(OciJson.Serialize(State(engine, p.GetValue(id)!)));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>runtime.md state, plus runc's "paused" for a frozen cgroup.</summary>
+    private static OciState State(ContainerEngine engine, string id)
+    {
+        var s = engine.State(id);
+        if (s.Status == OciStatus.Running && engine.Store.Load(id).CgroupPaths.Count > 0 && engine.RunningCgroup(id).IsFrozen())
+            s.Status = "paused";
+        return s;
+    }
+
+    private static Command KillCommand()
+    {
+        var all = new Option<bool>("--all", "-a") { Description = "Signal every process in the container's cgroup" };
+        var id = IdArgument();
+        var signal = new Argument<string>("signal") { Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "SIGTERM" };
+        var cmd = new Command("kill", "Send a signal to the container") { all, id, signal };
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            engine.Kill(p.GetValue(id)!, Signals.Parse(p.GetValue(signal) ?? "SIGTERM"), p.GetValue(all));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command DeleteCommand()
+    {
+        var force = new Option<bool>("--force", "-f") { Description = "Kill a running container first" };
+        var id = IdArgument();
+        var cmd = new Command("delete", "Delete a container and everything it holds") { force, id };
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            Delete(engine, p.GetValue(id)!, p.GetValue(force));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static void Delete(ContainerEngine engine, string id, bool force)
+    {
+        var r = engine.Store.Load(id);
+        // runc deletes a created (never started) container without --force
+        var created = ContainerEngine.CurrentStatus(r) == ContainerStatus.Created;
+        Spec? spec = null;
+        try { spec = ContainerEngine.LoadSpec(r); }
+        catch (CrateRunException) { }
+        var state = engine.State(id);
+        engine.Delete(id, force || created);
+        state.Status = OciStatus.Stopped;
+        Hooks.Run(spec?.Hooks?.Poststop, "poststop", state, failOnError: false);
+    }
+
+    // ---- exec ---------------------------------------------------------------------------
+
+    private static Command ExecCommand()
+    {
+        var process = new Option<string?>("--process", "-p") { Description = "process.json describing the process" };
+        var detach = new Option<bool>("--detach", "-d");
+        var pidFile = new Option<string?>("--pid-file");
+        var consoleSocket = new Option<string?>("--console-socket");
+        var tty = new Option<bool>("--tty", "-t");
+        var env = new Option<string[]>("--env", "-e");
+        var cwd = new Option<string?>("--cwd");
+        var user = new Option<string?>("--user", "-u") { Description = "UID[:GID]" };
+        var additionalGids = new Option<uint[]>("--additional-gids", "-g");
+        var caps = new Option<string[]>("--cap", "-c");
+        var noNewPrivs = new Option<bool>("--no-new-privs");
+        var preserveFds = new Option<int>("--preserve-fds");
+        var processLabel = new Option<string?>("--process-label") { Hidden = true };
+        var apparmor = new Option<string?>("--apparmor") { Hidden = true };
+        var ignorePaused = new Option<bool>("--ignore-paused") { Hidden = true };
+        var id = IdArgument();
+        var command = new Argument<string[]>("command") { Arity = ArgumentArity.ZeroOrMore };
+        var cmd = new Command("exec", "Run a process in a running container")
+        {
+            process, detach, pidFile, consoleSocket, tty, env, cwd, user, additionalGids, caps, noNewPrivs, preserveFds,
+            processLabel, apparmor, ignorePaused, id, command,
+        };
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            var cid = p.GetValue(id)!;
+            var spec = ContainerEngine.LoadSpec(engine.Store.Load(cid));
+            Core.Oci.Process proc;
+            if (p.GetValue(process) is { } file)
+            {
+                proc = OciJson.LoadProcess(file);
+            }
+            else
+            {
+                var args = p.GetValue(command) ?? [];
+                if (args.Length == 0) throw new UsageException("exec needs --process FILE or a command");
+                var t = spec.Process ?? new Core.Oci.Process();
+                proc = new Core.Oci.Process
+                {
+                    Args = [.. args], Env = [.. t.Env ?? [], .. p.GetValue(env) ?? []], Cwd = p.GetValue(cwd) ?? t.Cwd,
+                    Terminal = p.GetValue(tty), User = t.User, Capabilities = t.Capabilities,
+                    NoNewPrivileges = t.NoNewPrivileges || p.GetValue(noNewPrivs), Rlimits = t.Rlimits,
+                };
+                if (p.GetValue(user) is { } u)
+                {
+                    var parts = u.Split(':');
+                    if (!uint.TryParse(parts[0], out var uid) || (parts.Length > 1 && !uint.TryParse(parts[1], out _)))
+                        throw new UsageException($"invalid --user '{u}': expected UID[:GID]");
+                    proc.User = new User { Uid = uid, Gid = parts.Length > 1 ? uint.Parse(parts[1]) : 0 };
+                }
+                if (p.GetValue(additionalGids) is { Length: > 0 } gids) proc.User.AdditionalGids = [.. gids];
+                if (p.GetValue(caps) is { Length: > 0 } extra && proc.Capabilities is { } pc)
+                {
+                    pc.Bounding = [.. pc.Bounding ?? [], .. extra];
+                    pc.Effective = [.. pc.Effective ?? [], .. extra];
+                    pc.Permitted = [.. pc.Permitted ?? [], .. extra];
+                }
+            }
+            var pid = engine.Exec(cid, new ExecOptions
+            {
+                Process = proc,
+                ConsoleSocketPath = p.GetValue(consoleSocket),
+                PidFile = p.GetValue(pidFile),
+                PreserveFds = p.GetValue(preserveFds),
+            });
+            if (p.GetValue(detach)) return 0;
+            using (SignalForwarding.To(pid))
+                return Processes.ExitCode(Launcher.Reap(pid));
+        }));
+        return cmd;
+    }
+
+    // ---- list / ps ----------------------------------------------------------------------
+
+    private static Command ListCommand()
+    {
+        var format = new Option<string>("--format", "-f") { DefaultValueFactory = _ => "table" };
+        var quiet = new Option<bool>("--quiet", "-q");
+        var cmd = new Command("list", "List containers") { format, quiet };
+        cmd.Aliases.Add("ls");
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            var states = engine.Store.List().Select(r => (Record: r, State: State(engine, r.Id))).ToList();
+            if (p.GetValue(quiet))
+            {
+                foreach (var s in states) Console.WriteLine(s.Record.Id);
+                return 0;
+            }
+            if (p.GetValue(format) == "json")
+            {
+                var list = states.Select(s => new OciListEntry
+                {
+                    OciVersion = s.State.OciVersion, Id = s.Record.Id, Pid = s.State.Pid, Status = s.State.Status, Bundle = s.Record.Bundle,
+                    Rootfs = s.Record.Rootfs, Created = s.Record.Created, Annotations = s.Record.Annotations, Owner = "",
+                }).ToList();
+                Console.WriteLine(JsonSerializer.Serialize(list, CliJson.Default.ListOciListEntry));
+                return 0;
+            }
+            Console.Write(Table.Format(["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+                states.Select(s => new[] { s.Record.Id, s.State.Pid.ToString(), s.State.Status, s.Record.Bundle, s.Record.Created.ToString("O"), "root" })));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command PsCommand()
+    {
+        var format = new Option<string>("--format", "-f") { DefaultValueFactory = _ => "table" };
+        var id = IdArgument();
+        var psArgs = new Argument<string[]>("ps-args") { Arity = ArgumentArity.ZeroOrMore };
+        var cmd = new Command("ps", "List the processes of a container") { format, id, psArgs };
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            var pids = engine.RunningCgroup(p.GetValue(id)!).Pids();
+            if (p.GetValue(format) == "json")
+            {
+                Console.WriteLine(JsonSerializer.Serialize(pids.ToList(), CliJson.Default.ListInt32));
+                return 0;
+            }
+            var args = p.GetValue(psArgs) is { Length: > 0 } a ? a : ["-ef"];
+            var psi = new System.Diagnostics.ProcessStartInfo("ps") { RedirectStandardOutput = true };
+            foreach (var x in args) psi.ArgumentList.Add(x);
+            using var ps = System.Diagnostics.Process.Start(psi) ?? throw new CrateRunException("cannot run ps");
+            var lines = ps.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            ps.WaitForExit();
+            if (lines.Length == 0) return 0;
+            var pidColumn = Array.IndexOf(lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries), "PID");
+            if (pidColumn < 0) throw new CrateRunException("ps output has no PID column");
+            Console.WriteLine(lines[0]);
+            foreach (var line in lines.Skip(1))
+            {
+                var cols = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (cols.Length > pidColumn && int.TryParse(cols[pidColumn], out var pid) && pids.Contains(pid)) Console.WriteLine(line);
+            }
+            return 0;
+        }));
+        return cmd;
+    }
+
+    // ---- pause / resume / events / update -----------------------------------------------
+
+    private static Command PauseCommand()
+    {
+        var id = IdArgument();
+        var cmd = new Command("pause", "Freeze every process of the container (cgroup freezer)") { id };
+        cmd.SetAction(p => Handle(p, engine => { engine.Pause(p.GetValue(id)!); return 0; }));
+        return cmd;
+    }
+
+    private static Command ResumeCommand()
+    {
+        var id = IdArgument();
+        var cmd = new Command("resume", "Thaw a paused container") { id };
+        cmd.SetAction(p => Handle(p, engine => { engine.Resume(p.GetValue(id)!); return 0; }));
+        return cmd;
+    }
+
+    private static Command EventsCommand()
+    {
+        var stats = new Option<bool>("--stats") { Description = "Print one stats event and exit" };
+        var interval = new Option<string>("--interval") { DefaultValueFactory = _ => "5s" };
+        var id = IdArgument();
+        var cmd = new Command("events", "Container stats (and OOM) events as JSON lines") { stats, interval, id };
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            var cid = p.GetValue(id)!;
+            var every = ParseDuration(p.GetValue(interval)!);
+            ulong oomsSeen = 0;
+            while (true)
+            {
+                var s = engine.RunningCgroup(cid).Stats();
+                if (s.OomKills > oomsSeen)
+                {
+                    oomsSeen = s.OomKills;
+                    if (!p.GetValue(stats)) Console.WriteLine(JsonSerializer.Serialize(new OciEvent { Type = "oom", Id = cid }, CliJson.Default.OciEvent));
+                }
+                Console.WriteLine(JsonSerializer.Serialize(OciEvent.FromStats(cid, s), CliJson.Default.OciEvent));
+                if (p.GetValue(stats)) return 0;
+                Thread.Sleep(every);
+            }
+        }));
+        return cmd;
+    }
+
+    private static TimeSpan ParseDuration(string s)
+    {
+        var unit = s.TrimStart("0123456789.".ToCharArray());
+        var number = s[..^unit.Length];
+        if (!double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) || n <= 0)
+            throw new UsageException($"invalid duration '{s}'");
+        return unit switch
+        {
+            "ms" => TimeSpan.FromMilliseconds(n),
+            "s" or "" => TimeSpan.FromSeconds(n),
+            "m" => TimeSpan.FromMinutes(n),
+            _ => throw new UsageException($"invalid duration '{s}'"),
+        };
+    }
+
+    private static Command UpdateCommand()
+    {
+        var resources = new Option<string?>("--resources", "-r") { Description = "LinuxResources JSON file, or - for stdin" };
+        var memory = new Option<string?>("--memory");
+        var memorySwap = new Option<string?>("--memory-swap");
+        var memoryReservation = new Option<string?>("--memory-reservation");
+        var cpuQuota = new Option<long?>("--cpu-quota");
+        var cpuPeriod = new Option<ulong?>("--cpu-period");
+        var cpuShares = new Option<ulong?>("--cpu-shares");
+        var cpusetCpus = new Option<string?>("--cpuset-cpus");
+        var cpusetMems = new Option<string?>("--cpuset-mems");
+        var pidsLimit = new Option<long?>("--pids-limit");
+        var id = IdArgument();
+        var cmd = new Command("update", "Change the resource limits of a running container")
+        {
+            resources, memory, memorySwap, memoryReservation, cpuQuota, cpuPeriod, cpuShares, cpusetCpus, cpusetMems, pidsLimit, id,
+        };
+        cmd.SetAction(p => Handle(p, engine =>
+        {
+            LinuxResources r;
+            if (p.GetValue(resources) is { } file)
+                r = OciJson.ReadResources(file == "-" ? Console.In.ReadToEnd() : File.ReadAllText(file), file == "-" ? "resources from stdin" : file);
+            else
+                r = new LinuxResources();
+            static long Mem(string s) => s == "-1" ? -1 : Quantities.ParseMemory(s);
+            if (p.GetValue(memory) is { } m) (r.Memory ??= new()).Limit = Mem(m);
+            if (p.GetValue(memorySwap) is { } ms) (r.Memory ??= new()).Swap = Mem(ms);
+            if (p.GetValue(memoryReservation) is { } mr) (r.Memory ??= new()).Reservation = Mem(mr);
+            if (p.GetValue(cpuQuota) is { } q) (r.Cpu ??= new()).Quota = q;
+            if (p.GetValue(cpuPeriod) is { } per) (r.Cpu ??= new()).Period = per;
+            if (p.GetValue(cpuShares) is { } sh) (r.Cpu ??= new()).Shares = sh;
+            if (p.GetValue(cpusetCpus) is { } cc) (r.Cpu ??= new()).Cpus = cc;
+            if (p.GetValue(cpusetMems) is { } cm) (r.Cpu ??= new()).Mems = cm;
+            if (p.GetValue(pidsLimit) is { } pl) r.Pids = new LinuxPids { Limit = pl };
+            engine.Update(p.GetValue(id)!, r);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    // ---- spec / features ----------------------------------------------------------------
+
+    private static Command SpecCommand()
+    {
+        var bundle = new Option<string>("--bundle", "-b") { DefaultValueFactory = _ => "." };
+        var rootless = new Option<bool>("--rootless") { Description = "A config for an unprivileged user (user namespace, no cgroup limits)" };
+        var cmd = new Command("spec", "Write a default config.json into the bundle") { bundle, rootless };
+        cmd.SetAction(p => Handle(p, _ =>
+        {
+            var path = Path.Combine(p.GetValue(bundle)!, "config.json");
+            if (File.Exists(path)) throw new CrateRunException($"{path} already exists: remove it first");
+            var spec = DefaultSpecs.Create(p.GetValue(rootless));
+            File.WriteAllBytes(path, OciJson.WriteUtf8Bytes(spec, indented: true));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command FeaturesCommand()
+    {
+        var cmd = new Command("features", "What this runtime supports (runtime-spec features.md)");
+        cmd.SetAction(p => Handle(p, _ =>
+        {
+            Console.WriteLine(OciJson.Serialize(DefaultSpecs.Features()));
+            return 0;
+        }));
+        return cmd;
     }
 }

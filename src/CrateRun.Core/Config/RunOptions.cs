@@ -47,6 +47,10 @@ public sealed class RunOptions
     public bool ReadOnlyRoot { get; init; }
     public IReadOnlyList<string> Tmpfs { get; init; } = [];
     public bool NoNewPrivileges { get; init; } = true;
+    /// <summary>A seccomp profile (--security-opt seccomp=FILE); null means Docker's default profile.</summary>
+    public Oci.LinuxSeccomp? Seccomp { get; init; }
+    /// <summary>--security-opt seccomp=unconfined.</summary>
+    public bool SeccompUnconfined { get; init; }
     public uint Uid { get; init; }
     public uint Gid { get; init; }
     public IReadOnlyList<uint> AdditionalGids { get; init; } = [];

@@ -64,6 +64,7 @@ public static class SpecBuilder
                 Resources = Resources(o),
                 MaskedPaths = o.Privileged ? null : [.. MaskedPaths],
                 ReadonlyPaths = o.Privileged ? null : [.. ReadonlyPaths],
+                Seccomp = o.Privileged || o.SeccompUnconfined ? null : o.Seccomp ?? DefaultSeccompProfile.Create(caps.ToHashSet()),
             },
             Annotations = o.Name is null ? null : new() { ["io.craterun.name"] = o.Name },
         };
@@ -84,6 +85,36 @@ public static class SpecBuilder
                 Options = v.ReadOnly ? ["rbind", "ro"] : ["rbind"],
             });
         return spec;
+    }
+
+    /// <summary>Docker's --security-opt values: seccomp=unconfined|FILE, no-new-privileges[=true|false].</summary>
+    public static (bool? NoNewPrivileges, bool Unconfined, string? ProfilePath) ParseSecurityOpts(IEnumerable<string> opts)
+    {
+        bool? nnp = null;
+        var unconfined = false;
+        string? profile = null;
+        foreach (var o in opts)
+        {
+            var kv = o.Split(['=', ':'], 2);
+            switch (kv[0])
+            {
+                case "no-new-privileges":
+                    nnp = kv.Length == 1 || kv[1] switch
+                    {
+                        "true" => true,
+                        "false" => false,
+                        _ => throw new UsageException($"invalid --security-opt '{o}': no-new-privileges takes true or false"),
+                    };
+                    break;
+                case "seccomp" when kv.Length == 2:
+                    if (kv[1] == "unconfined") unconfined = true;
+                    else profile = kv[1];
+                    break;
+                default:
+                    throw new UsageException($"unsupported --security-opt '{o}': use seccomp=unconfined|PROFILE.json or no-new-privileges=true|false");
+            }
+        }
+        return (nnp, unconfined, profile);
     }
 
     /// <summary>Below --cgroup-parent if given; else relative, i.e. below the caller's own cgroup.</summary>

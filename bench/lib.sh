@@ -1,0 +1,155 @@
+# Shared helpers for the bench scripts (sourced, not run).
+# Requires: bash >= 5 (EPOCHREALTIME), awk, sort, jq.
+
+export LC_ALL=C   # EPOCHREALTIME with a '.' and awk with '.' decimals
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd -P)
+CRATERUN=${CRATERUN:-$REPO_DIR/out/craterun}
+CRATERUN_OCI=${CRATERUN_OCI:-$REPO_DIR/out/craterun-oci}
+RUNC=${RUNC:-runc}
+
+die() { echo "error: $*" >&2; exit 1; }
+
+need_root_tools() {
+    [[ ${EUID} -eq 0 ]] || die "run as root (the runtimes need it)"
+    ((BASH_VERSINFO[0] >= 5)) || die "bash >= 5 needed (EPOCHREALTIME)"
+    command -v "$RUNC" >/dev/null || die "runc not found (apt-get install runc)"
+    command -v jq >/dev/null || die "jq not found (apt-get install jq)"
+}
+
+parse_n() {   # parse_n "${1:-}" DEFAULT -> sets N
+    N=${1:-$2}
+    [[ $N =~ ^[0-9]+$ ]] && ((N > 0)) || die "N must be a positive integer (got '$N')"
+    if ((N < 20)); then
+        echo "warning: N=$N < 20: too few runs for a meaningful median/p90" >&2
+    fi
+}
+
+# The memory cgroup the machine bounds us with, e.g. /process_api/<id>
+own_memory_cgroup() { awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup; }
+
+# Wall time in integer microseconds (no fork: EPOCHREALTIME is a bash variable).
+now_us() { local t=$EPOCHREALTIME; echo "${t/[.,]/}"; }
+
+# timed CMD...: runs CMD with stdout/stderr captured in $OUT_FILE/$ERR_FILE, sets LAST_US.
+# A failing CMD is fatal: prints the exact command, its exit code and output, then exits 1
+# (the EXIT trap cleans up).
+timed() {
+    local t0 t1 rc=0
+    t0=${EPOCHREALTIME/[.,]/}
+    "$@" >"$OUT_FILE" 2>"$ERR_FILE" </dev/null || rc=$?
+    t1=${EPOCHREALTIME/[.,]/}
+    LAST_US=$((t1 - t0))
+    if ((rc != 0)); then
+        report_failure "$rc" "$@"
+        exit 1
+    fi
+}
+
+report_failure() {   # report_failure RC CMD...
+    local rc=$1; shift
+    {
+        echo "FAILED (exit $rc): $(printf '%q ' "$@")"
+        if [[ -s $OUT_FILE ]]; then echo "--- stdout:"; cat "$OUT_FILE"; fi
+        if [[ -s $ERR_FILE ]]; then echo "--- stderr:"; cat "$ERR_FILE"; fi
+    } >&2
+}
+
+# stats US... -> "median p90 min max" in milliseconds (p90: nearest rank, ceil(0.9 n)).
+stats() {
+    printf '%s\n' "$@" | sort -n | awk '
+        { a[NR] = $1 }
+        END {
+            n = NR
+            med = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+            r = int(0.9 * n); if (r < 0.9 * n) r++
+            printf "%.2f %.2f %.2f %.2f\n", med / 1000, a[r] / 1000, a[1] / 1000, a[n] / 1000
+        }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+print_header() {   # print_header TITLE
+    local rev dirty=""
+    rev=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo "?")
+    git -C "$REPO_DIR" diff --quiet HEAD 2>/dev/null || dirty=" (+ uncommitted changes)"
+    echo "== $1"
+    echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')   host: $(nproc) CPUs, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "craterun: $CRATERUN (tree $rev$dirty, binary built $(date -u -r "$CRATERUN" '+%Y-%m-%d %H:%M UTC'))"
+    echo "runc:     $("$RUNC" --version | head -1)"
+}
+
+# Mounts (mount points) at or below DIR in our mount namespace.
+mounts_below() {
+    awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo
+}
+
+# Unmounts anything left below DIR (deepest first), then removes DIR without crossing
+# file systems. Reports what it had to unmount.
+remove_tree() {
+    local d=$1 m
+    [[ -n $d && -d $d ]] || return 0
+    while read -r m; do
+        [[ -n $m ]] || continue
+        echo "cleanup: unmounting leaked mount $m" >&2
+        umount "$m" 2>/dev/null || umount -l "$m" || true
+    done < <(mounts_below "$d" | sort -r)
+    rm -rf --one-file-system "$d"
+}
+
+# Removes cgroup NAME (relative, as a runtime resolves it) in every v1 controller, both
+# at the controller root and below our own memory cgroup, if it is still there. rmdir only
+# ever removes an empty cgroup. Reports each leftover found.
+remove_cgroup_leftovers() {
+    local name=$1 own base c leftovers=0
+    own=$(own_memory_cgroup)
+    for base in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/memory"$own"/"$name"; do
+        [[ -d $base ]] || continue
+        leftovers=1
+        echo "cleanup: leftover cgroup $base" >&2
+        # children first
+        while read -r c; do rmdir "$c" 2>/dev/null || echo "cleanup: could not rmdir $c" >&2; done \
+            < <(find "$base" -mindepth 1 -depth -type d 2>/dev/null)
+        rmdir "$base" 2>/dev/null || echo "cleanup: could not rmdir $base (still has tasks?)" >&2
+    done
+    return 0
+}
+
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+    local st
+    [[ -r /proc/$1/stat ]] || return 1
+    st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $st && $st != Z ]]
+}
+
+# wait_pid_gone PID TIMEOUT_S: polls every 10 ms; returns 1 if still alive at the deadline.
+wait_pid_gone() {
+    local pid=$1 deadline=$(($(now_us) + $2 * 1000000))
+    while pid_alive "$pid"; do
+        (($(now_us) < deadline)) || return 1
+        sleep 0.01
+    done
+    return 0
+}
+
+# cleanup_craterun_container STATE ID: rm -f a container of the Docker-like face left
+# behind, then makes sure its monitor is gone (it finishes asynchronously after rm -f
+# returns; SIGKILL by PID after 5 s) and that no cgroup of it is left.
+cleanup_craterun_container() {
+    local state=$1 id=$2 mon err
+    mon=$("$CRATERUN" --root "$state" inspect "$id" 2>/dev/null |
+        jq -r '(if type == "array" then .[0] else . end).monitorPid // empty' 2>/dev/null) || mon=""
+    echo "cleanup: craterun rm -f $id (monitor pid ${mon:-?})" >&2
+    if ! err=$("$CRATERUN" --root "$state" rm -f "$id" 2>&1 >/dev/null); then
+        echo "cleanup: 'craterun rm -f $id' failed: $err" >&2
+    fi
+    if [[ -n $mon ]] && ! wait_pid_gone "$mon" 5; then
+        if tr '\0' ' ' <"/proc/$mon/cmdline" 2>/dev/null | grep -q "_monitor $id"; then
+            echo "cleanup: monitor $mon of $id still alive 5 s after rm -f: SIGKILL" >&2
+            kill -KILL "$mon" 2>/dev/null || true
+        fi
+    fi
+    remove_cgroup_leftovers "craterun-$id"
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# run-vs-runc.sh [N]   (N runs of each runtime, default 30; at least 20 recommended)
+#
+# Start-to-exit latency of a /bin/true container, in ONE run, alternating each round:
+#   craterun: craterun --root S run --rm --rootfs B/rootfs -- /bin/true
+#   runc:     runc --root R run --bundle B <unique id>        (create+start+wait+delete)
+# Each sample is the wall time of that one command (EPOCHREALTIME around it, in-process,
+# no fork for the clock), stdout/stderr to files. 3 warm-ups of each first, not counted.
+# Rounds alternate the order (even: craterun first, odd: runc first) so neither always
+# runs right after the other.
+#
+# Then memory:
+#   - monitor of a detached container: `craterun run -d ... -- sleep 30`, 0.5 s later
+#     VmHWM (peak RSS) and VmRSS of its `_monitor <id>` process; then rm -f.
+#   - one foreground CLI process: /usr/bin/time -f %M craterun run --rm ... /bin/true
+#     (ru_maxrss of the craterun process; also runc run for reference).
+#
+# Everything lives in one temp dir (bundle, craterun state, runc --root) that is removed
+# on exit, Ctrl-C or failure, after deleting any container left behind.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+parse_n "${1:-}" 30
+WARMUP=3
+need_root_tools
+[[ -x $CRATERUN ]] || die "$CRATERUN not found: cd $REPO_DIR && dotnet publish src/CrateRun.Cli -c Release -o out"
+
+WORK=$(mktemp -d /tmp/craterun-bench.XXXXXX)
+BUNDLE=$WORK/bundle
+CR_STATE=$WORK/craterun-state
+RUNC_ROOT=$WORK/runc-root
+OUT_FILE=$WORK/cmd.out
+ERR_FILE=$WORK/cmd.err
+CGNAME=bench-run-$(basename "$WORK" | cut -d. -f2)
+MON_PID="" CTR_PID="" DETACHED_ID=""
+
+cleanup() {
+    local rc=$? id
+    trap - EXIT INT TERM
+    set +e
+    # craterun containers (the detached one, and any --rm one a failure left behind)
+    if [[ -d $CR_STATE ]]; then
+        for id in $("$CRATERUN" --root "$CR_STATE" ps -a -q 2>/dev/null); do
+            cleanup_craterun_container "$CR_STATE" "$id"
+        done
+    fi
+    # the detached container's monitor and init: stop them by PID if rm -f did not
+    if [[ -n $MON_PID ]] && ! wait_pid_gone "$MON_PID" 5; then
+        echo "cleanup: monitor $MON_PID still alive 5 s after rm -f: SIGKILL" >&2
+        kill -KILL "$MON_PID" 2>/dev/null
+    fi
+    if [[ -n $CTR_PID ]] && pid_alive "$CTR_PID" && grep -qa sleep "/proc/$CTR_PID/cmdline" 2>/dev/null; then
+        echo "cleanup: container init $CTR_PID still alive: SIGKILL" >&2
+        kill -KILL "$CTR_PID" 2>/dev/null
+    fi
+    [[ -n $DETACHED_ID ]] && remove_cgroup_leftovers "craterun-$DETACHED_ID"
+    # runc containers
+    if [[ -d $RUNC_ROOT ]]; then
+        for id in $("$RUNC" --root "$RUNC_ROOT" list -q 2>/dev/null); do
+            echo "cleanup: runc delete -f $id" >&2
+            "$RUNC" --root "$RUNC_ROOT" delete -f "$id" >/dev/null 2>&1 ||
+                echo "cleanup: runc delete -f $id failed" >&2
+        done
+    fi
+    remove_cgroup_leftovers "$CGNAME"
+    remove_tree "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM
+
+print_header "craterun run --rm vs runc run: /bin/true on a busybox rootfs"
+"$BENCH_DIR/make-bundle.sh" "$BUNDLE" "$CGNAME" >/dev/null
+echo "bundle:   $BUNDLE (cgroupsPath $CGNAME, relative)"
+echo "runs:     $N each after $WARMUP warm-ups each, alternating (order swapped every round)"
+echo
+
+run_craterun() { timed "$CRATERUN" --root "$CR_STATE" run --rm --rootfs "$BUNDLE/rootfs" -- /bin/true; }
+SEQ=0
+run_runc() {
+    SEQ=$((SEQ + 1))
+    timed "$RUNC" --root "$RUNC_ROOT" run --bundle "$BUNDLE" "bench-$$-$SEQ"
+}
+
+declare -a T_CR=() T_RUNC=()
+for ((i = 0; i < WARMUP + N; i++)); do
+    if ((i % 2 == 0)); then
+        run_craterun; cr=$LAST_US
+        run_runc; rc=$LAST_US
+    else
+        run_runc; rc=$LAST_US
+        run_craterun; cr=$LAST_US
+    fi
+    if ((i >= WARMUP)); then
+        T_CR+=("$cr"); T_RUNC+=("$rc")
+    fi
+done
+
+# Nothing may be left behind by the --rm runs
+left=$("$CRATERUN" --root "$CR_STATE" ps -a -q)
+[[ -z $left ]] || echo "ODD: craterun run --rm left containers in its state: $left" >&2
+
+read -r cr_med cr_p90 cr_min cr_max < <(stats "${T_CR[@]}")
+read -r rc_med rc_p90 rc_min rc_max < <(stats "${T_RUNC[@]}")
+printf '%-10s %9s %9s %9s %9s   (ms, n=%d each)\n' runtime median p90 min max "$N"
+printf '%-10s %9s %9s %9s %9s\n' craterun "$cr_med" "$cr_p90" "$cr_min" "$cr_max"
+printf '%-10s %9s %9s %9s %9s\n' runc "$rc_med" "$rc_p90" "$rc_min" "$rc_max"
+echo "ratio craterun/runc (medians): $(ratio "$cr_med" "$rc_med")x   target: <= 0.33x runc"
+echo
+
+# --- monitor RSS of a detached container ----------------------------------------------
+t0=$(now_us)
+timed "$CRATERUN" --root "$CR_STATE" run -d --rootfs "$BUNDLE/rootfs" -- sleep 30
+DETACHED_ID=$(tr -d '[:space:]' <"$OUT_FILE")
+[[ -n $DETACHED_ID ]] || die "craterun run -d printed no id"
+echo "craterun run -d (returns after start): $(awk -v u=$(($(now_us) - t0)) 'BEGIN{printf "%.2f", u/1000}') ms, id $DETACHED_ID"
+sleep 0.5
+timed "$CRATERUN" --root "$CR_STATE" inspect "$DETACHED_ID"
+MON_PID=$(jq -r '(if type == "array" then .[0] else . end).monitorPid // empty' "$OUT_FILE")
+CTR_PID=$(jq -r '(if type == "array" then .[0] else . end).pid // empty' "$OUT_FILE")
+[[ -n $MON_PID ]] || die "inspect $DETACHED_ID shows no monitorPid"
+# cross-check: the pid is the process whose cmdline has "_monitor <id>"
+tr '\0' ' ' <"/proc/$MON_PID/cmdline" | grep -q "_monitor $DETACHED_ID" ||
+    die "pid $MON_PID (monitorPid) is not '_monitor $DETACHED_ID': $(tr '\0' ' ' <"/proc/$MON_PID/cmdline")"
+status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$MON_PID/status"; }
+hwm=$(status_kib VmHWM) rss=$(status_kib VmRSS) anon=$(status_kib RssAnon) file=$(status_kib RssFile)
+pss=$(awk '$1 == "Pss:" { print $2 }' "/proc/$MON_PID/smaps_rollup" 2>/dev/null || echo "?")
+echo "monitor peak RSS: $hwm KiB (target <= 4096 KiB)"
+echo "monitor VmRSS:    $rss KiB now (RssAnon $anon KiB, RssFile $file KiB; Pss $pss KiB)"
+t0=$(now_us)
+timed "$CRATERUN" --root "$CR_STATE" rm -f "$DETACHED_ID"
+t_rm=$(($(now_us) - t0))
+if wait_pid_gone "$MON_PID" 5; then
+    t_gone=$(($(now_us) - t0))
+    echo "rm -f: returned after $(awk -v u=$t_rm 'BEGIN{printf "%.1f", u/1000}') ms; monitor gone after $(awk -v u=$t_gone 'BEGIN{printf "%.1f", u/1000}') ms"
+else
+    echo "ODD: monitor $MON_PID still alive 5 s after 'rm -f $DETACHED_ID' returned" >&2
+fi
+MON_PID="" CTR_PID="" DETACHED_ID=""
+echo
+
+# --- peak RSS of one foreground CLI process -------------------------------------------
+if [[ -x /usr/bin/time ]]; then
+    maxrss() {   # maxrss CMD... -> KiB (ru_maxrss of CMD, from GNU time %M)
+        local f=$WORK/time.out rc=0
+        /usr/bin/time -f %M -o "$f" "$@" >"$OUT_FILE" 2>"$ERR_FILE" </dev/null || rc=$?
+        if ((rc != 0)); then report_failure "$rc" "$@"; exit 1; fi
+        tail -1 "$f"
+    }
+    declare -a M_CR=() M_RUNC=()
+    for ((i = 0; i < 5; i++)); do
+        M_CR+=("$(maxrss "$CRATERUN" --root "$CR_STATE" run --rm --rootfs "$BUNDLE/rootfs" -- /bin/true)")
+        SEQ=$((SEQ + 1))
+        M_RUNC+=("$(maxrss "$RUNC" --root "$RUNC_ROOT" run --bundle "$BUNDLE" "bench-$$-$SEQ")")
+    done
+    echo "foreground CLI peak RSS (GNU time %M, 5 runs): craterun run --rm: $(printf '%s ' "${M_CR[@]}")KiB;" \
+        "runc run: $(printf '%s ' "${M_RUNC[@]}")KiB"
+else
+    echo "foreground CLI peak RSS: /usr/bin/time not installed (apt-get install time)"
+fi
