@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the bench scripts (sourced, not run).
 # Requires: bash >= 5 (EPOCHREALTIME), awk, sort, jq.
 
@@ -20,7 +21,7 @@ need_root_tools() {
 
 parse_n() {   # parse_n "${1:-}" DEFAULT -> sets N
     N=${1:-$2}
-    [[ $N =~ ^[0-9]+$ ]] && ((N > 0)) || die "N must be a positive integer (got '$N')"
+    if ! [[ $N =~ ^[0-9]+$ ]] || ((N == 0)); then die "N must be a positive integer (got '$N')"; fi
     if ((N < 20)); then
         echo "warning: N=$N < 20: too few runs for a meaningful median/p90" >&2
     fi
@@ -40,6 +41,7 @@ timed() {
     t0=${EPOCHREALTIME/[.,]/}
     "$@" >"$OUT_FILE" 2>"$ERR_FILE" </dev/null || rc=$?
     t1=${EPOCHREALTIME/[.,]/}
+    # shellcheck disable=SC2034  # read by the scripts
     LAST_US=$((t1 - t0))
     if ((rc != 0)); then
         report_failure "$rc" "$@"
@@ -51,6 +53,9 @@ report_failure() {   # report_failure RC CMD...
     local rc=$1; shift
     {
         echo "FAILED (exit $rc): $(printf '%q ' "$@")"
+        if [[ -n ${CRATERUN_SRC:-} && "$*" == *"$WORK/bin/"* ]]; then
+            echo "    ($WORK/bin/craterun is a copy of $CRATERUN_SRC${CRATERUN_OCI_SRC:+; craterun-oci of $CRATERUN_OCI_SRC})"
+        fi
         if [[ -s $OUT_FILE ]]; then echo "--- stdout:"; cat "$OUT_FILE"; fi
         if [[ -s $ERR_FILE ]]; then echo "--- stderr:"; cat "$ERR_FILE"; fi
     } >&2
@@ -70,13 +75,40 @@ stats() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
+# snapshot_binaries DIR: copies craterun (and craterun-oci, as a symlink to the copy when
+# it is the same file, like out/) into DIR/bin and points CRATERUN/CRATERUN_OCI there, so
+# that a concurrent `dotnet publish -o out` cannot swap the binary in the middle of a run.
+# The originals are kept in CRATERUN_SRC/CRATERUN_OCI_SRC for the header.
+snapshot_binaries() {
+    local bin=$1/bin
+    mkdir -p "$bin"
+    CRATERUN_SRC=$CRATERUN CRATERUN_OCI_SRC=$CRATERUN_OCI
+    if [[ -x $CRATERUN ]]; then
+        cp -L "$CRATERUN" "$bin/craterun"
+        CRATERUN=$bin/craterun
+    fi
+    if [[ -x $CRATERUN_OCI ]]; then
+        if [[ -x $CRATERUN_SRC && $(readlink -f "$CRATERUN_OCI") == "$(readlink -f "$CRATERUN_SRC")" ]]; then
+            ln -s craterun "$bin/craterun-oci"
+        else
+            cp -L "$CRATERUN_OCI" "$bin/craterun-oci"
+        fi
+        CRATERUN_OCI=$bin/craterun-oci
+    fi
+}
+
 print_header() {   # print_header TITLE
     local rev dirty=""
     rev=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo "?")
-    git -C "$REPO_DIR" diff --quiet HEAD 2>/dev/null || dirty=" (+ uncommitted changes)"
+    git -C "$REPO_DIR" diff --quiet HEAD 2>/dev/null || dirty=", uncommitted changes in the tree"
     echo "== $1"
     echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')   host: $(nproc) CPUs, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "craterun: $CRATERUN (tree $rev$dirty, binary built $(date -u -r "$CRATERUN" '+%Y-%m-%d %H:%M UTC'))"
+    local src=${CRATERUN_SRC:-$CRATERUN}
+    if [[ -e $src ]]; then
+        echo "craterun: $src (tree $rev$dirty; binary built $(date -u -r "$src" '+%Y-%m-%d %H:%M:%S UTC'), sha256 $(sha256sum "$CRATERUN" | cut -c1-12); run from a copy in the temp dir)"
+    else
+        echo "craterun: $src (not found)"
+    fi
     echo "runc:     $("$RUNC" --version | head -1)"
 }
 
@@ -102,11 +134,10 @@ remove_tree() {
 # at the controller root and below our own memory cgroup, if it is still there. rmdir only
 # ever removes an empty cgroup. Reports each leftover found.
 remove_cgroup_leftovers() {
-    local name=$1 own base c leftovers=0
+    local name=$1 own base c
     own=$(own_memory_cgroup)
     for base in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/memory"$own"/"$name"; do
         [[ -d $base ]] || continue
-        leftovers=1
         echo "cleanup: leftover cgroup $base" >&2
         # children first
         while read -r c; do rmdir "$c" 2>/dev/null || echo "cleanup: could not rmdir $c" >&2; done \
@@ -143,13 +174,34 @@ cleanup_craterun_container() {
         jq -r '(if type == "array" then .[0] else . end).monitorPid // empty' 2>/dev/null) || mon=""
     echo "cleanup: craterun rm -f $id (monitor pid ${mon:-?})" >&2
     if ! err=$("$CRATERUN" --root "$state" rm -f "$id" 2>&1 >/dev/null); then
-        echo "cleanup: 'craterun rm -f $id' failed: $err" >&2
+        if [[ $err == *"no such container"* ]]; then
+            # a --rm container whose monitor removed it between `ps` and `rm -f`
+            echo "cleanup: $id already removed (by its monitor)" >&2
+        else
+            echo "cleanup: 'craterun rm -f $id' failed: $err" >&2
+        fi
     fi
     if [[ -n $mon ]] && ! wait_pid_gone "$mon" 5; then
-        if tr '\0' ' ' <"/proc/$mon/cmdline" 2>/dev/null | grep -q "_monitor $id"; then
+        if tr '\0' ' ' 2>/dev/null <"/proc/$mon/cmdline" | grep -q "_monitor $id"; then
             echo "cleanup: monitor $mon of $id still alive 5 s after rm -f: SIGKILL" >&2
             kill -KILL "$mon" 2>/dev/null || true
         fi
     fi
     remove_cgroup_leftovers "craterun-$id"
+}
+
+# kill_leftover_processes DIR: SIGKILL, by PID, any process whose command line mentions
+# DIR (our unique temp dir: a monitor or runtime started with --root DIR/...), except
+# this shell. Reports each one: there should be none.
+kill_leftover_processes() {
+    local dir=$1 p pid cmd
+    for p in /proc/[0-9]*; do
+        pid=${p#/proc/}
+        [[ $pid != "$$" && $pid != "$BASHPID" ]] || continue
+        cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+        if [[ $cmd == *"$dir"* ]]; then
+            echo "cleanup: leftover process $pid ($cmd): SIGKILL" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
 }

@@ -18,6 +18,7 @@
 # Everything lives in one temp dir (bundle, craterun state, runc --root) that is removed
 # on exit, Ctrl-C or failure, after deleting any container left behind.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 parse_n "${1:-}" 30
@@ -62,6 +63,7 @@ cleanup() {
                 echo "cleanup: runc delete -f $id failed" >&2
         done
     fi
+    kill_leftover_processes "$WORK"
     remove_cgroup_leftovers "$CGNAME"
     remove_tree "$WORK"
     exit "$rc"
@@ -70,6 +72,7 @@ trap cleanup EXIT
 trap 'echo "interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 
+snapshot_binaries "$WORK"
 print_header "craterun run --rm vs runc run: /bin/true on a busybox rootfs"
 "$BENCH_DIR/make-bundle.sh" "$BUNDLE" "$CGNAME" >/dev/null
 echo "bundle:   $BUNDLE (cgroupsPath $CGNAME, relative)"
@@ -107,6 +110,17 @@ printf '%-10s %9s %9s %9s %9s   (ms, n=%d each)\n' runtime median p90 min max "$
 printf '%-10s %9s %9s %9s %9s\n' craterun "$cr_med" "$cr_p90" "$cr_min" "$cr_max"
 printf '%-10s %9s %9s %9s %9s\n' runc "$rc_med" "$rc_p90" "$rc_min" "$rc_max"
 echo "ratio craterun/runc (medians): $(ratio "$cr_med" "$rc_med")x   target: <= 0.33x runc"
+# For scale only (not alternated, not a runtime): the bare floor of namespaces + exec,
+# no cgroup, no pivot_root, no mounts (unshare makes the new mount namespace private).
+if command -v unshare >/dev/null; then
+    declare -a T_FLOOR=()
+    for ((i = 0; i < WARMUP + N; i++)); do
+        timed unshare -m -u -i -n -p -f chroot "$BUNDLE/rootfs" /bin/true
+        ((i < WARMUP)) || T_FLOOR+=("$LAST_US")
+    done
+    read -r fl_med fl_p90 fl_min _ < <(stats "${T_FLOOR[@]}")
+    echo "for scale: unshare -m -u -i -n -p -f chroot ROOTFS /bin/true: median $fl_med ms, p90 $fl_p90, min $fl_min (n=$N)"
+fi
 echo
 
 # --- monitor RSS of a detached container ----------------------------------------------

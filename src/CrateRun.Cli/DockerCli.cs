@@ -31,11 +31,27 @@ public static class DockerCli
         root.Subcommands.Add(KillCommand());
         root.Subcommands.Add(WaitCommand());
         root.Subcommands.Add(InspectCommand());
-        root.Subcommands.Add(MonitorCommand());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 });
+        // `run` needs a monitor: start it now so that its start-up overlaps our parsing and set-up.
+        if (Subcommand(args) == "run" && !args.Contains("--help") && !args.Contains("-h") && !args.Contains("-?"))
+            EarlyMonitor = ContainerMonitor.SpawnEarly();
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
     }
+
+    /// <summary>The first word that is not a global option: the subcommand.</summary>
+    private static string? Subcommand(string[] args)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--root") { i++; continue; }
+            if (!args[i].StartsWith('-')) return args[i];
+        }
+        return null;
+    }
+
+    /// <summary>The monitor started before parsing, for run (null otherwise).</summary>
+    internal static (int Pid, Linux.SafeFd Control)? EarlyMonitor;
 
     internal static ContainerEngine Engine(ParseResult p)
     {
@@ -348,16 +364,6 @@ public static class DockerCli
             return ExecFlow.Run(engine, cid, p.GetValue(command)!, p.GetValue(env) ?? [], p.GetValue(workdir),
                 p.GetValue(user) is null ? null : (uid, gid), p.GetValue(interactive), p.GetValue(tty), p.GetValue(detach));
         }));
-        return cmd;
-    }
-
-    private static Command MonitorCommand()
-    {
-        var interactive = new Option<bool>("-i");
-        var id = new Argument<string>("id");
-        var cmd = new Command("_monitor", "internal: the process that watches one container") { interactive, id };
-        cmd.Hidden = true;
-        cmd.SetAction(p => ContainerMonitor.Run(Engine(p), p.GetValue(id)!, p.GetValue(interactive)));
         return cmd;
     }
 }

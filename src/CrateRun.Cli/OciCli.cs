@@ -236,6 +236,9 @@ public static class OciCli
         var cmd = new Command("delete", "Delete a container and everything it holds") { force, id };
         cmd.SetAction(p => Handle(p, engine =>
         {
+            // As runc: `delete --force` of a container that is not there succeeds. containerd's
+            // shim runs it again after a normal delete, podman after a failed create.
+            if (p.GetValue(force) && !engine.Store.Exists(p.GetValue(id)!)) return 0;
             Delete(engine, p.GetValue(id)!, p.GetValue(force));
             return 0;
         }));

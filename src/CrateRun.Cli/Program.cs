@@ -10,6 +10,9 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        Timing.Mark("main");
+        if (args is [Linux.Engine.ContainerMonitor.MonitorArg])
+            return Linux.Engine.ContainerMonitor.Main();
         var self = Path.GetFileName(Argv0());
         if (self is "craterun-oci" or "runc")
             return OciCli.Run(args);

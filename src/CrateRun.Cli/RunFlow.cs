@@ -21,6 +21,7 @@ public static class RunFlow
             throw new UsageException($"cidfile {cidfile} already exists");
         var id = ContainerId.New();
         var spec = SpecBuilder.Build(id, options);
+        Timing.Mark("spec built");
         var record = new ContainerRecord
         {
             Id = id,
@@ -39,6 +40,7 @@ public static class RunFlow
             Annotations = spec.Annotations,
         };
         engine.Register(record);
+        Timing.Mark("registered");
         try
         {
             ContainerStore.WriteAtomic(engine.Store.PathOf(id, ContainerEngine.ConfigFile), OciJson.WriteUtf8Bytes(spec, indented: true));
@@ -50,13 +52,17 @@ public static class RunFlow
             throw;
         }
 
-        var (control, monitorEnd) = ContainerMonitor.SocketPair(seqPacket: true);
+        var (monitorPid, control) = DockerCli.EarlyMonitor ?? ContainerMonitor.SpawnEarly();
+        int code;
         using (control)
         {
-            using (monitorEnd)
-                ContainerMonitor.Spawn(engine.Store.Root, id, options.Interactive, detach, monitorEnd.Fd);
-            return Attach(engine, id, control, options, detach);
+            ContainerMonitor.Assign(control, engine.Store.Root, id, options.Interactive, detach);
+            Timing.Mark("monitor assigned");
+            code = Attach(engine, id, control, options, detach);
         }
+        // In the foreground the monitor is done once it reported the exit: reap it. Detached, it outlives us.
+        if (!detach) Launcher.Reap(monitorPid);
+        return code;
     }
 
     private static int Attach(ContainerEngine engine, string id, SafeFd control, RunOptions options, bool detach)

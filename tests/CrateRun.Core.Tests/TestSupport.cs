@@ -26,7 +26,7 @@ internal static class Repo
         get
         {
             for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-                if (File.Exists(System.IO.Path.Combine(d.FullName, "CrateRun.slnx"))) return d.FullName;
+                if (System.IO.File.Exists(System.IO.Path.Combine(d.FullName, "CrateRun.slnx"))) return d.FullName;
             throw new InvalidOperationException("CrateRun.slnx not found above " + AppContext.BaseDirectory);
         }
     }

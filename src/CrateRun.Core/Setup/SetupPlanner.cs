@@ -34,6 +34,8 @@ public static class SetupPlanner
         if (!HasNamespace(spec, "mount", newOnly: false))
             throw new UsageException("the config has no mount namespace: running in the host's mount namespace is not supported");
         bool userns = HasNamespace(spec, "user", newOnly: false);
+        var mounts = spec.Mounts ?? [];
+        var deferCgroup = false;
 
         if (HasNamespace(spec, "mount"))
         {
@@ -41,9 +43,15 @@ public static class SetupPlanner
             steps.Add(new SetupStep(StepOp.RootPropagation, MountFlags: RootPropagation(spec.Linux?.RootfsPropagation)));
             // 2. The rootfs must be a mount point for pivot_root; every later path resolves inside it.
             steps.Add(new SetupStep(StepOp.BindRootfs, Source: rootfs));
-            // 3. The config's mounts, in order (a later mount may sit on an earlier one).
-            foreach (var m in spec.Mounts ?? [])
+            // 3. The config's mounts, in order (a later mount may sit on an earlier one). cgroup
+            //    mounts wait for the cgroup (step 6), unless something is mounted beneath them.
+            deferCgroup = mounts.Where(IsCgroupMount).All(c => !mounts.Any(o => !IsCgroupMount(o) && IsBelow(o.Destination, c.Destination)));
+            foreach (var m in mounts)
+            {
+                if (IsCgroupMount(m) && deferCgroup) continue;
+                if (IsCgroupMount(m) && !steps.Any(s => s.Op == StepOp.EnterCgroup)) steps.Add(new SetupStep(StepOp.EnterCgroup));
                 steps.AddRange(PlanMount(m, host));
+            }
             // 4. Device nodes on the fresh /dev (bound from the host in a user namespace, where mknod is denied).
             if (spec.Mounts?.Any(m => m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs") == true)
             {
@@ -72,18 +80,24 @@ public static class SetupPlanner
 
         if (HasNamespace(spec, "mount"))
         {
-            // 6. sysctls need the container's /proc and must be written before /proc/sys turns read-only.
+            // 6. The runtime moves us into our cgroup while the mounts above are made; wait
+            //    for it here, so that /sys/fs/cgroup shows our cgroup as its root.
+            if (!steps.Any(s => s.Op == StepOp.EnterCgroup)) steps.Add(new SetupStep(StepOp.EnterCgroup));
+            if (deferCgroup)
+                foreach (var m in mounts.Where(IsCgroupMount))
+                    steps.AddRange(PlanMount(m, host));
+            // 7. sysctls need the container's /proc and must be written before /proc/sys turns read-only.
             foreach (var (key, value) in spec.Linux?.Sysctl ?? [])
                 steps.Add(new SetupStep(StepOp.WriteFile, Target: "/proc/sys/" + ValidateSysctl(key).Replace('.', '/'), Source: value));
-            // 7. Hide and freeze the sensitive parts of /proc and /sys.
+            // 8. Hide and freeze the sensitive parts of /proc and /sys.
             foreach (var p in spec.Linux?.MaskedPaths ?? [])
                 steps.Add(new SetupStep(StepOp.Mask, Target: p, Flags: StepFlags.Optional));
             foreach (var p in spec.Linux?.ReadonlyPaths ?? [])
                 steps.Add(new SetupStep(StepOp.MakeReadonly, Target: p, Flags: StepFlags.Optional | StepFlags.Recursive,
                     MountFlags: MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec));
-            // 8. Switch root; the old root is detached and gone from the container's view.
+            // 9. Switch root; the old root is detached and gone from the container's view.
             steps.Add(new SetupStep(StepOp.PivotRoot, Flags: host.NoPivot ? StepFlags.NoPivot : StepFlags.None));
-            // 9. Only now can / itself change: shared propagation, read-only root.
+            // 10. Only now can / itself change: shared propagation, read-only root.
             var prop = spec.Linux?.RootfsPropagation;
             if (prop is "shared" or "rshared" or "unbindable" or "runbindable")
                 steps.Add(new SetupStep(StepOp.SetPropagation, Target: "/", Propagation: RootPropagation(prop)));
@@ -92,6 +106,11 @@ public static class SetupPlanner
         }
         return steps;
     }
+
+    private static bool IsCgroupMount(Mount m) => m.Type is "cgroup" or "cgroup2";
+
+    private static bool IsBelow(string path, string dir) =>
+        path.TrimEnd('/').StartsWith(dir.TrimEnd('/') + "/", StringComparison.Ordinal);
 
     private static ulong RootPropagation(string? p) => p switch
     {

@@ -17,6 +17,7 @@ public enum StepOp
     SetHostname = 12,
     SetDomainname = 13,
     LoopbackUp = 14,
+    EnterCgroup = 15,
 }
 
 /// <summary>Step flags; mirror the CRT_F_* values in Native/launch.h.</summary>
@@ -70,6 +71,7 @@ public sealed record SetupStep(
         StepOp.SetHostname => $"set hostname {Source}",
         StepOp.SetDomainname => $"set domainname {Source}",
         StepOp.LoopbackUp => "bring up the loopback interface",
+        StepOp.EnterCgroup => "enter the cgroup and its namespace",
         _ => Op.ToString(),
     };
 }

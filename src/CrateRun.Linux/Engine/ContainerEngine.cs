@@ -69,10 +69,12 @@ public sealed class ContainerEngine(ContainerStore store)
     {
         var r = Store.Load(id);
         ICgroupManager? cgroup = null;
+        Timing.Mark("create: record loaded");
         var cgroupExisted = true;
         try
         {
             var spec = LoadSpec(r);
+            Timing.Mark("spec loaded");
             var process = spec.Process ?? throw new UsageException("config.json has no process");
             var rootfs = RootfsCheck.Resolve(Path.GetFullPath(spec.Root?.Path ?? throw new UsageException("config.json has no root.path"), r.Bundle),
                 requireLayout: false);
@@ -82,12 +84,14 @@ public sealed class ContainerEngine(ContainerStore store)
             bool userns = SetupPlanner.HasNamespace(spec, "user", newOnly: false);
             launch.Steps = SetupPlanner.Plan(spec, rootfs, new HostInfo(Layout.IsV2, [.. Layout.V1.Select(h => h.Controllers)], o.NoPivot));
             ProcessPlan.Apply(launch, spec, process, userns);
+            Timing.Mark("planned");
 
             // The cgroup exists and holds its limits before the process does anything.
             cgroup = Layout.ManagerFor(spec.Linux?.CgroupsPath is { Length: > 0 } cp ? cp : "craterun-" + id);
             cgroupExisted = cgroup.Paths.Values.All(Directory.Exists);
             cgroup.Create();
             cgroup.Apply(spec.Linux?.Resources);
+            Timing.Mark("cgroup ready");
 
             using var fifo = MakeExecFifo(id);
             launch.ExecFifo = fifo;
@@ -102,6 +106,7 @@ public sealed class ContainerEngine(ContainerStore store)
                 BeforeGo = pid => SetOomScoreAdj(pid, process.OomScoreAdj),
             });
             r.PidStartTime = Processes.StartTime(r.Pid);
+            Timing.Mark("launched (ready)");
             r.Status = ContainerStatus.Created;
             r.CgroupPaths = new Dictionary<string, string>(cgroup.Paths);
             r.Hostname = spec.Hostname;

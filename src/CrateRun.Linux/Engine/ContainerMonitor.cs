@@ -21,12 +21,15 @@ public static unsafe class ContainerMonitor
     public static int Run(ContainerEngine engine, string id, bool interactive)
     {
         var store = engine.Store;
+        Timing.Mark("monitor main");
         var r = store.Load(id);
         r.MonitorPid = Environment.ProcessId;
         store.Save(r);
+        Timing.Mark("monitor: record saved");
 
         using var stdoutLog = new LogFile(store.PathOf(id, "stdout.log"));
         using var stderrLog = new LogFile(store.PathOf(id, "stderr.log"));
+        Timing.Mark("monitor: logs open");
         var pump = new IoPump();
         var toClose = new List<SafeFd>();
         int pid;
@@ -54,6 +57,7 @@ public static unsafe class ContainerMonitor
             }
 
             r = engine.Create(id, options);
+            Timing.Mark("created");
             pid = r.Pid;
             // the write ends belong to the container now: we must see EOF when it is done with them
             foreach (var fd in toClose.Where(f => f.Fd == options.Stdio[1] || f.Fd == options.Stdio[2] || f.Fd == options.ConsoleFd)) fd.Dispose();
@@ -69,6 +73,7 @@ public static unsafe class ContainerMonitor
                 if (interactive) pump.AddInput(0, new IoPump.FdSink(master.Fd));
             }
             engine.Start(id);
+            Timing.Mark("started");
         }
         catch (CrateRunException e)
         {
@@ -83,6 +88,7 @@ public static unsafe class ContainerMonitor
         UnixSockets.Send(ControlFd, $"S {pid}");
 
         var status = pump.RunUntilExit(pid);
+        Timing.Mark("exited");
         var code = Process.Processes.ExitCode(status);
         master?.Dispose();
         foreach (var fd in toClose) fd.Dispose();
@@ -92,6 +98,7 @@ public static unsafe class ContainerMonitor
             using (store.TryLock(id)) store.RemoveDir(id);
         }
         UnixSockets.Send(ControlFd, $"X {code}");
+        Timing.Mark("cleaned up");
         return 0;
     }
 
@@ -129,42 +136,88 @@ public static unsafe class ContainerMonitor
     }
 
     /// <summary>
-    /// Starts the monitor for a registered container: this same executable, in a new session,
-    /// with the control socket on fd 3. posix_spawn runs no managed code in the child.
+    /// Starts a monitor before the container exists, so that its start-up overlaps the CLI's
+    /// work (parsing, config, registration); <see cref="Assign"/> then tells it what to watch.
+    /// This same executable, in a new session, control socket on fd 3, stdio /dev/null until
+    /// assigned. posix_spawn runs no managed code in the child.
     /// </summary>
-    public static int Spawn(string storeRoot, string id, bool interactive, bool detach, int controlFd)
+    public static (int Pid, SafeFd Control) SpawnEarly()
     {
-        var exe = Environment.ProcessPath ?? "/proc/self/exe";
-        string[] argv = ["craterun", "--root", storeRoot, "_monitor", id, .. interactive ? new[] { "-i" } : []];
-        var devnull = Interop.Sys.open("/dev/null", Interop.Sys.O_RDWR | Interop.Sys.O_CLOEXEC, 0);
-        using var devnullFd = new SafeFd(Interop.Check(devnull, "open", "/dev/null"));
-        var fa = stackalloc byte[256];
-        var attr = stackalloc byte[512];
-        var sigs = stackalloc byte[128];
-        Interop.Sys.posix_spawn_file_actions_init(fa);
-        Interop.Sys.posix_spawnattr_init(attr);
-        try
+        var (control, monitorEnd) = SocketPair(seqPacket: true);
+        using (monitorEnd)
         {
-            Interop.Sys.posix_spawn_file_actions_adddup2(fa, interactive ? 0 : devnullFd.Fd, 0);
-            Interop.Sys.posix_spawn_file_actions_adddup2(fa, detach ? devnullFd.Fd : 1, 1);
-            Interop.Sys.posix_spawn_file_actions_adddup2(fa, detach ? devnullFd.Fd : 2, 2);
-            Interop.Sys.posix_spawn_file_actions_adddup2(fa, controlFd, ControlFd);
-            // POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID
-            Interop.Sys.posix_spawnattr_setflags(attr, 0x08 | 0x04 | 0x80);
-            Interop.Sys.sigemptyset(sigs);
-            Interop.Sys.posix_spawnattr_setsigmask(attr, sigs);
-            Interop.Sys.sigfillset(sigs);
-            Interop.Sys.posix_spawnattr_setsigdefault(attr, sigs);
-            using var arena = new Process.NativeArenaHandle();
-            int pid;
-            var rc = Interop.Sys.posix_spawn(&pid, arena.Str(exe), fa, attr, arena.StrArray(argv), arena.StrArray(Environ()));
-            if (rc != 0) throw new SyscallException("posix_spawn", exe, rc);
-            return pid;
+            var exe = Environment.ProcessPath ?? "/proc/self/exe";
+            using var devnull = Fds.DevNull();
+            var fa = stackalloc byte[256];
+            var attr = stackalloc byte[512];
+            var sigs = stackalloc byte[128];
+            Interop.Sys.posix_spawn_file_actions_init(fa);
+            Interop.Sys.posix_spawnattr_init(attr);
+            try
+            {
+                for (var fd = 0; fd < 3; fd++) Interop.Sys.posix_spawn_file_actions_adddup2(fa, devnull.Fd, fd);
+                Interop.Sys.posix_spawn_file_actions_adddup2(fa, monitorEnd.Fd, ControlFd);
+                // POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID
+                Interop.Sys.posix_spawnattr_setflags(attr, 0x08 | 0x04 | 0x80);
+                Interop.Sys.sigemptyset(sigs);
+                Interop.Sys.posix_spawnattr_setsigmask(attr, sigs);
+                Interop.Sys.sigfillset(sigs);
+                Interop.Sys.posix_spawnattr_setsigdefault(attr, sigs);
+                using var arena = new Process.NativeArenaHandle();
+                int pid;
+                var rc = Interop.Sys.posix_spawn(&pid, arena.Str(exe), fa, attr, arena.StrArray(["craterun", MonitorArg]), arena.StrArray(Environ()));
+                if (rc != 0) throw new SyscallException("posix_spawn", exe, rc);
+                return (pid, control);
+            }
+            finally
+            {
+                Interop.Sys.posix_spawn_file_actions_destroy(fa);
+                Interop.Sys.posix_spawnattr_destroy(attr);
+            }
         }
-        finally
+    }
+
+    /// <summary>The hidden argument that makes craterun a monitor.</summary>
+    public const string MonitorArg = "_monitor";
+
+    /// <summary>Hands a registered container to an early monitor, with the stdio it should use.</summary>
+    public static void Assign(SafeFd control, string storeRoot, string id, bool interactive, bool detach)
+    {
+        if (interactive) UnixSockets.Send(control.Fd, "F0", 0);
+        if (!detach)
         {
-            Interop.Sys.posix_spawn_file_actions_destroy(fa);
-            Interop.Sys.posix_spawnattr_destroy(attr);
+            UnixSockets.Send(control.Fd, "F1", 1);
+            UnixSockets.Send(control.Fd, "F2", 2);
+        }
+        UnixSockets.Send(control.Fd, $"C\t{storeRoot}\t{id}\t{(interactive ? "i" : "-")}");
+    }
+
+    /// <summary>The monitor's entry point: wait for a container, then watch it. A CLI that gave up (EOF) ends it quietly.</summary>
+    public static int Main()
+    {
+        while (true)
+        {
+            var msg = UnixSockets.Receive(ControlFd, out var fd);
+            if (msg is null) return 0;
+            if (msg.Length == 2 && msg[0] == 'F' && fd >= 0)
+            {
+                Interop.Sys.dup2(fd, msg[1] - '0');
+                Interop.Sys.close(fd);
+                continue;
+            }
+            var parts = msg.Split('\t');
+            if (parts is ["C", var root, var id, var flags])
+            {
+                try
+                {
+                    return Run(new ContainerEngine(new Core.State.ContainerStore(root)), id, flags == "i");
+                }
+                catch (CrateRunException e)
+                {
+                    UnixSockets.Send(ControlFd, $"E {e.ExitCode} {e.Message}");
+                    return e.ExitCode;
+                }
+            }
         }
     }
 

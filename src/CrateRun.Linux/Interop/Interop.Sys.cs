@@ -30,6 +30,7 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int open(string path, int flags, uint mode);
         [LibraryImport(Libc, SetLastError = true)] public static partial int dup(int fd);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int dup2(int fd, int newfd);
         [LibraryImport(Libc, SetLastError = true)] public static partial int pipe2(int* fds, int flags);
         [LibraryImport(Libc, SetLastError = true)] public static partial int socketpair(int domain, int type, int protocol, int* sv);
         [LibraryImport(Libc, SetLastError = true)] public static partial int waitpid(int pid, int* status, int options);

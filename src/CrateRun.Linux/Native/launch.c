@@ -8,9 +8,12 @@
  * hang: those go through syscall()). Thin syscall wrappers (open, mount, ...) are fine.
  *
  * Order of work in the container process (container_main), and why:
- *   wait for GO        the runtime first maps ids and puts us in the cgroup
- *   unshare cgroup ns  after joining the cgroup, so that it becomes the namespace root
- *   steps              mounts, devices, pivot_root... all planned by C# (SetupPlan.cs)
+ *   wait for GO        the runtime first maps ids (user namespace)
+ *   steps              mounts, devices, pivot_root... all planned by C# (SetupPlanner.cs);
+ *                      meanwhile the runtime moves us into our cgroup (a v1 attach costs a
+ *                      whole RCU grace period, so it overlaps the mounts). ENTER_CGROUP
+ *                      waits for that, then unshares the cgroup namespace, so that our
+ *                      cgroup becomes its root before /sys/fs/cgroup is mounted
  *   terminal / stdio   the pty is opened in the container's own devpts, after pivot
  *   rlimits            while we still hold every capability
  *   seccomp (no NNP)   loading a filter without no_new_privs needs CAP_SYS_ADMIN
@@ -66,17 +69,34 @@ static _Noreturn void fail(int call)
     _exit(125);
 }
 
-static void wait_go(void)
+static void wait_msg(int type)
 {
     struct crt_msg m;
     ssize_t n;
     do {
         n = read(sync_fd, &m, sizeof m);
     } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof m || m.type != CRT_MSG_GO) {
+    if (n != (ssize_t)sizeof m || m.type != type) {
         errno = n < 0 ? errno : EPIPE;
         fail(CRT_CALL_SYNC);
     }
+}
+
+static void wait_go(void)
+{
+    wait_msg(CRT_MSG_GO);
+}
+
+/* Once in our cgroup, a new cgroup namespace makes it the root of what we see. */
+static int entered_cgroup = 0;
+static void enter_cgroup(const struct crt_plan *plan)
+{
+    if (entered_cgroup)
+        return;
+    wait_msg(CRT_MSG_CGROUP_JOINED);
+    if (plan->unshare_cgroup && unshare(CLONE_NEWCGROUP) < 0)
+        fail(CRT_CALL_UNSHARE);
+    entered_cgroup = 1;
 }
 
 /* ---- small helpers that allocate nothing ------------------------------------------ */
@@ -499,6 +519,9 @@ static int run_steps(const struct crt_plan *plan)
         case CRT_OP_LOOPBACK_UP:
             step_loopback_up();
             break;
+        case CRT_OP_ENTER_CGROUP:
+            enter_cgroup(plan);
+            break;
         default:
             errno = EINVAL;
             fail(CRT_CALL_SYNC);
@@ -607,9 +630,11 @@ static void set_user_and_caps(const struct crt_plan *plan)
             fail(CRT_CALL_CAPSET);
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
             fail(CRT_CALL_PRCTL);
+        /* The kernel only lets a capability be ambient when it is permitted and inheritable;
+         * like runc, the others in the ambient list are left out rather than failing. */
+        uint64_t ambient = plan->cap_ambient & plan->cap_permitted & plan->cap_inheritable;
         for (int cap = 0; cap <= plan->last_cap; cap++)
-            if ((plan->cap_ambient & (1ULL << cap)) &&
-                prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            if ((ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
                 fail(CRT_CALL_PRCTL);
     }
 }
@@ -699,10 +724,9 @@ static _Noreturn void container_main(const struct crt_plan *plan)
         (void)syscall(SYS_setresgid, 0, 0, 0);
         (void)syscall(SYS_setresuid, 0, 0, 0);
     }
-    if (plan->unshare_cgroup && unshare(CLONE_NEWCGROUP) < 0)
-        fail(CRT_CALL_UNSHARE);
     int rootfd = run_steps(plan);
     close(rootfd);
+    enter_cgroup(plan);
 
     if (setsid() < 0 && errno != EPERM)
         fail(CRT_CALL_SETSID);

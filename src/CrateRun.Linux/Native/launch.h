@@ -29,6 +29,9 @@ enum crt_op {
     CRT_OP_SETHOSTNAME = 12,     /* sethostname(source) */
     CRT_OP_SETDOMAINNAME = 13,   /* setdomainname(source) */
     CRT_OP_LOOPBACK_UP = 14,     /* bring "lo" up in the new network namespace */
+    CRT_OP_ENTER_CGROUP = 15,    /* wait until the runtime has put us in our cgroup, then
+                                    unshare the cgroup namespace; runs once, at the latest
+                                    before the process is finalised */
 };
 
 /* Step flags. */
@@ -105,6 +108,7 @@ enum crt_msg_type {
     CRT_MSG_READY = 3,      /* container process -> runtime: set up, about to wait/exec   */
     CRT_MSG_ERROR = 4,      /* -> runtime: `call` failed with errno `err` at step `step`   */
     CRT_MSG_SECCOMP_FD = 5, /* reserved: seccomp notify listener (SCM_RIGHTS)              */
+    CRT_MSG_CGROUP_JOINED = 6, /* runtime -> container process: you are in your cgroup     */
 };
 
 /* What failed, so the runtime can name the call in its error message. */

@@ -39,10 +39,11 @@ public static unsafe class Launcher
         pid = firstPid;
         try
         {
-            callbacks.JoinCgroup?.Invoke(firstPid);
             if (spec.Joins.Count > 0)
             {
-                SendGo(parentEnd);
+                // stage 1 must be in the cgroup before it joins the cgroup namespace
+                callbacks.JoinCgroup?.Invoke(firstPid);
+                Send(parentEnd, Interop.Launch.MsgGo);
                 var msg = Receive(parentEnd, spec);
                 if (msg.Type != Interop.Launch.MsgChildPid) throw Unexpected(msg);
                 pid = msg.Pid;
@@ -50,7 +51,11 @@ public static unsafe class Launcher
             }
             if ((spec.CloneFlags & CloneFlags.NewUser) != 0) callbacks.MapIds?.Invoke(pid);
             callbacks.BeforeGo?.Invoke(pid);
-            SendGo(parentEnd);
+            Send(parentEnd, Interop.Launch.MsgGo);
+            // The cgroup attach (slow on v1: an RCU grace period) overlaps the child's mounts;
+            // it waits for CGROUP_JOINED before it unshares its cgroup namespace.
+            if (spec.Joins.Count == 0) callbacks.JoinCgroup?.Invoke(pid);
+            Send(parentEnd, Interop.Launch.MsgCgroupJoined);
             var ready = Receive(parentEnd, spec);
             if (ready.Type != Interop.Launch.MsgReady) throw Unexpected(ready);
             return pid;
@@ -81,9 +86,9 @@ public static unsafe class Launcher
         }
     }
 
-    private static void SendGo(SafeFd sock)
+    private static void Send(SafeFd sock, int type)
     {
-        var msg = new Interop.Launch.Msg { Type = Interop.Launch.MsgGo };
+        var msg = new Interop.Launch.Msg { Type = type };
         if (Interop.Sys.write(sock.Fd, (byte*)&msg, sizeof(Interop.Launch.Msg)) != sizeof(Interop.Launch.Msg))
             throw new SyscallException("write", "sync socket", Marshal.GetLastPInvokeError());
     }

@@ -1,0 +1,115 @@
+using CrateRun.Integration.Tests.Infrastructure;
+
+namespace CrateRun.Integration.Tests;
+
+/// <summary>-t through a real pty (util-linux script), -i stdin, and signals sent to craterun.</summary>
+[Collection(CrateRunCollection.Name)]
+public sealed class TerminalTests(CrateRunFixture f)
+{
+    private const string Script = "/usr/bin/script";
+
+    /// <summary>Runs a shell line under `script`: a real terminal of 30 rows and 100 columns. Stdin stays open until the end.</summary>
+    private static Task<ProcResult> UnderPty(string shellLine) =>
+        Proc.Run(Script, ["-qec", "stty rows 30 cols 100; " + shellLine, "/dev/null"], timeout: TimeSpan.FromSeconds(30), keepStdinOpen: true);
+
+    [RootFact]
+    public async Task RunTty_GetsAPtyWithTheCallersSize()
+    {
+        Assert.True(File.Exists(Script), "util-linux script is missing (apt-get install util-linux)");
+        var cid = f.NewCidFile();
+        var r = await UnderPty(f.ShellCommand("run", "-it", "--rm", "--cidfile", cid, "--rootfs", f.Rootfs, "--",
+            "/bin/sh", "-c", "tty; stty size; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-tty; echo TERM=$TERM; exit 3"));
+        f.ReadCidFile(cid);
+        Assert.True(r.ExitCode == 3, r.ToString());
+        Assert.Contains("/dev/pts/0", r.Stdout);
+        Assert.Contains("30 100", r.Stdout);
+        Assert.Contains("all-tty", r.Stdout);
+        Assert.Contains("TERM=xterm", r.Stdout);
+    }
+
+    [RootFact]
+    public async Task RunWithoutTty_HasNoTerminal()
+    {
+        var r = await f.Sh("tty; [ -t 1 ] && echo stdout-is-tty; echo end");
+        Assert.Contains("not a tty", r.Stdout);
+        Assert.DoesNotContain("stdout-is-tty", r.Stdout);
+    }
+
+    [RootFact]
+    public async Task ExecTty_GetsAPtyWithTheCallersSize()
+    {
+        var id = await f.Detached("while true; do sleep 0.1; done");
+        try
+        {
+            var r = await UnderPty(f.ShellCommand("exec", "-it", id, "--", "/bin/sh", "-c", "tty; stty size; exit 4"));
+            Assert.True(r.ExitCode == 4, r.ToString());
+            Assert.Matches(@"/dev/pts/\d+", r.Stdout);
+            Assert.Contains("30 100", r.Stdout);
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+        }
+    }
+
+    [RootFact]
+    public async Task Interactive_PassesStdin()
+    {
+        var r = await f.RunWith("hi\nthere\n", null, "-i", "--rm", "--rootfs", f.Rootfs, "--", "/bin/cat");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("hi\nthere\n", r.Stdout);
+
+        // without -i the container's stdin is not ours
+        var closed = await f.RunWith("hi\n", null, "--rm", "--rootfs", f.Rootfs, "--", "/bin/cat");
+        Assert.True(closed.ExitCode == 0, closed.ToString());
+        Assert.Equal("", closed.Stdout);
+    }
+
+    [RootFact]
+    public async Task ExecInteractive_PassesStdin()
+    {
+        var id = await f.Detached("while true; do sleep 0.1; done");
+        try
+        {
+            var r = await f.CrWith("piped\n", null, "exec", "-i", id, "--", "/bin/sh", "-c", "read x; echo got-$x");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Equal("got-piped\n", r.Stdout);
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+        }
+    }
+
+    [RootFact]
+    public async Task SigtermToCraterun_IsForwardedToTheContainer()
+    {
+        var (run, cid) = f.StartRun("--rm", "--rootfs", f.Rootfs, "--", "/bin/sh", "-c",
+            "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done");
+        using (run)
+        {
+            Assert.True(await run.WaitForOutput("ready", TimeSpan.FromSeconds(20)), "container did not start\n" + run.Stderr);
+            f.ReadCidFile(cid);
+            run.Signal(Native.SIGTERM);
+            var r = await run.Wait(TimeSpan.FromSeconds(20));
+            Assert.True(r.ExitCode == 7, r.ToString());
+            Assert.Contains("got-term", r.Stdout);
+        }
+    }
+
+    [RootFact]
+    public async Task SigintToCraterun_IsForwardedToTheContainer()
+    {
+        var (run, cid) = f.StartRun("--rm", "--rootfs", f.Rootfs, "--", "/bin/sh", "-c",
+            "trap 'echo got-int; exit 8' INT; echo ready; while true; do sleep 0.1; done");
+        using (run)
+        {
+            Assert.True(await run.WaitForOutput("ready", TimeSpan.FromSeconds(20)), "container did not start\n" + run.Stderr);
+            f.ReadCidFile(cid);
+            run.Signal(2);
+            var r = await run.Wait(TimeSpan.FromSeconds(20));
+            Assert.True(r.ExitCode == 8, r.ToString());
+            Assert.Contains("got-int", r.Stdout);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+#!/bin/bash
+# containerd 1.6 + ctr (Debian) running containers through a runc-compatible runtime binary
+# via the runc v2 shim: the path Docker and Kubernetes nodes use.
+# usage: RUNTIME=/path/to/runtime IMAGES=DIR RESULTS=FILE LOGDIR=DIR [WORK=DIR] containerd-test.sh
+#   RUNTIME  the binary the shim runs (ctr --runc-binary): craterun-oci or runc
+#   IMAGES   directory made by images.sh (busybox-docker.tar is imported)
+#   WORK     scratch directory for this containerd's config, root, state and socket
+# The script starts its own containerd and stops it by PID.
+# Pitfalls: ctr's default cgroup /default/<id> leaves our memory cgroup: --cgroup "" (kept in
+# an array: an empty word is lost in a quoted string). The shim calls
+#   RUNTIME --root R --log FILE --log-format json create --bundle B --pid-file F ID, start, state, delete ...
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd -P)
+: "${RUNTIME:?RUNTIME must be the runtime binary}" "${IMAGES:?IMAGES must be the images.sh directory}"
+SUITE=${SUITE:-containerd}
+source "$HERE/lib.sh"
+
+OWN_WORK=0
+if [[ -z ${WORK:-} ]]; then WORK=$(mktemp -d /tmp/craterun-containerd.XXXXXX); OWN_WORK=1; fi
+mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd -P)
+TAG=$(basename "$RUNTIME" | tr -c 'a-zA-Z0-9\n' '-')-$$      # distinct container names per runtime
+NS=craterun-test
+SOCK=$WORK/containerd.sock
+RUNC_ROOT=$WORK/runtime-root
+
+cat >"$WORK/config.toml" <<EOC
+version = 2
+root = "$WORK/root"
+state = "$WORK/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$SOCK"
+[ttrpc]
+  address = "$SOCK.ttrpc"
+[debug]
+  address = "$WORK/debug.sock"
+EOC
+
+CPID=
+# containerd 1.6 puts shim sockets in /run/containerd/s whatever its config says: remove the
+# (empty) directories afterwards if this script made them
+RUN_CONTAINERD_EXISTED=0; [[ -e /run/containerd ]] && RUN_CONTAINERD_EXISTED=1
+C=(ctr --address "$SOCK" --namespace "$NS")
+IMG=docker.io/library/busybox:latest
+# ctr run with the runtime under test; the options must precede the image
+RUNOPTS=(--cgroup "" --runc-binary "$RUNTIME" --runc-root "$RUNC_ROOT" --fifo-dir "$WORK/fifo")
+c() { echo "+ ctr $*"; timeout -k 5 "$T_SHORT" "${C[@]}" "$@"; }
+
+cleanup() {
+    local ids id
+    if [[ -n $CPID ]] && kill -0 "$CPID" 2>/dev/null; then
+        ids=$("${C[@]}" containers ls -q 2>/dev/null)
+        for id in $ids; do
+            timeout 10 "${C[@]}" task kill -s SIGKILL "$id" >/dev/null 2>&1
+            timeout 10 "${C[@]}" task delete -f "$id" >/dev/null 2>&1
+            timeout 10 "${C[@]}" containers rm "$id" >/dev/null 2>&1
+        done
+        kill "$CPID" 2>/dev/null
+        wait_for 10 eval '! kill -0 "$CPID" 2>/dev/null' || kill -9 "$CPID" 2>/dev/null
+        wait "$CPID" 2>/dev/null
+    fi
+    # shims outlive containerd while they have a task: stop them by the pid they recorded
+    local f
+    for f in "$WORK"/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
+        [[ -f $f ]] && kill -9 "$(cat "$f")" 2>/dev/null
+    done
+    local left; left=$(cgroup_leftovers "$TAG-")
+    [[ -n $left ]] && { echo "containerd-test: cgroups left behind: $left" >&2; for d in $left; do rmdir "$d" 2>/dev/null; done; }
+    umount_under "$WORK"
+    ((RUN_CONTAINERD_EXISTED)) || rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null
+    if ((OWN_WORK)); then rm -rf --one-file-system "$WORK"; fi
+}
+trap cleanup EXIT
+
+containerd --config "$WORK/config.toml" >"$LOGDIR/$SUITE-containerd.log" 2>&1 &
+CPID=$!
+if ! wait_for 10 "${C[@]}" version >/dev/null 2>&1; then
+    tail -n 20 "$LOGDIR/$SUITE-containerd.log"; echo "containerd-test: containerd did not start" >&2; exit 2
+fi
+echo "== containerd ($(containerd --version | awk '{print $3}')) with $RUNTIME"
+if ! "${C[@]}" image import "$IMAGES/busybox-docker.tar" >"$LOGDIR/$SUITE-import.log" 2>&1; then
+    cat "$LOGDIR/$SUITE-import.log"; echo "containerd-test: cannot import the image" >&2; exit 2
+fi
+
+# -- ctr run --rm: output and exit code ---------------------------------------------------
+t_run_output() {
+    local out; out=$(c run --rm "${RUNOPTS[@]}" "$IMG" "$TAG-out" echo hi)
+    echo "$out"; expect_eq stdout hi "$(tail -n 1 <<<"$out")"
+}
+t_run_exit_code() {
+    local rc; run_rc rc "${C[@]}" run --rm "${RUNOPTS[@]}" "$IMG" "$TAG-exit" sh -c 'exit 3'
+    expect_eq "exit code" 3 "$rc"
+}
+
+# -- detached task: exec, kill, task delete, container rm ---------------------------------
+D=$TAG-d
+task_status() { "${C[@]}" task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
+t_run_detached() {
+    # sh as pid 1 ignores SIGTERM unless it traps it: trap it so that `task kill` tests delivery
+    c run -d "${RUNOPTS[@]}" "$IMG" "$D" sh -c 'trap "exit 0" TERM; while :; do sleep 0.2; done' || return 1
+    wait_for 5 test "$(task_status "$D")" = RUNNING
+    expect_eq "task status" RUNNING "$(task_status "$D")"
+}
+t_exec_output() {
+    local out; out=$(c task exec --fifo-dir "$WORK/fifo" --exec-id x "$D" echo hi-exec)
+    echo "$out"; expect_eq stdout hi-exec "$(tail -n 1 <<<"$out")"
+}
+t_exec_exit_code() {
+    local rc; run_rc rc "${C[@]}" task exec --fifo-dir "$WORK/fifo" --exec-id y "$D" sh -c 'exit 5'
+    expect_eq "exit code" 5 "$rc"
+}
+t_task_kill() {
+    c task kill "$D" || return 1               # SIGTERM
+    wait_for 10 test "$(task_status "$D")" = STOPPED
+    expect_eq "task status after SIGTERM" STOPPED "$(task_status "$D")"
+}
+t_task_delete() {
+    local out; out=$(c task delete "$D") || { echo "$out"; return 1; }
+    echo "$out"
+    if [[ -n $(task_status "$D") ]]; then echo "detail: the task is still listed"; return 1; fi
+    # ctr prints nothing; the exit status of the task is in the output of newer versions only
+    echo "detail: deleted"
+}
+t_container_rm() {
+    c containers rm "$D" || return 1
+    if "${C[@]}" containers ls -q | grep -qx -- "$D"; then echo "detail: container still listed"; return 1; fi
+    if [[ -n $(cgroup_leftovers "$D") ]]; then echo "detail: cgroups left: $(cgroup_leftovers "$D" | tr '\n' ' ')"; return 1; fi
+    if [[ -n $(ls -A "$RUNC_ROOT/$NS" 2>/dev/null | grep -x -- "$D") ]]; then echo "detail: runtime state left in $RUNC_ROOT/$NS/$D"; return 1; fi
+    echo "detail: removed, no cgroup or runtime state left"
+}
+
+check run-output        t_run_output
+check run-exit-code     t_run_exit_code
+check run-detached      t_run_detached
+check task-exec-output  t_exec_output
+check task-exec-exit    t_exec_exit_code
+check task-kill         t_task_kill
+check task-delete       t_task_delete
+check container-rm      t_container_rm
+
+# -- optional: wall time of `ctr run --rm ... true` ---------------------------------------
+if (( ${BENCH_N:-0} > 0 )); then
+    times=()
+    for i in $(seq "$BENCH_N"); do
+        times+=("$(time_ms "${C[@]}" run --rm "${RUNOPTS[@]}" "$IMG" "$TAG-bench$i" true || echo FAIL)")
+    done
+    echo "  bench ctr run --rm true (ms): ${times[*]}"
+    if [[ " ${times[*]} " == *" FAIL "* ]]; then med=FAIL; else med=$(printf '%s\n' "${times[@]}" | median); fi
+    printf '%s\t%s\tBENCH\t%s\n' "$SUITE" "ctr run --rm true" "$med" >>"$RESULTS"
+fi
+
+# -- every container above is gone: nothing left in containerd, the runtime, cgroups, mounts
+t_no_leftovers() {
+    local left=()
+    [[ -z $("${C[@]}" containers ls -q) ]] || left+=("containers: $("${C[@]}" containers ls -q | tr '\n' ' ')")
+    [[ -z $(ls "$RUNC_ROOT/$NS" 2>/dev/null) ]] || left+=("runtime state: $(ls "$RUNC_ROOT/$NS" | tr '\n' ' ')")
+    local cg; cg=$(cgroup_leftovers "$TAG-"); [[ -n $cg ]] && left+=("cgroups: $(tr '\n' ' ' <<<"$cg")")
+    local mnt; mnt=$(mounts_under "$WORK"); [[ -n $mnt ]] && left+=("mounts: $(tr '\n' ' ' <<<"$mnt")")
+    if ((${#left[@]})); then printf '%s\n' "${left[@]}"; echo "detail: ${left[*]}"; return 1; fi
+    echo "detail: none"
+}
+check no-leftovers t_no_leftovers
+exit 0
