@@ -35,7 +35,8 @@ run_suite() { # name project
 run_suite unit tests/CrateRun.Core.Tests
 run_suite integration tests/CrateRun.Integration.Tests
 
-# Summary from the trx files: <Counters total=".." passed=".." failed=".." error=".." timeout=".." aborted=".." notExecuted=".." .../>
+# Summary from the trx files: <Counters total=".." executed=".." passed=".." failed=".." error=".." timeout=".." aborted=".." .../>
+# (skipped tests are the ones not executed)
 counter() { # file attribute
     grep -o '<Counters [^>]*>' "$1" | grep -o " $2=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0
 }
@@ -49,7 +50,7 @@ for name in unit integration; do
     fi
     p=$(counter "$trx" passed)
     f=$(( $(counter "$trx" failed) + $(counter "$trx" error) + $(counter "$trx" timeout) + $(counter "$trx" aborted) ))
-    s=$(counter "$trx" notExecuted)
+    s=$(( $(counter "$trx" total) - $(counter "$trx" executed) ))
     echo "==> $name: $p passed, $f failed, $s skipped"
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 done

@@ -85,12 +85,13 @@ public static class DockerCli
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the root filesystem read-only" };
         var tmpfs = new Option<string[]>("--tmpfs") { Description = "Mount a tmpfs: PATH[:OPTIONS]" };
         var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] to run as" };
+        var userns = new Option<string?>("--userns") { Description = "User namespace: host, auto, or CONTAINERID:HOSTID:SIZE (default: host for root, auto otherwise)" };
         var securityOpt = new Option<string[]>("--security-opt") { Description = "seccomp=unconfined|PROFILE.json, no-new-privileges=true|false" };
         var command = new Argument<string[]>("command") { Description = "Command and arguments (after --)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("run", "Create and run a container")
         {
             rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
-            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, securityOpt, command,
+            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, securityOpt, command,
         };
         cmd.SetAction(p => Program.Guard(() =>
         {
@@ -108,6 +109,7 @@ public static class DockerCli
             if (p.GetValue(cpu) is not null && p.GetValue(cpus) is not null) throw new UsageException("use either --cpu or --cpus, not both");
             var isTty = p.GetValue(tty);
             var (nnp, unconfined, profilePath) = SpecBuilder.ParseSecurityOpts(p.GetValue(securityOpt) ?? []);
+            var maps = SpecBuilder.ParseUserns(p.GetValue(userns), Environment.IsPrivilegedProcess, Linux.Process.UserNamespaces.Uid, Linux.Process.UserNamespaces.Gid);
             var options = new RunOptions
             {
                 Rootfs = RootfsCheck.Resolve(rootfsDir, requireLayout: true),
@@ -131,6 +133,9 @@ public static class DockerCli
                 Uid = uid,
                 Gid = gid,
                 NoNewPrivileges = nnp ?? true,
+                UidMappings = maps?.Uids,
+                GidMappings = maps?.Gids,
+                IdmapRootfs = maps is not null && Environment.IsPrivilegedProcess,
                 SeccompUnconfined = unconfined,
                 Seccomp = profilePath is null ? null : LoadSeccomp(profilePath),
                 ConsoleSize = isTty ? Terminal.Size(1) ?? Terminal.Size(0) : null,

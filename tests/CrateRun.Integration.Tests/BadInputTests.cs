@@ -100,7 +100,7 @@ public sealed class BadInputTests(CrateRunFixture f)
         // the bind mount lives in a private mount namespace that ends with the command
         var r = await Proc.Run("unshare", ["-m", "--propagation", "private", "sh", "-c",
             "mount --bind / \"$1\" && exec \"$2\" --root \"$3\" run --rm --cidfile \"$4\" --rootfs \"$1\" -- /bin/true",
-            "sh", dir, f.Binary, f.StateRoot, cid]);
+            "sh", dir, f.Binary, f.StateRoot, cid], env: f.Env);
         r.Id = f.ReadCidFile(cid);
         Assert.True(r.ExitCode == 125, r.ToString());
         var line = Assert.Single(r.ErrLines);
@@ -122,7 +122,7 @@ public sealed class BadInputTests(CrateRunFixture f)
         var before = Snapshot.Take(f);
         var r = await Proc.Run("unshare", ["-m", "--propagation", "private", "sh", "-c",
             "mount --bind / \"$1\" && exec \"$2\" --root \"$3\" run --rm --cidfile \"$4\" --rootfs \"$5\" -- /bin/true",
-            "sh", dir, f.Binary, f.StateRoot, cid, link]);
+            "sh", dir, f.Binary, f.StateRoot, cid, link], env: f.Env);
         r.Id = f.ReadCidFile(cid);
         Assert.True(r.ExitCode == 125, r.ToString());
         Assert.StartsWith("craterun: ", Assert.Single(r.ErrLines));

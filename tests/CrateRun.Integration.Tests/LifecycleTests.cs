@@ -60,10 +60,10 @@ public sealed class LifecycleTests(CrateRunFixture f)
     [RootFact]
     public async Task Stop_WithATrap_ExitsWithTheTrapsCode()
     {
-        var id = await f.Detached("trap 'exit 9' TERM; while true; do sleep 0.1; done");
+        var id = await f.Detached("trap 'exit 9' TERM; echo trap-set; while true; do sleep 0.1; done");
         try
         {
-            await Task.Delay(200); // let the shell install its trap
+            await f.WaitForLog(id, "trap-set"); // PID 1 ignores SIGTERM until the trap is there
             var stop = await f.CrWith(null, TimeSpan.FromSeconds(30), "stop", "-t", "10", id);
             Assert.True(stop.ExitCode == 0, stop.ToString());
             Assert.True(stop.Elapsed < TimeSpan.FromSeconds(8), "stop waited for the timeout although the process exited on SIGTERM");
@@ -85,7 +85,13 @@ public sealed class LifecycleTests(CrateRunFixture f)
             AssertOneLineError(rm, 125, id, "running", "force");
             Assert.True(Directory.Exists(f.StateDir(id)));
             Assert.NotEmpty(HostState.CgroupsOf(id));
-            Assert.Equal("running", (await f.Inspect(id)).GetProperty("status").GetString());
+            var rec = await f.Inspect(id);
+            Assert.Equal("running", rec.GetProperty("status").GetString());
+            // the leak detectors see a live container: its processes and its monitor
+            Assert.NotEmpty(HostState.ProcessesInContainers([id]));
+            var monitor = rec.GetProperty("monitorPid").GetInt32();
+            Assert.True(monitor > 0, "no monitorPid in\n" + rec);
+            Assert.Contains(f.OurProcesses(), p => p.Pid == monitor);
 
             var rmf = await f.Cr("rm", "-f", id);
             Assert.True(rmf.ExitCode == 0, rmf.ToString());

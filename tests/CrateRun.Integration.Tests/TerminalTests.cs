@@ -9,8 +9,8 @@ public sealed class TerminalTests(CrateRunFixture f)
     private const string Script = "/usr/bin/script";
 
     /// <summary>Runs a shell line under `script`: a real terminal of 30 rows and 100 columns. Stdin stays open until the end.</summary>
-    private static Task<ProcResult> UnderPty(string shellLine) =>
-        Proc.Run(Script, ["-qec", "stty rows 30 cols 100; " + shellLine, "/dev/null"], timeout: TimeSpan.FromSeconds(30), keepStdinOpen: true);
+    private Task<ProcResult> UnderPty(string shellLine) =>
+        Proc.Run(Script, ["-qec", "stty rows 30 cols 100; " + shellLine, "/dev/null"], timeout: TimeSpan.FromSeconds(30), keepStdinOpen: true, env: f.Env);
 
     [RootFact]
     public async Task RunTty_GetsAPtyWithTheCallersSize()

@@ -77,9 +77,31 @@ CPID=$!
 if ! wait_for 10 "${C[@]}" version >/dev/null 2>&1; then
     tail -n 20 "$LOGDIR/$SUITE-containerd.log"; echo "containerd-test: containerd did not start" >&2; exit 2
 fi
-echo "== containerd ($(containerd --version | awk '{print $3}')) with $RUNTIME"
+if [[ ${MODE:-check} == bench ]]; then echo "== containerd timings: ${BENCH_RUNTIMES:-}"
+else echo "== containerd ($(containerd --version | awk '{print $3}')) with $RUNTIME"; fi
 if ! "${C[@]}" image import "$IMAGES/busybox-docker.tar" >"$LOGDIR/$SUITE-import.log" 2>&1; then
     cat "$LOGDIR/$SUITE-import.log"; echo "containerd-test: cannot import the image" >&2; exit 2
+fi
+
+# -- MODE=bench: wall time of `ctr run --rm true`, the runtimes taking turns run by run ---
+#   BENCH_RUNTIMES="label=/path/to/runtime ..."  BENCH_N runs each (after one warm-up run)
+#   writes "SUITE<TAB>ctr run --rm true<TAB>BENCH<TAB>median ms" to ${BENCH_PREFIX}LABEL.tsv
+if [[ ${MODE:-check} == bench ]]; then
+    declare -A times=()
+    for i in $(seq 0 "${BENCH_N:-10}"); do
+        for lr in ${BENCH_RUNTIMES:?}; do
+            label=${lr%%=*} rt=${lr#*=}
+            ms=$(time_ms "${C[@]}" run --rm --cgroup "" --runc-binary "$rt" --runc-root "$RUNC_ROOT" --fifo-dir "$WORK/fifo" "$IMG" "$TAG-b$label$i" true) || ms=FAIL
+            ((i == 0)) || times[$label]+="$ms "
+        done
+    done
+    for lr in $BENCH_RUNTIMES; do
+        label=${lr%%=*}
+        echo "  bench $label ctr run --rm true (ms): ${times[$label]}"
+        if [[ " ${times[$label]}" == *" FAIL "* ]]; then med=FAIL; else med=$(tr ' ' '\n' <<<"${times[$label]}" | grep . | median); fi
+        printf '%s\t%s\tBENCH\t%s\n' "$SUITE" "ctr run --rm true" "$med" >>"${BENCH_PREFIX:?}$label.tsv"
+    done
+    exit 0
 fi
 
 # -- ctr run --rm: output and exit code ---------------------------------------------------
@@ -137,17 +159,6 @@ check task-exec-exit    t_exec_exit_code
 check task-kill         t_task_kill
 check task-delete       t_task_delete
 check container-rm      t_container_rm
-
-# -- optional: wall time of `ctr run --rm ... true` ---------------------------------------
-if (( ${BENCH_N:-0} > 0 )); then
-    times=()
-    for i in $(seq "$BENCH_N"); do
-        times+=("$(time_ms "${C[@]}" run --rm "${RUNOPTS[@]}" "$IMG" "$TAG-bench$i" true || echo FAIL)")
-    done
-    echo "  bench ctr run --rm true (ms): ${times[*]}"
-    if [[ " ${times[*]} " == *" FAIL "* ]]; then med=FAIL; else med=$(printf '%s\n' "${times[@]}" | median); fi
-    printf '%s\t%s\tBENCH\t%s\n' "$SUITE" "ctr run --rm true" "$med" >>"$RESULTS"
-fi
 
 # -- every container above is gone: nothing left in containerd, the runtime, cgroups, mounts
 t_no_leftovers() {

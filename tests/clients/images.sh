@@ -13,6 +13,8 @@ mkdir -p "$W"
 W=$(cd "$W" && pwd -P)
 cd "$W"
 rm -rf --one-file-system rootfs oci busybox-rootfs.tar busybox-docker.tar
+# skopeo keeps a blob-info cache in /var/lib/containers/cache: remove it if we made it
+[[ -e /var/lib/containers ]] || trap 'rm -rf --one-file-system /var/lib/containers' EXIT
 
 BB=/bin/busybox
 [ -x "$BB" ] && "$BB" --list >/dev/null 2>&1 || { echo "images.sh: needs busybox-static (apt-get install -y busybox-static)" >&2; exit 2; }

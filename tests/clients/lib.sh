@@ -25,8 +25,14 @@ check() {
         printf '%s\t%s\tPASS\t%s\n' "$SUITE" "$name" "${detail:-${ms} ms}" >>"$RESULTS"
         printf '  PASS  %-22s %s\n' "$name" "${detail:-${ms} ms}"
     else
-        printf '%s\t%s\tFAIL\t%s\n' "$SUITE" "$name" "${detail:-exit $rc}" >>"$RESULTS"
-        printf '  FAIL  %-22s %s (log: %s)\n' "$name" "${detail:-exit $rc}" "$log"
+        # no detail line: the last line of output (usually the client's error) says most
+        if [[ -z $detail ]]; then
+            detail=$(grep -av '^+ ' "$log" | grep -ai 'error\|fail\|denied\|not permitted' | tail -n 1)
+            [[ -n $detail ]] || detail=$(grep -av '^+ ' "$log" | grep -a . | tail -n 1)
+            detail="exit $rc: $(tr '\t' ' ' <<<"$detail" | cut -c1-140)"
+        fi
+        printf '%s\t%s\tFAIL\t%s\n' "$SUITE" "$name" "$detail" >>"$RESULTS"
+        printf '  FAIL  %-22s %s (log: %s)\n' "$name" "$detail" "$log"
         sed 's/^/        | /' "$log" | tail -n 15
     fi
 }
@@ -87,3 +93,11 @@ wait_for() {
         sleep 0.1
     done
 }
+
+# Host directories that podman and skopeo create whatever --root says (a blob-info cache, a
+# network run dir). forget_new_host_dirs removes the ones that did not exist before
+# remember_host_dirs, so that a run leaves the host as it found it.
+HOST_DIRS=(/var/lib/containers /run/containers)
+NEW_HOST_DIRS=()
+remember_host_dirs() { local d; for d in "${HOST_DIRS[@]}"; do [[ -e $d ]] || NEW_HOST_DIRS+=("$d"); done; }
+forget_new_host_dirs() { local d; for d in "${NEW_HOST_DIRS[@]}"; do rm -rf --one-file-system "$d"; done; }

@@ -39,13 +39,37 @@ cleanup() {
     local left; left=$(cgroup_leftovers $ids)
     [[ -n $left ]] && { echo "podman-test: cgroups left behind: $left" >&2; for d in $left; do rmdir "$d" 2>/dev/null; done; }
     umount_under "$WORK"
+    forget_new_host_dirs
     if ((OWN_WORK)); then rm -rf --one-file-system "$WORK"; fi
 }
+remember_host_dirs
 trap cleanup EXIT
 
-echo "== podman with $RUNTIME ($("$RUNTIME" --version 2>/dev/null | head -n 1))"
+if [[ ${MODE:-check} == bench ]]; then echo "== podman timings: ${BENCH_RUNTIMES:-}"
+else echo "== podman with $RUNTIME ($("$RUNTIME" --version 2>/dev/null | head -n 1))"; fi
 if ! "${P[@]}" load -q -i "$IMAGES/busybox-docker.tar" >"$LOGDIR/$SUITE-load.log" 2>&1; then
     cat "$LOGDIR/$SUITE-load.log"; echo "podman-test: cannot load the image" >&2; exit 2
+fi
+
+# -- MODE=bench: wall time of `podman run --rm true`, the runtimes taking turns run by run ---
+#   BENCH_RUNTIMES="label=/path/to/runtime ..."  BENCH_N runs each (after one warm-up run)
+#   writes "SUITE<TAB>podman run --rm true<TAB>BENCH<TAB>median ms" to ${BENCH_PREFIX}LABEL.tsv
+if [[ ${MODE:-check} == bench ]]; then
+    declare -A times=()
+    for i in $(seq 0 "${BENCH_N:-10}"); do
+        for lr in ${BENCH_RUNTIMES:?}; do
+            label=${lr%%=*} rt=${lr#*=}
+            ms=$(time_ms "${P[@]}" --runtime "$rt" run --rm --name "$TAG-b$label$i" "${R[@]}" "$IMG" true) || ms=FAIL
+            ((i == 0)) || times[$label]+="$ms "
+        done
+    done
+    for lr in $BENCH_RUNTIMES; do
+        label=${lr%%=*}
+        echo "  bench $label podman run --rm true (ms): ${times[$label]}"
+        if [[ " ${times[$label]}" == *" FAIL "* ]]; then med=FAIL; else med=$(tr ' ' '\n' <<<"${times[$label]}" | grep . | median); fi
+        printf '%s\t%s\tBENCH\t%s\n' "$SUITE" "podman run --rm true" "$med" >>"${BENCH_PREFIX:?}$label.tsv"
+    done
+    exit 0
 fi
 
 # -- run --rm: output and exit code -------------------------------------------------------
@@ -110,6 +134,17 @@ t_pause() {
     expect_eq "status after pause/unpause" "paused/running" "$s1/$s2"
 }
 
+# -- device cgroup: podman sends only "deny all" and relies on the runtime's default allows -
+t_devices() {
+    # /dev/null and /dev/zero work; a node made for loop0 (block 7:0) exists but cannot be opened
+    local out
+    out=$(pod run --rm --name "$TAG-dev" "${R[@]}" --cap-add MKNOD "$IMG" sh -c \
+        'echo x >/dev/null && echo null-ok; head -c 4 /dev/zero | wc -c; mknod /tmp/loop0 b 7 0 && echo mknod-ok; head -c 1 /tmp/loop0 >/dev/null' 2>&1)
+    echo "$out"
+    local got; got="$(grep -ax 'null-ok' <<<"$out")/$(grep -ax '[[:space:]]*4' <<<"$out" | tr -d ' ')/$(grep -ax 'mknod-ok' <<<"$out")/$(grep -aoi 'loop0: operation not permitted' <<<"$out" | head -n 1 | tr 'A-Z' 'a-z')"
+    expect_eq "null/zero/mknod/open denied" "null-ok/4/mknod-ok/loop0: operation not permitted" "$got"
+}
+
 # -- resource limits ----------------------------------------------------------------------
 t_memory_limit() {
     # dd's 64 MiB buffer is filled from /dev/zero: past 32 MiB the cgroup's OOM killer fires
@@ -146,20 +181,10 @@ check stop                 t_stop
 check rm                   t_rm
 check run-tty              t_tty
 check pause-unpause        t_pause
+check devices-cgroup       t_devices
 check memory-32m-oom       t_memory_limit
 check memory-control       t_memory_unlimited_control
 check pids-limit-10        t_pids_limit
-
-# -- optional: wall time of `podman run --rm ... true` ------------------------------------
-if (( ${BENCH_N:-0} > 0 )); then
-    times=()
-    for i in $(seq "$BENCH_N"); do
-        times+=("$(time_ms "${P[@]}" run --rm --name "$TAG-bench$i" "${R[@]}" "$IMG" true || echo FAIL)")
-    done
-    echo "  bench podman run --rm true (ms): ${times[*]}"
-    if [[ " ${times[*]} " == *" FAIL "* ]]; then med=FAIL; else med=$(printf '%s\n' "${times[@]}" | median); fi
-    printf '%s\t%s\tBENCH\t%s\n' "$SUITE" "podman run --rm true" "$med" >>"$RESULTS"
-fi
 
 # -- every container above is gone: nothing left in podman, the runtime, cgroups, mounts ---
 t_no_leftovers() {

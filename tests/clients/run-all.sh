@@ -24,7 +24,7 @@ done
 if ((${#missing[@]})); then
     echo "== installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null \
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
         || { echo "run-all.sh: apt-get install ${missing[*]} failed" >&2; exit 2; }
 fi
 
@@ -52,7 +52,7 @@ for label in craterun runc; do
     rt=$CR; [[ $label == runc ]] && rt=$RUNC
     for suite in podman containerd; do
         RUNTIME=$rt IMAGES="$W/images" RESULTS="$W/results-$label.tsv" LOGDIR="$W/logs/$label" \
-            WORK="$W/$suite-$label" BENCH_N=$BENCH_N "$HERE/$suite-test.sh"
+            WORK="$W/$suite-$label" "$HERE/$suite-test.sh"
         rc=$?
         if ((rc != 0)); then
             printf '%s\t%s\tFAIL\tsuite exited %s before its checks\n' "$suite" "setup" "$rc" >>"$W/results-$label.tsv"
@@ -60,6 +60,15 @@ for label in craterun runc; do
     done
 done
 elapsed=$((SECONDS - t0))
+
+# -- timings: the two runtimes take turns, run by run, so that both see the same machine --
+if ((BENCH_N > 0)); then
+    echo "== timings ($BENCH_N runs each, alternating)"
+    for suite in podman containerd; do
+        MODE=bench RUNTIME=$CR BENCH_RUNTIMES="craterun=$CR runc=$RUNC" BENCH_N=$BENCH_N BENCH_PREFIX="$W/results-" \
+            IMAGES="$W/images" RESULTS="$W/bench.tsv" LOGDIR="$W/logs/bench" WORK="$W/$suite-bench" "$HERE/$suite-test.sh"
+    done
+fi
 
 # -- hygiene: nothing mounted under our temp dir, no new mount anywhere we made -----------
 leftover_mounts=$(comm -13 <(echo "$mounts_before") <(awk '{ print $5 }' /proc/self/mountinfo | sort) | grep "^$W" || true)

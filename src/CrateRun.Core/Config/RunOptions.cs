@@ -55,4 +55,9 @@ public sealed class RunOptions
     public uint Gid { get; init; }
     public IReadOnlyList<uint> AdditionalGids { get; init; } = [];
     public (ushort Rows, ushort Cols)? ConsoleSize { get; init; }
+    /// <summary>A new user namespace with these maps (--userns, or automatically when rootless); null: none.</summary>
+    public IReadOnlyList<Oci.LinuxIdMapping>? UidMappings { get; init; }
+    public IReadOnlyList<Oci.LinuxIdMapping>? GidMappings { get; init; }
+    /// <summary>Mount the rootfs id-mapped into the user namespace (root only), so host root's files are root's inside.</summary>
+    public bool IdmapRootfs { get; init; }
 }

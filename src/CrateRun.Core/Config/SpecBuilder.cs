@@ -68,6 +68,13 @@ public static class SpecBuilder
             },
             Annotations = o.Name is null ? null : new() { ["io.craterun.name"] = o.Name },
         };
+        if (o.UidMappings is { Count: > 0 } uids && o.GidMappings is { Count: > 0 } gids)
+        {
+            spec.Linux.Namespaces.Add(new LinuxNamespace { Type = "user" });
+            spec.Linux.UidMappings = [.. uids];
+            spec.Linux.GidMappings = [.. gids];
+            if (o.IdmapRootfs) (spec.Annotations ??= [])["io.craterun.idmap-rootfs"] = "true";
+        }
         foreach (var t in o.Tmpfs)
         {
             var parts = t.Split(':', 2);
@@ -85,6 +92,27 @@ public static class SpecBuilder
                 Options = v.ReadOnly ? ["rbind", "ro"] : ["rbind"],
             });
         return spec;
+    }
+
+    /// <summary>
+    /// --userns: "host" (none), "C:H:N" (container ids C.. map to host ids H.., N of them, for
+    /// users and groups), or null for the default: none for root; for anyone else the only
+    /// mapping an unprivileged user may write, its own uid and gid as root.
+    /// </summary>
+    public static (List<LinuxIdMapping> Uids, List<LinuxIdMapping> Gids)? ParseUserns(string? mode, bool privileged, uint uid, uint gid)
+    {
+        if (mode is null or "" or "auto")
+            return privileged && mode != "auto" ? null
+                : ([new LinuxIdMapping { ContainerId = 0, HostId = uid, Size = 1 }], [new LinuxIdMapping { ContainerId = 0, HostId = gid, Size = 1 }]);
+        if (mode == "host")
+        {
+            if (!privileged) throw new UsageException("--userns host needs root: an unprivileged user always runs in a user namespace");
+            return null;
+        }
+        var parts = mode.Split(':');
+        if (parts.Length != 3 || !uint.TryParse(parts[0], out var c) || !uint.TryParse(parts[1], out var h) || !uint.TryParse(parts[2], out var n) || n == 0)
+            throw new UsageException($"invalid --userns '{mode}': expected host, auto, or CONTAINERID:HOSTID:SIZE (e.g. 0:100000:65536)");
+        return ([new LinuxIdMapping { ContainerId = c, HostId = h, Size = n }], [new LinuxIdMapping { ContainerId = c, HostId = h, Size = n }]);
     }
 
     /// <summary>Docker's --security-opt values: seccomp=unconfined|FILE, no-new-privileges[=true|false].</summary>

@@ -6,7 +6,8 @@ namespace CrateRun.Core.Setup;
 /// <param name="CgroupV2">The host's cgroup hierarchy is unified (v2).</param>
 /// <param name="V1Hierarchies">On v1: the controller sets of each hierarchy, e.g. "cpu,cpuacct", "memory".</param>
 /// <param name="NoPivot">--no-pivot: move the rootfs onto / and chroot (for a rootfs on ramfs).</param>
-public sealed record HostInfo(bool CgroupV2, IReadOnlyList<string> V1Hierarchies, bool NoPivot = false);
+/// <param name="IdmapRootfs">Mount the rootfs id-mapped into the container's user namespace.</param>
+public sealed record HostInfo(bool CgroupV2, IReadOnlyList<string> V1Hierarchies, bool NoPivot = false, bool IdmapRootfs = false);
 
 /// <summary>
 /// Turns an OCI config into the ordered list of setup steps that the C stage runs inside
@@ -42,7 +43,7 @@ public static class SetupPlanner
             // 1. Propagation first, so nothing we mount leaks back to the host.
             steps.Add(new SetupStep(StepOp.RootPropagation, MountFlags: RootPropagation(spec.Linux?.RootfsPropagation)));
             // 2. The rootfs must be a mount point for pivot_root; every later path resolves inside it.
-            steps.Add(new SetupStep(StepOp.BindRootfs, Source: rootfs));
+            steps.Add(new SetupStep(StepOp.BindRootfs, Source: rootfs, Flags: host.IdmapRootfs ? StepFlags.Idmap : StepFlags.None));
             // 3. The config's mounts, in order (a later mount may sit on an earlier one). cgroup
             //    mounts wait for the cgroup (step 6), unless something is mounted beneath them.
             deferCgroup = mounts.Where(IsCgroupMount).All(c => !mounts.Any(o => !IsCgroupMount(o) && IsBelow(o.Destination, c.Destination)));
@@ -50,7 +51,7 @@ public static class SetupPlanner
             {
                 if (IsCgroupMount(m) && deferCgroup) continue;
                 if (IsCgroupMount(m) && !steps.Any(s => s.Op == StepOp.EnterCgroup)) steps.Add(new SetupStep(StepOp.EnterCgroup));
-                steps.AddRange(PlanMount(m, host));
+                steps.AddRange(PlanMount(m, host, spec));
             }
             // 4. Device nodes on the fresh /dev (bound from the host in a user namespace, where mknod is denied).
             if (spec.Mounts?.Any(m => m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs") == true)
@@ -85,7 +86,7 @@ public static class SetupPlanner
             if (!steps.Any(s => s.Op == StepOp.EnterCgroup)) steps.Add(new SetupStep(StepOp.EnterCgroup));
             if (deferCgroup)
                 foreach (var m in mounts.Where(IsCgroupMount))
-                    steps.AddRange(PlanMount(m, host));
+                    steps.AddRange(PlanMount(m, host, spec));
             // 7. sysctls need the container's /proc and must be written before /proc/sys turns read-only.
             foreach (var (key, value) in spec.Linux?.Sysctl ?? [])
                 steps.Add(new SetupStep(StepOp.WriteFile, Target: "/proc/sys/" + ValidateSysctl(key).Replace('.', '/'), Source: value));
@@ -106,6 +107,10 @@ public static class SetupPlanner
         }
         return steps;
     }
+
+    /// <summary>Whether a container id is mapped by these mappings.</summary>
+    public static bool Maps(List<LinuxIdMapping>? mappings, uint id) =>
+        mappings?.Any(m => id >= m.ContainerId && id - m.ContainerId < m.Size) == true;
 
     private static bool IsCgroupMount(Mount m) => m.Type is "cgroup" or "cgroup2";
 
@@ -159,7 +164,7 @@ public static class SetupPlanner
     public static ulong MakeDev(ulong major, ulong minor) =>
         ((major & 0xfffff000UL) << 32) | ((major & 0xfffUL) << 8) | ((minor & 0xffffff00UL) << 12) | (minor & 0xffUL);
 
-    private static IEnumerable<SetupStep> PlanMount(Mount m, HostInfo host)
+    private static IEnumerable<SetupStep> PlanMount(Mount m, HostInfo host, Spec spec)
     {
         if (string.IsNullOrEmpty(m.Destination) || !m.Destination.StartsWith('/'))
             throw new UsageException($"mount destination '{m.Destination}' must be an absolute path");
@@ -176,20 +181,24 @@ public static class SetupPlanner
         }
         if (type == "cgroup" || type == "cgroup2")
         {
-            foreach (var s in PlanCgroupMount(m, o, host)) yield return s;
+            foreach (var s in PlanCgroupMount(m, o, host, HasNamespace(spec, "user", newOnly: false))) yield return s;
             yield break;
         }
         if (type.Length == 0)
             throw new UsageException($"mount on {m.Destination} has no type");
+        var data = o.Data;
+        // devpts' gid=5 (tty) must exist in a user namespace, or the mount fails: leave it out there
+        if (type == "devpts" && HasNamespace(spec, "user", newOnly: false) && !Maps(spec.Linux?.GidMappings, 5))
+            data = string.Join(',', data.Split(',').Where(d => !d.StartsWith("gid=", StringComparison.Ordinal)));
         yield return new SetupStep(StepOp.Mount, Target: m.Destination, Source: m.Source ?? type, FsType: type,
-            Data: o.Data, MountFlags: o.Flags, Propagation: o.Propagation);
+            Data: data, MountFlags: o.Flags, Propagation: o.Propagation);
     }
 
     /// <summary>
     /// /sys/fs/cgroup inside the container. On v2 a cgroup2 mount (the cgroup namespace
     /// shows only the container's subtree); on v1 a tmpfs holding one mount per hierarchy.
     /// </summary>
-    private static IEnumerable<SetupStep> PlanCgroupMount(Mount m, ParsedMountOptions o, HostInfo host)
+    private static IEnumerable<SetupStep> PlanCgroupMount(Mount m, ParsedMountOptions o, HostInfo host, bool userns)
     {
         var flags = o.Flags | MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec;
         if (host.CgroupV2)
@@ -200,7 +209,9 @@ public static class SetupPlanner
         var dest = m.Destination.TrimEnd('/');
         yield return new SetupStep(StepOp.Mount, Target: dest, Source: "tmpfs", FsType: "tmpfs", Data: "mode=755",
             MountFlags: MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec);
-        foreach (var h in host.V1Hierarchies)
+        // v1 hierarchies can only be mounted from the initial user namespace: in another one
+        // /sys/fs/cgroup stays an empty tmpfs
+        foreach (var h in userns ? [] : host.V1Hierarchies)
         {
             var name = h.StartsWith("name=", StringComparison.Ordinal) ? h["name=".Length..] : h;
             yield return new SetupStep(StepOp.Mount, Target: $"{dest}/{name}", Source: "cgroup", FsType: "cgroup", Data: h, MountFlags: flags);

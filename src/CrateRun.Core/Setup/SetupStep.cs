@@ -32,6 +32,7 @@ public enum StepFlags : uint
     NoPivot = 0x10,
     File = 0x20,
     BindDev = 0x40,
+    Idmap = 0x80,
 }
 
 /// <summary>
@@ -56,7 +57,7 @@ public sealed record SetupStep(
     public string Describe() => Op switch
     {
         StepOp.RootPropagation => "make / private/slave (mount propagation)",
-        StepOp.BindRootfs => $"bind the rootfs {Source} onto itself",
+        StepOp.BindRootfs => Flags.HasFlag(StepFlags.Idmap) ? $"mount an id-mapped rootfs {Source}" : $"bind the rootfs {Source} onto itself",
         StepOp.Mount when Flags.HasFlag(StepFlags.Bind) => $"bind {Source} on {Target}",
         StepOp.Mount => $"mount {FsType} on {Target}",
         StepOp.Mknod when Flags.HasFlag(StepFlags.BindDev) => $"bind device {Source} on {Target}",

@@ -82,15 +82,14 @@ public sealed class ContainerEngine(ContainerStore store)
             var launch = new LaunchSpec { PreserveFds = o.PreserveFds, Stdio = o.Stdio };
             using var joined = PlanNamespaces(spec, launch);
             bool userns = SetupPlanner.HasNamespace(spec, "user", newOnly: false);
-            launch.Steps = SetupPlanner.Plan(spec, rootfs, new HostInfo(Layout.IsV2, [.. Layout.V1.Select(h => h.Controllers)], o.NoPivot));
+            // The Docker-like face asks for an id-mapped rootfs with --userns; OCI clients prepare their own.
+            bool idmap = SetupPlanner.HasNamespace(spec, "user") && spec.Annotations?.GetValueOrDefault(IdmapAnnotation) == "true";
+            launch.Steps = SetupPlanner.Plan(spec, rootfs, new HostInfo(Layout.IsV2, [.. Layout.V1.Select(h => h.Controllers)], o.NoPivot, idmap));
             ProcessPlan.Apply(launch, spec, process, userns);
             Timing.Mark("planned");
 
             // The cgroup exists and holds its limits before the process does anything.
-            cgroup = Layout.ManagerFor(spec.Linux?.CgroupsPath is { Length: > 0 } cp ? cp : "craterun-" + id);
-            cgroupExisted = cgroup.Paths.Values.All(Directory.Exists);
-            cgroup.Create();
-            cgroup.Apply(spec.Linux?.Resources);
+            cgroup = CreateCgroup(id, spec, out cgroupExisted);
             Timing.Mark("cgroup ready");
 
             using var fifo = MakeExecFifo(id);
@@ -101,14 +100,15 @@ public sealed class ContainerEngine(ContainerStore store)
             var cg = cgroup;
             r.Pid = Launcher.Launch(launch, new Launcher.Callbacks
             {
-                JoinCgroup = cg.AddProcess,
-                MapIds = pid => WriteIdMaps(pid, spec.Linux),
+                JoinCgroup = cg is null ? null : cg.AddProcess,
+                MapIds = pid => UserNamespaces.WriteMaps(pid, spec.Linux?.UidMappings, spec.Linux?.GidMappings),
                 BeforeGo = pid => SetOomScoreAdj(pid, process.OomScoreAdj),
+                IdmappedRootfs = idmap ? pid => UserNamespaces.IdmappedTree(rootfs, pid) : null,
             });
             r.PidStartTime = Processes.StartTime(r.Pid);
             Timing.Mark("launched (ready)");
             r.Status = ContainerStatus.Created;
-            r.CgroupPaths = new Dictionary<string, string>(cgroup.Paths);
+            r.CgroupPaths = cgroup is null ? [] : new Dictionary<string, string>(cgroup.Paths);
             r.Hostname = spec.Hostname;
             Store.Save(r);
             if (o.PidFile is { } pf) ContainerStore.WriteAtomic(Path.GetFullPath(pf), System.Text.Encoding.ASCII.GetBytes(r.Pid.ToString()));
@@ -165,6 +165,9 @@ public sealed class ContainerEngine(ContainerStore store)
         var path = Store.PathOf(id, ExecFifo);
         File.Delete(path);
         Interop.Check(Interop.Sys.mkfifo(path, 0x192 /* 0622 */), "mkfifo", path);
+        // writable by the container's root even when that is not host root (user namespaces);
+        // the state directory itself stays closed: the process reaches it through its own fd
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite);
         var fd = Interop.Sys.open(path, Interop.Sys.O_PATH | Interop.Sys.O_CLOEXEC, 0);
         return new SafeFd(Interop.Check(fd, "open", path));
     }
@@ -176,13 +179,37 @@ public sealed class ContainerEngine(ContainerStore store)
         return UnixSockets.Connect(path);
     }
 
-    private static void WriteIdMaps(int pid, Core.Oci.Linux? linux)
+    /// <summary>Annotation by which the Docker-like face asks for an id-mapped rootfs (--userns).</summary>
+    public const string IdmapAnnotation = "io.craterun.idmap-rootfs";
+
+    /// <summary>
+    /// The container's cgroup with its limits. An unprivileged user gets none unless it asked
+    /// for limits, and then a clear error when the cgroup is not delegated to it.
+    /// </summary>
+    private ICgroupManager? CreateCgroup(string id, Spec spec, out bool existed)
     {
-        static string Lines(List<LinuxIdMapping>? m) => string.Concat((m ?? []).Select(x => $"{x.ContainerId} {x.HostId} {x.Size}\n"));
-        if (linux?.UidMappings is not { Count: > 0 } || linux.GidMappings is not { Count: > 0 })
-            throw new UsageException("a new user namespace needs linux.uidMappings and linux.gidMappings");
-        File.WriteAllText($"/proc/{pid}/uid_map", Lines(linux.UidMappings));
-        File.WriteAllText($"/proc/{pid}/gid_map", Lines(linux.GidMappings));
+        var cgroup = Layout.ManagerFor(spec.Linux?.CgroupsPath is { Length: > 0 } cp ? cp : "craterun-" + id);
+        existed = cgroup.Paths.Values.All(Directory.Exists);
+        var r = spec.Linux?.Resources;
+        var limits = r is not null && (r.Memory is not null || r.Cpu is not null || r.Pids is not null || r.Unified is { Count: > 0 });
+        if (Environment.IsPrivilegedProcess)
+        {
+            cgroup.Create();
+            cgroup.Apply(r);
+            return cgroup;
+        }
+        if (!limits) return null;
+        try
+        {
+            cgroup.Create();
+            cgroup.Apply(r);
+            return cgroup;
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException or CrateRunException)
+        {
+            if (!existed) TryDestroy(cgroup);
+            throw new CrateRunException($"resource limits need a cgroup this user may write, and none is delegated to it here ({e.Message}): run as root, or without --memory/--cpu/--pids");
+        }
     }
 
     private static void SetOomScoreAdj(int pid, int? adj)

@@ -38,9 +38,12 @@ public static unsafe class UnixSockets
     private const int SolSocket = 1, ScmRights = 1, CmsgHeader = 16, CmsgSpace = 24;
 
     /// <summary>Sends a message, with one fd attached (SCM_RIGHTS) when fd >= 0. False if the peer is gone.</summary>
-    public static bool Send(int sock, string text, int fd = -1)
+    public static bool Send(int sock, string text, int fd = -1) =>
+        Send(sock, System.Text.Encoding.UTF8.GetBytes(text.Length == 0 ? " " : text), fd);
+
+    /// <summary>Sends raw bytes, with one fd attached when fd >= 0. False if the peer is gone.</summary>
+    public static bool Send(int sock, ReadOnlySpan<byte> data, int fd)
     {
-        var data = System.Text.Encoding.UTF8.GetBytes(text.Length == 0 ? " " : text);
         fixed (byte* d = data)
         {
             var iov = new IoVec { Base = d, Len = (nuint)data.Length };

@@ -59,6 +59,12 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true)] public static partial nint sendmsg(int fd, void* msg, int flags);
         [LibraryImport(Libc, SetLastError = true)] public static partial nint recvmsg(int fd, void* msg, int flags);
         [LibraryImport(Libc, SetLastError = true)] public static partial int fcntl(int fd, int cmd, int arg);
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int open_tree(int dirfd, string path, uint flags);
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int mount_setattr(int dirfd, string path, uint flags, void* attr, nuint size);
+        [LibraryImport(Libc)] public static partial uint getuid();
+        [LibraryImport(Libc)] public static partial uint getgid();
 
         [LibraryImport(Libc, SetLastError = true)]
         public static partial int posix_spawn(int* pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);

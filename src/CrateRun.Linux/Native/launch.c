@@ -63,9 +63,16 @@ static void send_msg(int type, int call, int err, int pid)
     (void)send(sync_fd, &m, sizeof m, MSG_NOSIGNAL);
 }
 
+static int ready_sent = 0;
+static void put_errno_text(int fd, const char *what, const char *arg, int err);
+
 static _Noreturn void fail(int call)
 {
-    send_msg(CRT_MSG_ERROR, call, errno, 0);
+    int err = errno;
+    send_msg(CRT_MSG_ERROR, call, err, 0);
+    /* after READY nobody listens on the sync socket any more: say it on stderr */
+    if (ready_sent)
+        put_errno_text(2, "start failed at", call == CRT_CALL_FIFO ? "exec.fifo" : "the last setup step", err);
     _exit(125);
 }
 
@@ -85,6 +92,30 @@ static void wait_msg(int type)
 static void wait_go(void)
 {
     wait_msg(CRT_MSG_GO);
+}
+
+/* A message carrying one fd (SCM_RIGHTS) from the runtime. */
+static int receive_fd(int type)
+{
+    struct crt_msg m;
+    struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
+    ssize_t n;
+    do {
+        n = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    struct cmsghdr *cm = n == (ssize_t)sizeof m ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (!cm || m.type != type || cm->cmsg_type != SCM_RIGHTS) {
+        errno = n < 0 ? errno : EPROTO;
+        fail(CRT_CALL_SYNC);
+    }
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    return fd;
 }
 
 /* Once in our cgroup, a new cgroup namespace makes it the root of what we see. */
@@ -107,7 +138,8 @@ static void put_errno_text(int fd, const char *what, const char *arg, int err)
                          : err == EACCES  ? "permission denied"
                          : err == ENOEXEC ? "exec format error"
                          : err == ENOTDIR ? "not a directory"
-                                          : "exec failed";
+                         : err == EPERM   ? "operation not permitted"
+                                          : "failed";
     struct iovec v[6] = {
         {(void *)"craterun: ", 10}, {(void *)what, strlen(what)}, {(void *)" ", 1},
         {(void *)arg, strlen(arg)}, {(void *)": ", 2},           {(void *)reason, strlen(reason)},
@@ -464,8 +496,16 @@ static int run_steps(const struct crt_plan *plan)
                 fail(CRT_CALL_MOUNT);
             break;
         case CRT_OP_BIND_ROOTFS:
-            if (mount(s->source, s->source, NULL, MS_BIND | MS_REC, NULL) < 0)
+            if (s->flags & CRT_F_IDMAP) {
+                /* an id-mapped copy made by the runtime: files owned by host root are
+                 * root in here too, without chown'ing the rootfs */
+                int tree = receive_fd(CRT_MSG_ROOTFS_FD);
+                if (move_mount(tree, "", AT_FDCWD, s->source, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                    fail(CRT_CALL_MOUNT);
+                close(tree);
+            } else if (mount(s->source, s->source, NULL, MS_BIND | MS_REC, NULL) < 0) {
                 fail(CRT_CALL_MOUNT);
+            }
             close(rootfd);
             rootfd = open(s->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (rootfd < 0)
@@ -693,6 +733,21 @@ static int lookup_executable(const struct crt_plan *plan, char *out, size_t size
     return -1;
 }
 
+/* The working directory must be inside the container's root. A cwd such as
+ * /proc/self/fd/N naming a directory fd of the runtime would lead outside it
+ * (CVE-2024-21626): the kernel then reports the path as "(unreachable)...". */
+static void verify_cwd(void)
+{
+    char buf[4096];
+    long n = syscall(SYS_getcwd, buf, sizeof buf);
+    if (n < 0)
+        fail(CRT_CALL_CHDIR);
+    if (buf[0] != '/') {
+        errno = EPERM;
+        fail(CRT_CALL_CHDIR);
+    }
+}
+
 /* Block until `craterun start` opens exec.fifo for reading. */
 static void wait_for_start(const struct crt_plan *plan)
 {
@@ -716,9 +771,19 @@ static void wait_for_start(const struct crt_plan *plan)
     close(plan->exec_fifo_fd);
 }
 
+/* Until execve this process is the runtime's binary: undumpable, so that nothing in the
+ * container may open /proc/PID/exe of it and write the binary later (CVE-2019-5736).
+ * execve makes the user's program dumpable again as usual. */
+static void make_undumpable(void)
+{
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        fail(CRT_CALL_PRCTL);
+}
+
 static _Noreturn void container_main(const struct crt_plan *plan)
 {
-    wait_go();
+    wait_go(); /* after the id maps: an unprivileged runtime cannot write those of an undumpable process */
+    make_undumpable();
     if (plan->clone_flags & CLONE_NEWUSER) {
         /* become root of the new user namespace, where that uid is mapped */
         (void)syscall(SYS_setresgid, 0, 0, 0);
@@ -740,6 +805,7 @@ static _Noreturn void container_main(const struct crt_plan *plan)
     set_user_and_caps(plan);
     if (plan->cwd && *plan->cwd && chdir(plan->cwd) < 0)
         fail(CRT_CALL_CHDIR);
+    verify_cwd();
     if (plan->umask >= 0)
         umask((mode_t)plan->umask);
 
@@ -755,6 +821,7 @@ static _Noreturn void container_main(const struct crt_plan *plan)
         fail(CRT_CALL_SYNC);
 
     send_msg(CRT_MSG_READY, 0, 0, 0);
+    ready_sent = 1;
     if (plan->exec_fifo_fd >= 0)
         wait_for_start(plan);
     if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -792,6 +859,7 @@ static _Noreturn void child_entry(const struct crt_plan *plan)
          * (a pid namespace only applies to children). CLONE_PARENT keeps the runtime its
          * parent, so it can wait for it. */
         wait_go();
+        make_undumpable();
         for (int i = 0; i < plan->n_join; i++) {
             cur_step = CRT_JOIN_STEP(i);
             if (setns(plan->join_fds[i], plan->join_types[i]) < 0)

@@ -42,6 +42,8 @@ enum crt_op {
 #define CRT_F_NO_PIVOT 0x10     /* PIVOT_ROOT: use MS_MOVE + chroot (rootfs on a ramfs)      */
 #define CRT_F_FILE 0x20         /* MOUNT (non-bind): the mount point is a file, not a dir    */
 #define CRT_F_BIND_DEV 0x40     /* MKNOD: bind the host node instead (user namespaces)       */
+#define CRT_F_IDMAP 0x80        /* BIND_ROOTFS: the runtime sends an id-mapped clone of the
+                                   rootfs (CRT_MSG_ROOTFS_FD); mount that instead            */
 
 struct crt_step {
     uint32_t op;
@@ -109,6 +111,7 @@ enum crt_msg_type {
     CRT_MSG_ERROR = 4,      /* -> runtime: `call` failed with errno `err` at step `step`   */
     CRT_MSG_SECCOMP_FD = 5, /* reserved: seccomp notify listener (SCM_RIGHTS)              */
     CRT_MSG_CGROUP_JOINED = 6, /* runtime -> container process: you are in your cgroup     */
+    CRT_MSG_ROOTFS_FD = 7,  /* runtime -> container process: id-mapped rootfs (SCM_RIGHTS) */
 };
 
 /* What failed, so the runtime can name the call in its error message. */

@@ -18,6 +18,8 @@ public static unsafe class Launcher
         public Action<int>? MapIds { get; init; }
         /// <summary>The container process exists: anything else to set from outside (oom_score_adj).</summary>
         public Action<int>? BeforeGo { get; init; }
+        /// <summary>With an id-mapped rootfs (StepFlags.Idmap): the detached tree to hand to the process.</summary>
+        public Func<int, SafeFd>? IdmappedRootfs { get; init; }
     }
 
     /// <summary>Runs the process up to READY (waiting on exec.fifo, or exec'ing). Returns its pid.</summary>
@@ -52,6 +54,13 @@ public static unsafe class Launcher
             if ((spec.CloneFlags & CloneFlags.NewUser) != 0) callbacks.MapIds?.Invoke(pid);
             callbacks.BeforeGo?.Invoke(pid);
             Send(parentEnd, Interop.Launch.MsgGo);
+            if (callbacks.IdmappedRootfs is { } tree)
+            {
+                using var fd = tree(pid);
+                var msg = new Interop.Launch.Msg { Type = Interop.Launch.MsgRootfsFd };
+                if (!Engine.UnixSockets.Send(parentEnd.Fd, new ReadOnlySpan<byte>(&msg, sizeof(Interop.Launch.Msg)), fd.Fd))
+                    throw new SyscallException("sendmsg", "rootfs fd", Marshal.GetLastPInvokeError());
+            }
             // The cgroup attach (slow on v1: an RCU grace period) overlaps the child's mounts;
             // it waits for CGROUP_JOINED before it unshares its cgroup namespace.
             if (spec.Joins.Count == 0) callbacks.JoinCgroup?.Invoke(pid);

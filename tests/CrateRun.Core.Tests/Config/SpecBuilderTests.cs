@@ -149,7 +149,13 @@ public class SpecBuilderTests
     {
         var s = Build(new RunOptions
         {
-            Rootfs = "/r", Command = ["true"], Tty = true, ConsoleSize = (40, 120), Uid = 1000, Gid = 100, AdditionalGids = [10, 20],
+            Rootfs = "/r",
+            Command = ["true"],
+            Tty = true,
+            ConsoleSize = (40, 120),
+            Uid = 1000,
+            Gid = 100,
+            AdditionalGids = [10, 20],
         });
         var env = EnvMap(s);
         Assert.Equal("xterm", env["TERM"]);
@@ -167,7 +173,8 @@ public class SpecBuilderTests
     {
         var s = Build(new RunOptions
         {
-            Rootfs = "/r", Command = ["true"],
+            Rootfs = "/r",
+            Command = ["true"],
             Env = ["PATH=/opt/bin", "FOO=1", "HOSTNAME=custom", "FOO=2", "EMPTY=", "EQ=a=b"],
         });
         var env = s.Process!.Env!;
@@ -273,7 +280,8 @@ public class SpecBuilderTests
     {
         var s = Build(new RunOptions
         {
-            Rootfs = "/r", Command = ["true"],
+            Rootfs = "/r",
+            Command = ["true"],
             Volumes = [Volume.Parse("/srv/data:/data"), Volume.Parse("/etc/ssl:/etc/ssl:ro")],
             Tmpfs = ["/run"],
         });

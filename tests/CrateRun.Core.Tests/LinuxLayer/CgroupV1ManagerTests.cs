@@ -146,7 +146,11 @@ public sealed class CgroupV1ManagerTests : IDisposable
     {
         var spec = SpecBuilder.Build("0123456789abcdef", new RunOptions
         {
-            Rootfs = "/r", Command = ["true"], Memory = 64L << 20, Cpu = (50000, 100000), Pids = 32,
+            Rootfs = "/r",
+            Command = ["true"],
+            Memory = 64L << 20,
+            Cpu = (50000, 100000),
+            Pids = 32,
         });
         _m.Apply(spec.Linux!.Resources);
         Assert.Equal("67108864", Get("memory", "memory.limit_in_bytes"));

@@ -71,6 +71,15 @@ public sealed class CgroupV2ManagerTests : IDisposable
         Assert.Contains("below the memory limit", e.Message);
     }
 
+    [Fact(Skip = "bug: CgroupV2Manager.Apply with memory.limit -1 (unlimited) and a swap limit S writes memory.swap.max = S - (-1) = S+1 "
+        + "(a swap limit one byte above the requested memory+swap total, with memory itself unlimited) instead of refusing the "
+        + "combination as runc's ConvertMemorySwapToCgroupV2Value does (\"unable to set swap limit without memory limit\")")]
+    public void Swap_limit_with_unlimited_memory_is_refused()
+    {
+        Assert.Throws<UsageException>(() => _m.Apply(Memory(-1, 128L << 20)));
+        Assert.NotEqual(((128L << 20) + 1).ToString(), Get("memory.swap.max"));
+    }
+
     [Fact]
     public void Without_swap_accounting_only_memory_max_is_written()
     {
@@ -127,7 +136,11 @@ public sealed class CgroupV2ManagerTests : IDisposable
     {
         var spec = SpecBuilder.Build("0123456789abcdef", new RunOptions
         {
-            Rootfs = "/r", Command = ["true"], Memory = 64L << 20, Cpu = (50000, 100000), Pids = 32,
+            Rootfs = "/r",
+            Command = ["true"],
+            Memory = 64L << 20,
+            Cpu = (50000, 100000),
+            Pids = 32,
         });
         _m.Apply(spec.Linux!.Resources);
         Assert.Equal("67108864", Get("memory.max"));

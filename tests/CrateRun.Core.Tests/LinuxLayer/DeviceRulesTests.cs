@@ -57,7 +57,7 @@ public class DeviceRulesTests
     public void The_default_device_nodes_are_all_allowed()
     {
         var texts = DeviceRules.AlwaysAllowed.Select(r => r.Text).ToHashSet();
-        foreach (var d in Setup.SetupPlanner.DefaultDevices)
+        foreach (var d in CrateRun.Core.Setup.SetupPlanner.DefaultDevices)
             Assert.Contains($"c {d.Major}:{d.Minor} rwm", texts);
     }
 }

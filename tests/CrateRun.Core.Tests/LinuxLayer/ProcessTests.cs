@@ -117,13 +117,13 @@ public class CloneFlagsTests
         var text = File.ReadAllText(header);
         var defined = System.Text.RegularExpressions.Regex.Matches(text, @"#define\s+(CLONE_NEW\w+)\s+(0x[0-9a-fA-F]+)")
             .ToDictionary(m => m.Groups[1].Value, m => Convert.ToUInt64(m.Groups[2].Value, 16));
-        Assert.Equal(defined["CLONE_NEWNS"], CloneFlags.NewNs);
-        Assert.Equal(defined["CLONE_NEWCGROUP"], CloneFlags.NewCgroup);
-        Assert.Equal(defined["CLONE_NEWUTS"], CloneFlags.NewUts);
-        Assert.Equal(defined["CLONE_NEWIPC"], CloneFlags.NewIpc);
-        Assert.Equal(defined["CLONE_NEWUSER"], CloneFlags.NewUser);
-        Assert.Equal(defined["CLONE_NEWPID"], CloneFlags.NewPid);
-        Assert.Equal(defined["CLONE_NEWNET"], CloneFlags.NewNet);
-        if (defined.TryGetValue("CLONE_NEWTIME", out var time)) Assert.Equal(time, CloneFlags.NewTime);
+        Assert.Equal(CloneFlags.NewNs, defined["CLONE_NEWNS"]);
+        Assert.Equal(CloneFlags.NewCgroup, defined["CLONE_NEWCGROUP"]);
+        Assert.Equal(CloneFlags.NewUts, defined["CLONE_NEWUTS"]);
+        Assert.Equal(CloneFlags.NewIpc, defined["CLONE_NEWIPC"]);
+        Assert.Equal(CloneFlags.NewUser, defined["CLONE_NEWUSER"]);
+        Assert.Equal(CloneFlags.NewPid, defined["CLONE_NEWPID"]);
+        Assert.Equal(CloneFlags.NewNet, defined["CLONE_NEWNET"]);
+        if (defined.TryGetValue("CLONE_NEWTIME", out var time)) Assert.Equal(CloneFlags.NewTime, time);
     }
 }

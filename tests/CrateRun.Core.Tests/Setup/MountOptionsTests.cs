@@ -1,3 +1,4 @@
+using CrateRun.Core.Config;
 using CrateRun.Core.Setup;
 
 namespace CrateRun.Core.Tests.Setup;
@@ -113,5 +114,19 @@ public class MountOptionsTests
         Assert.Equal(MountFlags.Synchronous | MountFlags.DirSync | MountFlags.MandLock | MountFlags.Remount | MountFlags.Silent,
             P("sync", "dirsync", "mand", "remount", "silent").Flags);
         Assert.Equal(0UL, P("sync", "async", "mand", "nomand", "silent", "loud").Flags);
+    }
+
+    [Fact]
+    public void Every_mount_option_that_features_advertises_is_understood()
+    {
+        var advertised = DefaultSpecs.Features().MountOptions!;
+        Assert.NotEmpty(advertised);
+        foreach (var option in advertised)
+        {
+            var o = P(option);
+            Assert.True(o.Data == "", $"'{option}' is advertised by features but would be passed to the filesystem as data");
+            Assert.True(o.Flags != 0 || o.Propagation != 0 || o.Bind || option is "rw" or "suid" or "dev" or "exec" or "async"
+                or "nomand" or "atime" or "diratime" or "norelatime" or "nostrictatime" or "loud", $"'{option}' has no effect");
+        }
     }
 }

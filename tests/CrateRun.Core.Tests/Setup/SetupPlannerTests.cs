@@ -16,8 +16,13 @@ public class SetupPlannerTests
     private static Spec Docker(bool privileged = false, bool readOnly = false, string? hostname = null) =>
         SpecBuilder.Build(Id, new RunOptions
         {
-            Rootfs = Rootfs, Command = ["sh"], Privileged = privileged, ReadOnlyRoot = readOnly, Hostname = hostname,
-            Tmpfs = ["/run:size=1m"], Volumes = [new Volume("/srv/data", "/data", true)],
+            Rootfs = Rootfs,
+            Command = ["sh"],
+            Privileged = privileged,
+            ReadOnlyRoot = readOnly,
+            Hostname = hostname,
+            Tmpfs = ["/run:size=1m"],
+            Volumes = [new Volume("/srv/data", "/data", true)],
         });
 
     private static List<SetupStep> Plan(Spec s, HostInfo? host = null) => SetupPlanner.Plan(s, Rootfs, host ?? V2);
@@ -166,6 +171,15 @@ public class SetupPlannerTests
         var devnull = Plan(s).Single(x => x.Op == StepOp.Mknod && x.Target == "/dev/null");
         Assert.Equal(0x2000u | 0x180u, devnull.Mode);
         Assert.Equal(1000u, devnull.Uid);
+    }
+
+    [Fact]
+    public void Tmpfs_options_from_the_command_line_override_the_defaults()
+    {
+        var s = SpecBuilder.Build(Id, new RunOptions { Rootfs = Rootfs, Command = ["sh"], Tmpfs = ["/scratch:exec,suid,size=8m"] });
+        var m = Plan(s).Single(x => x.Target == "/scratch");
+        Assert.Equal(MountFlags.NoDev, m.MountFlags);
+        Assert.Equal("size=8m", m.Data);
     }
 
     [Fact]

@@ -37,13 +37,27 @@ public sealed class ContainerStoreTests : IDisposable
         _store.CreateDir("0123456789abcdef");
         var r = new ContainerRecord
         {
-            Id = "0123456789abcdef", Name = "web", Bundle = "/b", Rootfs = "/b/rootfs", Command = ["sh", "-c", "echo \"hi\" é"],
-            Status = ContainerStatus.Exited, Pid = 4242, PidStartTime = 123456789, MonitorPid = 4241,
-            Created = T0, Started = T0.AddSeconds(1), Finished = T0.AddSeconds(2), ExitCode = 137, OomKilled = true,
-            AutoRemove = true, Tty = true, Hostname = "h",
+            Id = "0123456789abcdef",
+            Name = "web",
+            Bundle = "/b",
+            Rootfs = "/b/rootfs",
+            Command = ["sh", "-c", "echo \"hi\" é"],
+            Status = ContainerStatus.Exited,
+            Pid = 4242,
+            PidStartTime = 123456789,
+            MonitorPid = 4241,
+            Created = T0,
+            Started = T0.AddSeconds(1),
+            Finished = T0.AddSeconds(2),
+            ExitCode = 137,
+            OomKilled = true,
+            AutoRemove = true,
+            Tty = true,
+            Hostname = "h",
             Limits = new ContainerLimits { MemoryBytes = 64L << 20, Pids = 100, CpuQuota = 50000, CpuPeriod = 100000 },
             CgroupPaths = new() { ["memory"] = "/sys/fs/cgroup/memory/craterun-x" },
-            Annotations = new() { ["a"] = "b" }, Face = "oci",
+            Annotations = new() { ["a"] = "b" },
+            Face = "oci",
         };
         _store.Save(r);
         Assert.True(_store.Exists(r.Id));

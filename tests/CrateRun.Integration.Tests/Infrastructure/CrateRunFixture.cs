@@ -59,7 +59,17 @@ public sealed class CrateRunFixture : IDisposable
         Available = true;
     }
 
-    private IReadOnlyDictionary<string, string> Env => new Dictionary<string, string> { ["CRATERUN_ROOT"] = StateRoot };
+    /// <summary>
+    /// Every craterun we start gets these; a monitor inherits them, which is how the leak checks
+    /// tell our processes from other users' of the same binary.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Env => new Dictionary<string, string>
+    {
+        ["CRATERUN_ROOT"] = StateRoot,
+        [MarkerVariable] = StateRoot,
+    };
+
+    public const string MarkerVariable = "CRATERUN_INTEGRATION_TESTS";
 
     /// <summary>craterun --root STATE ARGS...</summary>
     public Task<ProcResult> Cr(params string[] args) => CrWith(null, null, args);
@@ -98,6 +108,20 @@ public sealed class CrateRunFixture : IDisposable
         Assert.Matches("^[0-9a-f]{16}$", printed);
         Assert.Equal(r.Id, printed);
         return printed;
+    }
+
+    /// <summary>Polls `logs ID` until stdout contains <paramref name="text"/>.</summary>
+    public async Task WaitForLog(string id, string text, int timeoutMs = 20_000)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        ProcResult? last = null;
+        while (clock.ElapsedMilliseconds < timeoutMs)
+        {
+            last = await Cr("logs", id);
+            if (last.Stdout.Contains(text, StringComparison.Ordinal)) return;
+            await Task.Delay(50);
+        }
+        Assert.Fail($"'{text}' never appeared in the logs of {id}\n{last}");
     }
 
     public string NewCidFile() => Path.Combine(_cidDir, Guid.NewGuid().ToString("N"));
@@ -143,7 +167,7 @@ public sealed class CrateRunFixture : IDisposable
     public string ShellCommand(params string[] args) =>
         string.Join(' ', new[] { Binary, "--root", StateRoot }.Concat(args).Select(Proc.ShellQuote));
 
-    /// <summary>Our craterun processes (CLI, monitors) still alive.</summary>
+    /// <summary>Our craterun processes (CLI, monitors) still alive: by the state root in their arguments or environment.</summary>
     public List<(int Pid, string Cmdline)> OurProcesses() => HostState.ProcessesOf(Binary, StateRoot);
 
     public void Dispose()

@@ -60,7 +60,7 @@ public static class HostState
         return null;
     }
 
-    /// <summary>Pids of live processes running <paramref name="binary"/> whose command line mentions <paramref name="mention"/>.</summary>
+    /// <summary>Pids of live processes running <paramref name="binary"/> whose command line or environment mentions <paramref name="mention"/>.</summary>
     public static List<(int Pid, string Cmdline)> ProcessesOf(string binary, string? mention)
     {
         var list = new List<(int, string)>();
@@ -75,7 +75,10 @@ public static class HostState
                 if (exe.EndsWith(" (deleted)", StringComparison.Ordinal)) exe = exe[..^" (deleted)".Length];
                 if (exe != real && exe != binary) continue;
                 var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
-                if (mention is null || cmdline.Contains(mention, StringComparison.Ordinal)) list.Add((pid, cmdline));
+                // the CLI names the state root in its arguments; a monitor may only have it in its environment
+                if (mention is null || cmdline.Contains(mention, StringComparison.Ordinal) ||
+                    File.ReadAllText(Path.Combine(dir, "environ")).Split('\0').Any(e => e.Contains(mention, StringComparison.Ordinal)))
+                    list.Add((pid, cmdline));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
