@@ -85,13 +85,14 @@ public static class DockerCli
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the root filesystem read-only" };
         var tmpfs = new Option<string[]>("--tmpfs") { Description = "Mount a tmpfs: PATH[:OPTIONS]" };
         var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] to run as" };
+        var device = new Option<string[]>("--device") { Description = "Add a host device: HOSTPATH[:CONTAINERPATH][:rwm]" };
         var userns = new Option<string?>("--userns") { Description = "User namespace: host, auto, or CONTAINERID:HOSTID:SIZE (default: host for root, auto otherwise)" };
         var securityOpt = new Option<string[]>("--security-opt") { Description = "seccomp=unconfined|PROFILE.json, no-new-privileges=true|false" };
         var command = new Argument<string[]>("command") { Description = "Command and arguments (after --)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("run", "Create and run a container")
         {
             rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
-            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, securityOpt, command,
+            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, command,
         };
         cmd.SetAction(p => Program.Guard(() =>
         {
@@ -105,14 +106,18 @@ public static class DockerCli
             }
             if (rootfsDir is null) throw new UsageException("--rootfs DIR is required (or try: craterun run --rm hello-world)");
             if (cmdArgs.Length == 0) throw new UsageException("no command given: craterun run --rootfs DIR -- CMD [ARG...]");
-            var (uid, gid) = ParseUser(p.GetValue(user));
+            var resolvedRootfs = RootfsCheck.Resolve(rootfsDir, requireLayout: true);
+            var (uid, gid) = p.GetValue(user) is { } u
+                ? SpecBuilder.ResolveUser(u, ReadIfExists(Path.Combine(resolvedRootfs, "etc/passwd")), ReadIfExists(Path.Combine(resolvedRootfs, "etc/group")))
+                : (0u, 0u);
             if (p.GetValue(cpu) is not null && p.GetValue(cpus) is not null) throw new UsageException("use either --cpu or --cpus, not both");
             var isTty = p.GetValue(tty);
             var (nnp, unconfined, profilePath) = SpecBuilder.ParseSecurityOpts(p.GetValue(securityOpt) ?? []);
             var maps = SpecBuilder.ParseUserns(p.GetValue(userns), Environment.IsPrivilegedProcess, Linux.Process.UserNamespaces.Uid, Linux.Process.UserNamespaces.Gid);
             var options = new RunOptions
             {
-                Rootfs = RootfsCheck.Resolve(rootfsDir, requireLayout: true),
+                Rootfs = resolvedRootfs,
+                Devices = [.. (p.GetValue(device) ?? []).Select(d => SpecBuilder.ParseDevice(d, DeviceNodes.Stat))],
                 Command = cmdArgs,
                 Name = p.GetValue(name),
                 Hostname = p.GetValue(hostname),
@@ -150,6 +155,12 @@ public static class DockerCli
         if (!File.Exists(path)) throw new UsageException($"seccomp profile {path} does not exist");
         try { return Core.Oci.OciJson.ReadSeccomp(File.ReadAllText(path), $"seccomp profile {path}"); }
         catch (FormatException e) { throw new UsageException(e.Message); }
+    }
+
+    private static string? ReadIfExists(string path)
+    {
+        try { return File.Exists(path) ? File.ReadAllText(path) : null; }
+        catch (IOException) { return null; }
     }
 
     private static Volume CheckVolume(string text)

@@ -106,8 +106,8 @@ fi
 
 # -- ctr run --rm: output and exit code ---------------------------------------------------
 t_run_output() {
-    local out; out=$(c run --rm "${RUNOPTS[@]}" "$IMG" "$TAG-out" echo hi)
-    echo "$out"; expect_eq stdout hi "$(tail -n 1 <<<"$out")"
+    local out rc=0; out=$(c run --rm "${RUNOPTS[@]}" "$IMG" "$TAG-out" echo hi) || rc=$?
+    echo "$out"; expect_eq "stdout/exit" hi/0 "$(tail -n 1 <<<"$out")/$rc"
 }
 t_run_exit_code() {
     local rc; run_rc rc "${C[@]}" run --rm "${RUNOPTS[@]}" "$IMG" "$TAG-exit" sh -c 'exit 3'
@@ -124,8 +124,8 @@ t_run_detached() {
     expect_eq "task status" RUNNING "$(task_status "$D")"
 }
 t_exec_output() {
-    local out; out=$(c task exec --fifo-dir "$WORK/fifo" --exec-id x "$D" echo hi-exec)
-    echo "$out"; expect_eq stdout hi-exec "$(tail -n 1 <<<"$out")"
+    local out rc=0; out=$(c task exec --fifo-dir "$WORK/fifo" --exec-id x "$D" echo hi-exec) || rc=$?
+    echo "$out"; expect_eq "stdout/exit" hi-exec/0 "$(tail -n 1 <<<"$out")/$rc"
 }
 t_exec_exit_code() {
     local rc; run_rc rc "${C[@]}" task exec --fifo-dir "$WORK/fifo" --exec-id y "$D" sh -c 'exit 5'

@@ -74,8 +74,8 @@ fi
 
 # -- run --rm: output and exit code -------------------------------------------------------
 t_run_output() {
-    local out; out=$(pod run --rm --name "$TAG-out" "${R[@]}" "$IMG" echo hi)
-    echo "$out"; expect_eq stdout hi "$(tail -n 1 <<<"$out")"
+    local out rc=0; out=$(pod run --rm --name "$TAG-out" "${R[@]}" "$IMG" echo hi) || rc=$?
+    echo "$out"; expect_eq "stdout/exit" hi/0 "$(tail -n 1 <<<"$out")/$rc"
 }
 t_run_exit_code() {
     local rc; run_rc rc "${P[@]}" run --rm --name "$TAG-exit" "${R[@]}" "$IMG" sh -c 'exit 3'
@@ -92,8 +92,8 @@ t_run_detached() {
     expect_eq status running "$(status "$D")"
 }
 t_exec_output() {
-    local out; out=$(pod exec "$D" echo hi-exec)
-    echo "$out"; expect_eq stdout hi-exec "$(tail -n 1 <<<"$out")"
+    local out rc=0; out=$(pod exec "$D" echo hi-exec) || rc=$?
+    echo "$out"; expect_eq "stdout/exit" hi-exec/0 "$(tail -n 1 <<<"$out")/$rc"
 }
 t_exec_exit_code() {
     local rc; run_rc rc "${P[@]}" exec "$D" sh -c 'exit 5'

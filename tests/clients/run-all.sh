@@ -35,13 +35,16 @@ if [[ ! -x $CR ]]; then
     (cd "$REPO" && dotnet publish src/CrateRun.Cli -c Release -o out >/dev/null) || { echo "run-all.sh: publish failed" >&2; exit 2; }
     CR=$REPO/out/craterun-oci
 fi
-# keep the name: the binary chooses its OCI face from argv[0] (craterun-oci)
-CR=$(cd "$(dirname "$CR")" && pwd -P)/$(basename "$CR")
 RUNC=$(command -v runc) || { echo "run-all.sh: runc not found" >&2; exit 2; }
 
 W=$(mktemp -d /tmp/craterun-clients.XXXXXX)
 cleanup() { rm -rf --one-file-system "$W"; }
 trap cleanup EXIT
+# A private copy, so that a rebuild of out/ during the run cannot change the binary under
+# test; named craterun-oci, as the binary chooses its OCI face from argv[0].
+mkdir -p "$W/bin" && cp -L "$CR" "$W/bin/craterun-oci" || { echo "run-all.sh: cannot copy $CR" >&2; exit 2; }
+echo "== craterun under test: $CR ($(sha256sum "$W/bin/craterun-oci" | cut -c1-12), $("$W/bin/craterun-oci" --version | head -n 1))"
+CR=$W/bin/craterun-oci
 mounts_before=$(awk '{ print $5 }' /proc/self/mountinfo | sort)
 
 echo "== images"

@@ -60,4 +60,6 @@ public sealed class RunOptions
     public IReadOnlyList<Oci.LinuxIdMapping>? GidMappings { get; init; }
     /// <summary>Mount the rootfs id-mapped into the user namespace (root only), so host root's files are root's inside.</summary>
     public bool IdmapRootfs { get; init; }
+    /// <summary>Host devices made available (--device), already looked up on the host.</summary>
+    public IReadOnlyList<(Oci.LinuxDevice Device, string Access)> Devices { get; init; } = [];
 }

@@ -62,6 +62,7 @@ public static class SpecBuilder
                 Namespaces = [.. new[] { "pid", "network", "ipc", "uts", "mount", "cgroup" }.Select(t => new LinuxNamespace { Type = t })],
                 CgroupsPath = CgroupsPath(id, o.CgroupParent),
                 Resources = Resources(o),
+                Devices = o.Devices.Count > 0 ? [.. o.Devices.Select(d => d.Device)] : null,
                 MaskedPaths = o.Privileged ? null : [.. MaskedPaths],
                 ReadonlyPaths = o.Privileged ? null : [.. ReadonlyPaths],
                 Seccomp = o.Privileged || o.SeccompUnconfined ? null : o.Seccomp ?? DefaultSeccompProfile.Create(caps.ToHashSet()),
@@ -115,6 +116,55 @@ public static class SpecBuilder
         return ([new LinuxIdMapping { ContainerId = c, HostId = h, Size = n }], [new LinuxIdMapping { ContainerId = c, HostId = h, Size = n }]);
     }
 
+    /// <summary>
+    /// --device HOST[:CTR][:PERMS], with the host node's type and numbers already read.
+    /// </summary>
+    public static (LinuxDevice Device, string Access) ParseDevice(string spec, Func<string, (string Type, long Major, long Minor)?> statHost)
+    {
+        var parts = spec.Split(':');
+        if (parts.Length > 3 || parts[0].Length == 0) throw new UsageException($"invalid --device '{spec}': expected HOSTPATH[:CONTAINERPATH][:rwm]");
+        var host = parts[0];
+        var ctr = parts.Length > 1 && parts[1].StartsWith('/') ? parts[1] : host;
+        var access = parts.Length == 3 ? parts[2] : parts.Length == 2 && !parts[1].StartsWith('/') ? parts[1] : "rwm";
+        if (access.Length == 0 || access.Any(c => c is not ('r' or 'w' or 'm')))
+            throw new UsageException($"invalid --device '{spec}': permissions must be made of r, w, m");
+        if (!ctr.StartsWith("/dev/", StringComparison.Ordinal))
+            throw new UsageException($"invalid --device '{spec}': the container path must be under /dev");
+        var node = statHost(host) ?? throw new UsageException($"invalid --device '{spec}': {host} is not a device node");
+        return (new LinuxDevice { Path = ctr, Type = node.Type, Major = node.Major, Minor = node.Minor, FileMode = 0x1B6 /* 0666 */, Uid = 0, Gid = 0 }, access);
+    }
+
+    /// <summary>--user NAME[:GROUP] or UID[:GID], names looked up in the rootfs's /etc/passwd and /etc/group.</summary>
+    public static (uint Uid, uint Gid) ResolveUser(string text, string? passwd, string? group)
+    {
+        var parts = text.Split(':');
+        if (parts.Length > 2 || parts[0].Length == 0) throw new UsageException($"invalid --user '{text}': expected USER[:GROUP] or UID[:GID]");
+        uint uid, gid;
+        if (uint.TryParse(parts[0], out uid))
+        {
+            gid = uid;
+            foreach (var line in (passwd ?? "").Split('\n'))
+            {
+                var f = line.Split(':');
+                if (f.Length >= 4 && f[2] == parts[0] && uint.TryParse(f[3], out var g)) gid = g;
+            }
+        }
+        else
+        {
+            var entry = (passwd ?? "").Split('\n').Select(l => l.Split(':')).FirstOrDefault(f => f.Length >= 4 && f[0] == parts[0])
+                ?? throw new UsageException($"invalid --user '{text}': no user '{parts[0]}' in the rootfs's /etc/passwd");
+            if (!uint.TryParse(entry[2], out uid) || !uint.TryParse(entry[3], out gid))
+                throw new UsageException($"invalid --user '{text}': bad /etc/passwd entry for '{parts[0]}'");
+        }
+        if (parts.Length == 2 && !uint.TryParse(parts[1], out gid))
+        {
+            var entry = (group ?? "").Split('\n').Select(l => l.Split(':')).FirstOrDefault(f => f.Length >= 3 && f[0] == parts[1])
+                ?? throw new UsageException($"invalid --user '{text}': no group '{parts[1]}' in the rootfs's /etc/group");
+            if (!uint.TryParse(entry[2], out gid)) throw new UsageException($"invalid --user '{text}': bad /etc/group entry for '{parts[1]}'");
+        }
+        return (uid, gid);
+    }
+
     /// <summary>Docker's --security-opt values: seccomp=unconfined|FILE, no-new-privileges[=true|false].</summary>
     public static (bool? NoNewPrivileges, bool Unconfined, string? ProfilePath) ParseSecurityOpts(IEnumerable<string> opts)
     {
@@ -155,17 +205,20 @@ public static class SpecBuilder
         return parent.TrimEnd('/') + "/" + leaf;
     }
 
-    private static LinuxResources? Resources(RunOptions o)
-    {
-        if (o.Memory is null && o.Pids is null && o.Cpu is null) return null;
-        return new LinuxResources
+    private static LinuxResources Resources(RunOptions o) =>
+        new()
         {
+            // Only the default devices (and --device ones) may be opened: a container with
+            // CAP_MKNOD must not reach the host's disks. --privileged allows every device.
+            Devices = o.Privileged
+                ? [new LinuxDeviceCgroup { Allow = true, Access = "rwm" }]
+                : [new LinuxDeviceCgroup { Allow = false, Access = "rwm" },
+                   .. o.Devices.Select(d => new LinuxDeviceCgroup { Allow = true, Type = d.Device.Type, Major = d.Device.Major, Minor = d.Device.Minor, Access = d.Access })],
             // swap == limit: memory plus swap may not exceed the limit, i.e. no swap at all
             Memory = o.Memory is { } m ? new LinuxMemory { Limit = m, Swap = m } : null,
             Pids = o.Pids is { } p ? new LinuxPids { Limit = p } : null,
             Cpu = o.Cpu is { } c ? new LinuxCpu { Quota = c.Quota, Period = c.Period } : null,
         };
-    }
 
     public static List<Mount> DefaultMounts(bool privileged) =>
     [
