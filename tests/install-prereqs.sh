@@ -1,0 +1,17 @@
+#!/bin/bash
+# Installs what the test suites need on a Debian 12 machine (as root). Used by .ci/run and the README.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+# busybox-static: the test rootfs; util-linux: script (pty tests), unshare (bind-mounted / test);
+# procps: ps; gcc, libc6-dev, zlib1g-dev: the C stage, hello-world and the NativeAOT link;
+# runc: the reference runtime (benchmarks, client tests); file: make-rootfs.sh checks busybox;
+# uidmap: newuidmap for rootless ranges; podman, containerd, umoci, skopeo, jq: the client tests;
+# qemu-system-x86, cpio, xz-utils: the cgroup v2 VM (tests/vm, which also fetches a kernel).
+PACKAGES=(busybox-static util-linux procps gcc libc6-dev zlib1g-dev runc file iproute2 ca-certificates uidmap
+    podman containerd umoci skopeo jq qemu-system-x86 cpio xz-utils time)
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
