@@ -133,6 +133,7 @@ public static class DockerCli
                 CapAdd = p.GetValue(capAdd) ?? [],
                 CapDrop = p.GetValue(capDrop) ?? [],
                 Privileged = p.GetValue(privileged),
+                GrantableCapabilities = BoundingSet(),
                 ReadOnlyRoot = p.GetValue(readOnly),
                 Tmpfs = p.GetValue(tmpfs) ?? [],
                 Uid = uid,
@@ -155,6 +156,15 @@ public static class DockerCli
         if (!File.Exists(path)) throw new UsageException($"seccomp profile {path} does not exist");
         try { return Core.Oci.OciJson.ReadSeccomp(File.ReadAllText(path), $"seccomp profile {path}"); }
         catch (FormatException e) { throw new UsageException(e.Message); }
+    }
+
+    /// <summary>Our capability bounding set (CapBnd of /proc/self/status), or null if it cannot be read.</summary>
+    private static List<string>? BoundingSet()
+    {
+        var line = ReadIfExists("/proc/self/status")?.Split('\n').FirstOrDefault(l => l.StartsWith("CapBnd:", StringComparison.Ordinal));
+        return line is not null && ulong.TryParse(line["CapBnd:".Length..].Trim(), System.Globalization.NumberStyles.HexNumber, null, out var mask)
+            ? Core.Security.Capabilities.FromMask(mask)
+            : null;
     }
 
     private static string? ReadIfExists(string path)

@@ -135,8 +135,6 @@ public static class OciCli
             NoPivot = p.GetValue(f.NoPivot),
             PreserveFds = p.GetValue(f.PreserveFds),
         });
-        Hooks.Run(spec.Hooks?.Prestart, "prestart", engine.State(id));
-        Hooks.Run(spec.Hooks?.CreateRuntime, "createRuntime", engine.State(id));
         return created;
     }
 
@@ -162,7 +160,6 @@ public static class OciCli
         {
             var cid = p.GetValue(id)!;
             engine.Start(cid);
-            Hooks.Run(ContainerEngine.LoadSpec(engine.Store.Load(cid)).Hooks?.Poststart, "poststart", engine.State(cid));
             return 0;
         }));
         return cmd;
@@ -250,13 +247,7 @@ public static class OciCli
         var r = engine.Store.Load(id);
         // runc deletes a created (never started) container without --force
         var created = ContainerEngine.CurrentStatus(r) == ContainerStatus.Created;
-        Spec? spec = null;
-        try { spec = ContainerEngine.LoadSpec(r); }
-        catch (CrateRunException) { }
-        var state = engine.State(id);
         engine.Delete(id, force || created);
-        state.Status = OciStatus.Stopped;
-        Hooks.Run(spec?.Hooks?.Poststop, "poststop", state, failOnError: false);
     }
 
     // ---- exec ---------------------------------------------------------------------------

@@ -127,7 +127,11 @@ public sealed class SignalForwarding : IDisposable
                 ctx.Cancel = true;
                 var number = ctx.Signal switch
                 {
-                    PosixSignal.SIGINT => 2, PosixSignal.SIGTERM => 15, PosixSignal.SIGHUP => 1, PosixSignal.SIGQUIT => 3, _ => 15,
+                    PosixSignal.SIGINT => 2,
+                    PosixSignal.SIGTERM => 15,
+                    PosixSignal.SIGHUP => 1,
+                    PosixSignal.SIGQUIT => 3,
+                    _ => 15,
                 };
                 Processes.Signal(pid, number);
             }));

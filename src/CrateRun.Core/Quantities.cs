@@ -13,7 +13,11 @@ public static partial class Quantities
             throw new UsageException($"invalid --memory '{text}': expected bytes or a size like 64m, 1g");
         long unit = m.Groups[2].Value.ToLowerInvariant() switch
         {
-            "k" => 1L << 10, "m" => 1L << 20, "g" => 1L << 30, "t" => 1L << 40, _ => 1,
+            "k" => 1L << 10,
+            "m" => 1L << 20,
+            "g" => 1L << 30,
+            "t" => 1L << 40,
+            _ => 1,
         };
         var bytes = n * unit;
         if (bytes > long.MaxValue / 2) throw new UsageException($"invalid --memory '{text}': too large");

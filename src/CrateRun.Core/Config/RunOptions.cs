@@ -60,6 +60,11 @@ public sealed class RunOptions
     public IReadOnlyList<Oci.LinuxIdMapping>? GidMappings { get; init; }
     /// <summary>Mount the rootfs id-mapped into the user namespace (root only), so host root's files are root's inside.</summary>
     public bool IdmapRootfs { get; init; }
+    /// <summary>
+    /// The capabilities the runtime may hand out (its own bounding set): --privileged and --cap-add ALL
+    /// mean these. Null: every known capability.
+    /// </summary>
+    public IReadOnlyCollection<string>? GrantableCapabilities { get; init; }
     /// <summary>Host devices made available (--device), already looked up on the host.</summary>
     public IReadOnlyList<(Oci.LinuxDevice Device, string Access)> Devices { get; init; } = [];
 }

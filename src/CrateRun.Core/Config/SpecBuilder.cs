@@ -26,7 +26,12 @@ public static class SpecBuilder
 
     public static Spec Build(string id, RunOptions o)
     {
-        var caps = o.Privileged ? [.. Capabilities.All] : Capabilities.Adjust(Capabilities.DockerDefault, o.CapAdd, o.CapDrop);
+        // --privileged and --cap-add ALL: every capability the runtime itself may grant (a host
+        // that withholds one from its bounding set, e.g. CAP_SYS_RESOURCE, makes capset fail otherwise)
+        List<string> all = o.GrantableCapabilities is { } grantable ? [.. Capabilities.All.Where(grantable.Contains)] : [.. Capabilities.All];
+        var caps = o.Privileged ? all : Capabilities.Adjust(Capabilities.DockerDefault, o.CapAdd, o.CapDrop, all);
+        if (o.GrantableCapabilities is { } g && caps.FirstOrDefault(c => !g.Contains(c)) is { } missing)
+            throw new UsageException($"cannot grant {missing}: this runtime does not hold it (it is not in the bounding set of {(Environment.IsPrivilegedProcess ? "root" : "this user")} here)");
         var env = new List<string> { DefaultPath, "HOSTNAME=" + (o.Hostname ?? ContainerId.Short(id)) };
         if (o.Tty) env.Add("TERM=xterm");
         env.Add(o.Uid == 0 ? "HOME=/root" : "HOME=/");

@@ -48,8 +48,14 @@ public static class Capabilities
         return mask;
     }
 
-    /// <summary>Docker's --cap-add/--cap-drop on top of a base set; "ALL" works in both.</summary>
-    public static List<string> Adjust(IEnumerable<string> baseSet, IEnumerable<string> add, IEnumerable<string> drop)
+    /// <summary>The names of the capabilities set in a mask (bit n = capability n), e.g. CapBnd of /proc/self/status.</summary>
+    public static List<string> FromMask(ulong mask) => [.. All.Where((_, bit) => (mask & (1UL << bit)) != 0)];
+
+    /// <summary>
+    /// Docker's --cap-add/--cap-drop on top of a base set; "ALL" works in both. "ALL" added means
+    /// <paramref name="all"/> (default: every known capability).
+    /// </summary>
+    public static List<string> Adjust(IEnumerable<string> baseSet, IEnumerable<string> add, IEnumerable<string> drop, IReadOnlyList<string>? all = null)
     {
         var set = new List<string>(baseSet.Select(Normalize));
         var dropAll = drop.Any(d => Normalize(d) == "CAP_ALL");
@@ -61,7 +67,7 @@ public static class Capabilities
         }
         foreach (var a in add.Select(Normalize))
         {
-            if (a == "CAP_ALL") { set = [.. All]; continue; }
+            if (a == "CAP_ALL") { set = [.. all ?? All]; continue; }
             Number(a);
             if (!set.Contains(a)) set.Add(a);
         }

@@ -18,6 +18,7 @@ public enum StepOp
     SetDomainname = 13,
     LoopbackUp = 14,
     EnterCgroup = 15,
+    Hooks = 16,
 }
 
 /// <summary>Step flags; mirror the CRT_F_* values in Native/launch.h.</summary>
@@ -73,6 +74,7 @@ public sealed record SetupStep(
         StepOp.SetDomainname => $"set domainname {Source}",
         StepOp.LoopbackUp => "bring up the loopback interface",
         StepOp.EnterCgroup => "enter the cgroup and its namespace",
+        StepOp.Hooks => "run the prestart and createRuntime hooks",
         _ => Op.ToString(),
     };
 }

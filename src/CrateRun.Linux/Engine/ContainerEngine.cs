@@ -104,6 +104,12 @@ public sealed class ContainerEngine(ContainerStore store)
                 MapIds = pid => UserNamespaces.WriteMaps(pid, spec.Linux?.UidMappings, spec.Linux?.GidMappings),
                 BeforeGo = pid => SetOomScoreAdj(pid, process.OomScoreAdj),
                 IdmappedRootfs = idmap ? pid => UserNamespaces.IdmappedTree(rootfs, pid) : null,
+                RunHooks = pid =>
+                {
+                    var state = new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Creating, Pid = pid, Bundle = r.Bundle, Annotations = spec.Annotations };
+                    Hooks.Run(spec.Hooks?.Prestart, "prestart", state);
+                    Hooks.Run(spec.Hooks?.CreateRuntime, "createRuntime", state);
+                },
             });
             r.PidStartTime = Processes.StartTime(r.Pid);
             Timing.Mark("launched (ready)");
@@ -233,6 +239,9 @@ public sealed class ContainerEngine(ContainerStore store)
         r.Status = ContainerStatus.Running;
         r.Started = DateTimeOffset.UtcNow;
         Store.Save(r);
+        // poststart hooks: after the user's process started; a failure is reported, not fatal
+        if (r.Face == "oci" && LoadSpec(r).Hooks?.Poststart is { Count: > 0 } poststart)
+            Hooks.Run(poststart, "poststart", State(id), failOnError: false);
     }
 
     private static unsafe void WaitForFifoByte(SafeFd fifo, ContainerRecord r)
@@ -310,6 +319,12 @@ public sealed class ContainerEngine(ContainerStore store)
     {
         var r = Store.Load(id);
         var status = CurrentStatus(r);
+        Spec? spec = null;
+        if (r.Face == "oci")
+        {
+            try { spec = LoadSpec(r); }
+            catch (CrateRunException) { } // a bundle that is gone must not keep a container from being deleted
+        }
         if (status is ContainerStatus.Running or ContainerStatus.Created && !force)
             throw new CrateRunException($"container {id} is {status}: stop it first or use --force");
         if (status is ContainerStatus.Running or ContainerStatus.Created)
@@ -335,6 +350,8 @@ public sealed class ContainerEngine(ContainerStore store)
             }
             Store.RemoveDir(id);
         }
+        if (spec?.Hooks?.Poststop is { Count: > 0 } poststop)
+            Hooks.Run(poststop, "poststop", new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Stopped, Bundle = r.Bundle, Annotations = r.Annotations }, failOnError: false);
     }
 
     /// <summary>Records how the process ended; removes its cgroup. Called by whoever reaped it.</summary>

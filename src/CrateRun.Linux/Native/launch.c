@@ -562,6 +562,10 @@ static int run_steps(const struct crt_plan *plan)
         case CRT_OP_ENTER_CGROUP:
             enter_cgroup(plan);
             break;
+        case CRT_OP_HOOKS:
+            send_msg(CRT_MSG_HOOKS, 0, 0, 0);
+            wait_go();
+            break;
         default:
             errno = EINVAL;
             fail(CRT_CALL_SYNC);

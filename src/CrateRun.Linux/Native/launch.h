@@ -29,6 +29,8 @@ enum crt_op {
     CRT_OP_SETHOSTNAME = 12,     /* sethostname(source) */
     CRT_OP_SETDOMAINNAME = 13,   /* setdomainname(source) */
     CRT_OP_LOOPBACK_UP = 14,     /* bring "lo" up in the new network namespace */
+    CRT_OP_HOOKS = 16,           /* stop: the runtime runs the OCI prestart/createRuntime
+                                    hooks (namespaces exist, root not yet pivoted), then GO */
     CRT_OP_ENTER_CGROUP = 15,    /* wait until the runtime has put us in our cgroup, then
                                     unshare the cgroup namespace; runs once, at the latest
                                     before the process is finalised */
@@ -112,6 +114,7 @@ enum crt_msg_type {
     CRT_MSG_SECCOMP_FD = 5, /* reserved: seccomp notify listener (SCM_RIGHTS)              */
     CRT_MSG_CGROUP_JOINED = 6, /* runtime -> container process: you are in your cgroup     */
     CRT_MSG_ROOTFS_FD = 7,  /* runtime -> container process: id-mapped rootfs (SCM_RIGHTS) */
+    CRT_MSG_HOOKS = 8,      /* container process -> runtime: run the hooks now, then GO    */
 };
 
 /* What failed, so the runtime can name the call in its error message. */

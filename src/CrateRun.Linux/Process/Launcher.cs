@@ -18,6 +18,8 @@ public static unsafe class Launcher
         public Action<int>? MapIds { get; init; }
         /// <summary>The container process exists: anything else to set from outside (oom_score_adj).</summary>
         public Action<int>? BeforeGo { get; init; }
+        /// <summary>The process stopped at its Hooks step: run prestart/createRuntime hooks now.</summary>
+        public Action<int>? RunHooks { get; init; }
         /// <summary>With an id-mapped rootfs (StepFlags.Idmap): the detached tree to hand to the process.</summary>
         public Func<int, SafeFd>? IdmappedRootfs { get; init; }
     }
@@ -66,6 +68,12 @@ public static unsafe class Launcher
             if (spec.Joins.Count == 0) callbacks.JoinCgroup?.Invoke(pid);
             Send(parentEnd, Interop.Launch.MsgCgroupJoined);
             var ready = Receive(parentEnd, spec);
+            if (ready.Type == Interop.Launch.MsgHooks)
+            {
+                callbacks.RunHooks?.Invoke(pid);
+                Send(parentEnd, Interop.Launch.MsgGo);
+                ready = Receive(parentEnd, spec);
+            }
             if (ready.Type != Interop.Launch.MsgReady) throw Unexpected(ready);
             return pid;
         }
