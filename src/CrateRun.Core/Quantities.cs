@@ -19,7 +19,9 @@ public static partial class Quantities
             "t" => 1L << 40,
             _ => 1,
         };
-        var bytes = n * unit;
+        decimal bytes;
+        try { bytes = n * unit; }
+        catch (OverflowException) { throw new UsageException($"invalid --memory '{text}': too large"); }
         if (bytes > long.MaxValue / 2) throw new UsageException($"invalid --memory '{text}': too large");
         if (bytes < 1L << 20) throw new UsageException($"invalid --memory '{text}': the minimum is 1m");
         return (long)bytes;

@@ -58,7 +58,9 @@ public static class SetupPlanner
             // 4. Device nodes on the fresh /dev (bound from the host in a user namespace, where mknod is denied).
             if (spec.Mounts?.Any(m => m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs") == true)
             {
-                foreach (var d in DefaultDevices.Concat(spec.Linux?.Devices ?? []).DistinctBy(d => d.Path))
+                // the defaults first, where the config's own entry for one (another mode or owner) wins; then the config's others
+                var configured = (spec.Linux?.Devices ?? []).DistinctBy(d => d.Path).ToDictionary(d => d.Path);
+                foreach (var d in DefaultDevices.Select(d => configured.GetValueOrDefault(d.Path, d)).Concat(configured.Values).DistinctBy(d => d.Path))
                     steps.Add(PlanDevice(d, userns));
                 steps.AddRange(DevSymlinks());
             }

@@ -65,9 +65,8 @@ public sealed class ContainerStore(string root)
         var list = new List<ContainerRecord>();
         foreach (var dir in Directory.EnumerateDirectories(Root))
         {
-            var id = System.IO.Path.GetFileName(dir);
-            if (id.StartsWith('.')) continue;
-            if (TryLoad(id) is { } r) list.Add(r);
+            // runc accepts ids starting with '.'; our own entries (.lock, .images) have no metadata and are skipped
+            if (TryLoad(System.IO.Path.GetFileName(dir)) is { } r) list.Add(r);
         }
         list.Sort((a, b) => a.Created.CompareTo(b.Created));
         return list;

@@ -98,7 +98,8 @@ public sealed record CgroupLayout(bool IsV2, string V2Mount, string V2OwnPath, I
         {
             var rel = cgroupsPath.StartsWith('/') ? cgroupsPath : Combine(h.OwnPath, cgroupsPath);
             // the mount may show only part of the hierarchy (its root is then not "/")
-            if (h.MountRoot != "/" && rel.StartsWith(h.MountRoot, StringComparison.Ordinal)) rel = rel[h.MountRoot.Length..];
+            var root = h.MountRoot.TrimEnd('/');
+            if (root.Length > 0 && (rel == root || rel.StartsWith(root + "/", StringComparison.Ordinal))) rel = rel[root.Length..];
             foreach (var c in h.Controllers.Split(','))
                 paths[c] = Combine(h.MountPoint, rel);
         }

@@ -53,6 +53,11 @@ public sealed class CgroupV2Manager(string path) : ICgroupManager
         if (r.Memory is { } m)
         {
             Require("memory");
+            if (m.Limit is not { } l || l <= 0)
+            {
+                if (m.Swap is { } sw && sw > 0)
+                    throw new Core.UsageException("a swap limit needs a memory limit (cgroup v2 limits swap on its own)");
+            }
             if (m.Limit is { } limit)
             {
                 CgroupFiles.Write(Dir, "memory.max", limit <= 0 ? "max" : limit.ToString());

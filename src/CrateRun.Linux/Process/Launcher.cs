@@ -47,7 +47,7 @@ public static unsafe class Launcher
             {
                 // stage 1 must be in the cgroup before it joins the cgroup namespace
                 callbacks.JoinCgroup?.Invoke(firstPid);
-                Send(parentEnd, Interop.Launch.MsgGo);
+                Send(parentEnd, Interop.Launch.MsgGo, spec);
                 var msg = Receive(parentEnd, spec);
                 if (msg.Type != Interop.Launch.MsgChildPid) throw Unexpected(msg);
                 pid = msg.Pid;
@@ -55,23 +55,27 @@ public static unsafe class Launcher
             }
             if ((spec.CloneFlags & CloneFlags.NewUser) != 0) callbacks.MapIds?.Invoke(pid);
             callbacks.BeforeGo?.Invoke(pid);
-            Send(parentEnd, Interop.Launch.MsgGo);
+            Send(parentEnd, Interop.Launch.MsgGo, spec);
             if (callbacks.IdmappedRootfs is { } tree)
             {
                 using var fd = tree(pid);
                 var msg = new Interop.Launch.Msg { Type = Interop.Launch.MsgRootfsFd };
                 if (!Engine.UnixSockets.Send(parentEnd.Fd, new ReadOnlySpan<byte>(&msg, sizeof(Interop.Launch.Msg)), fd.Fd))
-                    throw new SyscallException("sendmsg", "rootfs fd", Marshal.GetLastPInvokeError());
+                {
+                    var err = Marshal.GetLastPInvokeError();
+                    if (err is 32 /* EPIPE */ or 104 /* ECONNRESET */) Receive(parentEnd, spec); // the child's own error
+                    throw new SyscallException("sendmsg", "rootfs fd", err);
+                }
             }
             // The cgroup attach (slow on v1: an RCU grace period) overlaps the child's mounts;
             // it waits for CGROUP_JOINED before it unshares its cgroup namespace.
             if (spec.Joins.Count == 0) callbacks.JoinCgroup?.Invoke(pid);
-            Send(parentEnd, Interop.Launch.MsgCgroupJoined);
+            Send(parentEnd, Interop.Launch.MsgCgroupJoined, spec);
             var ready = Receive(parentEnd, spec);
             if (ready.Type == Interop.Launch.MsgHooks)
             {
                 callbacks.RunHooks?.Invoke(pid);
-                Send(parentEnd, Interop.Launch.MsgGo);
+                Send(parentEnd, Interop.Launch.MsgGo, spec);
                 ready = Receive(parentEnd, spec);
             }
             if (ready.Type != Interop.Launch.MsgReady) throw Unexpected(ready);
@@ -103,11 +107,17 @@ public static unsafe class Launcher
         }
     }
 
-    private static void Send(SafeFd sock, int type)
+    private static void Send(SafeFd sock, int type, LaunchSpec spec)
     {
         var msg = new Interop.Launch.Msg { Type = type };
         if (Interop.Sys.write(sock.Fd, (byte*)&msg, sizeof(Interop.Launch.Msg)) != sizeof(Interop.Launch.Msg))
-            throw new SyscallException("write", "sync socket", Marshal.GetLastPInvokeError());
+        {
+            var err = Marshal.GetLastPInvokeError();
+            // The child gave up and closed its end: the ERROR message saying why is still queued
+            // for us. Receive throws it (or "exited before it was ready"), not a bare EPIPE.
+            if (err is 32 /* EPIPE */ or 104 /* ECONNRESET */) Receive(sock, spec);
+            throw new SyscallException("write", "sync socket", err);
+        }
     }
 
     private static Interop.Launch.Msg Receive(SafeFd sock, LaunchSpec spec)

@@ -36,7 +36,11 @@ public class SpecBuilderTests
         Assert.Equal(["pid", "network", "ipc", "uts", "mount", "cgroup"], s.Linux!.Namespaces!.Select(n => n.Type));
         Assert.All(s.Linux.Namespaces!, n => Assert.Null(n.Path));
         Assert.DoesNotContain(s.Linux.Namespaces!, n => n.Type == "user");
-        Assert.Null(s.Linux.Resources);
+        var r = s.Linux.Resources!;
+        Assert.Null(r.Memory);
+        Assert.Null(r.Cpu);
+        Assert.Null(r.Pids);
+        Assert.Null(s.Linux.Devices);
         Assert.Null(s.Annotations);
         Assert.Equal(SpecBuilder.MaskedPaths, s.Linux.MaskedPaths);
         Assert.Equal(SpecBuilder.ReadonlyPaths, s.Linux.ReadonlyPaths);
@@ -236,6 +240,53 @@ public class SpecBuilderTests
         Assert.Equal(100000UL, r.Cpu.Period);
         Assert.Equal(64, r.Pids!.Limit);
     }
+
+    [Fact]
+    public void Device_cgroup_denies_everything_but_device_flags_and_privileged_allows_all()
+    {
+        var deny = Assert.Single(Build(Options()).Linux!.Resources!.Devices!);
+        Assert.False(deny.Allow);
+        Assert.Equal("rwm", deny.Access);
+        Assert.Null(deny.Type);
+
+        var all = Assert.Single(Build(new RunOptions { Rootfs = "/r", Command = ["true"], Privileged = true }).Linux!.Resources!.Devices!);
+        Assert.True(all.Allow);
+        Assert.Equal("rwm", all.Access);
+        Assert.Null(all.Type);
+
+        var fuse = SpecBuilder.ParseDevice("/dev/fuse:rw", _ => ("c", 10, 229));
+        var s = Build(new RunOptions { Rootfs = "/r", Command = ["true"], Devices = [fuse] });
+        var rules = s.Linux!.Resources!.Devices!;
+        Assert.Equal(2, rules.Count);
+        Assert.False(rules[0].Allow);
+        Assert.True(rules[1].Allow);
+        Assert.Equal(("c", 10L, 229L, "rw"), (rules[1].Type!, rules[1].Major!.Value, rules[1].Minor!.Value, rules[1].Access!));
+        var node = Assert.Single(s.Linux.Devices!);
+        Assert.Equal(("/dev/fuse", "c", 10L, 229L), (node.Path, node.Type, node.Major, node.Minor));
+    }
+
+    [Theory]
+    [InlineData("/dev/sda", "/dev/sda", "rwm")]
+    [InlineData("/dev/sda:/dev/xvda", "/dev/xvda", "rwm")]
+    [InlineData("/dev/sda:r", "/dev/sda", "r")]
+    [InlineData("/dev/sda:/dev/xvda:rw", "/dev/xvda", "rw")]
+    public void ParseDevice_host_container_and_permissions(string spec, string path, string access)
+    {
+        var (device, perms) = SpecBuilder.ParseDevice(spec, h => h == "/dev/sda" ? ("b", 8, 0) : null);
+        Assert.Equal(path, device.Path);
+        Assert.Equal(("b", 8L, 0L), (device.Type, device.Major, device.Minor));
+        Assert.Equal(access, perms);
+    }
+
+    [Theory]
+    [InlineData("", "expected HOSTPATH")]
+    [InlineData("/dev/sda:/dev/x:rw:extra", "expected HOSTPATH")]
+    [InlineData("/dev/sda:rwx", "permissions")]
+    [InlineData("/dev/sda:/mnt/sda", "under /dev")]
+    [InlineData("/dev/nothing", "not a device node")]
+    public void ParseDevice_rejects_bad_specs(string spec, string message) =>
+        Assert.Contains(message, Assert.Throws<UsageException>(() =>
+            SpecBuilder.ParseDevice(spec, h => h == "/dev/sda" ? ("b", 8, 0) : null)).Message);
 
     [Fact]
     public void CgroupsPath_is_relative_by_default_and_below_the_parent_when_given()

@@ -71,9 +71,7 @@ public sealed class CgroupV2ManagerTests : IDisposable
         Assert.Contains("below the memory limit", e.Message);
     }
 
-    [Fact(Skip = "bug: CgroupV2Manager.Apply with memory.limit -1 (unlimited) and a swap limit S writes memory.swap.max = S - (-1) = S+1 "
-        + "(a swap limit one byte above the requested memory+swap total, with memory itself unlimited) instead of refusing the "
-        + "combination as runc's ConvertMemorySwapToCgroupV2Value does (\"unable to set swap limit without memory limit\")")]
+    [Fact]
     public void Swap_limit_with_unlimited_memory_is_refused()
     {
         Assert.Throws<UsageException>(() => _m.Apply(Memory(-1, 128L << 20)));

@@ -161,9 +161,7 @@ public class SetupPlannerTests
         Assert.Equal(new SetupStep(StepOp.Mknod, "/dev/fifo", Mode: 0x1000u | 0x1B6u), devices[8]);
     }
 
-    [Fact(Skip = "bug: SetupPlanner.Plan dedups DefaultDevices.Concat(spec devices) with DistinctBy(Path), so the DEFAULT entry wins: "
-        + "a config that lists /dev/null (or any default device) with its own fileMode/uid/gid is silently ignored; runc's "
-        + "createDevices lets the config's device take priority over the default one")]
+    [Fact]
     public void A_config_device_overrides_the_default_with_the_same_path()
     {
         var s = Docker();
