@@ -78,7 +78,7 @@ public static class DockerCli
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Keep stdin open and pass it to the container" };
         var tty = new Option<bool>("--tty", "-t") { Description = "Give the container a pseudo-terminal" };
         var cidfile = new Option<string?>("--cidfile") { Description = "Write the container id to this file" };
-        var cgroupParent = new Option<string?>("--cgroup-parent") { Description = "Parent cgroup (relative: below our own cgroup)" };
+        var cgroupParent = new Option<string?>("--cgroup-parent") { Description = "Parent cgroup (relative: below our own cgroup; on v2, below the slice when we run in a systemd scope)" };
         var capAdd = new Option<string[]>("--cap-add") { Description = "Add a capability (or ALL)" };
         var capDrop = new Option<string[]>("--cap-drop") { Description = "Drop a capability (or ALL)" };
         var privileged = new Option<bool>("--privileged") { Description = "All capabilities, no masked paths, writable /sys" };

@@ -21,7 +21,7 @@ case "${1:-}" in
   *) echo "usage: $0 [--vm-only | --host-only]" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "run-v2-suite.sh: must run as root" >&2; exit 2; }
-[ -x out/craterun ] && [ -e out/craterun-oci ] || {
+[ -x "${CRATERUN_BIN:-out/craterun}" ] || {
   echo "run-v2-suite.sh: no out/craterun: dotnet publish src/CrateRun.Cli -c Release -o out" >&2; exit 2; }
 
 now() { date +%s.%N; }
@@ -29,14 +29,29 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 tally() { grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n1; }
 
 LOG=$(mktemp -d /tmp/run-v2-suite.XXXXXX)
-trap 'rm -rf "$LOG"' EXIT
+trap 'rm -rf --one-file-system "$LOG"' EXIT
+# A snapshot of the binaries, taken now: others may rebuild out/ while the VM runs, and the
+# guest's cached view of a file replaced under it is not to be trusted.
+mkdir "$LOG/bin"
+cp "${CRATERUN_BIN:-out/craterun}" "$LOG/bin/craterun" || exit 2
+if [ -n "${CRATERUN_OCI_BIN:-}" ]; then cp "$CRATERUN_OCI_BIN" "$LOG/bin/craterun-oci" || exit 2
+else ln -s craterun "$LOG/bin/craterun-oci"; fi
+export CRATERUN_BIN=$LOG/bin/craterun CRATERUN_OCI_BIN=$LOG/bin/craterun-oci
 failed=0
 summary=()
 
 if [ "$VM" = 1 ]; then
-  echo "=== cgroup v2 VM: tests/vm/cgv2-vm.sh --timeout 280 -- tests/vm/cgroup-suite.sh"
+  # The rootfs is built here, where it takes a second (~25 s of forks under TCG); the guest
+  # sees the host's /tmp read-only, which is all the suite needs of it.
+  envs=()
+  if [ -f tests/fixtures/make-rootfs.sh ] && bash tests/fixtures/make-rootfs.sh "$LOG/rootfs" >/dev/null; then
+    envs=(--env "CGSUITE_ROOTFS=$LOG/rootfs")
+  fi
+  envs+=(--env CRATERUN_BIN --env CRATERUN_OCI_BIN)
+  [ -n "${CGSUITE_KNOWN_BUGS:-}" ] && envs+=(--env CGSUITE_KNOWN_BUGS)
+  echo "=== cgroup v2 VM: tests/vm/cgv2-vm.sh --timeout 280 ${envs[*]} -- tests/vm/cgroup-suite.sh"
   t0=$(now)
-  tests/vm/cgv2-vm.sh --timeout 280 -- tests/vm/cgroup-suite.sh 2>&1 | tee "$LOG/vm.out"
+  tests/vm/cgv2-vm.sh --timeout 280 "${envs[@]}" -- tests/vm/cgroup-suite.sh 2>&1 | tee "$LOG/vm.out"
   rc=${PIPESTATUS[0]}
   t=$(secs "$t0" "$(now)")
   what="exit $rc"
@@ -53,7 +68,7 @@ if [ "$VM" = 1 ]; then
     summary+=("v2 (VM):   ok     $(tally "$LOG/vm.out"), ${t} s including boot")
   else
     failed=1
-    summary+=("v2 (VM):   FAILED $what; $(tally "$LOG/vm.out" || true) ${t} s")
+    tl=$(tally "$LOG/vm.out"); summary+=("v2 (VM):   FAILED $what; ${tl:+$tl, }${t} s")
   fi
 fi
 
@@ -68,7 +83,7 @@ if [ "$HOST" = 1 ]; then
     summary+=("$layout (host): ok     $(tally "$LOG/host.out"), ${t} s")
   else
     failed=1
-    summary+=("$layout (host): FAILED exit $rc; $(tally "$LOG/host.out" || true) ${t} s")
+    tl=$(tally "$LOG/host.out"); summary+=("$layout (host): FAILED exit $rc; ${tl:+$tl, }${t} s")
   fi
 fi
 

@@ -86,7 +86,10 @@ public sealed record CgroupLayout(bool IsV2, string V2Mount, string V2OwnPath, I
     public string V2Path(string cgroupsPath)
     {
         ValidatePath(cgroupsPath);
-        var rel = cgroupsPath.StartsWith('/') ? cgroupsPath : Combine(V2OwnPath, cgroupsPath);
+        // A cgroup with processes of its own cannot give controllers to children (no internal
+        // processes on v2). A systemd scope always holds us: like runc, use its parent then.
+        var own = V2OwnPath.TrimEnd('/').EndsWith(".scope", StringComparison.Ordinal) ? Path.GetDirectoryName(V2OwnPath.TrimEnd('/')) ?? "/" : V2OwnPath;
+        var rel = cgroupsPath.StartsWith('/') ? cgroupsPath : Combine(own, cgroupsPath);
         return Combine(V2Mount, rel);
     }
 

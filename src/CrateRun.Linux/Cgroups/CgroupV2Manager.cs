@@ -89,6 +89,10 @@ public sealed class CgroupV2Manager(string path) : ICgroupManager
             Require("pids");
             CgroupFiles.Write(Dir, "pids.max", pids.Limit <= 0 ? "max" : pids.Limit.ToString());
         }
+        // No devices controller on v2: an eBPF program decides, built from the same rules
+        // (plus the devices every container may use, as on v1).
+        if (r.Devices is { Count: > 0 } devices)
+            DeviceFilter.Attach(Dir, [.. devices, .. DeviceRules.AlwaysAllowedOci]);
         foreach (var (k, v) in r.Unified ?? [])
         {
             if (k.Contains('/') || k.StartsWith('.')) throw new Core.UsageException($"invalid unified cgroup key '{k}'");

@@ -21,6 +21,21 @@ public static class DeviceRules
         new(true, "c 136:* rwm"), new(true, "c 5:2 rwm"), new(true, "c 10:200 rwm"),
     ];
 
+    /// <summary><see cref="AlwaysAllowed"/> as OCI rules, for the v2 device program.</summary>
+    public static IReadOnlyList<Core.Oci.LinuxDeviceCgroup> AlwaysAllowedOci =>
+    [
+        .. AlwaysAllowed.Select(r =>
+        {
+            var parts = r.Text.Split(' ');
+            var nums = parts[1].Split(':');
+            return new Core.Oci.LinuxDeviceCgroup
+            {
+                Allow = true, Type = parts[0], Access = parts[2],
+                Major = nums[0] == "*" ? null : long.Parse(nums[0]), Minor = nums[1] == "*" ? null : long.Parse(nums[1]),
+            };
+        }),
+    ];
+
     public static IEnumerable<V1Rule> V1(IEnumerable<LinuxDeviceCgroup> rules)
     {
         foreach (var r in rules)

@@ -200,8 +200,16 @@ public sealed class ContainerEngine(ContainerStore store)
         var limits = r is not null && (r.Memory is not null || r.Cpu is not null || r.Pids is not null || r.Unified is { Count: > 0 });
         if (Environment.IsPrivilegedProcess)
         {
-            cgroup.Create();
-            cgroup.Apply(r);
+            try
+            {
+                cgroup.Create();
+                cgroup.Apply(r);
+            }
+            catch
+            {
+                if (!existed) TryDestroy(cgroup); // a limit the kernel refused must not leave the directories behind
+                throw;
+            }
             return cgroup;
         }
         if (!limits) return null;

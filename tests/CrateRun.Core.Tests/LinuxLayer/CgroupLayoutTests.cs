@@ -230,8 +230,9 @@ public class CgroupLayoutTests
         Assert.Empty(l.V1);
         Assert.Equal("/sys/fs/cgroup", l.V2Mount);
         Assert.Equal("/user.slice/user-1000.slice/session-3.scope", l.V2OwnPath);
-        Assert.Equal("/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope/craterun-x", l.V2Path("craterun-x"));
-        Assert.Equal("/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope/a/b", l.V2Path("a/b"));
+        // a systemd scope holds our own process: like runc, relative paths go below its parent (the slice)
+        Assert.Equal("/sys/fs/cgroup/user.slice/user-1000.slice/craterun-x", l.V2Path("craterun-x"));
+        Assert.Equal("/sys/fs/cgroup/user.slice/user-1000.slice/a/b", l.V2Path("a/b"));
         Assert.Equal("/sys/fs/cgroup/craterun/x", l.V2Path("/craterun/x"));
         var m = Assert.IsType<CgroupV2Manager>(l.ManagerFor("/craterun/x"));
         Assert.Equal("/sys/fs/cgroup/craterun/x", m.Dir);
