@@ -124,6 +124,9 @@ public static class OciCli
         var spec = ContainerEngine.LoadSpec(record);
         if (p.GetValue(SystemdCgroup) || spec.Linux?.CgroupsPath?.Count(c => c == ':') == 2)
             throw new CrateRunException("the systemd cgroup driver is not supported: use cgroupfs (a plain cgroupsPath, without --systemd-cgroup)");
+        // joining another container's PID namespace: processes there could reach ours (CVE-2019-5736)
+        if (spec.Linux?.Namespaces?.Any(n => n.Type == "pid" && !string.IsNullOrEmpty(n.Path)) == true)
+            Linux.Process.SealedBinary.EnsureOrReexec();
         record.Annotations = spec.Annotations;
         record.Command = spec.Process?.Args ?? [];
         record.Tty = spec.Process?.Terminal ?? false;

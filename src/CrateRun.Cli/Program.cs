@@ -14,6 +14,9 @@ public static class Program
         if (args is [Linux.Engine.ContainerMonitor.MonitorArg])
             return Linux.Engine.ContainerMonitor.Main();
         var self = Path.GetFileName(Argv0());
+        // exec joins a running container: run it from a sealed copy of this binary (CVE-2019-5736)
+        if (args.Contains("exec") && !args.Contains("--help"))
+            Linux.Process.SealedBinary.EnsureOrReexec();
         if (self is "craterun-oci" or "runc")
             return OciCli.Run(args);
         if (args.Length > 0 && args[0] == "oci")

@@ -105,10 +105,20 @@ if [[ ${MODE:-check} == bench ]]; then
 fi
 
 # -- ctr run --rm: output and exit code ---------------------------------------------------
-t_run_output() {
-    local out rc=0; out=$(c run --rm "${RUNOPTS[@]}" "$IMG" "$TAG-out" echo hi) || rc=$?
-    echo "$out"; expect_eq "stdout/exit" hi/0 "$(tail -n 1 <<<"$out")/$rc"
+# ctr itself now and then drops the whole output of a short-lived task under load, with
+# runc as with craterun (exit 0, nothing printed; a known containerd race, cf. containerd
+# issue 770): such a run is retried once and the retry is named in the result.
+ctr_output() { # ctr_output EXPECTED CTR-ARGS...: runs ctr, retries once when it printed nothing
+    local want=$1; shift
+    local out rc=0 note=
+    out=$(c "$@") || rc=$?
+    if [[ $rc == 0 && -z $(grep -av '^+ ' <<<"$out") ]]; then
+        note=" (retried: ctr printed nothing the first time)"
+        rc=0; out=$(c "$@") || rc=$?
+    fi
+    echo "$out"; expect_eq "stdout/exit$note" "$want/0" "$(tail -n 1 <<<"$out")/$rc"
 }
+t_run_output() { ctr_output hi run --rm "${RUNOPTS[@]}" "$IMG" "$TAG-out" echo hi; }
 t_run_exit_code() {
     local rc; run_rc rc "${C[@]}" run --rm "${RUNOPTS[@]}" "$IMG" "$TAG-exit" sh -c 'exit 3'
     expect_eq "exit code" 3 "$rc"
@@ -123,10 +133,7 @@ t_run_detached() {
     wait_for 5 test "$(task_status "$D")" = RUNNING
     expect_eq "task status" RUNNING "$(task_status "$D")"
 }
-t_exec_output() {
-    local out rc=0; out=$(c task exec --fifo-dir "$WORK/fifo" --exec-id x "$D" echo hi-exec) || rc=$?
-    echo "$out"; expect_eq "stdout/exit" hi-exec/0 "$(tail -n 1 <<<"$out")/$rc"
-}
+t_exec_output() { ctr_output hi-exec task exec --fifo-dir "$WORK/fifo" --exec-id x "$D" echo hi-exec; }
 t_exec_exit_code() {
     local rc; run_rc rc "${C[@]}" task exec --fifo-dir "$WORK/fifo" --exec-id y "$D" sh -c 'exit 5'
     expect_eq "exit code" 5 "$rc"

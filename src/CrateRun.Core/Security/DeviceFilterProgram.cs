@@ -37,8 +37,10 @@ public static class DeviceFilterProgram
         };
         for (var i = rules.Count - 1; i >= 0; i--)
         {
-            var block = RuleBlock(rules[i]);
+            var (block, unconditional) = RuleBlock(rules[i]);
             prog.AddRange(block);
+            // a rule matching every device decides for all earlier ones (the verifier refuses unreachable code)
+            if (unconditional) return [.. prog];
         }
         prog.Add(Insn(Mov64Imm, 0, 0, 0, 0)); // nothing matched: deny
         prog.Add(Insn(Exit, 0, 0, 0, 0));
@@ -46,7 +48,7 @@ public static class DeviceFilterProgram
     }
 
     /// <summary>"if every condition holds, return allow/deny"; each failed condition jumps past the block.</summary>
-    private static List<ulong> RuleBlock(LinuxDeviceCgroup r)
+    private static (List<ulong> Block, bool Unconditional) RuleBlock(LinuxDeviceCgroup r)
     {
         var tests = new List<(byte Code, byte Reg, int Imm)>();
         var type = string.IsNullOrEmpty(r.Type) ? "a" : r.Type;
@@ -74,6 +76,6 @@ public static class DeviceFilterProgram
         }
         block.Add(Insn(Mov64Imm, 0, 0, 0, r.Allow ? 1 : 0));
         block.Add(Insn(Exit, 0, 0, 0, 0));
-        return block;
+        return (block, tests.Count == 0);
     }
 }

@@ -9,15 +9,13 @@ public static unsafe class DeviceFilter
 {
     private const int BpfProgLoad = 5, BpfProgAttach = 8, ProgTypeCgroupDevice = 15, AttachCgroupDevice = 6, AllowMulti = 2;
 
-    public static void Attach(string cgroupDir, IReadOnlyList<LinuxDeviceCgroup> rules)
+    private static int Load(ulong[] program, int logSize, out string log)
     {
-        var program = DeviceFilterProgram.Build(rules);
         var license = "Apache-2.0\0"u8;
-        var log = new byte[4096];
-        int progFd;
+        var logBuf = new byte[Math.Max(logSize, 1)];
         fixed (ulong* insns = program)
         fixed (byte* lic = license)
-        fixed (byte* logBuf = log)
+        fixed (byte* logPtr = logBuf)
         {
             var attr = stackalloc byte[128];
             new Span<byte>(attr, 128).Clear();
@@ -25,16 +23,29 @@ public static unsafe class DeviceFilter
             *(uint*)(attr + 4) = (uint)program.Length;     // insn_cnt
             *(ulong*)(attr + 8) = (ulong)insns;            // insns
             *(ulong*)(attr + 16) = (ulong)lic;             // license
-            *(uint*)(attr + 24) = 1;                       // log_level
-            *(uint*)(attr + 28) = (uint)log.Length;        // log_size
-            *(ulong*)(attr + 32) = (ulong)logBuf;          // log_buf
-            progFd = (int)Interop.Sys.syscall_bpf(Interop.Sys.SYS_bpf, BpfProgLoad, attr, 128);
-            if (progFd < 0)
+            if (logSize > 0)
             {
-                var err = Marshal.GetLastPInvokeError();
-                var verifier = System.Text.Encoding.ASCII.GetString(log).TrimEnd('\0').Trim();
-                throw new SyscallException("bpf", $"BPF_PROG_LOAD device filter{(verifier.Length > 0 ? ": " + verifier.Split('\n')[^1] : "")}", err);
+                *(uint*)(attr + 24) = 1;                   // log_level
+                *(uint*)(attr + 28) = (uint)logSize;       // log_size
+                *(ulong*)(attr + 32) = (ulong)logPtr;      // log_buf
             }
+            var fd = (int)Interop.Sys.syscall_bpf(Interop.Sys.SYS_bpf, BpfProgLoad, attr, 128);
+            log = logSize > 0 ? System.Text.Encoding.ASCII.GetString(logBuf).TrimEnd('\0') : "";
+            return fd;
+        }
+    }
+
+    public static void Attach(string cgroupDir, IReadOnlyList<LinuxDeviceCgroup> rules)
+    {
+        var program = DeviceFilterProgram.Build(rules);
+        // without a verifier log first (a log too small for the verifier fails the load); with one to explain a failure
+        var progFd = Load(program, logSize: 0, out _);
+        if (progFd < 0)
+        {
+            var err = Marshal.GetLastPInvokeError();
+            Load(program, logSize: 1 << 20, out var verifier);
+            var last = verifier.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
+            throw new SyscallException("bpf", $"BPF_PROG_LOAD device filter{(last.Length > 0 ? ": " + last : "")}", err);
         }
         using var prog = new SafeFd(progFd);
         using var dir = new SafeFd(Interop.Check(Interop.Sys.open(cgroupDir, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "open", cgroupDir));

@@ -65,6 +65,10 @@ internal static partial class Interop
         public static partial int mount_setattr(int dirfd, string path, uint flags, void* attr, nuint size);
         [LibraryImport(Libc, SetLastError = true, EntryPoint = "syscall")] public static partial long syscall_bpf(long number, int cmd, void* attr, uint size);
         public const long SYS_bpf = 321;
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int memfd_create(string name, uint flags);
+        [LibraryImport(Libc, SetLastError = true)] public static partial nint sendfile(int outFd, int inFd, long* offset, nint count);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int execve(byte* path, byte** argv, byte** envp);
         [LibraryImport(Libc)] public static partial uint getuid();
         [LibraryImport(Libc)] public static partial uint getgid();
 

@@ -54,6 +54,7 @@
 
 static int sync_fd = -1;
 static int cur_step = -1;
+static int prepared_rootfs = -1; /* see prepare_rootfs() */
 
 /* ---- talking to the runtime ------------------------------------------------------- */
 
@@ -474,10 +475,29 @@ static int step_pivot_root(int rootfd, const struct crt_step *s)
     if (chdir("/") < 0)
         fail(CRT_CALL_CHDIR);
     close(rootfd);
+    if (prepared_rootfs >= 0) {
+        close(prepared_rootfs);
+        prepared_rootfs = -1;
+    }
     int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         fail(CRT_CALL_OPEN);
     return fd;
+}
+
+/* The rootfs directory, opened while we still hold the runtime's ids. */
+static void prepare_rootfs(const struct crt_plan *plan)
+{
+    for (int i = 0; i < plan->n_steps; i++) {
+        if (plan->steps[i].op != CRT_OP_BIND_ROOTFS)
+            continue;
+        cur_step = i;
+        prepared_rootfs = open(plan->steps[i].source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (prepared_rootfs < 0)
+            fail(CRT_CALL_OPEN);
+        cur_step = -1;
+        return;
+    }
 }
 
 /* Run every step in order. Paths resolve below `rootfd`: the rootfs until pivot_root,
@@ -495,22 +515,23 @@ static int run_steps(const struct crt_plan *plan)
             if (mount(NULL, "/", NULL, s->mount_flags, NULL) < 0)
                 fail(CRT_CALL_MOUNT);
             break;
-        case CRT_OP_BIND_ROOTFS:
-            if (s->flags & CRT_F_IDMAP) {
-                /* an id-mapped copy made by the runtime: files owned by host root are
-                 * root in here too, without chown'ing the rootfs */
-                int tree = receive_fd(CRT_MSG_ROOTFS_FD);
-                if (move_mount(tree, "", AT_FDCWD, s->source, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-                    fail(CRT_CALL_MOUNT);
-                close(tree);
-            } else if (mount(s->source, s->source, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        case CRT_OP_BIND_ROOTFS: {
+            /* The rootfs becomes a mount of its own (pivot_root needs one): a recursive
+             * bind, or an id-mapped copy made by the runtime, so that files owned by host
+             * root are root's in here too. It goes onto the directory opened before we
+             * took our ids in the user namespace (the path may not be searchable now);
+             * the tree's fd is then the root that every later path resolves in. */
+            int tree = (s->flags & CRT_F_IDMAP)
+                           ? receive_fd(CRT_MSG_ROOTFS_FD)
+                           : open_tree(prepared_rootfs, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+            if (tree < 0)
                 fail(CRT_CALL_MOUNT);
-            }
+            if (move_mount(tree, "", prepared_rootfs, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                fail(CRT_CALL_MOUNT);
             close(rootfd);
-            rootfd = open(s->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (rootfd < 0)
-                fail(CRT_CALL_OPEN);
+            rootfd = tree;
             break;
+        }
         case CRT_OP_MOUNT:
             step_mount(rootfd, s);
             break;
@@ -788,6 +809,7 @@ static _Noreturn void container_main(const struct crt_plan *plan)
 {
     wait_go(); /* after the id maps: an unprivileged runtime cannot write those of an undumpable process */
     make_undumpable();
+    prepare_rootfs(plan);
     if (plan->clone_flags & CLONE_NEWUSER) {
         /* become root of the new user namespace, where that uid is mapped */
         (void)syscall(SYS_setresgid, 0, 0, 0);

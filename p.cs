@@ -1,0 +1,1 @@
+System.Console.WriteLine("hi"); System.Threading.Thread.Sleep(int.Parse(System.Environment.GetEnvironmentVariable("S") ?? "0"));
