@@ -385,6 +385,19 @@ if [ -n "$A" ]; then
 fi
 
 # =======================================================================================
+section "3b. devices: only the default nodes (v1 devices controller, v2 eBPF device program)"
+# =======================================================================================
+# A block device node can be made (CAP_MKNOD) but not opened; /dev/null keeps working.
+out=$(cr run --rm --rootfs "$ROOTFS" -- sh -c \
+  'mknod /tmp/blk b 7 0 && echo made; if head -c 1 /tmp/blk >/dev/null 2>/tmp/err; then echo OPENED; else cat /tmp/err; fi; echo x > /dev/null && echo null-ok' 2>&1)
+check "devices: a mknod'ed block device 7:0 cannot be opened, /dev/null can ($([ "$V2" = 1 ] && echo "BPF program" || echo "devices.deny/allow"))" \
+  "$out" all_of '[[ $out == *made* ]]' '[[ $out != *OPENED* ]]' '[[ $out == *"not permitted"* ]]' '[[ $out == *null-ok* ]]'
+out=$(cr run --rm --privileged --rootfs "$ROOTFS" -- sh -c \
+  'mknod /tmp/blk b 7 0 && if head -c 1 /tmp/blk >/dev/null 2>/tmp/err; then echo OPENED; else cat /tmp/err; fi' 2>&1)
+check "devices: with --privileged the same node is not refused by the device rules" \
+  "$out" all_of '[[ $out != *"not permitted"* ]]'
+
+# =======================================================================================
 section "4. pids.max enforced"
 # =======================================================================================
 out=$(cr run --rm --pids 10 --rootfs "$ROOTFS" -- sh -c \

@@ -33,6 +33,7 @@ public sealed class CgroupV1Manager(IReadOnlyDictionary<string, string> paths) :
     public void Apply(LinuxResources? r)
     {
         if (r is null) return;
+        UnsupportedResources.Check(r);
         if (r.Memory is { } m)
         {
             var dir = Dir("memory") ?? throw Missing("memory");

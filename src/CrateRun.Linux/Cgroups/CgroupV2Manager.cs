@@ -50,6 +50,7 @@ public sealed class CgroupV2Manager(string path) : ICgroupManager
     public void Apply(LinuxResources? r)
     {
         if (r is null) return;
+        UnsupportedResources.Check(r);
         if (r.Memory is { } m)
         {
             Require("memory");
