@@ -182,7 +182,7 @@ cleanup_craterun_container() {
         fi
     fi
     if [[ -n $mon ]] && ! wait_pid_gone "$mon" 5; then
-        if tr '\0' ' ' 2>/dev/null <"/proc/$mon/cmdline" | grep -q "_monitor $id"; then
+        if tr '\0' ' ' 2>/dev/null <"/proc/$mon/cmdline" | grep -q "_monitor"; then
             echo "cleanup: monitor $mon of $id still alive 5 s after rm -f: SIGKILL" >&2
             kill -KILL "$mon" 2>/dev/null || true
         fi

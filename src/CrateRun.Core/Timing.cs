@@ -9,6 +9,8 @@ public static class Timing
     {
         if (!Enabled) return;
         var ms = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10_000.0 % 100_000;
-        Console.Error.WriteLine($"[timing {Environment.ProcessId}] {ms,7:F1} ms  {what}");
+        // a fresh stream on fd 2, not Console.Error: a monitor gets its stderr (dup2) after Console.Error would have captured it
+        using var err = Console.OpenStandardError();
+        err.Write(System.Text.Encoding.UTF8.GetBytes($"[timing {Environment.ProcessId}] {ms,7:F1} ms  {what}\n"));
     }
 }

@@ -51,6 +51,8 @@ public sealed class ContainerRecord
     /// <summary>Controller (or "unified") to the absolute cgroup directory.</summary>
     public Dictionary<string, string> CgroupPaths { get; set; } = [];
     public Dictionary<string, string>? Annotations { get; set; }
+    /// <summary>The config's poststart/poststop hooks, kept here so that start and delete need not parse config.json.</summary>
+    public Oci.Hooks? Hooks { get; set; }
     /// <summary>The face that created it: "docker" (craterun run) or "oci" (craterun-oci create).</summary>
     public string Face { get; set; } = "docker";
 }

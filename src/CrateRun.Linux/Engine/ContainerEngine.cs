@@ -116,6 +116,8 @@ public sealed class ContainerEngine(ContainerStore store)
             r.Status = ContainerStatus.Created;
             r.CgroupPaths = cgroup is null ? [] : new Dictionary<string, string>(cgroup.Paths);
             r.Hostname = spec.Hostname;
+            if (spec.Hooks?.Poststart is { Count: > 0 } || spec.Hooks?.Poststop is { Count: > 0 })
+                r.Hooks = new Core.Oci.Hooks { Poststart = spec.Hooks.Poststart, Poststop = spec.Hooks.Poststop };
             Store.Save(r);
             if (o.PidFile is { } pf) ContainerStore.WriteAtomic(Path.GetFullPath(pf), System.Text.Encoding.ASCII.GetBytes(r.Pid.ToString()));
             return r;
@@ -248,7 +250,7 @@ public sealed class ContainerEngine(ContainerStore store)
         r.Started = DateTimeOffset.UtcNow;
         Store.Save(r);
         // poststart hooks: after the user's process started; a failure is reported, not fatal
-        if (r.Face == "oci" && LoadSpec(r).Hooks?.Poststart is { Count: > 0 } poststart)
+        if (r.Hooks?.Poststart is { Count: > 0 } poststart)
             Hooks.Run(poststart, "poststart", State(id), failOnError: false);
     }
 
@@ -327,12 +329,7 @@ public sealed class ContainerEngine(ContainerStore store)
     {
         var r = Store.Load(id);
         var status = CurrentStatus(r);
-        Spec? spec = null;
-        if (r.Face == "oci")
-        {
-            try { spec = LoadSpec(r); }
-            catch (CrateRunException) { } // a bundle that is gone must not keep a container from being deleted
-        }
+
         if (status is ContainerStatus.Running or ContainerStatus.Created && !force)
             throw new CrateRunException($"container {id} is {status}: stop it first or use --force");
         if (status is ContainerStatus.Running or ContainerStatus.Created)
@@ -358,7 +355,7 @@ public sealed class ContainerEngine(ContainerStore store)
             }
             Store.RemoveDir(id);
         }
-        if (spec?.Hooks?.Poststop is { Count: > 0 } poststop)
+        if (r.Hooks?.Poststop is { Count: > 0 } poststop)
             Hooks.Run(poststop, "poststop", new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Stopped, Bundle = r.Bundle, Annotations = r.Annotations }, failOnError: false);
     }
 

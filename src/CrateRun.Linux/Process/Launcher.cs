@@ -36,7 +36,9 @@ public static unsafe class Launcher
         using (var arena = new NativeArena())
         {
             var plan = BuildPlan(spec, childEnd.Fd, arena);
+            Core.Timing.Mark("launch: plan built");
             firstPid = Interop.Launch.crt_launch(plan);
+            Core.Timing.Mark("launch: cloned");
             if (firstPid < 0) throw new SyscallException("clone", $"0x{spec.CloneFlags:x}", -firstPid);
         }
         childEnd.Dispose();
@@ -69,7 +71,9 @@ public static unsafe class Launcher
             }
             // The cgroup attach (slow on v1: an RCU grace period) overlaps the child's mounts;
             // it waits for CGROUP_JOINED before it unshares its cgroup namespace.
+            Core.Timing.Mark("launch: GO sent");
             if (spec.Joins.Count == 0) callbacks.JoinCgroup?.Invoke(pid);
+            Core.Timing.Mark("launch: in cgroup");
             Send(parentEnd, Interop.Launch.MsgCgroupJoined, spec);
             var ready = Receive(parentEnd, spec);
             if (ready.Type == Interop.Launch.MsgHooks)
