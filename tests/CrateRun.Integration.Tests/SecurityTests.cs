@@ -635,6 +635,46 @@ public sealed class SecurityTests(CrateRunFixture f, SecurityFixture s) : IClass
     }
     """;
 
+    /// <summary>
+    /// SCMP_ACT_NOTIFY: the runtime hands the listener to the agent at listenerPath with the
+    /// container process state; the agent (on the host) answers the container's mkdir with EXDEV.
+    /// </summary>
+    [RootFact]
+    public async Task SeccompNotify_ListenerReachesTheAgent_WhichAnswersTheCall()
+    {
+        var dir = s.NewDir("notify");
+        var sock = Path.Combine(dir, "agent.sock");
+        var profile = Path.Combine(dir, "notify.json");
+        File.WriteAllText(profile, $$"""
+            {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "listenerPath": "{{sock}}",
+             "listenerMetadata": "craterun-test",
+             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+            """);
+        var agent = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(Path.Combine(s.ProbeDir, "probe"))
+        {
+            ArgumentList = { "seccomp-agent", sock, "18" /* EXDEV */ },
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            for (var i = 0; i < 100 && !File.Exists(sock); i++) await Task.Delay(20);
+            var r = await Probe($"{P} sc mkdir /tmp/notified-dir; ls -d /tmp/notified-dir 2>&1 || true", "--security-opt", "seccomp=" + profile);
+            Assert.True(agent.WaitForExit(10_000), "the agent never finished");
+            var log = await agent.StandardOutput.ReadToEndAsync();
+            Assert.True(r.ExitCode == 0, r + "\n--- agent ---\n" + log);
+            Assert.Equal("EXDEV", Of(r, "mkdir /tmp/notified-dir"));     // the agent's answer, not the kernel's
+            Assert.Contains("agent: notified syscall=", log);
+            Assert.Contains("\"fds\":[\"seccompFd\"]", log);
+            Assert.Contains("\"metadata\":\"craterun-test\"", log);
+            Assert.Equal(0, agent.ExitCode);
+        }
+        finally
+        {
+            if (!agent.HasExited) agent.Kill();
+            agent.Dispose();
+        }
+    }
+
     private string ProfileFile()
     {
         var path = Path.Combine(s.NewDir("seccomp"), "profile.json");

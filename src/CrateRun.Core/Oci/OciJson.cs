@@ -26,6 +26,7 @@ namespace CrateRun.Core.Oci;
 [JsonSerializable(typeof(LinuxSeccomp))]
 [JsonSerializable(typeof(OciState))]
 [JsonSerializable(typeof(Features))]
+[JsonSerializable(typeof(ContainerProcessState))]
 public sealed partial class OciJsonContext : JsonSerializerContext;
 
 /// <summary>Reading and writing OCI JSON documents through <see cref="OciJsonContext"/>.</summary>

@@ -39,3 +39,25 @@ public static class OciStatus
     public const string Running = "running";
     public const string Stopped = "stopped";
 }
+
+/// <summary>
+/// What a seccomp agent receives on linux.seccomp.listenerPath (config-linux.md "The
+/// Container Process State"), with the listener fd attached (SCM_RIGHTS).
+/// </summary>
+public sealed class ContainerProcessState
+{
+    [JsonPropertyName("ociVersion")]
+    public string OciVersion { get; set; } = "";
+
+    [JsonPropertyName("fds")]
+    public List<string> Fds { get; set; } = [];
+
+    [JsonPropertyName("pid")]
+    public int Pid { get; set; }
+
+    [JsonPropertyName("metadata")]
+    public string? Metadata { get; set; }
+
+    [JsonPropertyName("state")]
+    public OciState State { get; set; } = new();
+}

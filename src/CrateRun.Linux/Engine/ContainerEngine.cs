@@ -104,6 +104,7 @@ public sealed class ContainerEngine(ContainerStore store)
                 MapIds = pid => UserNamespaces.WriteMaps(pid, spec.Linux?.UidMappings, spec.Linux?.GidMappings),
                 BeforeGo = pid => SetOomScoreAdj(pid, process.OomScoreAdj),
                 IdmappedRootfs = idmap ? pid => UserNamespaces.IdmappedTree(rootfs, pid) : null,
+                SeccompListener = (pid, listener) => SendSeccompListener(spec, id, r.Bundle, pid, listener),
                 RunHooks = pid =>
                 {
                     var state = new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Creating, Pid = pid, Bundle = r.Bundle, Annotations = spec.Annotations };
@@ -185,6 +186,25 @@ public sealed class ContainerEngine(ContainerStore store)
         if (fd >= 0) return new SafeFd(fd, ownsHandle: false);
         if (path is null) throw new UsageException("process.terminal is true but no --console-socket was given");
         return UnixSockets.Connect(path);
+    }
+
+    /// <summary>SCMP_ACT_NOTIFY: the listener goes to the agent at linux.seccomp.listenerPath with the process state.</summary>
+    private static void SendSeccompListener(Spec spec, string id, string bundle, int pid, SafeFd listener)
+    {
+        var path = spec.Linux?.Seccomp?.ListenerPath;
+        if (string.IsNullOrEmpty(path))
+            throw new UsageException("the seccomp profile uses SCMP_ACT_NOTIFY but linux.seccomp.listenerPath is not set");
+        var state = new ContainerProcessState
+        {
+            OciVersion = SpecBuilderVersion,
+            Fds = ["seccompFd"],
+            Pid = pid,
+            Metadata = spec.Linux!.Seccomp!.ListenerMetadata,
+            State = new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Creating, Pid = pid, Bundle = bundle, Annotations = spec.Annotations },
+        };
+        using var agent = UnixSockets.Connect(path);
+        if (!UnixSockets.Send(agent.Fd, OciJson.WriteUtf8Bytes(state), listener.Fd))
+            throw new CrateRunException($"seccomp notify: cannot send the listener to {path}");
     }
 
     /// <summary>Annotation by which the Docker-like face asks for an id-mapped rootfs (--userns).</summary>

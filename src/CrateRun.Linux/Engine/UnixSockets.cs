@@ -17,7 +17,7 @@ public static unsafe class UnixSockets
         catch (SocketException e)
         {
             s.Dispose();
-            throw new Core.CrateRunException($"connect to console socket {path}: {e.Message}");
+            throw new Core.CrateRunException($"connect to {path}: {e.Message}");
         }
         // hand the fd over: the Socket object must not close it
         var fd = Interop.Sys.dup((int)s.Handle);
@@ -60,6 +60,26 @@ public static unsafe class UnixSockets
                 msg.ControlLen = CmsgSpace;
             }
             return Interop.Sys.sendmsg(sock, &msg, 0x4000 /* MSG_NOSIGNAL */) >= 0;
+        }
+    }
+
+    /// <summary>Receives one message into <paramref name="buffer"/> and the fd attached to it (-1 if none); returns its length (0 at end of stream).</summary>
+    public static int ReceiveBytes(int sock, Span<byte> buffer, out int fd)
+    {
+        fd = -1;
+        fixed (byte* data = buffer)
+        {
+            var iov = new IoVec { Base = data, Len = (nuint)buffer.Length };
+            byte* control = stackalloc byte[CmsgSpace];
+            new Span<byte>(control, CmsgSpace).Clear();
+            var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = CmsgSpace };
+            nint n;
+            do n = Interop.Sys.recvmsg(sock, &msg, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+            while (n < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR);
+            if (n < 0) return -1;
+            if (msg.ControlLen >= CmsgHeader + sizeof(int) && *(int*)(control + 8) == SolSocket && *(int*)(control + 12) == ScmRights)
+                fd = *(int*)(control + CmsgHeader);
+            return (int)n;
         }
     }
 

@@ -64,7 +64,7 @@ internal static partial class Interop
             public byte** Envp;
         }
 
-        public const int MsgGo = 1, MsgChildPid = 2, MsgReady = 3, MsgError = 4, MsgCgroupJoined = 6, MsgRootfsFd = 7, MsgHooks = 8;
+        public const int MsgGo = 1, MsgChildPid = 2, MsgReady = 3, MsgError = 4, MsgCgroupJoined = 6, MsgRootfsFd = 7, MsgHooks = 8, MsgSeccompFd = 5;
 
         [StructLayout(LayoutKind.Sequential)]
         public struct Msg

@@ -95,6 +95,26 @@ static void wait_go(void)
     wait_msg(CRT_MSG_GO);
 }
 
+/* A message to the runtime carrying one fd (SCM_RIGHTS). */
+static void send_fd(int type, int fd)
+{
+    struct crt_msg m = {.type = type, .step = cur_step};
+    struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    memset(&c, 0, sizeof c);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    if (sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0)
+        fail(CRT_CALL_SYNC);
+}
+
 /* A message carrying one fd (SCM_RIGHTS) from the runtime. */
 static int receive_fd(int type)
 {
@@ -659,11 +679,21 @@ static void set_rlimits(const struct crt_plan *plan)
     }
 }
 
+static int seccomp_loaded = 0;
 static void load_seccomp(const struct crt_plan *plan)
 {
+    if (seccomp_loaded)
+        return;
     struct sock_fprog prog = {.len = (unsigned short)plan->seccomp_len, .filter = (struct sock_filter *)plan->seccomp_filter};
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan->seccomp_flags, &prog) < 0)
+    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan->seccomp_flags, &prog);
+    if (rc < 0)
         fail(CRT_CALL_SECCOMP);
+    seccomp_loaded = 1;
+    if (plan->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        /* SCMP_ACT_NOTIFY: the runtime hands this listener to the agent at listenerPath */
+        send_fd(CRT_MSG_SECCOMP_FD, (int)rc);
+        close((int)rc);
+    }
 }
 
 /* setgroups/setgid/setuid keeping capabilities, then the five capability sets. */
@@ -846,6 +876,13 @@ static _Noreturn void container_main(const struct crt_plan *plan)
     if (close_range(3 + (unsigned)plan->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         fail(CRT_CALL_SYNC);
 
+    /* A notify listener must reach the runtime while it still listens: load the filter now
+     * (the profile then also sees the wait for start, which notify profiles allow). */
+    if (plan->seccomp_len && (plan->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
+        if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+            fail(CRT_CALL_PRCTL);
+        load_seccomp(plan);
+    }
     send_msg(CRT_MSG_READY, 0, 0, 0);
     ready_sent = 1;
     if (plan->exec_fifo_fd >= 0)

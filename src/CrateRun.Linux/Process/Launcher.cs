@@ -20,6 +20,8 @@ public static unsafe class Launcher
         public Action<int>? BeforeGo { get; init; }
         /// <summary>The process stopped at its Hooks step: run prestart/createRuntime hooks now.</summary>
         public Action<int>? RunHooks { get; init; }
+        /// <summary>SCMP_ACT_NOTIFY: the seccomp listener fd of the process, for the agent at listenerPath.</summary>
+        public Action<int, SafeFd>? SeccompListener { get; init; }
         /// <summary>With an id-mapped rootfs (StepFlags.Idmap): the detached tree to hand to the process.</summary>
         public Func<int, SafeFd>? IdmappedRootfs { get; init; }
     }
@@ -75,15 +77,25 @@ public static unsafe class Launcher
             if (spec.Joins.Count == 0) callbacks.JoinCgroup?.Invoke(pid);
             Core.Timing.Mark("launch: in cgroup");
             Send(parentEnd, Interop.Launch.MsgCgroupJoined, spec);
-            var ready = Receive(parentEnd, spec);
-            if (ready.Type == Interop.Launch.MsgHooks)
+            while (true)
             {
-                callbacks.RunHooks?.Invoke(pid);
-                Send(parentEnd, Interop.Launch.MsgGo, spec);
-                ready = Receive(parentEnd, spec);
+                var msg = Receive(parentEnd, spec, out var fd);
+                switch (msg.Type)
+                {
+                    case Interop.Launch.MsgHooks:
+                        callbacks.RunHooks?.Invoke(pid);
+                        Send(parentEnd, Interop.Launch.MsgGo, spec);
+                        continue;
+                    case Interop.Launch.MsgSeccompFd when fd >= 0:
+                        using (var listener = new SafeFd(fd))
+                            (callbacks.SeccompListener ?? throw new Core.CrateRunException("seccomp notify: nobody to hand the listener to"))(pid, listener);
+                        continue;
+                    case Interop.Launch.MsgReady:
+                        return pid;
+                    default:
+                        throw Unexpected(msg);
+                }
             }
-            if (ready.Type != Interop.Launch.MsgReady) throw Unexpected(ready);
-            return pid;
         }
         catch
         {
@@ -124,14 +136,15 @@ public static unsafe class Launcher
         }
     }
 
-    private static Interop.Launch.Msg Receive(SafeFd sock, LaunchSpec spec)
+    private static Interop.Launch.Msg Receive(SafeFd sock, LaunchSpec spec) => Receive(sock, spec, out _);
+
+    /// <summary>The next message, and the fd that came with it (-1 if none).</summary>
+    private static Interop.Launch.Msg Receive(SafeFd sock, LaunchSpec spec, out int fd)
     {
         Interop.Launch.Msg msg;
-        nint n;
-        do n = Interop.Sys.read(sock.Fd, (byte*)&msg, sizeof(Interop.Launch.Msg));
-        while (n < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR);
-        if (n == 0) throw new Core.CrateRunException("container setup: the container process exited before it was ready");
-        if (n != sizeof(Interop.Launch.Msg)) throw new SyscallException("read", "sync socket", Marshal.GetLastPInvokeError());
+        var text = Engine.UnixSockets.ReceiveBytes(sock.Fd, new Span<byte>(&msg, sizeof(Interop.Launch.Msg)), out fd);
+        if (text == 0) throw new Core.CrateRunException("container setup: the container process exited before it was ready");
+        if (text != sizeof(Interop.Launch.Msg)) throw new SyscallException("recvmsg", "sync socket", Marshal.GetLastPInvokeError());
         if (msg.Type == Interop.Launch.MsgError) throw Describe(msg, spec);
         return msg;
     }
