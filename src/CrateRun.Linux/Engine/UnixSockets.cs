@@ -83,22 +83,13 @@ public static unsafe class UnixSockets
         }
     }
 
-    /// <summary>Receives one message and the fd attached to it (-1 if none). Null at end of stream.</summary>
+    /// <summary>Receives one text message and the fd attached to it (-1 if none). Null at end of stream.</summary>
     public static string? Receive(int sock, out int fd)
     {
-        fd = -1;
-        var data = stackalloc byte[4096];
-        var iov = new IoVec { Base = data, Len = 4096 };
-        byte* control = stackalloc byte[CmsgSpace];
-        new Span<byte>(control, CmsgSpace).Clear();
-        var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = CmsgSpace };
-        nint n;
-        do n = Interop.Sys.recvmsg(sock, &msg, 0x40000000 /* MSG_CMSG_CLOEXEC */);
-        while (n < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR);
+        Span<byte> data = stackalloc byte[4096];
+        var n = ReceiveBytes(sock, data, out fd);
         if (n < 0) throw new SyscallException("recvmsg", null, Marshal.GetLastPInvokeError());
-        if (msg.ControlLen >= CmsgHeader + sizeof(int) && *(int*)(control + 8) == SolSocket && *(int*)(control + 12) == ScmRights)
-            fd = *(int*)(control + CmsgHeader);
         if (n == 0 && fd < 0) return null;
-        return System.Text.Encoding.UTF8.GetString(data, (int)n);
+        return System.Text.Encoding.UTF8.GetString(data[..n]);
     }
 }

@@ -95,11 +95,10 @@ static void wait_go(void)
     wait_msg(CRT_MSG_GO);
 }
 
-/* A message to the runtime carrying one fd (SCM_RIGHTS). */
-static void send_fd(int type, int fd)
+/* sendmsg of `len` bytes with one fd attached (SCM_RIGHTS). */
+static int send_with_fd(int sock, void *data, size_t len, int fd)
 {
-    struct crt_msg m = {.type = type, .step = cur_step};
-    struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+    struct iovec iov = {.iov_base = data, .iov_len = len};
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof(int))];
@@ -111,7 +110,14 @@ static void send_fd(int type, int fd)
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    if (sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0)
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* A message to the runtime carrying one fd. */
+static void send_fd(int type, int fd)
+{
+    struct crt_msg m = {.type = type, .step = cur_step};
+    if (send_with_fd(sync_fd, &m, sizeof m, fd) < 0)
         fail(CRT_CALL_SYNC);
 }
 
@@ -636,19 +642,7 @@ static void setup_terminal(const struct crt_plan *plan)
         (void)ioctl(slave, TIOCSWINSZ, &ws);
     }
     char byte = 'm';
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } c;
-    memset(&c, 0, sizeof c);
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof c.buf};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &master, sizeof(int));
-    if (sendmsg(plan->console_fd, &msg, MSG_NOSIGNAL) < 0)
+    if (send_with_fd(plan->console_fd, &byte, 1, master) < 0)
         fail(CRT_CALL_TERMINAL);
     close(master);
     close(plan->console_fd);
