@@ -20,6 +20,7 @@ public static class RunFlow
         if (cidfile is not null && File.Exists(cidfile))
             throw new UsageException($"cidfile {cidfile} already exists");
         var id = ContainerId.New();
+        Timing.Mark("run flow");
         var spec = SpecBuilder.Build(id, options);
         Timing.Mark("spec built");
         var record = new ContainerRecord
@@ -44,6 +45,7 @@ public static class RunFlow
         try
         {
             ContainerStore.WriteAtomic(engine.Store.PathOf(id, ContainerEngine.ConfigFile), OciJson.WriteUtf8Bytes(spec, indented: true));
+            Timing.Mark("config written");
             if (cidfile is not null) File.WriteAllText(cidfile, id);
         }
         catch

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace CrateRun.Core;
 
 /// <summary>Container ids: 16 lowercase hex characters, as in the seed.</summary>
@@ -7,7 +5,17 @@ public static class ContainerId
 {
     public const int Length = 16;
 
-    public static string New() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(Length / 2));
+    /// <summary>
+    /// A new random id. Random.Shared is seeded from the kernel's randomness; the crypto RNG
+    /// would load OpenSSL on every start (about 2 ms) for an id that needs no secrecy, and a
+    /// clash is refused at registration anyway.
+    /// </summary>
+    public static string New()
+    {
+        Span<byte> b = stackalloc byte[Length / 2];
+        Random.Shared.NextBytes(b);
+        return Convert.ToHexStringLower(b);
+    }
 
     public static bool IsFullId(string s) => s.Length == Length && s.All(char.IsAsciiHexDigitLower);
 
