@@ -58,7 +58,7 @@ public static class RunFlow
         int code;
         using (control)
         {
-            ContainerMonitor.Assign(control, engine.Store.Root, id, options.Interactive, detach);
+            ContainerMonitor.Assign(control, engine.Store.Root, id, options.Interactive, detach, ContainerEngine.CgroupsPathOf(spec, id));
             Timing.Mark("monitor assigned");
             code = Attach(engine, id, control, options, detach);
         }

@@ -19,6 +19,8 @@ public sealed class CreateOptions
     public string? PidFile { get; init; }
     public bool NoPivot { get; init; }
     public int PreserveFds { get; init; }
+    /// <summary>The container's (v1) cgroup, already joined by a launcher thread: the launch runs there.</summary>
+    public PreparedCgroup? Prepared { get; init; }
 }
 
 /// <summary>What exec runs in a running container.</summary>
@@ -89,7 +91,18 @@ public sealed class ContainerEngine(ContainerStore store)
             Timing.Mark("planned");
 
             // The cgroup exists and holds its limits before the process does anything.
-            cgroup = CreateCgroup(id, spec, out cgroupExisted);
+            var prepared = o.Prepared is { } pc && pc.CgroupsPath == CgroupsPathOf(spec, id) ? pc : null;
+            if (prepared is not null)
+            {
+                cgroup = prepared.Manager;
+                cgroupExisted = true; // the prepared cgroup removes itself unless kept
+                prepared.WaitCreated();
+                cgroup.Apply(spec.Linux?.Resources);
+            }
+            else
+            {
+                cgroup = CreateCgroup(id, spec, out cgroupExisted);
+            }
             Timing.Mark("cgroup ready");
 
             using var fifo = MakeExecFifo(id);
@@ -97,8 +110,8 @@ public sealed class ContainerEngine(ContainerStore store)
             using var console = process.Terminal ? ConsoleSocket(o.ConsoleFd, o.ConsoleSocketPath) : null;
             launch.ConsoleFd = console?.Fd ?? -1;
 
-            var cg = cgroup;
-            r.Pid = Launcher.Launch(launch, new Launcher.Callbacks
+            var cg = prepared is null ? cgroup : null; // born in the prepared cgroup: nothing to move
+            var callbacks = new Launcher.Callbacks
             {
                 JoinCgroup = cg is null ? null : cg.AddProcess,
                 MapIds = pid => UserNamespaces.WriteMaps(pid, spec.Linux?.UidMappings, spec.Linux?.GidMappings),
@@ -111,7 +124,10 @@ public sealed class ContainerEngine(ContainerStore store)
                     Hooks.Run(spec.Hooks?.Prestart, "prestart", state);
                     Hooks.Run(spec.Hooks?.CreateRuntime, "createRuntime", state);
                 },
-            });
+            };
+            if (prepared is not null) launch.CloneOn = prepared.Run;
+            r.Pid = Launcher.Launch(launch, callbacks);
+            prepared?.Keep();
             r.PidStartTime = Processes.StartTime(r.Pid);
             Timing.Mark("launched (ready)");
             r.Status = ContainerStatus.Created;
@@ -207,6 +223,9 @@ public sealed class ContainerEngine(ContainerStore store)
             throw new CrateRunException($"seccomp notify: cannot send the listener to {path}");
     }
 
+    /// <summary>The config's cgroupsPath, or the default: craterun-ID below our own cgroup.</summary>
+    public static string CgroupsPathOf(Spec spec, string id) => spec.Linux?.CgroupsPath is { Length: > 0 } cp ? cp : "craterun-" + id;
+
     /// <summary>Annotation by which the Docker-like face asks for an id-mapped rootfs (--userns).</summary>
     public const string IdmapAnnotation = "io.craterun.idmap-rootfs";
 
@@ -216,7 +235,7 @@ public sealed class ContainerEngine(ContainerStore store)
     /// </summary>
     private ICgroupManager? CreateCgroup(string id, Spec spec, out bool existed)
     {
-        var cgroup = Layout.ManagerFor(spec.Linux?.CgroupsPath is { Length: > 0 } cp ? cp : "craterun-" + id);
+        var cgroup = Layout.ManagerFor(CgroupsPathOf(spec, id));
         existed = cgroup.Paths.Values.All(Directory.Exists);
         var r = spec.Linux?.Resources;
         var limits = r is not null && (r.Memory is not null || r.Cpu is not null || r.Pids is not null || r.Unified is { Count: > 0 });
@@ -333,7 +352,7 @@ public sealed class ContainerEngine(ContainerStore store)
         if (all)
         {
             var cg = Layout.ManagerForPaths(r.CgroupPaths);
-            foreach (var pid in cg.Pids()) Processes.Signal(pid, signal);
+            foreach (var pid in cg.Pids().Where(p => p != Environment.ProcessId)) Processes.Signal(pid, signal);
             if (cg.IsFrozen()) cg.Thaw();
             return;
         }
@@ -370,7 +389,7 @@ public sealed class ContainerEngine(ContainerStore store)
             if (fresh.CgroupPaths.Count > 0)
             {
                 var cg = Layout.ManagerForPaths(fresh.CgroupPaths);
-                foreach (var pid in cg.Pids()) Processes.Signal(pid, Interop.Sys.SIGKILL);
+                foreach (var pid in cg.Pids().Where(p => p != Environment.ProcessId)) Processes.Signal(pid, Interop.Sys.SIGKILL);
                 cg.Destroy();
             }
             Store.RemoveDir(id);
@@ -391,7 +410,7 @@ public sealed class ContainerEngine(ContainerStore store)
         r.Status = ContainerStatus.Exited;
         if (cg is not null)
         {
-            foreach (var pid in cg.Pids()) Processes.Signal(pid, Interop.Sys.SIGKILL);
+            foreach (var pid in cg.Pids().Where(p => p != Environment.ProcessId)) Processes.Signal(pid, Interop.Sys.SIGKILL);
             TryDestroy(cg);
             r.CgroupPaths = [];
         }

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using CrateRun.Core;
+using CrateRun.Linux.Cgroups;
 
 namespace CrateRun.Linux.Engine;
 
@@ -18,7 +19,7 @@ public static unsafe class ContainerMonitor
     public const int ControlFd = 3;
 
     /// <summary>The monitor's main. fd 0 is the container's stdin (with -i), 1 and 2 the CLI's output or /dev/null.</summary>
-    public static int Run(ContainerEngine engine, string id, bool interactive)
+    public static int Run(ContainerEngine engine, string id, bool interactive, PreparedCgroup? prepared = null)
     {
         var store = engine.Store;
         Timing.Mark("monitor main");
@@ -43,7 +44,7 @@ public static unsafe class ContainerMonitor
                 var (ours, theirs) = SocketPair();
                 consoleOurs = ours;
                 toClose.Add(theirs);
-                options = new CreateOptions { ConsoleFd = theirs.Fd };
+                options = new CreateOptions { ConsoleFd = theirs.Fd, Prepared = prepared };
             }
             else
             {
@@ -51,12 +52,13 @@ public static unsafe class ContainerMonitor
                 var (errRead, errWrite) = Pipe();
                 toClose.AddRange([outRead, outWrite, errRead, errWrite]);
                 var stdin = interactive ? -1 : OpenDevNull(toClose);
-                options = new CreateOptions { Stdio = [stdin, outWrite.Fd, errWrite.Fd] };
+                options = new CreateOptions { Stdio = [stdin, outWrite.Fd, errWrite.Fd], Prepared = prepared };
                 pump.AddOutput(outRead.Fd, stdoutLog, new IoPump.FdSink(1));
                 pump.AddOutput(errRead.Fd, stderrLog, new IoPump.FdSink(2));
             }
 
             r = engine.Create(id, options);
+            prepared?.Dispose(); // the launcher thread leaves the container's cgroup
             Timing.Mark("created");
             pid = r.Pid;
             // the write ends belong to the container now: we must see EOF when it is done with them
@@ -177,11 +179,17 @@ public static unsafe class ContainerMonitor
         }
     }
 
+    private static PreparedCgroup? TryPrepare(ContainerEngine engine, string cgroupsPath)
+    {
+        try { return PreparedCgroup.TryStart(engine.Layout, cgroupsPath); }
+        catch (CrateRunException) { return null; } // the usual path reports the problem
+    }
+
     /// <summary>The hidden argument that makes craterun a monitor.</summary>
     public const string MonitorArg = "_monitor";
 
     /// <summary>Hands a registered container to an early monitor, with the stdio it should use.</summary>
-    public static void Assign(SafeFd control, string storeRoot, string id, bool interactive, bool detach)
+    public static void Assign(SafeFd control, string storeRoot, string id, bool interactive, bool detach, string cgroupsPath)
     {
         if (interactive) UnixSockets.Send(control.Fd, "F0", 0);
         if (!detach)
@@ -189,7 +197,7 @@ public static unsafe class ContainerMonitor
             UnixSockets.Send(control.Fd, "F1", 1);
             UnixSockets.Send(control.Fd, "F2", 2);
         }
-        UnixSockets.Send(control.Fd, $"C\t{storeRoot}\t{id}\t{(interactive ? "i" : "-")}");
+        UnixSockets.Send(control.Fd, $"C\t{storeRoot}\t{id}\t{(interactive ? "i" : "-")}\t{cgroupsPath}");
     }
 
     /// <summary>The monitor's entry point: wait for a container, then watch it. A CLI that gave up (EOF) ends it quietly.</summary>
@@ -206,11 +214,14 @@ public static unsafe class ContainerMonitor
                 continue;
             }
             var parts = msg.Split('\t');
-            if (parts is ["C", var root, var id, var flags])
+            if (parts is ["C", var root, var id, var flags, var cgroupsPath])
             {
+                var engine = new ContainerEngine(new Core.State.ContainerStore(root));
+                // join the container's cgroup now, while the config is read and planned
+                using var prepared = TryPrepare(engine, cgroupsPath);
                 try
                 {
-                    return Run(new ContainerEngine(new Core.State.ContainerStore(root)), id, flags == "i");
+                    return Run(engine, id, flags == "i", prepared);
                 }
                 catch (CrateRunException e)
                 {

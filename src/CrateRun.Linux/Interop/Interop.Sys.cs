@@ -69,6 +69,7 @@ internal static partial class Interop
         public static partial int memfd_create(string name, uint flags);
         [LibraryImport(Libc, SetLastError = true)] public static partial nint sendfile(int outFd, int inFd, long* offset, nint count);
         [LibraryImport(Libc, SetLastError = true)] public static partial int execve(byte* path, byte** argv, byte** envp);
+        [LibraryImport(Libc)] public static partial int gettid();
         [LibraryImport(Libc)] public static partial uint getuid();
         [LibraryImport(Libc)] public static partial uint getgid();
 

@@ -58,6 +58,8 @@ public sealed class LaunchSpec
     public string Cwd { get; set; } = "/";
     public string[] Argv { get; set; } = [];
     public string[] Envp { get; set; } = [];
+    /// <summary>Runs the clone on another thread (one already in the container's cgroup), or null for this one.</summary>
+    public Func<Func<int>, int>? CloneOn { get; set; }
 }
 
 /// <summary>The C stage reported a failure: which step, which call, which errno.</summary>

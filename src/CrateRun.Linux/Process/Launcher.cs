@@ -39,7 +39,10 @@ public static unsafe class Launcher
         {
             var plan = BuildPlan(spec, childEnd.Fd, arena);
             Core.Timing.Mark("launch: plan built");
-            firstPid = Interop.Launch.crt_launch(plan);
+            // only the clone itself runs on the prepared thread: a thread created from there
+            // (a socket engine, the thread pool) would stay in the container's cgroup
+            var planAddress = (nint)plan;
+            firstPid = spec.CloneOn is { } on ? on(() => Interop.Launch.crt_launch((Interop.Launch.Plan*)planAddress)) : Interop.Launch.crt_launch(plan);
             Core.Timing.Mark("launch: cloned");
             if (firstPid < 0) throw new SyscallException("clone", $"0x{spec.CloneFlags:x}", -firstPid);
         }
