@@ -36,9 +36,7 @@ public static class DockerCli
         if (Subcommand(args) == "run" && !args.Contains("--help") && !args.Contains("-h") && !args.Contains("-?"))
             EarlyMonitor = ContainerMonitor.SpawnEarly();
         Timing.Mark("monitor spawned");
-        Timing.Mark("commands built");
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        Timing.Mark("parsed");
         return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
     }
 
@@ -109,7 +107,6 @@ public static class DockerCli
             }
             if (rootfsDir is null) throw new UsageException("--rootfs DIR is required (or try: craterun run --rm hello-world)");
             if (cmdArgs.Length == 0) throw new UsageException("no command given: craterun run --rootfs DIR -- CMD [ARG...]");
-            Timing.Mark("action");
             var resolvedRootfs = RootfsCheck.Resolve(rootfsDir, requireLayout: true);
             var (uid, gid) = p.GetValue(user) is { } u
                 ? SpecBuilder.ResolveUser(u, ReadIfExists(Path.Combine(resolvedRootfs, "etc/passwd")), ReadIfExists(Path.Combine(resolvedRootfs, "etc/group")))
@@ -150,7 +147,6 @@ public static class DockerCli
                 Seccomp = profilePath is null ? null : LoadSeccomp(profilePath),
                 ConsoleSize = isTty ? Terminal.Size(1) ?? Terminal.Size(0) : null,
             };
-            Timing.Mark("options built");
             return RunFlow.Run(engine, options, p.GetValue(detach), p.GetValue(rm), p.GetValue(cidfile));
         }));
         return cmd;

@@ -20,9 +20,7 @@ public static class RunFlow
         if (cidfile is not null && File.Exists(cidfile))
             throw new UsageException($"cidfile {cidfile} already exists");
         var id = ContainerId.New();
-        Timing.Mark("run flow");
         var spec = SpecBuilder.Build(id, options);
-        Timing.Mark("spec built");
         var record = new ContainerRecord
         {
             Id = id,

@@ -71,7 +71,6 @@ public sealed class ContainerEngine(ContainerStore store)
     {
         var r = Store.Load(id);
         ICgroupManager? cgroup = null;
-        Timing.Mark("create: record loaded");
         var cgroupExisted = true;
         try
         {

@@ -26,11 +26,9 @@ public static unsafe class ContainerMonitor
         var r = store.Load(id);
         r.MonitorPid = Environment.ProcessId;
         store.Save(r);
-        Timing.Mark("monitor: record saved");
 
         using var stdoutLog = new LogFile(store.PathOf(id, "stdout.log"));
         using var stderrLog = new LogFile(store.PathOf(id, "stderr.log"));
-        Timing.Mark("monitor: logs open");
         var pump = new IoPump();
         var toClose = new List<SafeFd>();
         int pid;

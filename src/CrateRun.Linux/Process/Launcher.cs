@@ -38,7 +38,6 @@ public static unsafe class Launcher
         using (var arena = new NativeArena())
         {
             var plan = BuildPlan(spec, childEnd.Fd, arena);
-            Core.Timing.Mark("launch: plan built");
             // only the clone itself runs on the prepared thread: a thread created from there
             // (a socket engine, the thread pool) would stay in the container's cgroup
             var planAddress = (nint)plan;
@@ -76,7 +75,6 @@ public static unsafe class Launcher
             }
             // The cgroup attach (slow on v1: an RCU grace period) overlaps the child's mounts;
             // it waits for CGROUP_JOINED before it unshares its cgroup namespace.
-            Core.Timing.Mark("launch: GO sent");
             if (spec.Joins.Count == 0) callbacks.JoinCgroup?.Invoke(pid);
             Core.Timing.Mark("launch: in cgroup");
             Send(parentEnd, Interop.Launch.MsgCgroupJoined, spec);
