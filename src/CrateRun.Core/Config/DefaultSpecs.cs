@@ -31,7 +31,7 @@ public static class DefaultSpecs
     {
         OciVersionMin = "1.0.0",
         OciVersionMax = SpecBuilder.OciVersion,
-        Hooks = ["prestart", "createRuntime", "poststart", "poststop"],
+        Hooks = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         MountOptions = ["ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync", "mand", "nomand",
             "noatime", "atime", "nodiratime", "diratime", "relatime", "norelatime", "strictatime", "nostrictatime", "bind", "rbind",
             "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "rro", "remount", "silent", "loud"],

@@ -34,8 +34,6 @@ public static class SetupPlanner
         var steps = new List<SetupStep>();
         if (!HasNamespace(spec, "mount", newOnly: false))
             throw new UsageException("the config has no mount namespace: running in the host's mount namespace is not supported");
-        if (spec.Hooks?.CreateContainer is { Count: > 0 } || spec.Hooks?.StartContainer is { Count: > 0 })
-            throw new UsageException("createContainer and startContainer hooks are not supported yet (prestart, createRuntime, poststart and poststop are)");
         bool userns = HasNamespace(spec, "user", newOnly: false);
         var mounts = spec.Mounts ?? [];
         var deferCgroup = false;
@@ -100,9 +98,10 @@ public static class SetupPlanner
             foreach (var p in spec.Linux?.ReadonlyPaths ?? [])
                 steps.Add(new SetupStep(StepOp.MakeReadonly, Target: p, Flags: StepFlags.Optional | StepFlags.Recursive,
                     MountFlags: MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec));
-            // 9. prestart and createRuntime hooks run (in the runtime's namespace) once the
-            //    container's namespaces and mounts exist, before pivot_root.
-            if (spec.Hooks?.Prestart is { Count: > 0 } || spec.Hooks?.CreateRuntime is { Count: > 0 })
+            // 9. Hooks once the container's namespaces and mounts exist, before pivot_root:
+            //    prestart and createRuntime in the runtime's namespace, then createContainer in
+            //    the container's (the process runs those itself; startContainer ones after start).
+            if (new[] { spec.Hooks?.Prestart, spec.Hooks?.CreateRuntime, spec.Hooks?.CreateContainer, spec.Hooks?.StartContainer }.Any(h => h is { Count: > 0 }))
                 steps.Add(new SetupStep(StepOp.Hooks));
             // 10. Switch root; the old root is detached and gone from the container's view.
             steps.Add(new SetupStep(StepOp.PivotRoot, Flags: host.NoPivot ? StepFlags.NoPivot : StepFlags.None));

@@ -74,7 +74,7 @@ public sealed record SetupStep(
         StepOp.SetDomainname => $"set domainname {Source}",
         StepOp.LoopbackUp => "bring up the loopback interface",
         StepOp.EnterCgroup => "enter the cgroup and its namespace",
-        StepOp.Hooks => "run the prestart and createRuntime hooks",
+        StepOp.Hooks => "run the prestart, createRuntime and createContainer hooks",
         _ => Op.ToString(),
     };
 }

@@ -87,6 +87,8 @@ public sealed class ContainerEngine(ContainerStore store)
             bool idmap = SetupPlanner.HasNamespace(spec, "user") && spec.Annotations?.GetValueOrDefault(IdmapAnnotation) == "true";
             launch.Steps = SetupPlanner.Plan(spec, rootfs, new HostInfo(Layout.IsV2, [.. Layout.V1.Select(h => h.Controllers)], o.NoPivot, idmap));
             ProcessPlan.Apply(launch, spec, process, userns);
+            launch.CreateContainerHooks.AddRange(spec.Hooks?.CreateContainer ?? []);
+            launch.StartContainerHooks.AddRange(spec.Hooks?.StartContainer ?? []);
             Timing.Mark("planned");
 
             // The cgroup exists and holds its limits before the process does anything.
@@ -122,6 +124,7 @@ public sealed class ContainerEngine(ContainerStore store)
                     var state = new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Creating, Pid = pid, Bundle = r.Bundle, Annotations = spec.Annotations };
                     Hooks.Run(spec.Hooks?.Prestart, "prestart", state);
                     Hooks.Run(spec.Hooks?.CreateRuntime, "createRuntime", state);
+                    return OciJson.WriteUtf8Bytes(state);
                 },
             };
             if (prepared is not null) launch.CloneOn = prepared.Run;

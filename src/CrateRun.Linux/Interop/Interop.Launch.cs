@@ -22,6 +22,15 @@ internal static partial class Interop
         }
 
         [StructLayout(LayoutKind.Sequential)]
+        public struct Hook
+        {
+            public byte* Path;
+            public byte** Argv;
+            public byte** Envp;
+            public int Timeout, Pad;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
         public struct Rlimit
         {
             public uint Resource, Pad;
@@ -62,9 +71,12 @@ internal static partial class Interop
             public byte* Cwd;
             public byte** Argv;
             public byte** Envp;
+            public int NCreateHooks, NStartHooks;
+            public Hook* CreateHooks;
+            public Hook* StartHooks;
         }
 
-        public const int MsgGo = 1, MsgChildPid = 2, MsgReady = 3, MsgError = 4, MsgCgroupJoined = 6, MsgRootfsFd = 7, MsgHooks = 8, MsgSeccompFd = 5;
+        public const int MsgGo = 1, MsgChildPid = 2, MsgReady = 3, MsgError = 4, MsgCgroupJoined = 6, MsgRootfsFd = 7, MsgHooks = 8, MsgSeccompFd = 5, MsgStateFd = 9;
 
         [StructLayout(LayoutKind.Sequential)]
         public struct Msg
@@ -77,7 +89,7 @@ internal static partial class Interop
         [
             "?", "setns", "unshare", "clone", "mount", "open", "mkdir", "mknod", "symlink", "pivot_root", "chdir",
             "sethostname", "write", "setgroups", "setgid", "setuid", "capset", "prctl", "seccomp", "setrlimit",
-            "exec", "terminal", "exec.fifo", "dup2", "sync", "umount", "setdomainname", "loopback", "setsid",
+            "exec", "terminal", "exec.fifo", "dup2", "sync", "umount", "setdomainname", "loopback", "setsid", "hook",
         ];
 
         public const int CallExecLookup = 20;

@@ -45,6 +45,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -526,6 +528,51 @@ static void prepare_rootfs(const struct crt_plan *plan)
     }
 }
 
+/* The state JSON for createContainer/startContainer hooks (a memfd from the runtime). */
+static int state_fd = -1;
+
+/* Each hook in order: a child with the state on stdin; a failure, non-zero exit or timeout
+ * fails the container. (We are single-threaded here: fork is plain.) */
+static void run_hooks(const struct crt_hook *hooks, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const struct crt_hook *h = &hooks[i];
+        if (state_fd < 0 || lseek(state_fd, 0, SEEK_SET) < 0)
+            fail(CRT_CALL_HOOK);
+        long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+        if (pid < 0)
+            fail(CRT_CALL_HOOK);
+        if (pid == 0) {
+            if (dup2(state_fd, 0) < 0)
+                _exit(126);
+            execve(h->path, (char *const *)h->argv, (char *const *)h->envp);
+            _exit(127);
+        }
+        long waited_ms = 0;
+        int status = 0;
+        for (;;) {
+            long r = waitpid((pid_t)pid, &status, WNOHANG);
+            if (r == pid)
+                break;
+            if (r < 0 && errno != EINTR)
+                fail(CRT_CALL_HOOK);
+            if (h->timeout > 0 && waited_ms >= h->timeout * 1000L) {
+                kill((pid_t)pid, SIGKILL);
+                waitpid((pid_t)pid, &status, 0);
+                errno = ETIMEDOUT;
+                fail(CRT_CALL_HOOK);
+            }
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+            waited_ms++;
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            errno = WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ENOENT : ECANCELED;
+            fail(CRT_CALL_HOOK);
+        }
+    }
+}
+
 /* Run every step in order. Paths resolve below `rootfd`: the rootfs until pivot_root,
  * then the new "/". Returns the final root fd. */
 static int run_steps(const struct crt_plan *plan)
@@ -611,7 +658,10 @@ static int run_steps(const struct crt_plan *plan)
             break;
         case CRT_OP_HOOKS:
             send_msg(CRT_MSG_HOOKS, 0, 0, 0);
-            wait_go();
+            if (plan->n_create_hooks || plan->n_start_hooks)
+                state_fd = receive_fd(CRT_MSG_STATE_FD);
+            wait_go(); /* prestart and createRuntime hooks ran in the runtime */
+            run_hooks(plan->create_hooks, plan->n_create_hooks);
             break;
         default:
             errno = EINVAL;
@@ -881,6 +931,7 @@ static _Noreturn void container_main(const struct crt_plan *plan)
     ready_sent = 1;
     if (plan->exec_fifo_fd >= 0)
         wait_for_start(plan);
+    run_hooks(plan->start_hooks, plan->n_start_hooks); /* paths resolve inside the container */
     if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(CRT_CALL_PRCTL);
     if (plan->seccomp_len && plan->no_new_privs)
@@ -952,5 +1003,6 @@ int crt_launch(const struct crt_plan *plan)
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
 _Static_assert(sizeof(struct crt_step) == 80, "crt_step layout changed: update Interop.Launch.cs");
-_Static_assert(sizeof(struct crt_plan) == 272, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 296, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");

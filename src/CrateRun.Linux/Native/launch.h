@@ -68,6 +68,15 @@ struct crt_rlimit {
     uint64_t soft, hard;
 };
 
+/* An OCI hook run by the container process itself (createContainer, startContainer). */
+struct crt_hook {
+    const char *path;
+    const char *const *argv; /* NULL-terminated */
+    const char *const *envp; /* NULL-terminated */
+    int32_t timeout;         /* seconds, 0 = none */
+    int32_t pad;
+};
+
 #define CRT_MAX_JOIN 8
 
 /* Everything the stage needs, prepared by C# in the parent. */
@@ -103,6 +112,10 @@ struct crt_plan {
     const char *cwd;
     const char *const *argv;          /* NULL-terminated */
     const char *const *envp;          /* NULL-terminated; PATH here is used for the lookup */
+    int32_t n_create_hooks;           /* createContainer: in the container's namespaces, before pivot_root */
+    int32_t n_start_hooks;            /* startContainer: inside the container, after start, before execve */
+    const struct crt_hook *create_hooks;
+    const struct crt_hook *start_hooks;
 };
 
 /* Messages on sync_fd (SOCK_SEQPACKET: one struct per message). */
@@ -115,6 +128,8 @@ enum crt_msg_type {
     CRT_MSG_CGROUP_JOINED = 6, /* runtime -> container process: you are in your cgroup     */
     CRT_MSG_ROOTFS_FD = 7,  /* runtime -> container process: id-mapped rootfs (SCM_RIGHTS) */
     CRT_MSG_HOOKS = 8,      /* container process -> runtime: run the hooks now, then GO    */
+    CRT_MSG_STATE_FD = 9,   /* runtime -> container process: the state JSON (a memfd) that
+                               createContainer/startContainer hooks read on stdin         */
 };
 
 /* What failed, so the runtime can name the call in its error message. */
@@ -124,7 +139,7 @@ enum crt_call {
     CRT_CALL_SETHOSTNAME, CRT_CALL_WRITE, CRT_CALL_SETGROUPS, CRT_CALL_SETGID, CRT_CALL_SETUID,
     CRT_CALL_CAPSET, CRT_CALL_PRCTL, CRT_CALL_SECCOMP, CRT_CALL_RLIMIT, CRT_CALL_EXEC_LOOKUP,
     CRT_CALL_TERMINAL, CRT_CALL_FIFO, CRT_CALL_DUP, CRT_CALL_SYNC, CRT_CALL_UMOUNT,
-    CRT_CALL_SETDOMAINNAME, CRT_CALL_NETLINK, CRT_CALL_SETSID,
+    CRT_CALL_SETDOMAINNAME, CRT_CALL_NETLINK, CRT_CALL_SETSID, CRT_CALL_HOOK,
 };
 
 /* crt_msg.step for a failed setns of plan->join_fds[i] */

@@ -58,6 +58,10 @@ public sealed class LaunchSpec
     public string Cwd { get; set; } = "/";
     public string[] Argv { get; set; } = [];
     public string[] Envp { get; set; } = [];
+    /// <summary>OCI createContainer hooks, run by the container process before pivot_root.</summary>
+    public List<Core.Oci.Hook> CreateContainerHooks { get; } = [];
+    /// <summary>OCI startContainer hooks, run by the container process after start, before execve.</summary>
+    public List<Core.Oci.Hook> StartContainerHooks { get; } = [];
     /// <summary>Runs the clone on another thread (one already in the container's cgroup), or null for this one.</summary>
     public Func<Func<int>, int>? CloneOn { get; set; }
 }

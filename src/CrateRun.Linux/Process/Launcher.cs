@@ -18,8 +18,11 @@ public static unsafe class Launcher
         public Action<int>? MapIds { get; init; }
         /// <summary>The container process exists: anything else to set from outside (oom_score_adj).</summary>
         public Action<int>? BeforeGo { get; init; }
-        /// <summary>The process stopped at its Hooks step: run prestart/createRuntime hooks now.</summary>
-        public Action<int>? RunHooks { get; init; }
+        /// <summary>
+        /// The process stopped at its Hooks step: run prestart/createRuntime hooks now, and return
+        /// the state JSON that its own createContainer/startContainer hooks read on stdin.
+        /// </summary>
+        public Func<int, byte[]>? RunHooks { get; init; }
         /// <summary>SCMP_ACT_NOTIFY: the seccomp listener fd of the process, for the agent at listenerPath.</summary>
         public Action<int, SafeFd>? SeccompListener { get; init; }
         /// <summary>With an id-mapped rootfs (StepFlags.Idmap): the detached tree to hand to the process.</summary>
@@ -84,7 +87,9 @@ public static unsafe class Launcher
                 switch (msg.Type)
                 {
                     case Interop.Launch.MsgHooks:
-                        callbacks.RunHooks?.Invoke(pid);
+                        var state = callbacks.RunHooks?.Invoke(pid) ?? [];
+                        if (spec.CreateContainerHooks.Count > 0 || spec.StartContainerHooks.Count > 0)
+                            SendState(parentEnd, state);
                         Send(parentEnd, Interop.Launch.MsgGo, spec);
                         continue;
                     case Interop.Launch.MsgSeccompFd when fd >= 0:
@@ -137,6 +142,18 @@ public static unsafe class Launcher
         }
     }
 
+    /// <summary>The state JSON for the container's own hooks, in a memfd they read as stdin.</summary>
+    private static void SendState(SafeFd sock, byte[] json)
+    {
+        using var memfd = new SafeFd(Interop.Check(Interop.Sys.memfd_create("craterun-state", 1 /* MFD_CLOEXEC */), "memfd_create", "state"));
+        fixed (byte* p = json)
+            if (Interop.Sys.write(memfd.Fd, p, json.Length) != json.Length)
+                throw new SyscallException("write", "state memfd", Marshal.GetLastPInvokeError());
+        var msg = new Interop.Launch.Msg { Type = Interop.Launch.MsgStateFd };
+        if (!Engine.UnixSockets.Send(sock.Fd, new ReadOnlySpan<byte>(&msg, sizeof(Interop.Launch.Msg)), memfd.Fd))
+            throw new SyscallException("sendmsg", "state fd", Marshal.GetLastPInvokeError());
+    }
+
     private static Interop.Launch.Msg Receive(SafeFd sock, LaunchSpec spec) => Receive(sock, spec, out _);
 
     /// <summary>The next message, and the fd that came with it (-1 if none).</summary>
@@ -167,6 +184,24 @@ public static unsafe class Launcher
             : null;
         var what = step is null ? call : $"{step}: {call}";
         return new LaunchException($"container setup failed: {what}: {reason}", call, msg.Err, step);
+    }
+
+    private static Interop.Launch.Hook* Hooks(List<Core.Oci.Hook> hooks, NativeArena a)
+    {
+        if (hooks.Count == 0) return null;
+        var p = (Interop.Launch.Hook*)a.Alloc(sizeof(Interop.Launch.Hook) * hooks.Count);
+        for (var i = 0; i < hooks.Count; i++)
+        {
+            var h = hooks[i];
+            p[i] = new Interop.Launch.Hook
+            {
+                Path = a.Str(h.Path),
+                Argv = a.StrArray(h.Args is { Count: > 0 } args ? args : [h.Path]),
+                Envp = a.StrArray(h.Env ?? []),
+                Timeout = h.Timeout ?? 0,
+            };
+        }
+        return p;
     }
 
     private static Interop.Launch.Plan* BuildPlan(LaunchSpec s, int syncFd, NativeArena a)
@@ -234,6 +269,10 @@ public static unsafe class Launcher
                 Source = a.Str(st.Source), Target = a.Str(st.Target), FsType = a.Str(st.FsType), Data = a.Str(st.Data),
             };
         }
+        plan->NCreateHooks = s.CreateContainerHooks.Count;
+        plan->CreateHooks = Hooks(s.CreateContainerHooks, a);
+        plan->NStartHooks = s.StartContainerHooks.Count;
+        plan->StartHooks = Hooks(s.StartContainerHooks, a);
         plan->Cwd = a.Str(s.Cwd);
         plan->Argv = a.StrArray(s.Argv);
         plan->Envp = a.StrArray(s.Envp);
