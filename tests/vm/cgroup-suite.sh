@@ -384,6 +384,12 @@ if [ -n "$A" ]; then
     "nr_throttled ${before:-?} -> ${after:-?}; cpu.stat: $(rd "$CD/cpu.stat")" [ "${after:-0}" -gt 0 ]
 fi
 
+if v2only "clone3: the container process is started directly in its cgroup (CLONE_INTO_CGROUP)"; then
+  out=$(CRATERUN_TIMING=1 cr run --rm --rootfs "$ROOTFS" -- cat /proc/self/cgroup 2>&1)
+  check "clone3: the container process is started directly in its cgroup (CLONE_INTO_CGROUP)" "$out" \
+    all_of '[[ $out == *"cloned into its cgroup (CLONE_INTO_CGROUP)"* ]]' '[[ $out == *"0::/"* ]]' '[[ $out != *"moved into its cgroup"* ]]'
+fi
+
 # =======================================================================================
 section "3b. devices: only the default nodes (v1 devices controller, v2 eBPF device program)"
 # =======================================================================================
@@ -523,6 +529,8 @@ else
 
     # the relative one gets the full treatment
     oci start "$O" >/dev/null 2>"$TMP/o.err" || fail "oci: start ($kind)" "$(< "$TMP/o.err")"
+    tick_exists() { [ -n "$(rd "/proc/$ipid/root/tmp/tick")" ]; }
+    wait_for 5 tick_exists   # the ticker's first write, before it is frozen
     D=$(expected_dir "$CP" unified)
     FD=$(expected_dir "$CP" freezer); MD=$(expected_dir "$CP" memory); PD=$(expected_dir "$CP" pids); CD=$(expected_dir "$CP" cpu)
     oci_state "$O"

@@ -128,6 +128,10 @@ public sealed class ContainerEngine(ContainerStore store)
                 },
             };
             if (prepared is not null) launch.CloneOn = prepared.Run;
+            // cgroup v2: clone3(CLONE_INTO_CGROUP) starts the process in its cgroup
+            using var cgroupDir = Layout.IsV2 && cgroup is CgroupV2Manager v2 ? OpenDir(v2.Dir) : null;
+            launch.CgroupDir = cgroupDir;
+            if (cgroupDir is not null) callbacks = callbacks with { JoinCgroup = null };
             r.Pid = Launcher.Launch(launch, callbacks);
             prepared?.Keep();
             r.PidStartTime = Processes.StartTime(r.Pid);
@@ -224,6 +228,9 @@ public sealed class ContainerEngine(ContainerStore store)
         if (!UnixSockets.Send(agent.Fd, OciJson.WriteUtf8Bytes(state), listener.Fd))
             throw new CrateRunException($"seccomp notify: cannot send the listener to {path}");
     }
+
+    private static SafeFd OpenDir(string path) =>
+        new(Interop.Check(Interop.Sys.open(path, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "open", path));
 
     /// <summary>The config's cgroupsPath, or the default: craterun-ID below our own cgroup.</summary>
     public static string CgroupsPathOf(Spec spec, string id) => spec.Linux?.CgroupsPath is { Length: > 0 } cp ? cp : "craterun-" + id;

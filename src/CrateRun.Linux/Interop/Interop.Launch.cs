@@ -74,6 +74,7 @@ internal static partial class Interop
             public int NCreateHooks, NStartHooks;
             public Hook* CreateHooks;
             public Hook* StartHooks;
+            public int CgroupFd, Pad2;
         }
 
         public const int MsgGo = 1, MsgChildPid = 2, MsgReady = 3, MsgError = 4, MsgCgroupJoined = 6, MsgRootfsFd = 7, MsgHooks = 8, MsgSeccompFd = 5, MsgStateFd = 9;

@@ -31,6 +31,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
@@ -992,8 +993,15 @@ int crt_launch(const struct crt_plan *plan)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    uint64_t flags = SIGCHLD | (plan->n_join > 0 ? 0 : plan->clone_flags);
-    long pid = syscall(SYS_clone, flags, 0, 0, 0, 0);
+    uint64_t flags = plan->n_join > 0 ? 0 : plan->clone_flags;
+    long pid;
+    if (plan->cgroup_fd >= 0 && plan->n_join == 0) {
+        /* cgroup v2: born in the container's cgroup, nothing to move afterwards */
+        struct clone_args args = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)plan->cgroup_fd};
+        pid = syscall(SYS_clone3, &args, sizeof args);
+    } else {
+        pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+    }
     if (pid == 0)
         child_entry(plan);
     int err = errno;
@@ -1003,6 +1011,6 @@ int crt_launch(const struct crt_plan *plan)
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
 _Static_assert(sizeof(struct crt_step) == 80, "crt_step layout changed: update Interop.Launch.cs");
-_Static_assert(sizeof(struct crt_plan) == 296, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 304, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");

@@ -116,6 +116,8 @@ struct crt_plan {
     int32_t n_start_hooks;            /* startContainer: inside the container, after start, before execve */
     const struct crt_hook *create_hooks;
     const struct crt_hook *start_hooks;
+    int32_t cgroup_fd;                /* cgroup v2 directory: clone3(CLONE_INTO_CGROUP), -1 = none */
+    int32_t pad2;
 };
 
 /* Messages on sync_fd (SOCK_SEQPACKET: one struct per message). */

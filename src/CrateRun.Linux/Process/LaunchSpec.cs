@@ -62,6 +62,8 @@ public sealed class LaunchSpec
     public List<Core.Oci.Hook> CreateContainerHooks { get; } = [];
     /// <summary>OCI startContainer hooks, run by the container process after start, before execve.</summary>
     public List<Core.Oci.Hook> StartContainerHooks { get; } = [];
+    /// <summary>cgroup v2: the container's cgroup directory, to clone straight into (CLONE_INTO_CGROUP).</summary>
+    public SafeFd? CgroupDir { get; set; }
     /// <summary>Runs the clone on another thread (one already in the container's cgroup), or null for this one.</summary>
     public Func<Func<int>, int>? CloneOn { get; set; }
 }

@@ -10,7 +10,7 @@ namespace CrateRun.Linux.Process;
 public static unsafe class Launcher
 {
     /// <summary>Hooks the caller runs at the two moments the child waits for.</summary>
-    public sealed class Callbacks
+    public sealed record Callbacks
     {
         /// <summary>The first child exists and waits: put it in the cgroup (its children inherit it).</summary>
         public Action<int>? JoinCgroup { get; init; }
@@ -45,7 +45,7 @@ public static unsafe class Launcher
             // (a socket engine, the thread pool) would stay in the container's cgroup
             var planAddress = (nint)plan;
             firstPid = spec.CloneOn is { } on ? on(() => Interop.Launch.crt_launch((Interop.Launch.Plan*)planAddress)) : Interop.Launch.crt_launch(plan);
-            Core.Timing.Mark("launch: cloned");
+            Core.Timing.Mark(spec.CgroupDir is null ? "launch: cloned" : "launch: cloned into its cgroup (CLONE_INTO_CGROUP)");
             if (firstPid < 0) throw new SyscallException("clone", $"0x{spec.CloneFlags:x}", -firstPid);
         }
         childEnd.Dispose();
@@ -78,8 +78,11 @@ public static unsafe class Launcher
             }
             // The cgroup attach (slow on v1: an RCU grace period) overlaps the child's mounts;
             // it waits for CGROUP_JOINED before it unshares its cgroup namespace.
-            if (spec.Joins.Count == 0) callbacks.JoinCgroup?.Invoke(pid);
-            Core.Timing.Mark("launch: in cgroup");
+            if (spec.Joins.Count == 0 && callbacks.JoinCgroup is { } join)
+            {
+                join(pid);
+                Core.Timing.Mark("launch: moved into its cgroup");
+            }
             Send(parentEnd, Interop.Launch.MsgCgroupJoined, spec);
             while (true)
             {
@@ -269,6 +272,7 @@ public static unsafe class Launcher
                 Source = a.Str(st.Source), Target = a.Str(st.Target), FsType = a.Str(st.FsType), Data = a.Str(st.Data),
             };
         }
+        plan->CgroupFd = s.CgroupDir?.Fd ?? -1;
         plan->NCreateHooks = s.CreateContainerHooks.Count;
         plan->CreateHooks = Hooks(s.CreateContainerHooks, a);
         plan->NStartHooks = s.StartContainerHooks.Count;
