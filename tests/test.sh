@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs every test suite of the repository and ends with one line: "N passed, N failed".
 #
-#   tests/run-all.sh
+#   tests/test.sh
 #
 # 1. unit tests:         dotnet test tests/CrateRun.Core.Tests
 # 2. integration tests:  CRATERUN_BIN=$PWD/out/craterun dotnet test tests/CrateRun.Integration.Tests
