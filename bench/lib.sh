@@ -205,3 +205,18 @@ kill_leftover_processes() {
         fi
     done
 }
+
+# The end of every script's cleanup(): leftover processes, cgroups and $WORK go, then exit.
+remove_work_and_exit() {
+    kill_leftover_processes "$WORK"
+    remove_cgroup_leftovers "$CGNAME"
+    remove_tree "$WORK"
+    exit "$1"
+}
+
+# cleanup() runs on every exit, Ctrl-C and SIGTERM included.
+install_cleanup_traps() {
+    trap cleanup EXIT
+    trap 'echo "interrupted" >&2; exit 130' INT
+    trap 'exit 143' TERM
+}

@@ -56,14 +56,9 @@ cleanup() {
                 echo "cleanup: $name delete -f $id failed" >&2
         done
     done
-    kill_leftover_processes "$WORK"
-    remove_cgroup_leftovers "$CGNAME"
-    remove_tree "$WORK"
-    exit "$rc"
+    remove_work_and_exit "$rc"
 }
-trap cleanup EXIT
-trap 'echo "interrupted" >&2; exit 130' INT
-trap 'exit 143' TERM
+install_cleanup_traps
 
 # must CMD...: runs CMD (stdout/stderr to files); a failure is fatal, with the exact command.
 must() {

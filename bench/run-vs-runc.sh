@@ -63,14 +63,9 @@ cleanup() {
                 echo "cleanup: runc delete -f $id failed" >&2
         done
     fi
-    kill_leftover_processes "$WORK"
-    remove_cgroup_leftovers "$CGNAME"
-    remove_tree "$WORK"
-    exit "$rc"
+    remove_work_and_exit "$rc"
 }
-trap cleanup EXIT
-trap 'echo "interrupted" >&2; exit 130' INT
-trap 'exit 143' TERM
+install_cleanup_traps
 
 snapshot_binaries "$WORK"
 print_header "craterun run --rm vs runc run: /bin/true on a busybox rootfs"

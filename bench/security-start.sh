@@ -43,14 +43,9 @@ cleanup() {
             "$RUNC" --root "$RUNC_ROOT" delete -f "$id" >/dev/null 2>&1 || echo "cleanup: runc delete -f $id failed" >&2
         done
     fi
-    kill_leftover_processes "$WORK"
-    remove_cgroup_leftovers "$CGNAME"
-    remove_tree "$WORK"
-    exit "$rc"
+    remove_work_and_exit "$rc"
 }
-trap cleanup EXIT
-trap 'echo "interrupted" >&2; exit 130' INT
-trap 'exit 143' TERM
+install_cleanup_traps
 
 snapshot_binaries "$WORK"
 print_header "start latency: craterun run --rm (defaults) vs --privileged vs runc run: /bin/true on a busybox rootfs"
