@@ -86,6 +86,7 @@ public static unsafe class ContainerMonitor
             return ExitCodes.RuntimeError;
         }
         UnixSockets.Send(ControlFd, $"S {pid}");
+        Process.MemoryTrim.AfterStart();
 
         var status = pump.RunUntilExit(pid);
         Timing.Mark("exited");

@@ -70,6 +70,7 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true)] public static partial nint sendfile(int outFd, int inFd, long* offset, nint count);
         [LibraryImport(Libc, SetLastError = true)] public static partial int execve(byte* path, byte** argv, byte** envp);
         [LibraryImport(Libc)] public static partial int gettid();
+        [LibraryImport(Libc, SetLastError = true)] public static partial int madvise(nint addr, nuint length, int advice);
         [LibraryImport(Libc)] public static partial uint getuid();
         [LibraryImport(Libc)] public static partial uint getgid();
 
