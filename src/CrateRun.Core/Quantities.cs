@@ -3,22 +3,28 @@ using System.Globalization;
 namespace CrateRun.Core;
 
 /// <summary>Parsing of the resource flags of <c>run</c>: --memory, --cpu, --cpus, --pids.</summary>
-public static partial class Quantities
+public static class Quantities
 {
     /// <summary>Bytes, or a number with a b/k/m/g/t suffix (powers of 1024), as Docker takes.</summary>
     public static long ParseMemory(string text)
     {
-        var m = MemoryPattern().Match(text.Trim());
-        if (!m.Success || !decimal.TryParse(m.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n))
-            throw new UsageException($"invalid --memory '{text}': expected bytes or a size like 64m, 1g");
-        long unit = m.Groups[2].Value.ToLowerInvariant() switch
+        // NUMBER[.FRACTION] then an optional unit: b, k/kb/kib, m/mb/mib, g/gb/gib, t/tb/tib (any case)
+        var s = text.Trim().ToLowerInvariant();
+        var digits = 0;
+        while (digits < s.Length && (char.IsAsciiDigit(s[digits]) || s[digits] == '.')) digits++;
+        long unit = s[digits..].Trim() switch
         {
-            "k" => 1L << 10,
-            "m" => 1L << 20,
-            "g" => 1L << 30,
-            "t" => 1L << 40,
-            _ => 1,
+            "" or "b" => 1,
+            "k" or "kb" or "kib" => 1L << 10,
+            "m" or "mb" or "mib" => 1L << 20,
+            "g" or "gb" or "gib" => 1L << 30,
+            "t" or "tb" or "tib" => 1L << 40,
+            _ => 0,
         };
+        var number = s[..digits];
+        if (unit == 0 || number.Length == 0 || !char.IsAsciiDigit(number[0]) || !char.IsAsciiDigit(number[^1]) ||
+            !decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n))
+            throw new UsageException($"invalid --memory '{text}': expected bytes or a size like 64m, 1g");
         decimal bytes;
         try { bytes = n * unit; }
         catch (OverflowException) { throw new UsageException($"invalid --memory '{text}': too large"); }
@@ -26,9 +32,6 @@ public static partial class Quantities
         if (bytes < 1L << 20) throw new UsageException($"invalid --memory '{text}': the minimum is 1m");
         return (long)bytes;
     }
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:[iI]?[bB])?$")]
-    private static partial System.Text.RegularExpressions.Regex MemoryPattern();
 
     /// <summary>The seed's form: "QUOTA PERIOD" in microseconds, e.g. "50000 100000".</summary>
     public static (long Quota, ulong Period) ParseCpu(string text)

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
 namespace CrateRun.Linux.Engine;
@@ -9,20 +8,21 @@ public static unsafe class UnixSockets
     /// <summary>Connects to a unix stream socket path, returning an fd we own.</summary>
     public static SafeFd Connect(string path)
     {
-        var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
+        var name = System.Text.Encoding.UTF8.GetBytes(path);
+        const int SunPathSize = 108;
+        if (name.Length >= SunPathSize) throw new Core.CrateRunException($"connect to {path}: the socket path is too long");
+        var fd = new SafeFd(Interop.Check(Interop.Sys.socket(Interop.Sys.AF_UNIX, Interop.Sys.SOCK_STREAM | Interop.Sys.SOCK_CLOEXEC, 0), "socket", path));
+        var addr = stackalloc byte[2 + SunPathSize]; // struct sockaddr_un
+        new Span<byte>(addr, 2 + SunPathSize).Clear();
+        *(ushort*)addr = Interop.Sys.AF_UNIX;
+        name.CopyTo(new Span<byte>(addr + 2, SunPathSize));
+        if (Interop.Sys.connect(fd.Fd, addr, (uint)(2 + name.Length + 1)) != 0)
         {
-            s.Connect(new UnixDomainSocketEndPoint(path));
+            var err = Marshal.GetLastPInvokeError();
+            fd.Dispose();
+            throw new Core.CrateRunException($"connect to {path}: {Interop.ErrorText(err)}");
         }
-        catch (SocketException e)
-        {
-            s.Dispose();
-            throw new Core.CrateRunException($"connect to {path}: {e.Message}");
-        }
-        // hand the fd over: the Socket object must not close it
-        var fd = Interop.Sys.dup((int)s.Handle);
-        s.Dispose();
-        return new SafeFd(Interop.Check(fd, "dup", path));
+        return fd;
     }
 
     [StructLayout(LayoutKind.Sequential)]

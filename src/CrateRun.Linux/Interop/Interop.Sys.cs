@@ -33,6 +33,8 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true)] public static partial int dup2(int fd, int newfd);
         [LibraryImport(Libc, SetLastError = true)] public static partial int pipe2(int* fds, int flags);
         [LibraryImport(Libc, SetLastError = true)] public static partial int socketpair(int domain, int type, int protocol, int* sv);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int socket(int domain, int type, int protocol);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int connect(int fd, byte* addr, uint addrlen);
         [LibraryImport(Libc, SetLastError = true)] public static partial int waitpid(int pid, int* status, int options);
         [LibraryImport(Libc, SetLastError = true)] public static partial int kill(int pid, int sig);
         [LibraryImport(Libc, SetLastError = true)] public static partial int pidfd_open(int pid, uint flags);
