@@ -85,7 +85,7 @@ public static class DockerCli
         var privileged = new Option<bool>("--privileged") { Description = "All capabilities, no masked paths, writable /sys" };
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the root filesystem read-only" };
         var tmpfs = new Option<string[]>("--tmpfs") { Description = "Mount a tmpfs: PATH[:OPTIONS]" };
-        var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] to run as" };
+        var user = new Option<string?>("--user", "-u") { Description = "USER[:GROUP] or UID[:GID] to run as (names from the rootfs)" };
         var device = new Option<string[]>("--device") { Description = "Add a host device: HOSTPATH[:CONTAINERPATH][:rwm]" };
         var userns = new Option<string?>("--userns") { Description = "User namespace: host, auto, or CONTAINERID:HOSTID:SIZE (default: host for root, auto otherwise)" };
         var securityOpt = new Option<string[]>("--security-opt") { Description = "seccomp=unconfined|PROFILE.json, no-new-privileges=true|false" };
@@ -180,15 +180,6 @@ public static class DockerCli
         if (!Directory.Exists(v.HostPath) && !File.Exists(v.HostPath))
             throw new UsageException($"invalid volume '{text}': the host path '{v.HostPath}' does not exist");
         return v;
-    }
-
-    private static (uint Uid, uint Gid) ParseUser(string? text)
-    {
-        if (string.IsNullOrEmpty(text)) return (0, 0);
-        var parts = text.Split(':');
-        if (!uint.TryParse(parts[0], out var uid) || (parts.Length > 1 && !uint.TryParse(parts[1], out _)) || parts.Length > 2)
-            throw new UsageException($"invalid --user '{text}': expected UID[:GID] (numbers)");
-        return (uid, parts.Length > 1 ? uint.Parse(parts[1]) : uid);
     }
 
     // ---- ps ---------------------------------------------------------------------------
@@ -379,7 +370,7 @@ public static class DockerCli
         var detach = new Option<bool>("--detach", "-d") { Description = "Run in the background" };
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable KEY=VALUE" };
         var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory" };
-        var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] to run as" };
+        var user = new Option<string?>("--user", "-u") { Description = "USER[:GROUP] or UID[:GID] to run as" };
         var id = new Argument<string>("container");
         var command = new Argument<string[]>("command") { Arity = ArgumentArity.OneOrMore };
         var cmd = new Command("exec", "Run a command in a running container") { interactive, tty, detach, env, workdir, user, id, command };
@@ -387,9 +378,13 @@ public static class DockerCli
         {
             var engine = Engine(p);
             var cid = engine.Store.Resolve(p.GetValue(id)!);
-            var (uid, gid) = ParseUser(p.GetValue(user));
+            // names resolve in the container's own /etc/passwd and /etc/group, as for run
+            var rootfs = engine.Store.Load(cid).Rootfs;
+            (uint, uint)? runAs = p.GetValue(user) is { } u
+                ? SpecBuilder.ResolveUser(u, ReadIfExists(Path.Combine(rootfs, "etc/passwd")), ReadIfExists(Path.Combine(rootfs, "etc/group")))
+                : null;
             return ExecFlow.Run(engine, cid, p.GetValue(command)!, p.GetValue(env) ?? [], p.GetValue(workdir),
-                p.GetValue(user) is null ? null : (uid, gid), p.GetValue(interactive), p.GetValue(tty), p.GetValue(detach));
+                runAs, p.GetValue(interactive), p.GetValue(tty), p.GetValue(detach));
         }));
         return cmd;
     }
