@@ -11,7 +11,10 @@
 #
 # Then memory:
 #   - monitor of a detached container: `craterun run -d ... -- sleep 30`, 0.5 s later
-#     VmHWM (peak RSS) and VmRSS of its monitor (`craterun _monitor`, pid from inspect); then rm -f.
+#     VmHWM (peak RSS) and VmRSS of its monitor (pid from inspect). By then it is in its C
+#     waiting phase (`craterun _monitor-wait`, exec'd after a 100 ms grace period; an exec
+#     starts a new VmHWM), where it stays as long as the container runs. Its managed create
+#     phase before that runs the same engine code as the foreground CLI measured below.
 #   - one foreground CLI process: /usr/bin/time -f %M craterun run --rm ... /bin/true
 #     (ru_maxrss of the craterun process; also runc run for reference).
 #
@@ -129,13 +132,13 @@ timed "$CRATERUN" --root "$CR_STATE" inspect "$DETACHED_ID"
 MON_PID=$(jq -r '(if type == "array" then .[0] else . end).monitorPid // empty' "$OUT_FILE")
 CTR_PID=$(jq -r '(if type == "array" then .[0] else . end).pid // empty' "$OUT_FILE")
 [[ -n $MON_PID ]] || die "inspect $DETACHED_ID shows no monitorPid"
-# cross-check: the pid is a craterun monitor (started before parsing, it has no id on its command line)
-tr '\0' ' ' <"/proc/$MON_PID/cmdline" | grep -q "_monitor" ||
-    die "pid $MON_PID (monitorPid) is not a craterun monitor: $(tr '\0' ' ' <"/proc/$MON_PID/cmdline")"
+# cross-check: the pid is this container's monitor, in its waiting phase
+tr '\0' ' ' <"/proc/$MON_PID/cmdline" | grep -q "_monitor-wait .*$DETACHED_ID" ||
+    die "pid $MON_PID (monitorPid) is not the waiting monitor of $DETACHED_ID: $(tr '\0' ' ' <"/proc/$MON_PID/cmdline")"
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$MON_PID/status"; }
 hwm=$(status_kib VmHWM) rss=$(status_kib VmRSS) anon=$(status_kib RssAnon) file=$(status_kib RssFile)
 pss=$(awk '$1 == "Pss:" { print $2 }' "/proc/$MON_PID/smaps_rollup" 2>/dev/null || echo "?")
-echo "monitor peak RSS: $hwm KiB (target <= 4096 KiB)"
+echo "monitor peak RSS: $hwm KiB (target <= 4096 KiB), waiting phase (C, the container's whole life)"
 echo "monitor VmRSS:    $rss KiB now (RssAnon $anon KiB, RssFile $file KiB; Pss $pss KiB)"
 t0=$(now_us)
 timed "$CRATERUN" --root "$CR_STATE" rm -f "$DETACHED_ID"

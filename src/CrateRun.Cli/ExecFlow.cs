@@ -50,9 +50,9 @@ public static class ExecFlow
         using var raw = interactive ? Terminal.MakeRaw(0) : null;
         using var winch = SignalForwarding.WindowSize(master.Fd);
         var pump = new IoPump();
-        pump.AddOutput(master.Fd, new IoPump.FdSink(1));
-        if (interactive) pump.AddInput(0, new IoPump.FdSink(master.Fd));
-        return Processes.ExitCode(pump.RunUntilExit(pid));
+        pump.AddOutput(master.Fd, null, 1);
+        if (interactive) pump.AddInput(0, master.Fd);
+        return Processes.ExitCode(pump.RunUntilExit(pid) ?? -1);
     }
 
     private static SafeFd ReceiveMaster(SafeFd console)

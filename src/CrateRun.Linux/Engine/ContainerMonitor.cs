@@ -10,6 +10,10 @@ namespace CrateRun.Linux.Engine;
 /// through the engine, owns its stdio and log files, waits for it, records the exit code,
 /// finish time and OOM kill, removes its cgroup (and everything, with --rm).
 ///
+/// Three phases, one pid: managed create and start; if the container outlives
+/// <see cref="GraceMs"/>, the C waiting phase (monitor.c, about 2 MiB instead of the .NET
+/// runtime's 7) for as long as it runs; then the managed exit phase (<see cref="Exit"/>).
+///
 /// It talks to the CLI over a SOCK_SEQPACKET pair on fd 3, one message per packet:
 /// "P" + the pty master (SCM_RIGHTS, -t only), "S pid" started, "E code message" failed,
 /// "X code" exited.
@@ -51,8 +55,8 @@ public static unsafe class ContainerMonitor
                 toClose.AddRange([outRead, outWrite, errRead, errWrite]);
                 var stdin = interactive ? -1 : OpenDevNull(toClose);
                 options = new CreateOptions { Stdio = [stdin, outWrite.Fd, errWrite.Fd], Prepared = prepared };
-                pump.AddOutput(outRead.Fd, stdoutLog, new IoPump.FdSink(1));
-                pump.AddOutput(errRead.Fd, stderrLog, new IoPump.FdSink(2));
+                pump.AddOutput(outRead.Fd, stdoutLog, 1);
+                pump.AddOutput(errRead.Fd, stderrLog, 2);
             }
 
             r = engine.Create(id, options);
@@ -69,8 +73,8 @@ public static unsafe class ContainerMonitor
                 if (masterFd < 0) throw new CrateRunException($"no terminal received from the container ({m ?? "closed"})");
                 master = new SafeFd(masterFd);
                 UnixSockets.Send(ControlFd, "P", master.Fd);
-                pump.AddOutput(master.Fd, stdoutLog, new IoPump.FdSink(1));
-                if (interactive) pump.AddInput(0, new IoPump.FdSink(master.Fd));
+                pump.AddOutput(master.Fd, stdoutLog, 1);
+                if (interactive) pump.AddInput(0, master.Fd);
             }
             engine.Start(id);
             Timing.Mark("started");
@@ -86,17 +90,52 @@ public static unsafe class ContainerMonitor
             return ExitCodes.RuntimeError;
         }
         UnixSockets.Send(ControlFd, $"S {pid}");
-        Process.MemoryTrim.AfterStart();
 
-        var status = pump.RunUntilExit(pid);
+        // A short-lived container ends here; a longer one is watched by the C waiting phase.
+        var status = pump.RunUntilExit(pid, GraceMs);
+        if (status is null)
+        {
+            try { HandOverToWaiter(store.Root, id, pid, pump); }
+            catch (SyscallException) { } // cannot exec: keep watching from here
+            status = pump.RunUntilExit(pid);
+        }
         Timing.Mark("exited");
-        var code = Process.Processes.ExitCode(status);
         master?.Dispose();
         foreach (var fd in toClose) fd.Dispose();
+        return Finish(engine, id, status ?? -1);
+    }
+
+    /// <summary>How long a monitor watches its container from managed code before it hands over to monitor.c.</summary>
+    public const int GraceMs = 100;
+
+    /// <summary>The hidden arguments of the C waiting phase and of the managed exit phase.</summary>
+    public const string WaitArg = "_monitor-wait", ExitArg = "_monitor-exit";
+
+    /// <summary>Replaces this process (same pid: the container stays our child) with monitor.c's waiting phase.</summary>
+    private static void HandOverToWaiter(string root, string id, int pid, IoPump pump)
+    {
+        string[] argv = ["craterun", WaitArg, root, id, pid.ToString(), .. pump.HandOver()];
+        using var arena = new Process.NativeArenaHandle();
+        Interop.Sys.execve(arena.Str(Environment.ProcessPath ?? "/proc/self/exe"), arena.StrArray(argv), arena.StrArray(Environ()));
+        throw new SyscallException("execve", "craterun " + WaitArg, Marshal.GetLastPInvokeError());
+    }
+
+    /// <summary>The exit phase, after monitor.c saw the container exit: <c>craterun _monitor-exit ROOT ID WAIT-STATUS</c>.</summary>
+    public static int Exit(string root, string id, string waitStatus)
+    {
+        Timing.Mark("monitor exit phase");
+        var engine = new ContainerEngine(new Core.State.ContainerStore(root));
+        return Finish(engine, id, int.TryParse(waitStatus, out var s) ? s : -1);
+    }
+
+    /// <summary>Records the exit (code, time, OOM kill), removes the cgroup (and everything, with --rm), tells the CLI.</summary>
+    private static int Finish(ContainerEngine engine, string id, int waitStatus)
+    {
+        var code = Process.Processes.ExitCode(waitStatus);
         var record = engine.RecordExit(id, code);
         if (record.AutoRemove)
         {
-            using (store.TryLock(id)) store.RemoveDir(id);
+            using (engine.Store.TryLock(id)) engine.Store.RemoveDir(id);
         }
         UnixSockets.Send(ControlFd, $"X {code}");
         Timing.Mark("cleaned up");

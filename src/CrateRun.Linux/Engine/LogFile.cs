@@ -6,7 +6,7 @@ namespace CrateRun.Linux.Engine;
 /// A container log: the raw bytes in NAME (stdout.log, stderr.log, as the seed has them) and,
 /// beside it, NAME.times with one "offset unix-nanoseconds" line per chunk, for logs -t.
 /// </summary>
-public sealed class LogFile : IoPump.ISink, IDisposable
+public sealed class LogFile : IDisposable
 {
     private readonly FileStream _log;
     private readonly FileStream _times;
@@ -16,6 +16,10 @@ public sealed class LogFile : IoPump.ISink, IDisposable
         _log = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
         _times = new FileStream(path + ".times", FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
     }
+
+    /// <summary>The fds of the log and of its times file (for the monitor's C waiting phase).</summary>
+    public int LogFd => (int)_log.SafeFileHandle.DangerousGetHandle();
+    public int TimesFd => (int)_times.SafeFileHandle.DangerousGetHandle();
 
     public void Write(ReadOnlySpan<byte> data)
     {

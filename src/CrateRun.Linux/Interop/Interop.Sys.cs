@@ -13,6 +13,7 @@ internal static partial class Interop
             O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
         public const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_SEQPACKET = 5, SOCK_CLOEXEC = 0x80000;
         public const int WNOHANG = 1;
+        public const int F_SETFD = 2;
         public const int SIGKILL = 9, SIGTERM = 15, SIGCHLD = 17, SIGCONT = 18, SIGWINCH = 28;
         public const short POLLIN = 1, POLLOUT = 4, POLLERR = 8, POLLHUP = 16, POLLNVAL = 32;
 
@@ -72,7 +73,6 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true)] public static partial nint sendfile(int outFd, int inFd, long* offset, nint count);
         [LibraryImport(Libc, SetLastError = true)] public static partial int execve(byte* path, byte** argv, byte** envp);
         [LibraryImport(Libc)] public static partial int gettid();
-        [LibraryImport(Libc, SetLastError = true)] public static partial int madvise(nint addr, nuint length, int advice);
         [LibraryImport(Libc)] public static partial uint getuid();
         [LibraryImport(Libc)] public static partial uint getgid();
 

@@ -1,0 +1,230 @@
+/*
+ * The monitor's waiting phase, in C.
+ *
+ * A container's monitor (`craterun _monitor`, ContainerMonitor.cs) creates and starts the
+ * container with the managed engine. For as long as the container then runs it has only
+ * two jobs: copy the container's output to the log files (and to an attached CLI) and wait
+ * for the exit. A managed process doing that keeps the .NET runtime resident (about 7 MiB);
+ * so a monitor whose container outlives a short grace period replaces itself (execve, same
+ * pid, the container stays its child) with this same executable in the mode below, which
+ * runs before the .NET runtime starts and needs about 2 MiB. When the container has exited
+ * and its output is drained, it execs the managed `_monitor-exit` phase, which records the
+ * exit and cleans up (ContainerMonitor.Finish).
+ *
+ *   craterun _monitor-wait ROOT ID PID ROUTE...
+ *     ROUTE  o:SRC:LOG:TIMES:SINK   container output: SRC -> LOG (+ a "offset unix-ns" line
+ *                                   in TIMES per chunk, as LogFile.cs writes) and SINK
+ *            i:SRC:SINK             input for the container (SRC -> SINK), while it lives
+ *     fds are numbers inherited across the exec; -1 for none. fd 3 is the CLI's control socket.
+ *   then: /proc/self/exe _monitor-exit ROOT ID WAIT-STATUS
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ROUTES 8
+
+struct route {
+    int input;       /* 1: stdin -> container, read only while it lives */
+    int src, log, times, sink;
+    long long offset; /* size of LOG: where the next chunk starts */
+    int open;
+};
+
+static char buffer[32 * 1024];
+
+static long long now_ns(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Writes all of it; returns -1 at the first error (a reader that went away). */
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void pump(struct route *r)
+{
+    ssize_t n = read(r->src, buffer, sizeof buffer);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) { /* EOF, or EIO from a pty whose other side closed */
+        r->open = 0;
+        return;
+    }
+    if (r->log >= 0) {
+        if (r->times >= 0) {
+            char line[64];
+            int len = snprintf(line, sizeof line, "%lld %lld\n", r->offset, now_ns(CLOCK_REALTIME));
+            (void)write_all(r->times, line, (size_t)len);
+        }
+        if (write_all(r->log, buffer, (size_t)n) == 0)
+            r->offset += n;
+    }
+    if (r->sink >= 0 && write_all(r->sink, buffer, (size_t)n) < 0)
+        r->sink = -1;
+}
+
+static int parse_int(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || (*end && *end != ':') || v < -1 || v > 1 << 30)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* "o:SRC:LOG:TIMES:SINK" or "i:SRC:SINK" */
+static int parse_route(const char *s, struct route *r)
+{
+    memset(r, 0, sizeof *r);
+    r->log = r->times = r->sink = -1;
+    r->open = 1;
+    int *fields[4];
+    int n;
+    if (s[0] == 'o' && s[1] == ':') {
+        fields[0] = &r->src, fields[1] = &r->log, fields[2] = &r->times, fields[3] = &r->sink;
+        n = 4;
+    } else if (s[0] == 'i' && s[1] == ':') {
+        r->input = 1;
+        fields[0] = &r->src, fields[1] = &r->sink;
+        n = 2;
+    } else {
+        return -1;
+    }
+    const char *p = s + 2;
+    for (int i = 0; i < n; i++) {
+        if (parse_int(p, fields[i]) < 0)
+            return -1;
+        p = strchr(p, ':');
+        if ((i < n - 1) != (p != NULL))
+            return -1;
+        if (p)
+            p++;
+    }
+    if (r->log >= 0) {
+        off_t end = lseek(r->log, 0, SEEK_END);
+        r->offset = end < 0 ? 0 : end;
+    }
+    return 0;
+}
+
+/* Pumps until the container exits and its output is drained (or a second passed since the
+ * exit: a process that escaped the pid namespace may hold the output open); returns the
+ * wait status, -1 if it could not be had. */
+static int wait_and_pump(int pid, struct route *routes, int n_routes)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int status = -1, exited = pidfd < 0;
+    long long deadline = 0;
+    if (pidfd < 0) { /* no pidfd: nothing to poll for the exit, so just wait */
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        deadline = now_ns(CLOCK_MONOTONIC) + 1000000000LL;
+    }
+    struct pollfd fds[MAX_ROUTES + 1];
+    struct route *index[MAX_ROUTES + 1];
+    for (;;) {
+        int n = 0;
+        if (!exited) {
+            fds[n] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+            index[n++] = NULL;
+        }
+        for (int i = 0; i < n_routes; i++) {
+            if (!routes[i].open || (exited && routes[i].input))
+                continue;
+            fds[n] = (struct pollfd){.fd = routes[i].src, .events = POLLIN};
+            index[n++] = &routes[i];
+        }
+        if (exited && (n == 0 || now_ns(CLOCK_MONOTONIC) > deadline))
+            break;
+        if (poll(fds, (nfds_t)n, exited ? 50 : -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (fds[i].revents == 0)
+                continue;
+            if (index[i] == NULL) {
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                    ;
+                exited = 1;
+                deadline = now_ns(CLOCK_MONOTONIC) + 1000000000LL;
+                continue;
+            }
+            pump(index[i]);
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    return status;
+}
+
+static int monitor_wait(int argc, char **argv, char **envp)
+{
+    /* the signals the managed phase ignored stay ignored (SIGPIPE: a CLI that went away is
+     * an EPIPE, not our death); nothing stays blocked */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct route routes[MAX_ROUTES];
+    int pid, n_routes = argc - 5;
+    if (argc < 5 || n_routes > MAX_ROUTES || parse_int(argv[4], &pid) < 0 || pid <= 0)
+        return 125;
+    for (int i = 0; i < n_routes; i++)
+        if (parse_route(argv[5 + i], &routes[i]) < 0)
+            return 125;
+
+    int status = wait_and_pump(pid, routes, n_routes);
+    for (int i = 0; i < n_routes; i++) {
+        close(routes[i].src);
+        if (routes[i].log >= 0)
+            close(routes[i].log);
+        if (routes[i].times >= 0)
+            close(routes[i].times);
+    }
+
+    char status_text[16];
+    snprintf(status_text, sizeof status_text, "%d", status);
+    char *exit_argv[] = {argv[0], "_monitor-exit", argv[2], argv[3], status_text, NULL};
+    execve("/proc/self/exe", exit_argv, envp);
+    /* the managed phase cannot run (the executable is gone): at least tell an attached CLI */
+    int code = status == -1 ? 125 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    char msg[16];
+    int len = snprintf(msg, sizeof msg, "X %d", code);
+    (void)send(3, msg, (size_t)len, MSG_NOSIGNAL);
+    return 125;
+}
+
+/* Runs before main, so before the .NET runtime starts; for any other argv it returns at once. */
+__attribute__((constructor)) static void monitor_wait_entry(int argc, char **argv, char **envp)
+{
+    if (argc >= 2 && strcmp(argv[1], "_monitor-wait") == 0)
+        _exit(monitor_wait(argc, argv, envp));
+}
