@@ -40,6 +40,13 @@ public sealed class PreparedCgroup : IDisposable
         return new PreparedCgroup(manager, cgroupsPath);
     }
 
+    /// <summary><see cref="TryStart"/>, with a bad path left for the usual path to report.</summary>
+    public static PreparedCgroup? TryPrepare(CgroupLayout layout, string cgroupsPath)
+    {
+        try { return TryStart(layout, cgroupsPath); }
+        catch (Core.CrateRunException) { return null; }
+    }
+
     private void Body()
     {
         try

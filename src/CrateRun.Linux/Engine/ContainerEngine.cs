@@ -71,6 +71,7 @@ public sealed class ContainerEngine(ContainerStore store)
     {
         var r = Store.Load(id);
         ICgroupManager? cgroup = null;
+        PreparedCgroup? ownPrepared = null;
         var cgroupExisted = true;
         try
         {
@@ -91,8 +92,10 @@ public sealed class ContainerEngine(ContainerStore store)
             launch.StartContainerHooks.AddRange(spec.Hooks?.StartContainer ?? []);
             Timing.Mark("planned");
 
-            // The cgroup exists and holds its limits before the process does anything.
+            // The cgroup exists and holds its limits before the process does anything. On v1 a
+            // launcher thread moves itself in first (cheap, see PreparedCgroup) unless a monitor already did.
             var prepared = o.Prepared is { } pc && pc.CgroupsPath == CgroupsPathOf(spec, id) ? pc : null;
+            if (o.Prepared is null) prepared = ownPrepared = PreparedCgroup.TryPrepare(Layout, CgroupsPathOf(spec, id));
             if (prepared is not null)
             {
                 cgroup = prepared.Manager;
@@ -134,6 +137,7 @@ public sealed class ContainerEngine(ContainerStore store)
             if (cgroupDir is not null) callbacks = callbacks with { JoinCgroup = null };
             r.Pid = Launcher.Launch(launch, callbacks);
             prepared?.Keep();
+            ownPrepared?.Dispose(); // its thread leaves the container's cgroup
             r.PidStartTime = Processes.StartTime(r.Pid);
             Timing.Mark("launched (ready)");
             r.Status = ContainerStatus.Created;
@@ -148,6 +152,7 @@ public sealed class ContainerEngine(ContainerStore store)
         catch
         {
             if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
+            ownPrepared?.Dispose(); // removes the cgroup it made, unless kept
             if (cgroup is not null && !cgroupExisted) TryDestroy(cgroup);
             Store.RemoveDir(id);
             throw;

@@ -217,12 +217,6 @@ public static unsafe class ContainerMonitor
         }
     }
 
-    private static PreparedCgroup? TryPrepare(ContainerEngine engine, string cgroupsPath)
-    {
-        try { return PreparedCgroup.TryStart(engine.Layout, cgroupsPath); }
-        catch (CrateRunException) { return null; } // the usual path reports the problem
-    }
-
     /// <summary>The hidden argument that makes craterun a monitor.</summary>
     public const string MonitorArg = "_monitor";
 
@@ -256,7 +250,7 @@ public static unsafe class ContainerMonitor
             {
                 var engine = new ContainerEngine(new Core.State.ContainerStore(root));
                 // join the container's cgroup now, while the config is read and planned
-                using var prepared = TryPrepare(engine, cgroupsPath);
+                using var prepared = PreparedCgroup.TryPrepare(engine.Layout, cgroupsPath);
                 try
                 {
                     return Run(engine, id, flags == "i", prepared);
