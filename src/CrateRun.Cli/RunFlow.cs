@@ -21,9 +21,12 @@ public static class RunFlow
             throw new UsageException($"cidfile {cidfile} already exists");
         var id = ContainerId.New();
         var spec = SpecBuilder.Build(id, options);
+        // the monitor, started before parsing; it is registered with the container
+        var (monitorPid, control) = DockerCli.EarlyMonitor ?? ContainerMonitor.SpawnEarly();
         var record = new ContainerRecord
         {
             Id = id,
+            MonitorPid = monitorPid,
             Name = options.Name,
             Bundle = engine.Store.Dir(id),
             Rootfs = options.Rootfs,
@@ -52,7 +55,6 @@ public static class RunFlow
             throw;
         }
 
-        var (monitorPid, control) = DockerCli.EarlyMonitor ?? ContainerMonitor.SpawnEarly();
         int code;
         using (control)
         {
@@ -62,6 +64,7 @@ public static class RunFlow
         }
         // In the foreground the monitor is done once it reported the exit: reap it. Detached, it outlives us.
         if (!detach) Launcher.Reap(monitorPid);
+        Timing.Mark("monitor reaped");
         return code;
     }
 

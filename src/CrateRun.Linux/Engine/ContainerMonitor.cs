@@ -27,9 +27,7 @@ public static unsafe class ContainerMonitor
     {
         var store = engine.Store;
         Timing.Mark("monitor main");
-        var r = store.Load(id);
-        r.MonitorPid = Environment.ProcessId;
-        store.Save(r);
+        var r = store.Load(id); // the CLI registered it with our pid
 
         using var stdoutLog = new LogFile(store.PathOf(id, "stdout.log"));
         using var stderrLog = new LogFile(store.PathOf(id, "stderr.log"));
