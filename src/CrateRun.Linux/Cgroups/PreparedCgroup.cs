@@ -3,14 +3,14 @@ using System.Collections.Concurrent;
 namespace CrateRun.Linux.Cgroups;
 
 /// <summary>
-/// A cgroup v1 container cgroup with a thread of ours already inside it. Moving a task into a
-/// v1 cgroup waits for an RCU grace period (about 10 ms on these machines), the largest single
-/// cost of a container start. A dedicated thread pays it as soon as the container's id is
-/// known, while the config is still being read and planned; the clone then runs on that
-/// thread, so the container's first process is born in its cgroup and nothing has to move.
-/// The thread counts as a task of the container's cgroups only until the launch is done.
-/// (v2 would start the child directly in the cgroup with clone3(CLONE_INTO_CGROUP); there
-/// the move is done after clone, overlapped with the child's mounts.)
+/// A cgroup v1 container cgroup with a thread of ours already inside it, so that the
+/// container's first process is born there and nothing has to move. Moving another process
+/// in (writing its pid to cgroup.procs) takes the global threadgroup lock and waits for an
+/// RCU grace period, 9-13 ms on these machines, the largest single cost of a start; a thread
+/// that moves itself (writes "0" to tasks) does not. The thread does it as soon as the
+/// container's id is known, while the config is still being read and planned; the clone then
+/// runs on that thread. It counts as a task of the container's cgroups only until the launch
+/// is done. (v2 starts the child directly in its cgroup with clone3(CLONE_INTO_CGROUP).)
 /// </summary>
 public sealed class PreparedCgroup : IDisposable
 {
