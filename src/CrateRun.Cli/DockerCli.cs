@@ -20,6 +20,10 @@ public static class DockerCli
 
     public static int Run(string[] args)
     {
+        // `run` needs a monitor: start it first, from another thread, so that its start-up
+        // overlaps our parsing and set-up.
+        if (Subcommand(args) == "run" && !args.Contains("--help") && !args.Contains("-h") && !args.Contains("-?"))
+            SpawnMonitorEarly();
         var root = new RootCommand("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)");
         root.Options.Add(RootOption);
         root.Subcommands.Add(RunCommand());
@@ -32,10 +36,6 @@ public static class DockerCli
         root.Subcommands.Add(WaitCommand());
         root.Subcommands.Add(InspectCommand());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 });
-        // `run` needs a monitor: start it now so that its start-up overlaps our parsing and set-up.
-        if (Subcommand(args) == "run" && !args.Contains("--help") && !args.Contains("-h") && !args.Contains("-?"))
-            EarlyMonitor = ContainerMonitor.SpawnEarly();
-        Timing.Mark("monitor spawned");
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
     }
@@ -51,8 +51,32 @@ public static class DockerCli
         return null;
     }
 
+    private static Thread? _spawner;
+    private static (int Pid, Linux.SafeFd Control)? _early;
+    private static Exception? _spawnError;
+
+    private static void SpawnMonitorEarly()
+    {
+        _spawner = new Thread(() =>
+        {
+            try { _early = ContainerMonitor.SpawnEarly(); }
+            catch (Exception e) { _spawnError = e; }
+            Timing.Mark("monitor spawned");
+        })
+        { Name = "craterun monitor spawn" };
+        _spawner.Start();
+    }
+
     /// <summary>The monitor started before parsing, for run (null otherwise).</summary>
-    internal static (int Pid, Linux.SafeFd Control)? EarlyMonitor;
+    internal static (int Pid, Linux.SafeFd Control)? EarlyMonitor
+    {
+        get
+        {
+            _spawner?.Join();
+            if (_spawnError is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
+            return _early;
+        }
+    }
 
     internal static ContainerEngine Engine(ParseResult p)
     {

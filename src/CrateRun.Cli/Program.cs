@@ -11,10 +11,11 @@ public static class Program
     public static int Main(string[] args)
     {
         Timing.Mark("main");
+        // a container's monitor: this same binary, started by `craterun run` (ContainerMonitor)
         if (args is [Linux.Engine.ContainerMonitor.MonitorArg])
-            return Linux.Engine.ContainerMonitor.Main();
+            return Guard(Linux.Engine.ContainerMonitor.Main);
         if (args is [Linux.Engine.ContainerMonitor.ExitArg, var root, var id, var status])
-            return Linux.Engine.ContainerMonitor.Exit(root, id, status);
+            return Guard(() => Linux.Engine.ContainerMonitor.Exit(root, id, status));
         var self = Path.GetFileName(Argv0());
         // exec joins a running container: run it from a sealed copy of this binary (CVE-2019-5736)
         if (args.Contains("exec") && !args.Contains("--help"))

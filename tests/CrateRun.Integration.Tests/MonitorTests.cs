@@ -95,4 +95,17 @@ public sealed class MonitorTests(CrateRunFixture f)
         Assert.True(r.ExitCode == 6, r.ToString());
         Assert.Contains("got-typed", r.Stdout);
     }
+
+    [RootFact]
+    public async Task MonitorPhases_StartedByHand_FailWithOneLine()
+    {
+        foreach (var args in new[] { new[] { "_monitor" }, ["_monitor-wait", "a", "b", "c"], ["_monitor-wait", f.StateRoot, "x", "1", "o:bad"], ["_monitor-exit", f.StateRoot, "nosuchid", "0"] })
+        {
+            var r = await Proc.Run(f.Binary, args, env: f.Env);
+            Assert.True(r.ExitCode == 125, r.ToString());
+            Assert.Equal("", r.Stdout);
+            var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.True(lines.Length == 1 && lines[0].StartsWith("craterun: ", StringComparison.Ordinal), r.ToString());
+        }
+    }
 }

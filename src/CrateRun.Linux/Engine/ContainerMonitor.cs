@@ -235,7 +235,10 @@ public static unsafe class ContainerMonitor
     {
         while (true)
         {
-            var msg = UnixSockets.Receive(ControlFd, out var fd);
+            string? msg;
+            int fd;
+            try { msg = UnixSockets.Receive(ControlFd, out fd); }
+            catch (SyscallException) { throw new UsageException($"{MonitorArg} is started by craterun run, with its control socket on fd {ControlFd}"); }
             if (msg is null) return 0;
             if (msg.Length == 2 && msg[0] == 'F' && fd >= 0)
             {

@@ -195,11 +195,14 @@ static int monitor_wait(int argc, char **argv, char **envp)
 
     struct route routes[MAX_ROUTES];
     int pid, n_routes = argc - 5;
-    if (argc < 5 || n_routes > MAX_ROUTES || parse_int(argv[4], &pid) < 0 || pid <= 0)
+    int ok = argc >= 5 && n_routes <= MAX_ROUTES && parse_int(argv[4], &pid) == 0 && pid > 0;
+    for (int i = 0; ok && i < n_routes; i++)
+        ok = parse_route(argv[5 + i], &routes[i]) == 0;
+    if (!ok || kill(pid, 0) < 0) {
+        static const char usage[] = "craterun: _monitor-wait is started by a container's monitor: ROOT ID PID ROUTE...\n";
+        (void)write(2, usage, sizeof usage - 1);
         return 125;
-    for (int i = 0; i < n_routes; i++)
-        if (parse_route(argv[5 + i], &routes[i]) < 0)
-            return 125;
+    }
 
     int status = wait_and_pump(pid, routes, n_routes);
     for (int i = 0; i < n_routes; i++) {
