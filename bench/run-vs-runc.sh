@@ -13,8 +13,8 @@
 #   - monitor of a detached container: `craterun run -d ... -- sleep 30`, 0.5 s later
 #     VmHWM (peak RSS) and VmRSS of its monitor (pid from inspect). By then it is in its C
 #     waiting phase (`craterun _monitor-wait`, exec'd after a 100 ms grace period; an exec
-#     starts a new VmHWM), where it stays as long as the container runs. Its managed create
-#     phase before that runs the same engine code as the foreground CLI measured below.
+#     starts a new VmHWM), where it stays as long as the container runs. The peak of its
+#     managed create phase before that is passed to it in CRATERUN_MONITOR_CREATE_PEAK_KIB.
 #   - one foreground CLI process: /usr/bin/time -f %M craterun run --rm ... /bin/true
 #     (ru_maxrss of the craterun process; also runc run for reference).
 #
@@ -138,7 +138,9 @@ tr '\0' ' ' <"/proc/$MON_PID/cmdline" | grep -q "_monitor-wait .*$DETACHED_ID" |
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$MON_PID/status"; }
 hwm=$(status_kib VmHWM) rss=$(status_kib VmRSS) anon=$(status_kib RssAnon) file=$(status_kib RssFile)
 pss=$(awk '$1 == "Pss:" { print $2 }' "/proc/$MON_PID/smaps_rollup" 2>/dev/null || echo "?")
+create_peak=$(tr '\0' '\n' <"/proc/$MON_PID/environ" | sed -n 's/^CRATERUN_MONITOR_CREATE_PEAK_KIB=//p')
 echo "monitor peak RSS: $hwm KiB (target <= 4096 KiB), waiting phase (C, the container's whole life)"
+echo "                  ${create_peak:-?} KiB in its managed phase before it (create, start, 100 ms of watching, then exec)"
 echo "monitor VmRSS:    $rss KiB now (RssAnon $anon KiB, RssFile $file KiB; Pss $pss KiB)"
 t0=$(now_us)
 timed "$CRATERUN" --root "$CR_STATE" rm -f "$DETACHED_ID"

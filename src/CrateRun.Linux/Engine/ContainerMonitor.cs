@@ -113,9 +113,24 @@ public static unsafe class ContainerMonitor
     private static void HandOverToWaiter(string root, string id, int pid, IoPump pump)
     {
         string[] argv = ["craterun", WaitArg, root, id, pid.ToString(), .. pump.HandOver()];
+        // what this managed phase peaked at, for bench/run-vs-runc.sh (an exec starts a new VmHWM)
+        string[] env = [.. Environ().Where(e => !e.StartsWith(CreatePeakVariable + "=", StringComparison.Ordinal)), $"{CreatePeakVariable}={PeakKiB()}"];
         using var arena = new Process.NativeArenaHandle();
-        Interop.Sys.execve(arena.Str(Environment.ProcessPath ?? "/proc/self/exe"), arena.StrArray(argv), arena.StrArray(Environ()));
+        Interop.Sys.execve(arena.Str(Environment.ProcessPath ?? "/proc/self/exe"), arena.StrArray(argv), arena.StrArray(env));
         throw new SyscallException("execve", "craterun " + WaitArg, Marshal.GetLastPInvokeError());
+    }
+
+    /// <summary>Set in the waiting phase's environment: the peak RSS (KiB) of the create phase before it.</summary>
+    public const string CreatePeakVariable = "CRATERUN_MONITOR_CREATE_PEAK_KIB";
+
+    private static string PeakKiB()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1] ?? "?";
+        }
+        catch (IOException) { return "?"; }
     }
 
     /// <summary>The exit phase, after monitor.c saw the container exit: <c>craterun _monitor-exit ROOT ID WAIT-STATUS</c>.</summary>
