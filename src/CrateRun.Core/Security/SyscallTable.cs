@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 
 namespace CrateRun.Core.Security;
 
@@ -338,13 +337,15 @@ public static class SyscallTable
     ];
 
     // The tables are declared after the entry arrays: static initializers run in text order.
+    // Plain dictionaries: a process builds them once and looks up a few hundred names, for which
+    // a FrozenDictionary's analysis of the keys at construction costs more than it saves.
 
     /// <summary>x86_64 (native) system calls.</summary>
-    public static IReadOnlyDictionary<string, uint> X86_64 { get; } = X86_64Entries.ToFrozenDictionary(e => e.Name, e => e.Nr, StringComparer.Ordinal);
+    public static IReadOnlyDictionary<string, uint> X86_64 { get; } = X86_64Entries.ToDictionary(e => e.Name, e => e.Nr, StringComparer.Ordinal);
 
     /// <summary>i386 (compat) system calls, as a 32-bit process or an int 0x80 sees them.</summary>
-    public static IReadOnlyDictionary<string, uint> I386 { get; } = I386Entries.ToFrozenDictionary(e => e.Name, e => e.Nr, StringComparer.Ordinal);
+    public static IReadOnlyDictionary<string, uint> I386 { get; } = I386Entries.ToDictionary(e => e.Name, e => e.Nr, StringComparer.Ordinal);
 
     /// <summary>x32 system calls; the numbers include <see cref="X32SyscallBit"/>, as seccomp_data.nr does.</summary>
-    public static IReadOnlyDictionary<string, uint> X32 { get; } = X32Entries.ToFrozenDictionary(e => e.Name, e => e.Nr | X32SyscallBit, StringComparer.Ordinal);
+    public static IReadOnlyDictionary<string, uint> X32 { get; } = X32Entries.ToDictionary(e => e.Name, e => e.Nr | X32SyscallBit, StringComparer.Ordinal);
 }
