@@ -227,7 +227,7 @@ public static class DockerCli
             switch (p.GetValue(format))
             {
                 case "json":
-                    Console.WriteLine(JsonSerializer.Serialize(list, StateJsonContext.Default.ListContainerRecord));
+                    Console.WriteLine(JsonSerializer.Serialize(list, StateJsonWriteContext.Default.ListContainerRecord));
                     return 0;
                 case "table":
                     Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND"],
@@ -363,7 +363,7 @@ public static class DockerCli
                 r.Status = ContainerEngine.CurrentStatus(r);
                 list.Add(r);
             }
-            Console.WriteLine(JsonSerializer.Serialize(list, StateJsonContext.Default.ListContainerRecord));
+            Console.WriteLine(JsonSerializer.Serialize(list, StateJsonWriteContext.Default.ListContainerRecord));
             return 0;
         }));
         return cmd;

@@ -62,3 +62,13 @@ public sealed class ContainerRecord
 [JsonSerializable(typeof(ContainerRecord))]
 [JsonSerializable(typeof(List<ContainerRecord>))]
 public sealed partial class StateJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// The same, for writing only: straight-line generated code (the "fast path"), without the
+/// run-time metadata set-up that the first use of <see cref="StateJsonContext"/> costs a fresh process.
+/// </summary>
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Serialization, WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(ContainerRecord))]
+[JsonSerializable(typeof(List<ContainerRecord>))]
+public sealed partial class StateJsonWriteContext : JsonSerializerContext;
