@@ -20,9 +20,11 @@ public static class DockerCli
 
     public static int Run(string[] args)
     {
-        // `run` needs a monitor: start it first, from another thread, so that its start-up
-        // overlaps our parsing and set-up.
-        if (Subcommand(args) == "run" && !args.Contains("--help") && !args.Contains("-h") && !args.Contains("-?"))
+        // `run` needs a monitor. Native/monitor.c started it before our runtime did; where it
+        // could not, start it now, from another thread, so that its start-up overlaps our work.
+        if (TakeMonitorFromConstructor() is { } started)
+            _early = started;
+        else if (Subcommand(args) == "run" && !args.Contains("--help") && !args.Contains("-h") && !args.Contains("-?"))
             SpawnMonitorEarly();
         var root = new RootCommand("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)");
         root.Options.Add(RootOption);
@@ -54,6 +56,19 @@ public static class DockerCli
     private static Thread? _spawner;
     private static (int Pid, Linux.SafeFd Control)? _early;
     private static Exception? _spawnError;
+
+    /// <summary>The monitor monitor.c spawned for this `run` (CRATERUN_EARLY_MONITOR=PID,FD), if any.</summary>
+    private static (int Pid, Linux.SafeFd Control)? TakeMonitorFromConstructor()
+    {
+        const string Variable = "CRATERUN_EARLY_MONITOR";
+        var value = Environment.GetEnvironmentVariable(Variable);
+        if (value is null) return null;
+        Environment.SetEnvironmentVariable(Variable, null); // not for anything we start
+        var parts = value.Split(',');
+        return parts.Length == 2 && int.TryParse(parts[0], out var pid) && int.TryParse(parts[1], out var fd)
+            ? (pid, new Linux.SafeFd(fd))
+            : null;
+    }
 
     private static void SpawnMonitorEarly()
     {

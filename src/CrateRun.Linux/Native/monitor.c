@@ -17,10 +17,17 @@
  *            i:SRC:SINK             input for the container (SRC -> SINK), while it lives
  *     fds are numbers inherited across the exec; -1 for none. fd 3 is the CLI's control socket.
  *   then: /proc/self/exe _monitor-exit ROOT ID WAIT-STATUS
+ *
+ * The same constructor also starts a monitor early: for `craterun run ...` it spawns
+ * `craterun _monitor` before the .NET runtime of the CLI starts, so that the monitor's own
+ * start-up (about 3 ms) overlaps the CLI's instead of following it. The CLI finds it in
+ * CRATERUN_EARLY_MONITOR=PID,FD (FD: its end of the control socket; DockerCli.cs).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,9 +232,69 @@ static int monitor_wait(int argc, char **argv, char **envp)
     return 125;
 }
 
+/* The Docker-like face's `run`, as DockerCli.cs finds it: argv[0] is not the OCI face, the
+ * first word that is not an option (nor --root's value) is "run", and no help is asked for. */
+static int is_docker_run(int argc, char **argv)
+{
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    if (strcmp(base, "craterun-oci") == 0 || strcmp(base, "runc") == 0)
+        return 0;
+    int i = 1;
+    while (i < argc && argv[i][0] == '-')
+        i += strcmp(argv[i], "--root") == 0 ? 2 : 1;
+    if (i >= argc || strcmp(argv[i], "run") != 0)
+        return 0;
+    for (int j = 1; j < argc; j++)
+        if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0 || strcmp(argv[j], "-?") == 0)
+            return 0;
+    return 1;
+}
+
+/* As ContainerMonitor.SpawnEarly: this executable in a new session, stdio /dev/null, the
+ * control socket on fd 3, default signal dispositions, nothing blocked. On any failure the
+ * CLI spawns it later itself. */
+static void spawn_early_monitor(char **envp)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return;
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    for (int fd = 0; fd < 3; fd++)
+        posix_spawn_file_actions_adddup2(&fa, devnull, fd);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+    sigset_t set;
+    sigemptyset(&set);
+    posix_spawnattr_setsigmask(&attr, &set);
+    sigfillset(&set);
+    posix_spawnattr_setsigdefault(&attr, &set);
+    char *args[] = {"craterun", "_monitor", NULL};
+    pid_t pid;
+    int ok = devnull >= 0 && posix_spawn(&pid, "/proc/self/exe", &fa, &attr, args, envp) == 0;
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(sv[1]);
+    if (devnull >= 0)
+        close(devnull);
+    if (!ok) {
+        close(sv[0]);
+        return;
+    }
+    char value[32];
+    snprintf(value, sizeof value, "%d,%d", (int)pid, sv[0]);
+    setenv("CRATERUN_EARLY_MONITOR", value, 1);
+}
+
 /* Runs before main, so before the .NET runtime starts; for any other argv it returns at once. */
-__attribute__((constructor)) static void monitor_wait_entry(int argc, char **argv, char **envp)
+__attribute__((constructor)) static void monitor_entry(int argc, char **argv, char **envp)
 {
     if (argc >= 2 && strcmp(argv[1], "_monitor-wait") == 0)
         _exit(monitor_wait(argc, argv, envp));
+    if (argc >= 2 && is_docker_run(argc, argv))
+        spawn_early_monitor(envp);
 }
