@@ -20,12 +20,9 @@ public static class DockerCli
 
     public static int Run(string[] args)
     {
-        // `run` needs a monitor. Native/monitor.c started it before our runtime did; where it
-        // could not, start it now, from another thread, so that its start-up overlaps our work.
-        if (TakeMonitorFromConstructor() is { } started)
-            _early = started;
-        else if (Subcommand(args) == "run" && !args.Contains("--help") && !args.Contains("-h") && !args.Contains("-?"))
-            SpawnMonitorEarly();
+        // `run` needs a monitor: Native/monitor.c started it before our runtime did (RunFlow
+        // starts one itself if it could not).
+        EarlyMonitor = TakeMonitorFromConstructor();
         var root = new RootCommand("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)");
         root.Options.Add(RootOption);
         root.Subcommands.Add(RunCommand());
@@ -42,21 +39,6 @@ public static class DockerCli
         return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
     }
 
-    /// <summary>The first word that is not a global option: the subcommand.</summary>
-    private static string? Subcommand(string[] args)
-    {
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--root") { i++; continue; }
-            if (!args[i].StartsWith('-')) return args[i];
-        }
-        return null;
-    }
-
-    private static Thread? _spawner;
-    private static (int Pid, Linux.SafeFd Control)? _early;
-    private static Exception? _spawnError;
-
     /// <summary>The monitor monitor.c spawned for this `run` (CRATERUN_EARLY_MONITOR=PID,FD), if any.</summary>
     private static (int Pid, Linux.SafeFd Control)? TakeMonitorFromConstructor()
     {
@@ -70,28 +52,8 @@ public static class DockerCli
             : null;
     }
 
-    private static void SpawnMonitorEarly()
-    {
-        _spawner = new Thread(() =>
-        {
-            try { _early = ContainerMonitor.SpawnEarly(); }
-            catch (Exception e) { _spawnError = e; }
-            Timing.Mark("monitor spawned");
-        })
-        { Name = "craterun monitor spawn" };
-        _spawner.Start();
-    }
-
     /// <summary>The monitor started before parsing, for run (null otherwise).</summary>
-    internal static (int Pid, Linux.SafeFd Control)? EarlyMonitor
-    {
-        get
-        {
-            _spawner?.Join();
-            if (_spawnError is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
-            return _early;
-        }
-    }
+    internal static (int Pid, Linux.SafeFd Control)? EarlyMonitor;
 
     internal static ContainerEngine Engine(ParseResult p)
     {

@@ -189,10 +189,11 @@ public static unsafe class ContainerMonitor
     }
 
     /// <summary>
-    /// Starts a monitor before the container exists, so that its start-up overlaps the CLI's
-    /// work (parsing, config, registration); <see cref="Assign"/> then tells it what to watch.
-    /// This same executable, in a new session, control socket on fd 3, stdio /dev/null until
-    /// assigned. posix_spawn runs no managed code in the child.
+    /// Starts a monitor before the container exists; <see cref="Assign"/> then tells it what to
+    /// watch. This same executable, in a new session, control socket on fd 3, stdio /dev/null
+    /// until assigned. posix_spawn runs no managed code in the child. (For `craterun run` the
+    /// constructor in Native/monitor.c has usually done this already, before the CLI's runtime
+    /// started; this is for when it could not.)
     /// </summary>
     public static (int Pid, SafeFd Control) SpawnEarly()
     {
