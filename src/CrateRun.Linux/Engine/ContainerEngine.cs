@@ -136,8 +136,6 @@ public sealed class ContainerEngine(ContainerStore store)
             launch.CgroupDir = cgroupDir;
             if (cgroupDir is not null) callbacks = callbacks with { JoinCgroup = null };
             r.Pid = Launcher.Launch(launch, callbacks);
-            prepared?.Keep();
-            ownPrepared?.Dispose(); // its thread leaves the container's cgroup
             r.PidStartTime = Processes.StartTime(r.Pid);
             Timing.Mark("launched (ready)");
             r.Status = ContainerStatus.Created;
@@ -147,6 +145,9 @@ public sealed class ContainerEngine(ContainerStore store)
                 r.Hooks = new Core.Oci.Hooks { Poststart = spec.Hooks.Poststart, Poststop = spec.Hooks.Poststop };
             Store.Save(r);
             if (o.PidFile is { } pf) ContainerStore.WriteAtomic(Path.GetFullPath(pf), System.Text.Encoding.ASCII.GetBytes(r.Pid.ToString()));
+            // created: the cgroup stays when the launcher thread leaves it (until then, a failure removes it)
+            prepared?.Keep();
+            ownPrepared?.Dispose();
             return r;
         }
         catch

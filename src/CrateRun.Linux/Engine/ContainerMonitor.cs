@@ -116,7 +116,8 @@ public static unsafe class ContainerMonitor
         // what this managed phase peaked at, for bench/run-vs-runc.sh (an exec starts a new VmHWM)
         string[] env = [.. Environ().Where(e => !e.StartsWith(CreatePeakVariable + "=", StringComparison.Ordinal)), $"{CreatePeakVariable}={PeakKiB()}"];
         using var arena = new Process.NativeArenaHandle();
-        Interop.Sys.execve(arena.Str(Environment.ProcessPath ?? "/proc/self/exe"), arena.StrArray(argv), arena.StrArray(env));
+        // /proc/self/exe: this very executable, even if a newer one was installed at its path since
+        Interop.Sys.execve(arena.Str("/proc/self/exe"), arena.StrArray(argv), arena.StrArray(env));
         throw new SyscallException("execve", "craterun " + WaitArg, Marshal.GetLastPInvokeError());
     }
 
