@@ -1,5 +1,6 @@
 /*
- * The monitor's waiting phase, in C.
+ * The parts of a container's monitor that run before the .NET runtime starts, from a
+ * constructor: its waiting phase, and its early spawn by `craterun run`.
  *
  * A container's monitor (`craterun _monitor`, ContainerMonitor.cs) creates and starts the
  * container with the managed engine. For as long as the container then runs it has only
