@@ -260,6 +260,11 @@ static void spawn_early_monitor(char **envp)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return;
+    if (sv[0] < 3 || sv[1] < 3) { /* the caller closed some of its stdio: leave those numbers alone */
+        close(sv[0]);
+        close(sv[1]);
+        return;
+    }
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
