@@ -290,6 +290,13 @@ if [ -n "$A" ]; then
   D=$(dir_of A pids)
   procs=$(cg_pids_of "$D")
   check "container A: its init ($A_pid) is in its cgroup" "cgroup.procs of $D: $procs" has_word "$procs" "$A_pid"
+  # and only the container's processes: the monitor's launcher thread, which joined the cgroup
+  # to clone the init there, has left (the monitor itself lives on)
+  foreign=""
+  for p in $procs; do
+    [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" = "$(readlink "/proc/$A_pid/ns/pid")" ] || foreign="$foreign $p"
+  done
+  check "container A: no process from outside the container in its cgroup (the monitor left it)" "foreign:$foreign" [ -z "$foreign" ]
 
   MD=$(dir_of A memory)
   check "memory: --memory 32m sets $MEM_MAX = 33554432" "$MD/$MEM_MAX = $(rd "$MD/$MEM_MAX")" \
@@ -514,12 +521,15 @@ else
     fi
     ipid=$(rd "$TMP/o.pid")
     bad=""
+    # created, not started: its init is the only process there (the runtime's launcher thread,
+    # which joined the cgroup to clone it there on v1, has left)
     while read -r c d; do
-      has_word "$(cg_pids_of "$d")" "$ipid" || bad="$bad $c:$d"
+      procs=$(cg_pids_of "$d")
+      [ -n "$ipid" ] && [ "$procs" = "$ipid" ] || bad="$bad $c:$d=[$procs]"
     done <<<"$exp"
     first=${exp%%$'\n'*}
-    check "oci: $kind cgroupsPath $CP lands in ${first#* }$([ "$V2" = 1 ] || echo " (and the other controllers')")" \
-      "init ${ipid:-?} not in:$bad" [ -z "$bad" ]
+    check "oci: $kind cgroupsPath $CP lands in ${first#* }$([ "$V2" = 1 ] || echo " (and the other controllers')"), its init alone" \
+      "init ${ipid:-?}; cgroup.procs:$bad" [ -z "$bad" ]
     if [ "$n" = 2 ]; then   # (created, not started: enough to see where it landed)
       oci delete --force "$O" >/dev/null 2>&1
       left=$(leftover $(expected_paths "$CP"))
