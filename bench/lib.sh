@@ -27,6 +27,19 @@ parse_n() {   # parse_n "${1:-}" DEFAULT -> sets N
     fi
 }
 
+# make_workdir NAME: the run's temp dir and the paths in it every script uses (WORK, BUNDLE,
+# CR_STATE, RUNC_ROOT, OUT_FILE, ERR_FILE) and a cgroup name unique to it (CGNAME, bench-NAME-*).
+# shellcheck disable=SC2034  # read by the scripts and by timed
+make_workdir() {
+    WORK=$(mktemp -d "/tmp/craterun-$1bench.XXXXXX")
+    BUNDLE=$WORK/bundle
+    CR_STATE=$WORK/craterun-state
+    RUNC_ROOT=$WORK/runc-root
+    OUT_FILE=$WORK/cmd.out
+    ERR_FILE=$WORK/cmd.err
+    CGNAME=bench-$1-$(basename "$WORK" | cut -d. -f2)
+}
+
 # The memory cgroup the machine bounds us with, e.g. /process_api/<id>
 own_memory_cgroup() { awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup; }
 

@@ -29,11 +29,7 @@ WARMUP=3
 POLL_TIMEOUT_S=10
 need_root_tools
 
-WORK=$(mktemp -d /tmp/craterun-ocibench.XXXXXX)
-BUNDLE=$WORK/bundle
-OUT_FILE=$WORK/cmd.out
-ERR_FILE=$WORK/cmd.err
-CGNAME=bench-oci-$(basename "$WORK" | cut -d. -f2)
+make_workdir oci
 declare -A ROOT_OF=([craterun-oci]=$WORK/craterun-oci-root [runc]=$WORK/runc-root)
 declare -A BIN_OF=([craterun-oci]=$CRATERUN_OCI [runc]=$RUNC)
 declare -a CREATED=()   # "name id" of every container we asked a runtime to create

@@ -29,13 +29,7 @@ WARMUP=3
 need_root_tools
 [[ -x $CRATERUN ]] || die "$CRATERUN not found: cd $REPO_DIR && dotnet publish src/CrateRun.Cli -c Release -o out"
 
-WORK=$(mktemp -d /tmp/craterun-bench.XXXXXX)
-BUNDLE=$WORK/bundle
-CR_STATE=$WORK/craterun-state
-RUNC_ROOT=$WORK/runc-root
-OUT_FILE=$WORK/cmd.out
-ERR_FILE=$WORK/cmd.err
-CGNAME=bench-run-$(basename "$WORK" | cut -d. -f2)
+make_workdir run
 MON_PID="" CTR_PID="" DETACHED_ID=""
 
 cleanup() {

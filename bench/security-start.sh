@@ -19,14 +19,7 @@ WARMUP=3
 need_root_tools
 [[ -x $CRATERUN ]] || die "$CRATERUN not found: cd $REPO_DIR && dotnet publish src/CrateRun.Cli -c Release -o out"
 
-WORK=$(mktemp -d /tmp/craterun-secbench.XXXXXX)
-BUNDLE=$WORK/bundle
-CR_STATE=$WORK/craterun-state
-RUNC_ROOT=$WORK/runc-root
-OUT_FILE=$WORK/cmd.out
-# shellcheck disable=SC2034  # used by timed (lib.sh)
-ERR_FILE=$WORK/cmd.err
-CGNAME=bench-sec-$(basename "$WORK" | cut -d. -f2)
+make_workdir sec
 
 cleanup() {
     local rc=$? id

@@ -20,8 +20,7 @@ public static class DockerCli
 
     public static int Run(string[] args)
     {
-        // `run` needs a monitor: Native/monitor.c started it before our runtime did (RunFlow
-        // starts one itself if it could not).
+        // `run` needs a monitor: Native/monitor.c started it before our runtime did.
         EarlyMonitor = TakeMonitorFromConstructor();
         var root = new RootCommand("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)");
         root.Options.Add(RootOption);
@@ -52,7 +51,7 @@ public static class DockerCli
             : null;
     }
 
-    /// <summary>The monitor started before parsing, for run (null otherwise).</summary>
+    /// <summary>The monitor started before the runtime, for run (null otherwise, or if it could not be started).</summary>
     internal static (int Pid, Linux.SafeFd Control)? EarlyMonitor;
 
     internal static ContainerEngine Engine(ParseResult p)

@@ -22,7 +22,8 @@ public static class RunFlow
         var id = ContainerId.New();
         var spec = SpecBuilder.Build(id, options);
         // the monitor, started before parsing; it is registered with the container
-        var (monitorPid, control) = DockerCli.EarlyMonitor ?? ContainerMonitor.SpawnEarly();
+        var (monitorPid, control) = DockerCli.EarlyMonitor
+            ?? throw new CrateRunException("cannot start the container's monitor (craterun _monitor)");
         var record = new ContainerRecord
         {
             Id = id,
@@ -58,7 +59,7 @@ public static class RunFlow
         int code;
         using (control)
         {
-            ContainerMonitor.Assign(control, engine.Store.Root, id, options.Interactive, detach, ContainerEngine.CgroupsPathOf(spec, id));
+            ContainerMonitor.Assign(control, engine.Store.Root, id, options.Interactive, options.Tty, detach, ContainerEngine.CgroupsPathOf(spec, id));
             Timing.Mark("monitor assigned");
             code = Attach(engine, id, control, options, detach);
         }

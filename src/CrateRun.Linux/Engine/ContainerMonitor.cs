@@ -23,11 +23,10 @@ public static unsafe class ContainerMonitor
     public const int ControlFd = 3;
 
     /// <summary>The monitor's main. fd 0 is the container's stdin (with -i), 1 and 2 the CLI's output or /dev/null.</summary>
-    public static int Run(ContainerEngine engine, string id, bool interactive, PreparedCgroup? prepared = null)
+    public static int Run(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared = null)
     {
         var store = engine.Store;
         Timing.Mark("monitor main");
-        var r = store.Load(id); // the CLI registered it with our pid
 
         using var stdoutLog = new LogFile(store.PathOf(id, "stdout.log"));
         using var stderrLog = new LogFile(store.PathOf(id, "stderr.log"));
@@ -39,7 +38,7 @@ public static unsafe class ContainerMonitor
         {
             CreateOptions options;
             SafeFd? consoleOurs = null;
-            if (r.Tty)
+            if (tty)
             {
                 var (ours, theirs) = SocketPair();
                 consoleOurs = ours;
@@ -57,7 +56,7 @@ public static unsafe class ContainerMonitor
                 pump.AddOutput(errRead.Fd, stderrLog, 2);
             }
 
-            r = engine.Create(id, options);
+            var r = engine.Create(id, options);
             prepared?.Dispose(); // the launcher thread leaves the container's cgroup
             Timing.Mark("created");
             pid = r.Pid;
@@ -174,11 +173,10 @@ public static unsafe class ContainerMonitor
         return (new SafeFd(fds[0]), new SafeFd(fds[1]));
     }
 
-    public static (SafeFd A, SafeFd B) SocketPair(bool seqPacket = false)
+    public static (SafeFd A, SafeFd B) SocketPair()
     {
         int* fds = stackalloc int[2];
-        var type = seqPacket ? Interop.Sys.SOCK_SEQPACKET : Interop.Sys.SOCK_STREAM;
-        Interop.Check(Interop.Sys.socketpair(Interop.Sys.AF_UNIX, type | Interop.Sys.SOCK_CLOEXEC, 0, fds), "socketpair");
+        Interop.Check(Interop.Sys.socketpair(Interop.Sys.AF_UNIX, Interop.Sys.SOCK_STREAM | Interop.Sys.SOCK_CLOEXEC, 0, fds), "socketpair");
         return (new SafeFd(fds[0]), new SafeFd(fds[1]));
     }
 
@@ -189,54 +187,11 @@ public static unsafe class ContainerMonitor
         return fd.Fd;
     }
 
-    /// <summary>
-    /// Starts a monitor before the container exists; <see cref="Assign"/> then tells it what to
-    /// watch. This same executable, in a new session, control socket on fd 3, stdio /dev/null
-    /// until assigned. posix_spawn runs no managed code in the child. (For `craterun run` the
-    /// constructor in Native/monitor.c has usually done this already, before the CLI's runtime
-    /// started; this is for when it could not.)
-    /// </summary>
-    public static (int Pid, SafeFd Control) SpawnEarly()
-    {
-        var (control, monitorEnd) = SocketPair(seqPacket: true);
-        using (monitorEnd)
-        {
-            var exe = Environment.ProcessPath ?? "/proc/self/exe";
-            using var devnull = Fds.DevNull();
-            var fa = stackalloc byte[256];
-            var attr = stackalloc byte[512];
-            var sigs = stackalloc byte[128];
-            Interop.Sys.posix_spawn_file_actions_init(fa);
-            Interop.Sys.posix_spawnattr_init(attr);
-            try
-            {
-                for (var fd = 0; fd < 3; fd++) Interop.Sys.posix_spawn_file_actions_adddup2(fa, devnull.Fd, fd);
-                Interop.Sys.posix_spawn_file_actions_adddup2(fa, monitorEnd.Fd, ControlFd);
-                // POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID
-                Interop.Sys.posix_spawnattr_setflags(attr, 0x08 | 0x04 | 0x80);
-                Interop.Sys.sigemptyset(sigs);
-                Interop.Sys.posix_spawnattr_setsigmask(attr, sigs);
-                Interop.Sys.sigfillset(sigs);
-                Interop.Sys.posix_spawnattr_setsigdefault(attr, sigs);
-                using var arena = new Process.NativeArenaHandle();
-                int pid;
-                var rc = Interop.Sys.posix_spawn(&pid, arena.Str(exe), fa, attr, arena.StrArray(["craterun", MonitorArg]), arena.StrArray(Environ()));
-                if (rc != 0) throw new SyscallException("posix_spawn", exe, rc);
-                return (pid, control);
-            }
-            finally
-            {
-                Interop.Sys.posix_spawn_file_actions_destroy(fa);
-                Interop.Sys.posix_spawnattr_destroy(attr);
-            }
-        }
-    }
-
     /// <summary>The hidden argument that makes craterun a monitor.</summary>
     public const string MonitorArg = "_monitor";
 
     /// <summary>Hands a registered container to an early monitor, with the stdio it should use.</summary>
-    public static void Assign(SafeFd control, string storeRoot, string id, bool interactive, bool detach, string cgroupsPath)
+    public static void Assign(SafeFd control, string storeRoot, string id, bool interactive, bool tty, bool detach, string cgroupsPath)
     {
         if (interactive) UnixSockets.Send(control.Fd, "F0", 0);
         if (!detach)
@@ -244,7 +199,7 @@ public static unsafe class ContainerMonitor
             UnixSockets.Send(control.Fd, "F1", 1);
             UnixSockets.Send(control.Fd, "F2", 2);
         }
-        UnixSockets.Send(control.Fd, $"C\t{storeRoot}\t{id}\t{(interactive ? "i" : "-")}\t{cgroupsPath}");
+        UnixSockets.Send(control.Fd, $"C\t{storeRoot}\t{id}\t{(interactive ? "i" : "-")}{(tty ? "t" : "-")}\t{cgroupsPath}");
     }
 
     /// <summary>The monitor's entry point: wait for a container, then watch it. A CLI that gave up (EOF) ends it quietly.</summary>
@@ -271,7 +226,7 @@ public static unsafe class ContainerMonitor
                 using var prepared = PreparedCgroup.TryPrepare(engine.Layout, cgroupsPath);
                 try
                 {
-                    return Run(engine, id, flags == "i", prepared);
+                    return Run(engine, id, interactive: flags.Contains('i'), tty: flags.Contains('t'), prepared);
                 }
                 catch (CrateRunException e)
                 {

@@ -75,18 +75,5 @@ internal static partial class Interop
         [LibraryImport(Libc)] public static partial int gettid();
         [LibraryImport(Libc)] public static partial uint getuid();
         [LibraryImport(Libc)] public static partial uint getgid();
-
-        [LibraryImport(Libc, SetLastError = true)]
-        public static partial int posix_spawn(int* pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);
-        [LibraryImport(Libc)] public static partial int posix_spawn_file_actions_init(void* fa);
-        [LibraryImport(Libc)] public static partial int posix_spawn_file_actions_destroy(void* fa);
-        [LibraryImport(Libc)] public static partial int posix_spawn_file_actions_adddup2(void* fa, int fd, int newfd);
-        [LibraryImport(Libc)] public static partial int posix_spawnattr_init(void* attr);
-        [LibraryImport(Libc)] public static partial int posix_spawnattr_destroy(void* attr);
-        [LibraryImport(Libc)] public static partial int posix_spawnattr_setflags(void* attr, short flags);
-        [LibraryImport(Libc)] public static partial int posix_spawnattr_setsigmask(void* attr, void* sigset);
-        [LibraryImport(Libc)] public static partial int posix_spawnattr_setsigdefault(void* attr, void* sigset);
-        [LibraryImport(Libc)] public static partial int sigemptyset(void* set);
-        [LibraryImport(Libc)] public static partial int sigfillset(void* set);
     }
 }

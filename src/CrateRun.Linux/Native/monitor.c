@@ -233,8 +233,9 @@ static int monitor_wait(int argc, char **argv, char **envp)
     return 125;
 }
 
-/* The Docker-like face's `run`, as DockerCli.cs finds it: argv[0] is not the OCI face, the
- * first word that is not an option (nor --root's value) is "run", and no help is asked for. */
+/* The Docker-like face's `run` (Program.cs, DockerCli.cs): argv[0] is not the OCI face and
+ * the first word that is not an option (nor --root's value) is "run". `run --help` gets a
+ * monitor too, which sees the CLI end without assigning it anything and ends as well. */
 static int is_docker_run(int argc, char **argv)
 {
     const char *base = strrchr(argv[0], '/');
@@ -244,25 +245,34 @@ static int is_docker_run(int argc, char **argv)
     int i = 1;
     while (i < argc && argv[i][0] == '-')
         i += strcmp(argv[i], "--root") == 0 ? 2 : 1;
-    if (i >= argc || strcmp(argv[i], "run") != 0)
-        return 0;
-    for (int j = 1; j < argc; j++)
-        if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0 || strcmp(argv[j], "-?") == 0)
-            return 0;
-    return 1;
+    return i < argc && strcmp(argv[i], "run") == 0;
 }
 
-/* As ContainerMonitor.SpawnEarly: this executable in a new session, stdio /dev/null, the
- * control socket on fd 3, default signal dispositions, nothing blocked. On any failure the
- * CLI spawns it later itself. */
+/* A copy of FD numbered 3 or above (a caller may have closed its stdio: 0-2 are not ours). */
+static int above_stdio(int fd)
+{
+    if (fd > 2)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return moved;
+}
+
+/* The monitor: this executable in a new session, stdio /dev/null, the control socket on
+ * fd 3, default signal dispositions, nothing blocked. If it cannot be started, `run` says
+ * so (RunFlow.cs) and starts nothing. */
 static void spawn_early_monitor(char **envp)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return;
-    if (sv[0] < 3 || sv[1] < 3) { /* the caller closed some of its stdio: leave those numbers alone */
-        close(sv[0]);
-        close(sv[1]);
+    sv[0] = above_stdio(sv[0]);
+    sv[1] = above_stdio(sv[1]);
+    if (sv[0] < 0 || sv[1] < 0) {
+        if (sv[0] >= 0)
+            close(sv[0]);
+        if (sv[1] >= 0)
+            close(sv[1]);
         return;
     }
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);

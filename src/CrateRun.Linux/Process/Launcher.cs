@@ -319,7 +319,7 @@ internal sealed unsafe class NativeArena : IDisposable
     }
 }
 
-/// <summary>Native strings for a posix_spawn call.</summary>
+/// <summary>Native strings for an execve call.</summary>
 public sealed unsafe class NativeArenaHandle : IDisposable
 {
     private readonly NativeArena _arena = new();
