@@ -1,1 +1,0 @@
-System.Console.WriteLine("hi"); System.Threading.Thread.Sleep(int.Parse(System.Environment.GetEnvironmentVariable("S") ?? "0"));
