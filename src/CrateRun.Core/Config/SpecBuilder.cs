@@ -32,6 +32,8 @@ public static class SpecBuilder
         var caps = o.Privileged ? all : Capabilities.Adjust(Capabilities.DockerDefault, o.CapAdd, o.CapDrop, all);
         if (o.GrantableCapabilities is { } g && caps.FirstOrDefault(c => !g.Contains(c)) is { } missing)
             throw new UsageException($"cannot grant {missing}: this runtime does not hold it (it is not in the bounding set of {(Environment.IsPrivilegedProcess ? "root" : "this user")} here)");
+        if (o.Name is { } name && !ContainerId.IsValidContainerName(name))
+            throw new UsageException($"invalid container name '{name}': only [a-zA-Z0-9][a-zA-Z0-9_.-]+ is allowed");
         var env = new List<string> { DefaultPath, "HOSTNAME=" + (o.Hostname ?? ContainerId.Short(id)) };
         if (o.Tty) env.Add("TERM=xterm");
         env.Add(o.Uid == 0 ? "HOME=/root" : "HOME=/");
@@ -42,6 +44,7 @@ public static class SpecBuilder
             env.RemoveAll(x => x.Split('=')[0] == key);
             env.Add(e.Contains('=') ? e : $"{e}={Environment.GetEnvironmentVariable(e) ?? ""}");
         }
+        UserIds.Validate(new User { Uid = o.Uid, Gid = o.Gid, AdditionalGids = [.. o.AdditionalGids] }, "--user");
         if (o.Workdir is { } wd && !wd.StartsWith('/'))
             throw new UsageException($"invalid --workdir '{wd}': must be an absolute path");
 
@@ -167,6 +170,8 @@ public static class SpecBuilder
                 ?? throw new UsageException($"invalid --user '{text}': no group '{parts[1]}' in the rootfs's /etc/group");
             if (!uint.TryParse(entry[2], out gid)) throw new UsageException($"invalid --user '{text}': bad /etc/group entry for '{parts[1]}'");
         }
+        UserIds.Check(uid, "uid", $"--user '{text}'");
+        UserIds.Check(gid, "gid", $"--user '{text}'");
         return (uid, gid);
     }
 
