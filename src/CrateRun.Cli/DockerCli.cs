@@ -341,6 +341,13 @@ public static class DockerCli
         var cmd = new Command("rm", "Remove containers") { force, volumes, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
         {
+            if (engine.Store.IsLeftover(id))
+            {
+                // a creation that failed before its metadata was written: nothing runs, only the directory is left
+                engine.Store.RemoveDir(id);
+                Console.WriteLine(id);
+                return;
+            }
             var r = engine.Store.Load(id);
             var status = ContainerEngine.CurrentStatus(r);
             if (status is ContainerStatus.Running or ContainerStatus.Created && !p.GetValue(force))
@@ -442,7 +449,8 @@ public static class DockerCli
         {
             var one = Program.Guard(() =>
             {
-                action(engine, engine.Store.Resolve(x));
+                // a full id always names its directory, even one without metadata (rm removes those leftovers)
+                action(engine, ContainerId.IsFullId(x) && Directory.Exists(engine.Store.Dir(x)) ? x : engine.Store.Resolve(x));
                 return 0;
             });
             if (one != 0) rc = one;

@@ -136,9 +136,9 @@ public static class SpecBuilder
         var access = parts.Length == 3 ? parts[2] : parts.Length == 2 && !parts[1].StartsWith('/') ? parts[1] : "rwm";
         if (access.Length == 0 || access.Any(c => c is not ('r' or 'w' or 'm')))
             throw new UsageException($"invalid --device '{spec}': permissions must be made of r, w, m");
+        var node = statHost(host) ?? throw new UsageException($"invalid --device '{spec}': {host} is not a device node");
         if (!ctr.StartsWith("/dev/", StringComparison.Ordinal))
             throw new UsageException($"invalid --device '{spec}': the container path must be under /dev");
-        var node = statHost(host) ?? throw new UsageException($"invalid --device '{spec}': {host} is not a device node");
         return (new LinuxDevice { Path = ctr, Type = node.Type, Major = node.Major, Minor = node.Minor, FileMode = 0x1B6 /* 0666 */, Uid = 0, Gid = 0 }, access);
     }
 

@@ -35,20 +35,6 @@ public sealed class LogFile : IDisposable
         _log.Dispose();
         _times.Dispose();
     }
-
-    /// <summary>The chunk times of a log: (offset, time), in order.</summary>
-    public static List<(long Offset, DateTimeOffset Time)> ReadTimes(string path)
-    {
-        var list = new List<(long, DateTimeOffset)>();
-        if (!File.Exists(path + ".times")) return list;
-        foreach (var line in File.ReadAllLines(path + ".times"))
-        {
-            var parts = line.Split(' ');
-            if (parts.Length == 2 && long.TryParse(parts[0], out var off) && long.TryParse(parts[1], out var ns))
-                list.Add((off, DateTimeOffset.UnixEpoch.AddTicks(ns / 100)));
-        }
-        return list;
-    }
 }
 
 /// <summary>Small fd helpers for the front ends.</summary>
