@@ -250,7 +250,7 @@ public static class DockerCli
         {
             var engine = Engine(p);
             var list = engine.Store.List();
-            foreach (var r in list) Describe(r);
+            foreach (var r in list) Describe(engine.Store, r);
             if (!p.GetValue(all)) list = [.. list.Where(r => r.Status == ContainerStatus.Running)];
             if (p.GetValue(quiet))
             {
@@ -284,12 +284,13 @@ public static class DockerCli
     } + (r.LogsStopped is null ? "" : " (logs stopped)");
 
     /// <summary>
-    /// The record as it stands now: a dead process is exited; a running container whose monitor
-    /// is gone (killed) says that its output is no longer captured.
+    /// The record as it stands now: a dead process is exited; logs that stopped (a full disk, a
+    /// killed monitor) say so.
     /// </summary>
-    private static ContainerRecord Describe(ContainerRecord r)
+    private static ContainerRecord Describe(ContainerStore store, ContainerRecord r)
     {
         r.Status = ContainerEngine.CurrentStatus(r);
+        r.LogsStopped ??= LogFile.StoppedReason(store.Dir(r.Id));
         if (r.Status == ContainerStatus.Running && r.MonitorPid > 0 && !Processes.IsAlive(r.MonitorPid, 0))
             r.LogsStopped ??= $"the monitor (pid {r.MonitorPid}) is gone: output is no longer captured and the exit code will not be recorded";
         return r;
@@ -433,7 +434,7 @@ public static class DockerCli
             var list = new List<ContainerRecord>();
             foreach (var x in p.GetValue(ids)!)
             {
-                list.Add(Describe(engine.Store.Load(engine.Store.Resolve(x))));
+                list.Add(Describe(engine.Store, engine.Store.Load(engine.Store.Resolve(x))));
             }
             Console.WriteLine(JsonSerializer.Serialize(list, Json.ListContainerRecord));
             return 0;

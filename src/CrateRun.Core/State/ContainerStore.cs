@@ -47,12 +47,32 @@ public sealed class ContainerStore(string root)
             File.WriteAllBytes(tmp, content);
             File.Move(tmp, path, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             // a full disk must not leave a half-written temp file behind (ps cannot show it, rm could not find it)
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (e is IOException { HResult: NoSpace or QuotaExceeded } && File.Exists(path))
+            {
+                OverwriteInPlace(path, content);
+                return;
+            }
             throw;
         }
+    }
+
+    private const int NoSpace = 28, QuotaExceeded = 122; // ENOSPC, EDQUOT: .NET's IOException carries the errno
+
+    /// <summary>
+    /// A full disk has no room for a temp file, but a record rewritten over its own blocks needs
+    /// none (the exit record is no longer than the running one: it drops the cgroup paths).
+    /// Not atomic; the alternative is a container shown running forever.
+    /// </summary>
+    private static void OverwriteInPlace(string path, byte[] content)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+        f.Write(content);
+        f.SetLength(content.Length);
+        f.Flush(flushToDisk: false);
     }
 
     public ContainerRecord? TryLoad(string id)
