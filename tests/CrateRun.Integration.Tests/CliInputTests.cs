@@ -400,4 +400,68 @@ public sealed class CliInputTests(CrateRunFixture f)
             await f.RemoveForce(id);
         }
     }
+
+    // ---- a full disk under the state root -------------------------------------------------------
+
+    /// <summary>
+    /// The state root is a 512 KiB tmpfs (in a private mount namespace) and each container writes
+    /// 1 MB: at once (the monitor's managed phase copies it), after 0.5 s (its C waiting phase),
+    /// and detached. The output keeps reaching the terminal, the loss is said once on stderr and
+    /// in inspect, the exit code is recorded, and rm leaves nothing.
+    /// </summary>
+    [RootFact]
+    public async Task AFullStateRoot_KeepsTheOutputFlowing_SaysSoOnce_AndRecordsTheExit()
+    {
+        var work = Path.Combine(f.TempBase, "full-" + Guid.NewGuid().ToString("N")[..8]);
+        var root = Path.Combine(work, "root");
+        Directory.CreateDirectory(root);
+        const string Output = "yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c 1000000; echo; echo END; exit 3";
+        const string Script = """
+            w=$1; bin=$2; rootfs=$3; out=$4
+            mount -t tmpfs -o size=512k tmpfs "$w/root" || exit 99
+            cr() { "$bin" --root "$w/root" "$@"; }
+            # one container at a time: each one's logs fill the root
+            cr run --cidfile "$w/cid1" --rootfs "$rootfs" -- /bin/sh -c "$out" > "$w/out1" 2> "$w/err1"; echo $? > "$w/rc1"
+            cr inspect "$(cat "$w/cid1")" > "$w/inspect1" 2>&1; cr ps -a > "$w/ps1" 2>&1
+            cr rm "$(cat "$w/cid1")" > /dev/null 2>> "$w/rm"
+            cr run --cidfile "$w/cid2" --rootfs "$rootfs" -- /bin/sh -c "sleep 0.5; $out" > "$w/out2" 2> "$w/err2"; echo $? > "$w/rc2"
+            cr inspect "$(cat "$w/cid2")" > "$w/inspect2" 2>&1; cr ps -a > "$w/ps2" 2>&1
+            cr rm "$(cat "$w/cid2")" > /dev/null 2>> "$w/rm"
+            cr run -d --cidfile "$w/cid3" --rootfs "$rootfs" -- /bin/sh -c "sleep 0.5; $out" > /dev/null 2> "$w/err3"
+            cr wait "$(cat "$w/cid3")" > "$w/wait3" 2>&1
+            cr inspect "$(cat "$w/cid3")" > "$w/inspect3" 2>&1; cr ps -a > "$w/ps3" 2>&1
+            cr rm "$(cat "$w/cid3")" > /dev/null 2>> "$w/rm"
+            ls -A "$w/root" > "$w/left"
+            umount "$w/root"
+            """;
+        var r = await Proc.Run("unshare", ["-m", "--propagation", "private", "sh", "-c", Script, "sh", work, f.Binary, f.Rootfs, Output],
+            timeout: TimeSpan.FromSeconds(120), env: f.Env);
+        foreach (var cid in new[] { "cid1", "cid2", "cid3" }) f.ReadCidFile(Path.Combine(work, cid));
+        Assert.True(r.ExitCode == 0 && !r.TimedOut, r.ToString());
+        string Read(string name) => File.ReadAllText(Path.Combine(work, name));
+        var expected = 1_000_000 + "\nEND\n".Length;
+        foreach (var i in new[] { 1, 2 })
+        {
+            Assert.True(Read($"rc{i}").Trim() == "3", $"run {i}: exit {Read($"rc{i}").Trim()} (the container's is 3)\n{Read($"err{i}")}");
+            var output = Read($"out{i}");
+            Assert.Equal(expected, output.Length);
+            Assert.EndsWith("\nEND\n", output);
+            var line = Assert.Single(Read($"err{i}").Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("craterun: ", line);
+            Assert.Contains("No space left on device", line);
+        }
+        Assert.Equal("", Read("err3"));
+        Assert.Equal("3", Read("wait3").Trim());
+        foreach (var i in new[] { 1, 2, 3 })
+        {
+            using var doc = JsonDocument.Parse(Read($"inspect{i}"));
+            var rec = doc.RootElement[0];
+            Assert.Equal("exited", rec.GetProperty("status").GetString());
+            Assert.Equal(3, rec.GetProperty("exitCode").GetInt32());
+            Assert.Contains("No space left on device", rec.GetProperty("logsStopped").GetString());
+        }
+        foreach (var i in new[] { 1, 2, 3 }) Assert.Contains("exited (3) (logs stopped)", Read($"ps{i}"));
+        Assert.True(!File.Exists(Path.Combine(work, "rm")) || Read("rm") == "", "rm failed");
+        Assert.Equal([".lock"], Read("left").Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
 }
