@@ -260,7 +260,7 @@ public static class DockerCli
             switch (p.GetValue(format))
             {
                 case "json":
-                    Console.WriteLine(JsonSerializer.Serialize(list, Json.ListContainerRecord));
+                    PrintJson(list);
                     return 0;
                 case "table":
                     Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND"],
@@ -296,11 +296,23 @@ public static class DockerCli
         return r;
     }
 
-    /// <summary>JSON for people: '+', '&lt;', '&gt;', '&amp;' and quotes as themselves (not \uXXXX), as Docker prints them.</summary>
-    private static readonly StateJsonWriteContext Json = new(new JsonSerializerOptions(StateJsonWriteContext.Default.Options)
+    /// <summary>
+    /// Records as JSON for people: '+', '&lt;', '&gt;', '&amp;' and quotes as themselves (not \uXXXX), as
+    /// Docker prints them. The escaping is the writer's, so the write-only generated code still serves.
+    /// </summary>
+    private static void PrintJson(List<ContainerRecord> list)
     {
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    });
+        using var stdout = Console.OpenStandardOutput();
+        using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions
+        {
+            Indented = true,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }))
+        {
+            JsonSerializer.Serialize(writer, list, StateJsonWriteContext.Default.ListContainerRecord);
+        }
+        stdout.Write("\n"u8);
+    }
 
     // ---- logs -------------------------------------------------------------------------
 
@@ -313,9 +325,9 @@ public static class DockerCli
             CustomParser = r =>
             {
                 var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
-                if (text == "all") return null;
+                if (text == "all") return -1; // (a null from here would be read as "no value" and the token cast)
                 if (int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n))
-                    return n < 0 ? null : n;
+                    return Math.Max(n, -1);
                 r.AddError($"invalid argument \"{text}\" for \"--tail\": a number of lines or \"all\"");
                 return null;
             },
@@ -327,7 +339,7 @@ public static class DockerCli
         {
             var engine = Engine(p);
             var cid = engine.Store.Resolve(p.GetValue(id)!);
-            return Logs.Print(engine, cid, p.GetValue(follow), p.GetValue(tail), p.GetValue(timestamps));
+            return Logs.Print(engine, cid, p.GetValue(follow), p.GetValue(tail) is >= 0 and var n ? n : null, p.GetValue(timestamps));
         }));
         return cmd;
     }
@@ -436,7 +448,7 @@ public static class DockerCli
             {
                 list.Add(Describe(engine.Store, engine.Store.Load(engine.Store.Resolve(x))));
             }
-            Console.WriteLine(JsonSerializer.Serialize(list, Json.ListContainerRecord));
+            PrintJson(list);
             return 0;
         }));
         return cmd;

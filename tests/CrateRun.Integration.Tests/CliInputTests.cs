@@ -82,7 +82,7 @@ public sealed class CliInputTests(CrateRunFixture f)
 
     [RootTheory]
     [InlineData("--bogus", new[] { "--bogus" })]
-    [InlineData("--bogus=1", new[] { "--bogus" })]
+    [InlineData("--bogus", new[] { "--bogus=1" })]
     [InlineData("-p", new[] { "-p", "8080:80" })]
     [InlineData("-Z", new[] { "-Z" })]
     [InlineData("-itZ", new[] { "-itZ" })]
