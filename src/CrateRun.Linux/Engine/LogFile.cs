@@ -76,7 +76,9 @@ public sealed class LogFile : IDisposable
         {
             if (!File.Exists(marker)) return null;
             var text = File.ReadAllText(marker).Trim();
-            return text.Length > 0 ? text : "the logs stopped: a write failed (the disk under the state root is full?)";
+            // empty: there was no room even for the reason (its time is the marker's own)
+            return text.Length > 0 ? text
+                : $"logs stopped at {File.GetLastWriteTimeUtc(marker):yyyy-MM-dd'T'HH:mm:ss'Z'}: a write failed, most likely no space left on the device of the state root";
         }
         catch (IOException) { return "the logs stopped: a write failed"; }
     }
