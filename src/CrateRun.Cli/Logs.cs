@@ -29,7 +29,7 @@ public static class Logs
             TimesPosition += Cursor.AddTimes(times);
         }
 
-        public IEnumerable<LogPiece> Pieces(long fallbackNanos) => Cursor.Pieces(Data, Position, fallbackNanos);
+        public IEnumerable<LogPiece> Pieces(long fallbackNanos, int start) => Cursor.Pieces(Data, Position, fallbackNanos, start);
     }
 
     public static int Print(ContainerEngine engine, string id, bool follow, int? tail, bool timestamps)
@@ -61,17 +61,10 @@ public static class Logs
     private static void Emit(Source[] sources, int? tail, Writer writer, long fallbackNanos)
     {
         foreach (var s in sources) s.ReadMore();
-        // --tail N: the last N lines of each stream (a first read cuts at line ends only: each piece is one line)
-        var skip = sources.Select(s => tail is { } n ? Math.Max(0, LogCursor.CountLines(s.Data) - n) : 0).ToArray();
-        foreach (var piece in LogCursor.Merge(sources[0].Pieces(fallbackNanos), sources[1].Pieces(fallbackNanos)))
-        {
-            if (skip[piece.Stream] > 0)
-            {
-                skip[piece.Stream]--;
-                continue;
-            }
+        // --tail N: the last N lines of each stream
+        var pieces = sources.Select(s => s.Pieces(fallbackNanos, tail is { } n ? LogCursor.TailStart(s.Data, n) : 0)).ToArray();
+        foreach (var piece in LogCursor.Merge(pieces[0], pieces[1]))
             writer.Write(sources[piece.Stream], piece);
-        }
         foreach (var s in sources)
         {
             s.Position += s.Data.Length;
@@ -90,17 +83,30 @@ public static class Logs
         {
             if (_last is not null && _last != s.Sink) _last.Flush();
             _last = s.Sink;
-            if (timestamps && p.StartsLine)
+            if (!timestamps)
             {
-                if (p.Nanos != _stampNanos)
-                {
-                    _stampNanos = p.Nanos;
-                    _stamp = Encoding.ASCII.GetBytes(DateTimeOffset.UnixEpoch.AddTicks(p.Nanos / 100).UtcDateTime
-                        .ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z' ", System.Globalization.CultureInfo.InvariantCulture));
-                }
-                s.Sink.Write(_stamp);
+                s.Sink.Write(s.Data, p.Offset, p.Length);
+                return;
             }
-            s.Sink.Write(s.Data, p.Offset, p.Length);
+            // every line of the piece began in the same chunk: one stamp for all of them
+            if (p.Nanos != _stampNanos)
+            {
+                _stampNanos = p.Nanos;
+                _stamp = Encoding.ASCII.GetBytes(DateTimeOffset.UnixEpoch.AddTicks(p.Nanos / 100).UtcDateTime
+                    .ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z' ", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            var i = p.Offset;
+            var end = p.Offset + p.Length;
+            var atLineStart = p.StartsLine;
+            while (i < end)
+            {
+                var nl = Array.IndexOf(s.Data, (byte)'\n', i, end - i);
+                var lineEnd = nl < 0 ? end : nl + 1;
+                if (atLineStart) s.Sink.Write(_stamp);
+                s.Sink.Write(s.Data, i, lineEnd - i);
+                atLineStart = true;
+                i = lineEnd;
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 namespace CrateRun.Core.State;
 
-/// <summary>A run of bytes of one log stream: a whole line, or the part of one that has been written so far.</summary>
+/// <summary>A run of bytes of one log stream: whole lines that began in one chunk, or the part of a line written so far.</summary>
 /// <param name="Stream">0 for stdout, 1 for stderr.</param>
 /// <param name="Offset">Where it starts in the data given to <see cref="LogCursor.Pieces"/>.</param>
 /// <param name="Nanos">When its first byte was written (Unix nanoseconds), never earlier than the piece before it.</param>
@@ -42,22 +42,44 @@ public sealed class LogCursor(int stream)
         long.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value);
 
     /// <summary>
-    /// The lines of <paramref name="data"/>, which starts at byte <paramref name="fileOffset"/> of
-    /// the log. Bytes with no recorded chunk (a log without its .times file) take
-    /// <paramref name="fallbackNanos"/>.
+    /// The lines of <paramref name="data"/> (which starts at byte <paramref name="fileOffset"/> of
+    /// the log) from <paramref name="start"/> on, in pieces of whole lines that share a time: the
+    /// lines that begin in one chunk. Bytes with no recorded chunk (a log without its .times
+    /// file) take <paramref name="fallbackNanos"/>.
     /// </summary>
-    public IEnumerable<LogPiece> Pieces(byte[] data, long fileOffset, long fallbackNanos)
+    public IEnumerable<LogPiece> Pieces(byte[] data, long fileOffset, long fallbackNanos, int start = 0)
     {
-        var i = 0;
+        var i = start;
         while (i < data.Length)
         {
-            var nl = Array.IndexOf(data, (byte)'\n', i);
-            var end = nl < 0 ? data.Length : nl + 1;
             var nanos = TimeAt(fileOffset + i, fallbackNanos);
+            // the lines that begin before the next chunk does: up to the end of the line holding its first byte - 1
+            var chunkEnd = _chunk + 1 < _chunks.Count ? _chunks[_chunk + 1].Offset - fileOffset : long.MaxValue;
+            int end;
+            if (chunkEnd >= data.Length)
+            {
+                end = data.Length;
+            }
+            else
+            {
+                var nl = Array.IndexOf(data, (byte)'\n', (int)Math.Max(i, chunkEnd - 1));
+                end = nl < 0 ? data.Length : nl + 1;
+            }
             yield return new LogPiece(Stream, i, end - i, nanos, !_midLine);
-            _midLine = nl < 0;
+            _midLine = data[end - 1] != '\n';
             i = end;
         }
+    }
+
+    /// <summary>Where the last <paramref name="lines"/> lines of <paramref name="data"/> begin (an unterminated last one counts).</summary>
+    public static int TailStart(ReadOnlySpan<byte> data, int lines)
+    {
+        if (lines <= 0) return data.Length;
+        var i = data.Length - 1;
+        if (i >= 0 && data[i] == '\n') i--;
+        for (var count = 0; i >= 0; i--)
+            if (data[i] == '\n' && ++count == lines) return i + 1;
+        return 0;
     }
 
     /// <summary>The time of the chunk holding <paramref name="offset"/>; offsets only grow, so the pointer only moves forward.</summary>
@@ -69,10 +91,6 @@ public sealed class LogCursor(int stream)
         _lastNanos = Math.Max(_lastNanos, nanos);
         return _lastNanos;
     }
-
-    /// <summary>Lines in <paramref name="data"/>, counting an unterminated last one.</summary>
-    public static long CountLines(ReadOnlySpan<byte> data) =>
-        data.Count((byte)'\n') + (data.Length > 0 && data[^1] != '\n' ? 1 : 0);
 
     /// <summary>
     /// Both streams in the order they were written (by time; stdout first on a tie), as Docker

@@ -41,8 +41,9 @@ public sealed class LogMergeTests
         var o = Stream(0, ("a\nb\npar", 100), ("tial\nc\n", 300));
         var e = Stream(1, ("x\n", 200));
         var m = Merged(o, e);
-        Assert.Equal(["a\n", "b\n", "partial\n", "x\n", "c\n"], m.Select(x => x.Text));
-        Assert.Equal([100L, 100, 100, 200, 300], m.Select(x => x.Nanos));
+        // the lines that began in one chunk come as one piece, the split line whole with them
+        Assert.Equal(["a\nb\npartial\n", "x\n", "c\n"], m.Select(x => x.Text));
+        Assert.Equal([100L, 200, 300], m.Select(x => x.Nanos));
     }
 
     [Fact]
@@ -65,9 +66,28 @@ public sealed class LogMergeTests
         Assert.Equal([100L, 200], pieces.Select(p => p.Nanos));
     }
 
+    [Theory]
+    [InlineData("a\nb\nc\n", 1, "c\n")]
+    [InlineData("a\nb\nc\n", 2, "b\nc\n")]
+    [InlineData("a\nb\nc", 1, "c")]
+    [InlineData("a\nb\nc", 5, "a\nb\nc")]
+    [InlineData("a\nb\n", 0, "")]
+    [InlineData("", 3, "")]
+    public void Tail_starts_at_the_last_lines_counting_an_unterminated_one(string text, int lines, string expected)
+    {
+        var data = Encoding.UTF8.GetBytes(text);
+        Assert.Equal(expected, Encoding.UTF8.GetString(data, LogCursor.TailStart(data, lines), data.Length - LogCursor.TailStart(data, lines)));
+    }
+
     [Fact]
-    public void Lines_are_counted_with_an_unterminated_last_one() =>
-        Assert.Equal((0L, 1L, 2L, 2L), (LogCursor.CountLines(""u8), LogCursor.CountLines("a"u8), LogCursor.CountLines("a\nb"u8), LogCursor.CountLines("a\nb\n"u8)));
+    public void Tail_then_merge_keeps_the_times_of_the_lines_kept()
+    {
+        var o = Stream(0, ("o1\n", 100), ("o2\n", 300));
+        var e = Stream(1, ("e1\n", 200), ("e2\n", 400));
+        var m = LogCursor.Merge(o.Cursor.Pieces(o.Data, 0, 0, LogCursor.TailStart(o.Data, 1)), e.Cursor.Pieces(e.Data, 0, 0, LogCursor.TailStart(e.Data, 1)))
+            .Select(p => (p.Stream, p.Nanos)).ToList();
+        Assert.Equal([(0, 300L), (1, 400L)], m);
+    }
 
     /// <summary>
     /// logs -t took 128 s on a 200 MB log: every line searched the whole chunk list. Doubling the
