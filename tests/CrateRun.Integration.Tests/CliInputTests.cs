@@ -394,6 +394,13 @@ public sealed class CliInputTests(CrateRunFixture f)
             Assert.Contains("monitor", rec.GetProperty("logsStopped").GetString());
             var ps = await f.Cr("ps");
             Assert.Contains("logs stopped", ps.Stdout.Split('\n').Single(l => l.StartsWith(id[..12], StringComparison.Ordinal)));
+
+            // nobody records its exit now: wait says so, and never prints 125 as if it were the exit code
+            Assert.True((await f.Cr("kill", id)).ExitCode == 0);
+            var wait = await f.CrWith(null, TimeSpan.FromSeconds(30), "wait", id);
+            Assert.True(wait.ExitCode == 125, wait.ToString());
+            Assert.Equal("", wait.Stdout);
+            Assert.Contains("not recorded", Assert.Single(wait.ErrLines));
         }
         finally
         {
