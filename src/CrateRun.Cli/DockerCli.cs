@@ -33,10 +33,63 @@ public static class DockerCli
         root.Subcommands.Add(KillCommand());
         root.Subcommands.Add(WaitCommand());
         root.Subcommands.Add(InspectCommand());
-        args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 });
+        // `craterun oci ...` is dispatched before this parser (Program.Main); listed here for --help
+        root.Subcommands.Add(new Command("oci", "The runc-compatible OCI runtime (as craterun-oci): craterun oci --help"));
+        args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");
+        if (!helpAsked && (unknownOption is not null || parsed.Errors.Count > 0))
+            return UsageError(parsed, unknownOption is not null ? $"unknown flag: {unknownOption}" : ParseErrorText(parsed));
         return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
     }
+
+    /// <summary>A command line that does not parse: one line naming the problem, where to read more, 125 (as Docker's two lines).</summary>
+    private static int UsageError(ParseResult parsed, string message)
+    {
+        var command = parsed.CommandResult.Command;
+        var path = command is RootCommand ? "craterun" : "craterun " + command.Name;
+        Console.Error.WriteLine($"craterun: {message}");
+        Console.Error.WriteLine($"See '{path} --help'.");
+        return ExitCodes.RuntimeError;
+    }
+
+    /// <summary>The first parse error in words (no .NET type names, no help dump).</summary>
+    private static string ParseErrorText(ParseResult parsed)
+    {
+        if (parsed.UnmatchedTokens.Count > 0)
+        {
+            var token = parsed.UnmatchedTokens[0];
+            return token.StartsWith('-') && token.Length > 1 ? $"unknown flag: {token}" : $"unexpected argument \"{token}\"";
+        }
+        var error = parsed.Errors[0];
+        var command = parsed.CommandResult.Command;
+        switch (error.SymbolResult)
+        {
+            case System.CommandLine.Parsing.OptionResult { Option: var o } when o.Arity.MinimumNumberOfValues > 0 && error.Message.StartsWith("Required argument missing", StringComparison.Ordinal):
+                return $"flag needs an argument: {o.Name}";
+            case System.CommandLine.Parsing.CommandResult when command is RootCommand && error.Message.StartsWith("Required command", StringComparison.Ordinal):
+                return "a command is required (run, ps, logs, rm, exec, stop, kill, wait, inspect, oci)";
+            case System.CommandLine.Parsing.ArgumentResult { Argument: var a } when error.Message.StartsWith("Required argument missing", StringComparison.Ordinal):
+                return $"\"craterun {command.Name}\" needs a {a.Name} argument";
+            case System.CommandLine.Parsing.CommandResult when error.Message.StartsWith("Required argument missing", StringComparison.Ordinal):
+                return $"\"craterun {command.Name}\" needs a {command.Arguments.FirstOrDefault()?.Name ?? "further"} argument";
+        }
+        // anything else System.CommandLine says, without a type name should one slip in
+        return System.Text.RegularExpressions.Regex.Replace(error.Message, @" of type '[^']*'", "").TrimEnd('.');
+    }
+
+    /// <summary>An integer option whose bad value is reported as Docker does: invalid argument "abc" for "--tail": not a number.</summary>
+    private static Option<int?> IntOption(string name, string alias, string description) => new(name, alias)
+    {
+        Description = description,
+        CustomParser = r =>
+        {
+            var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+            if (int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n)) return n;
+            r.AddError($"invalid argument \"{text}\" for \"{name}\": not a number");
+            return null;
+        },
+    };
 
     /// <summary>The monitor monitor.c spawned for this `run` (CRATERUN_EARLY_MONITOR=PID,FD), if any.</summary>
     private static (int Pid, Linux.SafeFd Control)? TakeMonitorFromConstructor()
@@ -113,6 +166,9 @@ public static class DockerCli
                 : (0u, 0u);
             if (p.GetValue(cpu) is not null && p.GetValue(cpus) is not null) throw new UsageException("use either --cpu or --cpus, not both");
             var isTty = p.GetValue(tty);
+            // as Docker: -it needs a terminal to put in raw mode; piped input would hang after EOF
+            if (isTty && p.GetValue(interactive) && !Terminal.IsTerminal(0))
+                throw new UsageException("the input device is not a TTY (-it needs a terminal on stdin; use -i alone for piped input)");
             var (nnp, unconfined, profilePath) = SpecBuilder.ParseSecurityOpts(p.GetValue(securityOpt) ?? []);
             var maps = SpecBuilder.ParseUserns(p.GetValue(userns), Environment.IsPrivilegedProcess, Linux.Process.UserNamespaces.Uid, Linux.Process.UserNamespaces.Gid);
             var options = new RunOptions
@@ -186,7 +242,7 @@ public static class DockerCli
 
     private static Command PsCommand()
     {
-        var all = new Option<bool>("--all", "-a") { Description = "Show all containers (stopped ones are always listed, as in the seed)" };
+        var all = new Option<bool>("--all", "-a") { Description = "Show all containers (default: running ones only)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only print ids" };
         var format = new Option<string>("--format") { Description = "table or json", DefaultValueFactory = _ => "table" };
         var cmd = new Command("ps", "List containers") { all, quiet, format };
@@ -194,22 +250,23 @@ public static class DockerCli
         {
             var engine = Engine(p);
             var list = engine.Store.List();
-            foreach (var r in list) r.Status = ContainerEngine.CurrentStatus(r);
+            foreach (var r in list) Describe(engine.Store, r);
+            if (!p.GetValue(all)) list = [.. list.Where(r => r.Status == ContainerStatus.Running)];
             if (p.GetValue(quiet))
             {
-                foreach (var r in list) Console.WriteLine(r.Id);
+                foreach (var r in list) Console.WriteLine(ContainerId.Short(r.Id));
                 return 0;
             }
             switch (p.GetValue(format))
             {
                 case "json":
-                    Console.WriteLine(JsonSerializer.Serialize(list, StateJsonWriteContext.Default.ListContainerRecord));
+                    PrintJson(list);
                     return 0;
                 case "table":
                     Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND"],
                         list.Select(r => new[]
                         {
-                            r.Id, r.Name ?? "-", r.Status == ContainerStatus.Exited || r.Pid == 0 ? "-" : r.Pid.ToString(),
+                            ContainerId.Short(r.Id), r.Name ?? "-", r.Status == ContainerStatus.Exited || r.Pid == 0 ? "-" : r.Pid.ToString(),
                             StatusText(r), r.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss") + " UTC", Table.Command(r.Command),
                         })));
                     return 0;
@@ -224,14 +281,57 @@ public static class DockerCli
     {
         ContainerStatus.Exited => r.ExitCode is { } c ? $"exited ({c})" : "exited (unknown)",
         _ => r.Status,
-    };
+    } + (r.LogsStopped is null ? "" : " (logs stopped)");
+
+    /// <summary>
+    /// The record as it stands now: a dead process is exited; logs that stopped (a full disk, a
+    /// killed monitor) say so.
+    /// </summary>
+    private static ContainerRecord Describe(ContainerStore store, ContainerRecord r)
+    {
+        r.Status = ContainerEngine.CurrentStatus(r);
+        r.LogsStopped ??= LogFile.StoppedReason(store.Dir(r.Id));
+        if (r.Status == ContainerStatus.Running && r.MonitorPid > 0 && !Processes.IsAlive(r.MonitorPid, 0))
+            r.LogsStopped ??= $"the monitor (pid {r.MonitorPid}) is gone: output is no longer captured and the exit code will not be recorded";
+        return r;
+    }
+
+    /// <summary>
+    /// Records as JSON for people: '+', '&lt;', '&gt;', '&amp;' and quotes as themselves (not \uXXXX), as
+    /// Docker prints them. The escaping is the writer's, so the write-only generated code still serves.
+    /// </summary>
+    private static void PrintJson(List<ContainerRecord> list)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions
+        {
+            Indented = true,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }))
+        {
+            JsonSerializer.Serialize(writer, list, StateJsonWriteContext.Default.ListContainerRecord);
+        }
+        stdout.Write("\n"u8);
+    }
 
     // ---- logs -------------------------------------------------------------------------
 
     private static Command LogsCommand()
     {
         var follow = new Option<bool>("--follow", "-f") { Description = "Follow the output until the container exits" };
-        var tail = new Option<int?>("--tail", "-n") { Description = "Only the last N lines of each stream" };
+        var tail = new Option<int?>("--tail", "-n")
+        {
+            Description = "Only the last N lines (\"all\" or a negative number: everything)",
+            CustomParser = r =>
+            {
+                var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+                if (text == "all") return -1; // (a null from here would be read as "no value" and the token cast)
+                if (int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n))
+                    return Math.Max(n, -1);
+                r.AddError($"invalid argument \"{text}\" for \"--tail\": a number of lines or \"all\"");
+                return null;
+            },
+        };
         var timestamps = new Option<bool>("--timestamps", "-t") { Description = "Prefix each line with the time it was written" };
         var id = new Argument<string>("container");
         var cmd = new Command("logs", "Print a container's output") { follow, tail, timestamps, id };
@@ -239,7 +339,7 @@ public static class DockerCli
         {
             var engine = Engine(p);
             var cid = engine.Store.Resolve(p.GetValue(id)!);
-            return Logs.Print(engine, cid, p.GetValue(follow), p.GetValue(tail), p.GetValue(timestamps));
+            return Logs.Print(engine, cid, p.GetValue(follow), p.GetValue(tail) is >= 0 and var n ? n : null, p.GetValue(timestamps));
         }));
         return cmd;
     }
@@ -249,10 +349,18 @@ public static class DockerCli
     private static Command RmCommand()
     {
         var force = new Option<bool>("--force", "-f") { Description = "Kill a running container first (SIGKILL)" };
+        var volumes = new Option<bool>("--volumes", "-v") { Description = "Accepted for Docker's sake: craterun makes no anonymous volumes" };
         var ids = new Argument<string[]>("container") { Arity = ArgumentArity.OneOrMore };
-        var cmd = new Command("rm", "Remove containers") { force, ids };
+        var cmd = new Command("rm", "Remove containers") { force, volumes, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
         {
+            if (engine.Store.IsLeftover(id))
+            {
+                // a creation that failed before its metadata was written: nothing runs, only the directory is left
+                engine.Store.RemoveDir(id);
+                Console.WriteLine(id);
+                return;
+            }
             var r = engine.Store.Load(id);
             var status = ContainerEngine.CurrentStatus(r);
             if (status is ContainerStatus.Running or ContainerStatus.Created && !p.GetValue(force))
@@ -265,7 +373,7 @@ public static class DockerCli
 
     private static Command StopCommand()
     {
-        var time = new Option<int>("--time", "-t") { Description = "Seconds to wait after SIGTERM before SIGKILL", DefaultValueFactory = _ => 10 };
+        var time = IntOption("--time", "-t", "Seconds to wait after SIGTERM before SIGKILL (default 10)");
         var ids = new Argument<string[]>("container") { Arity = ArgumentArity.OneOrMore };
         var cmd = new Command("stop", "Stop running containers: SIGTERM, then SIGKILL after a timeout") { time, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
@@ -274,7 +382,7 @@ public static class DockerCli
             if (ContainerEngine.CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created)
             {
                 Processes.Signal(r.Pid, 15);
-                if (!Processes.WaitExit(r.Pid, r.PidStartTime, Math.Max(0, p.GetValue(time)) * 1000))
+                if (!Processes.WaitExit(r.Pid, r.PidStartTime, (int)Math.Min(int.MaxValue, Math.Max(0, (long)(p.GetValue(time) ?? 10)) * 1000)))
                 {
                     Processes.Signal(r.Pid, 9);
                     Processes.WaitExit(r.Pid, r.PidStartTime, 10_000);
@@ -316,8 +424,11 @@ public static class DockerCli
                 var r = engine.Store.Load(id);
                 Processes.WaitExit(r.Pid, r.PidStartTime, int.MaxValue);
                 WaitForMonitor(r);
-                var done = engine.Store.TryLoad(id);
-                last = done?.ExitCode ?? (done is null ? 0 : ExitCodes.RuntimeError);
+                // only a recorded exit code is printed: never 125 as if the container had exited with it
+                var done = engine.Store.TryLoad(id)
+                    ?? throw new CrateRunException($"container {id} was removed before its exit code could be read");
+                last = done.ExitCode
+                    ?? throw new CrateRunException($"container {id} exited but its exit code was not recorded (its monitor is gone)");
                 Console.WriteLine(last);
             });
             return rc != 0 ? rc : last;
@@ -335,11 +446,9 @@ public static class DockerCli
             var list = new List<ContainerRecord>();
             foreach (var x in p.GetValue(ids)!)
             {
-                var r = engine.Store.Load(engine.Store.Resolve(x));
-                r.Status = ContainerEngine.CurrentStatus(r);
-                list.Add(r);
+                list.Add(Describe(engine.Store, engine.Store.Load(engine.Store.Resolve(x))));
             }
-            Console.WriteLine(JsonSerializer.Serialize(list, StateJsonWriteContext.Default.ListContainerRecord));
+            PrintJson(list);
             return 0;
         }));
         return cmd;
@@ -353,7 +462,8 @@ public static class DockerCli
         {
             var one = Program.Guard(() =>
             {
-                action(engine, engine.Store.Resolve(x));
+                // a full id always names its directory, even one without metadata (rm removes those leftovers)
+                action(engine, ContainerId.IsFullId(x) && Directory.Exists(engine.Store.Dir(x)) ? x : engine.Store.Resolve(x));
                 return 0;
             });
             if (one != 0) rc = one;
@@ -376,6 +486,8 @@ public static class DockerCli
         var cmd = new Command("exec", "Run a command in a running container") { interactive, tty, detach, env, workdir, user, id, command };
         cmd.SetAction(p => Program.Guard(() =>
         {
+            if (p.GetValue(tty) && p.GetValue(interactive) && !Terminal.IsTerminal(0))
+                throw new UsageException("the input device is not a TTY (-it needs a terminal on stdin; use -i alone for piped input)");
             var engine = Engine(p);
             var cid = engine.Store.Resolve(p.GetValue(id)!);
             // names resolve in the container's own /etc/passwd and /etc/group, as for run

@@ -5,86 +5,126 @@ using CrateRun.Linux.Process;
 
 namespace CrateRun.Cli;
 
-/// <summary>craterun logs: stdout.log to stdout, stderr.log to stderr; -f follows, -t adds times.</summary>
+/// <summary>
+/// craterun logs: stdout.log to stdout and stderr.log to stderr, merged in the order they were
+/// written (the .times files); -t stamps each line, -f follows, --tail N keeps the last N lines.
+/// </summary>
 public static class Logs
 {
+    /// <summary>One log file being read: how far, and the cursor that stamps its lines.</summary>
+    private sealed class Source(string path, int stream, Stream sink)
+    {
+        public readonly string Path = path;
+        public readonly Stream Sink = sink;
+        public readonly LogCursor Cursor = new(stream);
+        public long Position;
+        public long TimesPosition;
+        public byte[] Data = [];
+
+        /// <summary>Reads what was appended since the last call (the data first: its times were written before it).</summary>
+        public void ReadMore()
+        {
+            Data = ReadFrom(Path, Position);
+            var times = ReadFrom(Path + ".times", TimesPosition);
+            TimesPosition += Cursor.AddTimes(times);
+        }
+
+        public IEnumerable<LogPiece> Pieces(long fallbackNanos, int start) => Cursor.Pieces(Data, Position, fallbackNanos, start);
+    }
+
     public static int Print(ContainerEngine engine, string id, bool follow, int? tail, bool timestamps)
     {
-        var outPath = engine.Store.PathOf(id, "stdout.log");
-        var errPath = engine.Store.PathOf(id, "stderr.log");
-        using var stdout = Console.OpenStandardOutput();
-        using var stderr = Console.OpenStandardError();
-        var outPos = Emit(outPath, 0, tail, timestamps, stdout);
-        var errPos = Emit(errPath, 0, tail, timestamps, stderr);
+        using var stdout = new BufferedStream(Console.OpenStandardOutput(), 64 * 1024);
+        using var stderr = new BufferedStream(Console.OpenStandardError(), 64 * 1024);
+        var sources = new[]
+        {
+            new Source(engine.Store.PathOf(id, "stdout.log"), 0, stdout),
+            new Source(engine.Store.PathOf(id, "stderr.log"), 1, stderr),
+        };
+        var writer = new Writer(timestamps);
+        var fallback = engine.Store.TryLoad(id)?.Created is { } created ? (created - DateTimeOffset.UnixEpoch).Ticks * 100 : 0;
+        Emit(sources, tail, writer, fallback);
         if (!follow) return 0;
         while (true)
         {
+            // a container removed while we follow it (--rm, rm -f) simply ends the output, as with Docker
             var r = engine.Store.TryLoad(id);
             var running = r is not null && ContainerEngine.CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Creating;
             var monitorAlive = r is not null && r.MonitorPid > 0 && Processes.IsAlive(r.MonitorPid, 0);
-            outPos = Emit(outPath, outPos, null, timestamps, stdout);
-            errPos = Emit(errPath, errPos, null, timestamps, stderr);
+            Emit(sources, null, writer, fallback);
             if (!running && !monitorAlive) return 0;
             Thread.Sleep(50);
         }
     }
 
-    /// <summary>Writes the log from <paramref name="from"/>, returns the new position.</summary>
-    private static long Emit(string path, long from, int? tail, bool timestamps, Stream to)
+    /// <summary>Prints what was appended to both logs since the last call, merged by time.</summary>
+    private static void Emit(Source[] sources, int? tail, Writer writer, long fallbackNanos)
     {
-        byte[] data;
-        try
+        foreach (var s in sources) s.ReadMore();
+        // --tail N: the last N lines of each stream
+        var pieces = sources.Select(s => s.Pieces(fallbackNanos, tail is { } n ? LogCursor.TailStart(s.Data, n) : 0)).ToArray();
+        foreach (var piece in LogCursor.Merge(pieces[0], pieces[1]))
+            writer.Write(sources[piece.Stream], piece);
+        foreach (var s in sources)
         {
-            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            if (f.Length <= from) return from;
-            f.Position = from;
-            data = new byte[f.Length - from];
-            f.ReadExactly(data);
+            s.Position += s.Data.Length;
+            s.Sink.Flush();
         }
-        catch (FileNotFoundException) { return from; }
-        var start = 0;
-        if (tail is { } n) start = TailStart(data, Math.Max(0, n));
-        if (!timestamps)
+    }
+
+    /// <summary>Writes pieces to their stream; flushes when the stream changes, so that 2>&amp;1 keeps the order.</summary>
+    private sealed class Writer(bool timestamps)
+    {
+        private Stream? _last;
+        private long _stampNanos = long.MinValue;
+        private byte[] _stamp = [];
+
+        public void Write(Source s, LogPiece p)
         {
-            to.Write(data, start, data.Length - start);
-        }
-        else
-        {
-            var times = LogFile.ReadTimes(path);
-            var i = start;
-            while (i < data.Length)
+            if (_last is not null && _last != s.Sink) _last.Flush();
+            _last = s.Sink;
+            if (!timestamps)
             {
-                var end = Array.IndexOf(data, (byte)'\n', i);
-                end = end < 0 ? data.Length : end + 1;
-                var when = TimeAt(times, from + i);
-                to.Write(Encoding.ASCII.GetBytes(when.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z' ")));
-                to.Write(data, i, end - i);
-                i = end;
+                s.Sink.Write(s.Data, p.Offset, p.Length);
+                return;
+            }
+            // every line of the piece began in the same chunk: one stamp for all of them
+            if (p.Nanos != _stampNanos)
+            {
+                _stampNanos = p.Nanos;
+                _stamp = Encoding.ASCII.GetBytes(DateTimeOffset.UnixEpoch.AddTicks(p.Nanos / 100).UtcDateTime
+                    .ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z' ", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            var i = p.Offset;
+            var end = p.Offset + p.Length;
+            var atLineStart = p.StartsLine;
+            while (i < end)
+            {
+                var nl = Array.IndexOf(s.Data, (byte)'\n', i, end - i);
+                var lineEnd = nl < 0 ? end : nl + 1;
+                if (atLineStart) s.Sink.Write(_stamp);
+                s.Sink.Write(s.Data, i, lineEnd - i);
+                atLineStart = true;
+                i = lineEnd;
             }
         }
-        to.Flush();
-        return from + data.Length;
     }
 
-    private static DateTimeOffset TimeAt(List<(long Offset, DateTimeOffset Time)> times, long offset)
+    /// <summary>The bytes of a file from <paramref name="from"/> to its end (none if it does not exist, or no longer).</summary>
+    private static byte[] ReadFrom(string path, long from)
     {
-        var t = times.Count > 0 ? times[0].Time : DateTimeOffset.UtcNow;
-        foreach (var (o, time) in times)
+        try
         {
-            if (o > offset) break;
-            t = time;
+            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            if (f.Length <= from) return [];
+            f.Position = from;
+            var data = new byte[f.Length - from];
+            f.ReadExactly(data);
+            return data;
         }
-        return t;
-    }
-
-    private static int TailStart(byte[] data, int lines)
-    {
-        if (lines == 0) return data.Length;
-        var count = 0;
-        var i = data.Length - 1;
-        if (i >= 0 && data[i] == '\n') i--;
-        for (; i >= 0; i--)
-            if (data[i] == '\n' && ++count == lines) return i + 1;
-        return 0;
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return [];
+        }
     }
 }

@@ -17,13 +17,13 @@ public static class RunFlow
 {
     public static int Run(ContainerEngine engine, RunOptions options, bool detach, bool autoRemove, string? cidfile)
     {
-        if (cidfile is not null && File.Exists(cidfile))
-            throw new UsageException($"cidfile {cidfile} already exists");
         var id = ContainerId.New();
         var spec = SpecBuilder.Build(id, options);
         // the monitor, started before parsing; it is registered with the container
         var (monitorPid, control) = DockerCli.EarlyMonitor
             ?? throw new CrateRunException("cannot start the container's monitor (craterun _monitor)");
+        // the cidfile is claimed before anything else exists: a bad path fails with nothing to undo
+        using var cid = cidfile is null ? null : CreateCidFile(cidfile);
         var record = new ContainerRecord
         {
             Id = id,
@@ -42,17 +42,27 @@ public static class RunFlow
             },
             Annotations = spec.Annotations,
         };
-        engine.Register(record);
+        try
+        {
+            engine.Register(record);
+        }
+        catch
+        {
+            cid?.Abandon();
+            throw;
+        }
         Timing.Mark("registered");
         try
         {
             ContainerStore.WriteAtomic(engine.Store.PathOf(id, ContainerEngine.ConfigFile), OciJson.WriteUtf8Bytes(spec, indented: true));
             Timing.Mark("config written");
-            if (cidfile is not null) File.WriteAllText(cidfile, id);
+            cid?.Write(id);
         }
-        catch
+        catch (Exception e)
         {
             engine.Store.RemoveDir(id);
+            cid?.Abandon();
+            if (e is IOException or UnauthorizedAccessException) throw engine.Store.Unusable(e);
             throw;
         }
 
@@ -67,6 +77,41 @@ public static class RunFlow
         if (!detach) Launcher.Reap(monitorPid);
         Timing.Mark("monitor reaped");
         return code;
+    }
+
+    /// <summary>--cidfile: made exclusively up front (it must not exist), filled with the id once registered.</summary>
+    private sealed class CidFile(string path, FileStream stream) : IDisposable
+    {
+        public void Write(string id)
+        {
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(id));
+            stream.Flush();
+        }
+
+        /// <summary>The run failed: the file goes.</summary>
+        public void Abandon()
+        {
+            stream.Dispose();
+            File.Delete(path);
+        }
+
+        public void Dispose() => stream.Dispose();
+    }
+
+    private static CidFile CreateCidFile(string path)
+    {
+        try
+        {
+            return new CidFile(path, new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite));
+        }
+        catch (IOException) when (File.Exists(path) || Directory.Exists(path))
+        {
+            throw new UsageException($"invalid --cidfile {path}: it already exists");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"invalid --cidfile {path}: {e.Message}");
+        }
     }
 
     private static int Attach(ContainerEngine engine, string id, SafeFd control, RunOptions options, bool detach)

@@ -55,6 +55,12 @@ public sealed class BadInputTests(CrateRunFixture f)
         { "command missing in PATH", ["--rootfs", "{rootfs}", "--", "no-such-cmd"], 127, "no-such-cmd" },
         { "no command", ["--rootfs", "{rootfs}"], 125, "command" },
         { "no rootfs", ["--", "/bin/true"], 125, "--rootfs" },
+        // names as Docker allows them: [a-zA-Z0-9][a-zA-Z0-9_.-]+
+        { "name starting with _", ["--name", "_x", "--rootfs", "{rootfs}"], 125, "'_x'" },
+        { "name starting with -", ["--name=-x", "--rootfs", "{rootfs}"], 125, "'-x'" },
+        { "name with +", ["--name", "a+b", "--rootfs", "{rootfs}"], 125, "'a+b'" },
+        // devices
+        { "device a regular file", ["--device", "{bad}/a-file", "--rootfs", "{rootfs}"], 125, "{bad}/a-file is not a device node" },
     };
 
     private string BadDir()

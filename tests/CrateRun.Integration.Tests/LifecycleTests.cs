@@ -22,8 +22,8 @@ public sealed class LifecycleTests(CrateRunFixture f)
         try
         {
             var ps = await f.Cr("ps");
-            Assert.Contains(id, ps.Stdout);
-            Assert.Contains("running", ps.Stdout.Split('\n').Single(l => l.Contains(id)));
+            Assert.Contains(id[..12], ps.Stdout); // the table shows the 12-character short id
+            Assert.Contains("running", ps.Stdout.Split('\n').Single(l => l.Contains(id[..12])));
 
             var exec = await f.Cr("exec", id, "--", "/bin/sh", "-c", "exit 5");
             Assert.True(exec.ExitCode == 5, exec.ToString());
@@ -49,7 +49,7 @@ public sealed class LifecycleTests(CrateRunFixture f)
             var rm = await f.Cr("rm", id);
             Assert.True(rm.ExitCode == 0, rm.ToString());
             Assert.False(Directory.Exists(f.StateDir(id)));
-            Assert.DoesNotContain(id, (await f.Cr("ps", "-a")).Stdout);
+            Assert.DoesNotContain(id[..12], (await f.Cr("ps", "-a")).Stdout);
         }
         finally
         {
@@ -205,7 +205,7 @@ public sealed class LifecycleTests(CrateRunFixture f)
         Assert.NotNull(r.Id);
         Assert.False(Directory.Exists(f.StateDir(r.Id!)), "--rm left " + f.StateDir(r.Id!));
         Assert.Empty(HostState.CgroupsOf(r.Id!));
-        Assert.DoesNotContain(r.Id!, (await f.Cr("ps", "-a", "-q")).Stdout);
+        Assert.DoesNotContain(r.Id![..12], (await f.Cr("ps", "-a", "-q")).Stdout);
     }
 
     [RootFact]
@@ -232,7 +232,7 @@ public sealed class LifecycleTests(CrateRunFixture f)
             Assert.Equal(4, rec.GetProperty("exitCode").GetInt32());
             Assert.False(rec.GetProperty("oomKilled").GetBoolean());
             var ps = await f.Cr("ps", "-a");
-            Assert.Contains("exited (4)", ps.Stdout.Split('\n').Single(l => l.Contains(r.Id!)));
+            Assert.Contains("exited (4)", ps.Stdout.Split('\n').Single(l => l.Contains(r.Id![..12])));
         }
         finally
         {

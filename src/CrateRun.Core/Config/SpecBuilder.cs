@@ -32,6 +32,8 @@ public static class SpecBuilder
         var caps = o.Privileged ? all : Capabilities.Adjust(Capabilities.DockerDefault, o.CapAdd, o.CapDrop, all);
         if (o.GrantableCapabilities is { } g && caps.FirstOrDefault(c => !g.Contains(c)) is { } missing)
             throw new UsageException($"cannot grant {missing}: this runtime does not hold it (it is not in the bounding set of {(Environment.IsPrivilegedProcess ? "root" : "this user")} here)");
+        if (o.Name is { } name && !ContainerId.IsValidContainerName(name))
+            throw new UsageException($"invalid container name '{name}': only [a-zA-Z0-9][a-zA-Z0-9_.-]+ is allowed");
         var env = new List<string> { DefaultPath, "HOSTNAME=" + (o.Hostname ?? ContainerId.Short(id)) };
         if (o.Tty) env.Add("TERM=xterm");
         env.Add(o.Uid == 0 ? "HOME=/root" : "HOME=/");
@@ -42,6 +44,7 @@ public static class SpecBuilder
             env.RemoveAll(x => x.Split('=')[0] == key);
             env.Add(e.Contains('=') ? e : $"{e}={Environment.GetEnvironmentVariable(e) ?? ""}");
         }
+        UserIds.Validate(new User { Uid = o.Uid, Gid = o.Gid, AdditionalGids = [.. o.AdditionalGids] }, "--user");
         if (o.Workdir is { } wd && !wd.StartsWith('/'))
             throw new UsageException($"invalid --workdir '{wd}': must be an absolute path");
 
@@ -133,9 +136,9 @@ public static class SpecBuilder
         var access = parts.Length == 3 ? parts[2] : parts.Length == 2 && !parts[1].StartsWith('/') ? parts[1] : "rwm";
         if (access.Length == 0 || access.Any(c => c is not ('r' or 'w' or 'm')))
             throw new UsageException($"invalid --device '{spec}': permissions must be made of r, w, m");
+        var node = statHost(host) ?? throw new UsageException($"invalid --device '{spec}': {host} is not a device node");
         if (!ctr.StartsWith("/dev/", StringComparison.Ordinal))
             throw new UsageException($"invalid --device '{spec}': the container path must be under /dev");
-        var node = statHost(host) ?? throw new UsageException($"invalid --device '{spec}': {host} is not a device node");
         return (new LinuxDevice { Path = ctr, Type = node.Type, Major = node.Major, Minor = node.Minor, FileMode = 0x1B6 /* 0666 */, Uid = 0, Gid = 0 }, access);
     }
 
@@ -167,6 +170,8 @@ public static class SpecBuilder
                 ?? throw new UsageException($"invalid --user '{text}': no group '{parts[1]}' in the rootfs's /etc/group");
             if (!uint.TryParse(entry[2], out gid)) throw new UsageException($"invalid --user '{text}': bad /etc/group entry for '{parts[1]}'");
         }
+        UserIds.Check(uid, "uid", $"--user '{text}'");
+        UserIds.Check(gid, "gid", $"--user '{text}'");
         return (uid, gid);
     }
 

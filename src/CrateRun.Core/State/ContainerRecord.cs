@@ -53,6 +53,11 @@ public sealed class ContainerRecord
     public Dictionary<string, string>? Annotations { get; set; }
     /// <summary>The config's poststart/poststop hooks, kept here so that start and delete need not parse config.json.</summary>
     public Oci.Hooks? Hooks { get; set; }
+    /// <summary>
+    /// Set when the container's output stopped reaching its logs: the disk under the state root
+    /// filled up, or the monitor that copies it is gone. Null while logs are complete.
+    /// </summary>
+    public string? LogsStopped { get; set; }
     /// <summary>The face that created it: "docker" (craterun run) or "oci" (craterun-oci create).</summary>
     public string Face { get; set; } = "docker";
 }

@@ -10,7 +10,7 @@ namespace CrateRun.Core.State;
 public sealed class ContainerStore(string root)
 {
     public const string MetadataFile = "metadata.json";
-    public string Root { get; } = Path.GetFullPath(root);
+    public string Root { get; } = root.Length > 0 ? Path.GetFullPath(root) : throw new UsageException("the state root (--root, CRATERUN_ROOT) must not be empty");
 
     /// <summary>/var/lib/craterun for root, ~/.craterun otherwise; CRATERUN_ROOT or --root override.</summary>
     public static string DefaultRoot(bool isRoot)
@@ -42,8 +42,37 @@ public sealed class ContainerStore(string root)
     public static void WriteAtomic(string path, byte[] content)
     {
         var tmp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllBytes(tmp, content);
-        File.Move(tmp, path, overwrite: true);
+        try
+        {
+            File.WriteAllBytes(tmp, content);
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch (Exception e)
+        {
+            // a full disk must not leave a half-written temp file behind (ps cannot show it, rm could not find it)
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (e is IOException { HResult: NoSpace or QuotaExceeded } && File.Exists(path))
+            {
+                OverwriteInPlace(path, content);
+                return;
+            }
+            throw;
+        }
+    }
+
+    private const int NoSpace = 28, QuotaExceeded = 122; // ENOSPC, EDQUOT: .NET's IOException carries the errno
+
+    /// <summary>
+    /// A full disk has no room for a temp file, but a record rewritten over its own blocks needs
+    /// none (the exit record is no longer than the running one: it drops the cgroup paths).
+    /// Not atomic; the alternative is a container shown running forever.
+    /// </summary>
+    private static void OverwriteInPlace(string path, byte[] content)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+        f.Write(content);
+        f.SetLength(content.Length);
+        f.Flush(flushToDisk: false);
     }
 
     public ContainerRecord? TryLoad(string id)
@@ -91,6 +120,18 @@ public sealed class ContainerStore(string root)
         };
     }
 
+    /// <summary>
+    /// A directory left by a creation that failed before its metadata was written (a full disk,
+    /// a killed CLI): ps cannot show it, so rm takes its full id. Checked under the root lock,
+    /// so a creation in progress is never mistaken for one.
+    /// </summary>
+    public bool IsLeftover(string id)
+    {
+        if (!ContainerId.IsFullId(id) || !Directory.Exists(Dir(id))) return false;
+        using var _ = LockRoot();
+        return Directory.Exists(Dir(id)) && !Exists(id);
+    }
+
     /// <summary>Removes the directory of a container (it holds no mounts: those live in the container's namespace).</summary>
     public void RemoveDir(string id)
     {
@@ -98,12 +139,27 @@ public sealed class ContainerStore(string root)
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
     }
 
-    /// <summary>The root-wide lock: creation, name uniqueness.</summary>
+    /// <summary>
+    /// The root-wide lock: creation, name uniqueness. A root that cannot hold it (read-only,
+    /// immutable, a file, no space) fails here at once, with one line naming the root.
+    /// </summary>
     public FileLock LockRoot()
     {
-        Directory.CreateDirectory(Root);
-        return FileLock.Acquire(Path.Combine(Root, ".lock"));
+        try
+        {
+            if (File.Exists(Root)) throw new CrateRunException($"cannot use the state root {Root}: it is a file, not a directory");
+            Directory.CreateDirectory(Root);
+            return FileLock.Acquire(Path.Combine(Root, ".lock"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unusable(e);
+        }
     }
+
+    /// <summary>An I/O failure of the state root as one line that names the root.</summary>
+    public CrateRunException Unusable(Exception e) =>
+        new($"cannot use the state root {Root}: {e.Message}", ExitCodes.RuntimeError, e);
 
     /// <summary>A container's lock, or null when the container is gone.</summary>
     public FileLock? TryLock(string id)
@@ -121,6 +177,10 @@ public sealed class FileLock : IDisposable
     private readonly FileStream _stream;
     private FileLock(FileStream s) => _stream = s;
 
+    /// <summary>EWOULDBLOCK (= EAGAIN on Linux): .NET's FileStream reports a lock held by another open file description with it.</summary>
+    private const int LockHeld = 11;
+
+    /// <summary>Waits while someone else holds the lock; any other failure (EROFS, EPERM, ENOSPC...) is thrown at once.</summary>
     public static FileLock Acquire(string path, int timeoutMs = 60_000)
     {
         var deadline = Environment.TickCount64 + timeoutMs;
@@ -131,7 +191,7 @@ public sealed class FileLock : IDisposable
             {
                 return new FileLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
             }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && Environment.TickCount64 < deadline)
+            catch (IOException e) when (e.HResult == LockHeld && Environment.TickCount64 < deadline)
             {
                 Thread.Sleep(delay);
                 delay = Math.Min(delay * 2, 20);

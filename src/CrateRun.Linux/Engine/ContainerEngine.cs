@@ -58,9 +58,18 @@ public sealed class ContainerEngine(ContainerStore store)
             throw new CrateRunException($"container {r.Id} already exists");
         if (r.Name is not null && Store.List().Any(c => c.Name == r.Name))
             throw new CrateRunException($"the container name '{r.Name}' is already in use");
-        Store.CreateDir(r.Id);
-        r.Status = ContainerStatus.Creating;
-        Store.Save(r);
+        try
+        {
+            Store.CreateDir(r.Id);
+            r.Status = ContainerStatus.Creating;
+            Store.Save(r);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { Store.RemoveDir(r.Id); } // e.g. no space for metadata.json: nothing half-made stays
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException) { }
+            throw Store.Unusable(e);
+        }
     }
 
     /// <summary>

@@ -145,10 +145,18 @@ public static unsafe class ContainerMonitor
     private static int Finish(ContainerEngine engine, string id, int waitStatus)
     {
         var code = Process.Processes.ExitCode(waitStatus);
-        var record = engine.RecordExit(id, code);
-        if (record.AutoRemove)
+        try
         {
-            using (engine.Store.TryLock(id)) engine.Store.RemoveDir(id);
+            var record = engine.RecordExit(id, code);
+            if (record.AutoRemove)
+            {
+                using (engine.Store.TryLock(id)) engine.Store.RemoveDir(id);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CrateRunException)
+        {
+            // the state root failed us (full, gone): the attached CLI still gets the exit code
+            Console.Error.WriteLine($"craterun: container {id}: cannot record the exit ({code}): {e.Message}");
         }
         UnixSockets.Send(ControlFd, $"X {code}");
         Timing.Mark("cleaned up");

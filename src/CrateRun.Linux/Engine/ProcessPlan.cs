@@ -18,6 +18,7 @@ public static class ProcessPlan
     public static void Apply(LaunchSpec l, Spec spec, Core.Oci.Process p, bool userNamespace)
     {
         if (p.Args is not { Count: > 0 }) throw new UsageException("process.args must name a command");
+        UserIds.Validate(p.User); // -1 would mean "unchanged" to setresuid: root
         if (string.IsNullOrEmpty(p.Cwd) || !p.Cwd.StartsWith('/'))
             throw new UsageException($"process.cwd '{p.Cwd}' must be an absolute path");
         l.Argv = [.. p.Args];

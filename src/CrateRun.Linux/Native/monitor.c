@@ -72,6 +72,38 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* ROOT and ID of the container (argv of _monitor-wait): where the logs-stopped marker goes. */
+static const char *state_root = "", *container_id = "";
+
+/* A log write failed (ENOSPC under the state root): this route logs no more; the output
+ * still goes to its sink. Said once per container: an empty marker file (it fits where data
+ * no longer does) with the reason if there is room, which ps and inspect read (LogFile.cs),
+ * and one line on stderr, which is the attached CLI's (/dev/null when detached). */
+static void log_stopped(struct route *r, int err)
+{
+    close(r->log);
+    if (r->times >= 0)
+        close(r->times);
+    r->log = r->times = -1;
+    char path[4096], text[256];
+    snprintf(path, sizeof path, "%s/%s/logs-stopped", state_root, container_id);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST)
+        return;
+    time_t now = time(NULL);
+    struct tm tm;
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    int len = snprintf(text, sizeof text, "logs stopped at %s: %s", when, strerror(err));
+    if (fd >= 0) {
+        (void)write_all(fd, text, (size_t)len);
+        close(fd);
+    }
+    char line[512];
+    len = snprintf(line, sizeof line, "craterun: container %s: %s; the output still reaches this terminal\n", container_id, text);
+    (void)write_all(2, line, (size_t)len);
+}
+
 static void pump(struct route *r)
 {
     ssize_t n = read(r->src, buffer, sizeof buffer);
@@ -82,13 +114,17 @@ static void pump(struct route *r)
         return;
     }
     if (r->log >= 0) {
+        int failed = 0;
+        errno = 0;
         if (r->times >= 0) {
             char line[64];
             int len = snprintf(line, sizeof line, "%lld %lld\n", r->offset, now_ns(CLOCK_REALTIME));
-            (void)write_all(r->times, line, (size_t)len);
+            failed = write_all(r->times, line, (size_t)len) < 0;
         }
-        if (write_all(r->log, buffer, (size_t)n) == 0)
+        if (!failed && write_all(r->log, buffer, (size_t)n) == 0)
             r->offset += n;
+        else
+            log_stopped(r, errno ? errno : EIO);
     }
     if (r->sink >= 0 && write_all(r->sink, buffer, (size_t)n) < 0)
         r->sink = -1;
@@ -212,6 +248,8 @@ static int monitor_wait(int argc, char **argv, char **envp)
         return 125;
     }
 
+    state_root = argv[2];
+    container_id = argv[3];
     int status = wait_and_pump(pid, routes, n_routes);
     for (int i = 0; i < n_routes; i++) {
         close(routes[i].src);

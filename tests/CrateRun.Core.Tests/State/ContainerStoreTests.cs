@@ -298,3 +298,66 @@ public sealed class ContainerStoreTests : IDisposable
         Assert.ThrowsAny<IOException>(() => t.GetAwaiter().GetResult());
     }
 }
+
+public sealed class StateRootTests : IDisposable
+{
+    private readonly TempDir _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    [Fact]
+    public void An_empty_root_is_a_usage_error_not_a_crash() =>
+        Assert.Contains("must not be empty", Assert.Throws<UsageException>(() => new ContainerStore("")).Message);
+
+    [Fact]
+    public void A_root_that_is_a_file_fails_at_once_naming_it()
+    {
+        var file = _tmp.Sub("a-file");
+        File.WriteAllText(file, "x");
+        var e = Assert.Throws<CrateRunException>(() => new ContainerStore(file).LockRoot().Dispose());
+        Assert.Contains(file, e.Message);
+        Assert.Contains("not a directory", e.Message);
+    }
+
+    [Fact]
+    public void A_held_lock_is_waited_for_and_times_out_then()
+    {
+        var path = _tmp.Sub("lock");
+        using var held = FileLock.Acquire(path);
+        var clock = Stopwatch.StartNew();
+        Assert.ThrowsAny<IOException>(() => FileLock.Acquire(path, timeoutMs: 300).Dispose());
+        Assert.True(clock.ElapsedMilliseconds >= 250, $"gave up after {clock.ElapsedMilliseconds} ms: a held lock must be waited for");
+    }
+
+    [Fact]
+    public void A_lock_that_cannot_be_made_fails_at_once()
+    {
+        // no such directory stands for EROFS/EPERM/ENOSPC here: an error other than "held" is not retried
+        var clock = Stopwatch.StartNew();
+        Assert.ThrowsAny<IOException>(() => FileLock.Acquire(_tmp.Sub("missing", "lock"), timeoutMs: 10_000).Dispose());
+        Assert.True(clock.ElapsedMilliseconds < 2000);
+    }
+
+    [Fact]
+    public void A_failed_atomic_write_leaves_no_temp_file()
+    {
+        var dir = _tmp.Dir("d");
+        var target = Path.Combine(dir, "metadata.json");
+        Directory.CreateDirectory(target); // the rename onto a directory fails
+        Assert.ThrowsAny<IOException>(() => ContainerStore.WriteAtomic(target, [1, 2, 3]));
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(dir), e => e.Contains(".tmp-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_directory_without_metadata_is_a_leftover_that_rm_may_take()
+    {
+        var store = new ContainerStore(_tmp.Sub("root"));
+        Directory.CreateDirectory(store.Dir("0123456789abcdef"));
+        File.WriteAllText(store.PathOf("0123456789abcdef", "metadata.json.tmp-42"), "{");
+        Assert.True(store.IsLeftover("0123456789abcdef"));
+        store.CreateDir("fedcba9876543210");
+        store.Save(new ContainerRecord { Id = "fedcba9876543210" });
+        Assert.False(store.IsLeftover("fedcba9876543210"));
+        Assert.False(store.IsLeftover("0123")); // only a full id
+    }
+}
