@@ -39,10 +39,23 @@ public sealed record SeccompProgram(ulong[] Filter, uint Flags, bool NeedsListen
 /// numbers cannot be bypassed through the x32 numbers.
 /// </para>
 /// <para>
-/// Rules. For one system call, the rules apply in profile order and the first whose argument comparisons all hold
-/// decides; none holding means the default action. Arguments are compared as unsigned 64-bit values (hi and lo words of
-/// seccomp_data.args[i]). For i386 only the low word is loaded (the kernel's 32-bit registers) and the comparison is
-/// made against the zero-extended argument, so a value with high bits set is decided at compile time.
+/// Rules, as runc and crun build them with libseccomp. A rule whose action is the default action is dropped (runc skips
+/// it: it could only repeat the default). The conditions of one rule are ANDed when each names a different argument
+/// index; when two of them name the same index (a range written as GE and LE, two EQ values) the rule becomes one rule
+/// per condition, ORed: runc's and crun's "each condition as a separate rule" fallback, which is what a profile
+/// written for them gets. For one system call, the rules apply in profile order and the first whose conditions all
+/// hold decides; none holding means the default action. Arguments are compared as unsigned 64-bit values (hi and lo
+/// words of seccomp_data.args[i]). For i386 only the low word is loaded (the kernel's 32-bit registers) and the
+/// comparison is made against the zero-extended argument, so a value with high bits set is decided at compile time.
+/// </para>
+/// <para>
+/// Calls newer than the profile get ENOSYS, as runc's -ENOSYS stub gives them (libcontainer/seccomp/patchbpf): unless
+/// the default action lets calls run (ALLOW, LOG, TRACE), a number above the highest number named anywhere in the
+/// profile (any action, names this architecture knows) returns SECCOMP_RET_ERRNO|ENOSYS instead of the default, so
+/// that libc falls back from a call the profile never heard of (clone3, faccessat2, ...) as it does on an older kernel.
+/// This is done per listed architecture (SCMP_ARCH_X86_64, SCMP_ARCH_X32 with its own numbers, told apart by bit 30
+/// of the number as runc does, and SCMP_ARCH_X86); an architecture that is not listed, or whose highest named number
+/// is 0, gets no such range.
 /// </para>
 /// <para>
 /// Layout. After the architecture check the program is a binary search over syscall-number intervals (JGE), whose leaves
@@ -74,7 +87,10 @@ public static class SeccompCompiler
     /// <summary>The action for a call from an architecture the filter does not list.</summary>
     public const uint BadArchAction = RetKillProcess;
 
-    private const uint Eperm = 1;
+    private const uint Eperm = 1, Enosys = 38;
+
+    /// <summary>What a call newer than the profile gets (runc's -ENOSYS stub).</summary>
+    public const uint RetEnosys = RetErrno | Enosys;
 
     // seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6];
     private const uint OffsetNr = 0, OffsetArch = 4, OffsetArgs = 16;
@@ -135,12 +151,12 @@ public static class SeccompCompiler
             flags |= flag;
         }
 
-        bool x32 = false, i386 = false;
+        bool x86_64 = false, x32 = false, i386 = false;
         foreach (var arch in profile.Architectures ?? [])
         {
             switch (arch)
             {
-                case "SCMP_ARCH_X86_64": break;
+                case "SCMP_ARCH_X86_64" or "SCMP_ARCH_NATIVE": x86_64 = true; break;
                 case "SCMP_ARCH_X32": x32 = true; break;
                 case "SCMP_ARCH_X86": i386 = true; break;
                 default:
@@ -156,18 +172,21 @@ public static class SeccompCompiler
         var rules386 = new Dictionary<uint, List<Rule>>();
         var unknown = new List<string>();
         var unknownSeen = new HashSet<string>(StringComparer.Ordinal);
+        uint highest64 = 0, highestX32 = 0, highest386 = 0; // the highest number named, per ABI
         var syscalls = profile.Syscalls ?? [];
         for (var s = 0; s < syscalls.Count; s++)
         {
             var call = syscalls[s];
             var what = $"syscalls[{s}]";
-            var rule = new Rule(ParseAction(call.Action, call.ErrnoRet, what + ".action"), ParseConditions(call.Args, what));
-            needsListener |= IsNotify(rule.Action);
+            var action = ParseAction(call.Action, call.ErrnoRet, what + ".action");
+            needsListener |= IsNotify(action);
+            // a rule that returns the default changes nothing (runc does not add it)
+            var rules = action == defaultRet ? [] : RulesOf(action, ParseConditions(call.Args, what));
             foreach (var name in call.Names ?? [])
             {
-                var known = Add(rules64, SyscallTable.X86_64, name, rule);
-                known |= x32 && Add(rulesX32, SyscallTable.X32, name, rule);
-                known |= i386 && Add(rules386, SyscallTable.I386, name, rule);
+                var known = Add(rules64, SyscallTable.X86_64, name, rules, ref highest64);
+                known |= x32 && Add(rulesX32, SyscallTable.X32, name, rules, ref highestX32);
+                known |= i386 && Add(rules386, SyscallTable.I386, name, rules, ref highest386);
                 if (!known && unknownSeen.Add(name)) unknown.Add(name);
             }
         }
@@ -178,10 +197,28 @@ public static class SeccompCompiler
 
         // An x32 call when x32 is not in the filter: the default action, unless that lets it through.
         var x32Absent = defaultRet is RetAllow or RetLog ? BadArchAction : defaultRet;
+        var x32Gap = new RetLeaf(x32 ? defaultRet : x32Absent);
+        var gap = new RetLeaf(defaultRet);
+        var enosys = new RetLeaf(RetEnosys);
+        // runc's -ENOSYS stub: per listed ABI whose highest named number is not 0, when the default stops calls
+        var stub = !(defaultRet is RetAllow or RetLog || (defaultRet & 0xFFFF_0000) == RetTrace);
+        ulong? newer64 = stub && x86_64 && highest64 != 0 ? highest64 + 1UL : null;
+        ulong? newerX32 = stub && x32 && highestX32 != 0 ? highestX32 + 1UL : null;
+        ulong? newer386 = stub && i386 && highest386 != 0 ? highest386 + 1UL : null;
+        const ulong Bit30 = SyscallTable.X32SyscallBit, Bit31 = 0x8000_0000;
+        var points64 = Leaves(rules64, defaultRet);
+        var pointsX32 = x32 ? Leaves(rulesX32, defaultRet) : [];
         var intervals64 = BuildIntervals(
         [
-            (0, SyscallTable.X32SyscallBit, new RetLeaf(defaultRet), Leaves(rules64, defaultRet)),
-            (SyscallTable.X32SyscallBit, 1UL << 32, new RetLeaf(x32 ? defaultRet : x32Absent), x32 ? Leaves(rulesX32, defaultRet) : []),
+            // x86_64 numbers: the rules, then ENOSYS above the highest named one
+            (0, newer64 ?? Bit30, gap, points64),
+            (newer64 ?? Bit30, Bit30, enosys, []),
+            // bit 30 set: x32 numbers, the same way
+            (Bit30, newerX32 ?? Bit31, x32Gap, pointsX32),
+            (newerX32 ?? Bit31, Bit31, enosys, []),
+            // no call has bit 31 set; the stub still tells them apart by bit 30
+            (Bit31, Bit31 | Bit30, newer64 is null ? x32Gap : enosys, []),
+            (Bit31 | Bit30, 1UL << 32, newerX32 is null ? x32Gap : enosys, []),
         ]);
 
         var asm = new Assembler();
@@ -198,7 +235,11 @@ public static class SeccompCompiler
 
         if (i386)
         {
-            var intervals386 = BuildIntervals([(0, 1UL << 32, new RetLeaf(defaultRet), Leaves(rules386, defaultRet))]);
+            var intervals386 = BuildIntervals(
+            [
+                (0, newer386 ?? 1UL << 32, gap, Leaves(rules386, defaultRet)),
+                (newer386 ?? 1UL << 32, 1UL << 32, enosys, []),
+            ]);
             asm.Bind(section386);
             asm.Stmt(LdWAbs, OffsetNr);
             EmitTree(asm, intervals386, 0, intervals386.Count, is64: false);
@@ -210,12 +251,25 @@ public static class SeccompCompiler
         return new SeccompProgram(filter, flags, needsListener) { UnknownSyscalls = unknown };
     }
 
-    private static bool Add(Dictionary<uint, List<Rule>> rules, IReadOnlyDictionary<string, uint> table, string name, Rule rule)
+    private static bool Add(Dictionary<uint, List<Rule>> rules, IReadOnlyDictionary<string, uint> table, string name,
+        List<Rule> toAdd, ref uint highest)
     {
         if (!table.TryGetValue(name, out var nr)) return false;
+        highest = Math.Max(highest, nr);
+        if (toAdd.Count == 0) return true;
         if (!rules.TryGetValue(nr, out var list)) rules[nr] = list = [];
-        list.Add(rule);
+        list.AddRange(toAdd);
         return true;
+    }
+
+    /// <summary>
+    /// The rules one profile entry makes: one rule with every condition ANDed, or, when two conditions compare the same
+    /// argument, one rule per condition (ORed), as runc and crun add such an entry to libseccomp.
+    /// </summary>
+    private static List<Rule> RulesOf(uint action, Condition[] conditions)
+    {
+        var sameIndexTwice = conditions.GroupBy(c => c.Index).Any(g => g.Count() > 1);
+        return sameIndexTwice ? [.. conditions.Select(c => new Rule(action, [c]))] : [new Rule(action, conditions)];
     }
 
     private static bool IsNotify(uint ret) => (ret & 0xFFFF_0000) == RetUserNotif;

@@ -49,9 +49,10 @@ public class SeccompCompilerTests(ITestOutputHelper output)
         Assert.Equal(Allow, Run(program, "write"));
         Assert.Equal(Allow, Run(program, "exit_group"));
         Assert.Equal(Eperm, Run(program, "open"));
-        Assert.Equal(Eperm, Run(program, "keyctl"));
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, 469));
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, 10_000));
+        Assert.Equal(Eperm, Run(program, "mount"));
+        // above exit_group (231), the highest number named: newer than the profile (see the ENOSYS tests)
+        Assert.Equal(Enosys, Run(program, "keyctl"));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, 10_000));
         Assert.Equal(0u, program.Flags);
         Assert.False(program.NeedsListener);
         Assert.Empty(program.UnknownSyscalls);
@@ -89,8 +90,9 @@ public class SeccompCompilerTests(ITestOutputHelper output)
         var asRule = Compile(Profile(action == "SCMP_ACT_ALLOW" ? "SCMP_ACT_ERRNO" : "SCMP_ACT_ALLOW", Rule(action, "getpid")));
         Assert.Equal(expected, Run(asRule, "getpid"));
         // as the default action
-        var asDefault = Compile(Profile(action, Rule(action == "SCMP_ACT_LOG" ? "SCMP_ACT_ALLOW" : "SCMP_ACT_LOG", "getpid")));
-        Assert.Equal(expected, Run(asDefault, "gettid"));
+        // (getpid is below gettid, the highest number named: no newer-than-the-profile ENOSYS for it)
+        var asDefault = Compile(Profile(action, Rule(action == "SCMP_ACT_LOG" ? "SCMP_ACT_ALLOW" : "SCMP_ACT_LOG", "gettid")));
+        Assert.Equal(expected, Run(asDefault, "getpid"));
 
         var notify = action == "SCMP_ACT_NOTIFY";
         Assert.Equal(notify, asRule.NeedsListener);
@@ -280,7 +282,7 @@ public class SeccompCompilerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Conditions_of_a_rule_are_anded_and_rules_are_ored_in_profile_order()
+    public void Conditions_on_different_arguments_are_anded_and_rules_are_ored_in_profile_order()
     {
         var first = Rule("SCMP_ACT_ERRNO", "ioctl", Arg(0, "SCMP_CMP_EQ", 1), Arg(1, "SCMP_CMP_EQ", 0x5401));
         first.ErrnoRet = 25;
@@ -288,16 +290,59 @@ public class SeccompCompilerTests(ITestOutputHelper output)
             first,
             Rule("SCMP_ACT_ALLOW", "ioctl", Arg(0, "SCMP_CMP_LT", 3)),
             Rule("SCMP_ACT_LOG", "ioctl", Arg(1, "SCMP_CMP_EQ", 7)),
-            Rule("SCMP_ACT_ALLOW", "ioctl", Arg(0, "SCMP_CMP_GE", 100), Arg(0, "SCMP_CMP_LE", 200))));
+            Rule("SCMP_ACT_ALLOW", "ioctl", Arg(0, "SCMP_CMP_GE", 100), Arg(2, "SCMP_CMP_LE", 200))));
         Assert.Equal(Errno | 25, Run(program, "ioctl", 1, 0x5401)); // first rule wins over the second
         Assert.Equal(Allow, Run(program, "ioctl", 1, 0x5402));
         Assert.Equal(Allow, Run(program, "ioctl", 2, 7)); // second before third
         Assert.Equal(Log, Run(program, "ioctl", 3, 7));
-        Assert.Equal(Allow, Run(program, "ioctl", 150, 0));
-        Assert.Equal(Allow, Run(program, "ioctl", 100, 0));
-        Assert.Equal(Allow, Run(program, "ioctl", 200, 0));
-        Assert.Equal(Eperm, Run(program, "ioctl", 201, 0));
-        Assert.Equal(Eperm, Run(program, "ioctl", 99, 0));
+        Assert.Equal(Allow, Run(program, "ioctl", 150, 0, 200));
+        Assert.Equal(Eperm, Run(program, "ioctl", 150, 0, 201));  // arg 2 fails: AND
+        Assert.Equal(Eperm, Run(program, "ioctl", 99, 0, 0));     // arg 0 fails: AND
+    }
+
+    /// <summary>
+    /// Two conditions on one argument: runc and crun add each condition as a rule of its own (libseccomp then ORs
+    /// them), so either value is enough; conditions on other arguments of that entry become rules of their own too.
+    /// </summary>
+    [Fact]
+    public void Conditions_on_the_same_argument_are_separate_rules_ored()
+    {
+        // the reported case: one entry allowing personality for either of two values
+        var either = Compile(Profile("SCMP_ACT_ERRNO",
+            Rule("SCMP_ACT_ALLOW", "personality", Arg(0, "SCMP_CMP_EQ", 0x0), Arg(0, "SCMP_CMP_EQ", 0x20008)),
+            Rule("SCMP_ACT_ALLOW", "read", "write", "exit_group")));
+        Assert.Equal(Allow, Run(either, "personality", 0x0));
+        Assert.Equal(Allow, Run(either, "personality", 0x20008));
+        Assert.Equal(Eperm, Run(either, "personality", 0x8));
+
+        // a "range" written as GE and LE on one index is an OR too (anything passes one of them)
+        var range = Compile(Profile("SCMP_ACT_ERRNO",
+            Rule("SCMP_ACT_ALLOW", "ioctl", Arg(0, "SCMP_CMP_GE", 100), Arg(0, "SCMP_CMP_LE", 200)),
+            Rule("SCMP_ACT_ALLOW", "exit_group")));
+        foreach (var fd in new ulong[] { 0, 99, 150, 201, ulong.MaxValue })
+            Assert.True(Allow == Run(range, "ioctl", fd), $"ioctl({fd})");
+
+        // once an index repeats, every condition of the entry stands alone, those on other indexes too
+        var mixed = Compile(Profile("SCMP_ACT_ERRNO",
+            Rule("SCMP_ACT_ALLOW", "socket", Arg(0, "SCMP_CMP_EQ", 1), Arg(0, "SCMP_CMP_EQ", 2), Arg(1, "SCMP_CMP_EQ", 5)),
+            Rule("SCMP_ACT_ALLOW", "exit_group")));
+        Assert.Equal(Allow, Run(mixed, "socket", 1, 1));
+        Assert.Equal(Allow, Run(mixed, "socket", 2, 1));
+        Assert.Equal(Allow, Run(mixed, "socket", 10, 5));
+        Assert.Equal(Eperm, Run(mixed, "socket", 10, 1));
+
+        // the same on i386 (low words) and for a deny entry under an allowing default
+        var i386 = Profile("SCMP_ACT_ALLOW",
+            Rule("SCMP_ACT_KILL_PROCESS", "personality", Arg(0, "SCMP_CMP_EQ", 0x8), Arg(0, "SCMP_CMP_EQ", 0x400000)));
+        i386.Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"];
+        var deny = Compile(i386);
+        foreach (var arch in new[] { X86_64, I386 })
+        {
+            var nr = arch == I386 ? SyscallTable.I386["personality"] : Nr("personality");
+            Assert.Equal(KillProcess, BpfInterpreter.Run(deny.Filter, arch, nr, 0x8));
+            Assert.Equal(KillProcess, BpfInterpreter.Run(deny.Filter, arch, nr, 0x400000));
+            Assert.Equal(Allow, BpfInterpreter.Run(deny.Filter, arch, nr, 0x0));
+        }
     }
 
     [Fact]
@@ -308,19 +353,96 @@ public class SeccompCompilerTests(ITestOutputHelper output)
             Rule("SCMP_ACT_KILL", "read", Arg(0, "SCMP_CMP_EQ", 3))));
         Assert.Equal(Allow, Run(shadowed, "read", 3));
 
-        var plain = Compile(Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read")));
+        var plain = Compile(Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "exit_group")));
         var withTrailingDefault = Compile(Profile("SCMP_ACT_ERRNO",
-            Rule("SCMP_ACT_ALLOW", "read"),
+            Rule("SCMP_ACT_ALLOW", "read", "exit_group"),
             Rule("SCMP_ACT_ERRNO", "write", Arg(0, "SCMP_CMP_EQ", 3)),
             Rule("SCMP_ACT_ERRNO", "write")));
         Assert.Equal(plain.Filter, withTrailingDefault.Filter);
 
-        // a default-action rule before a different one is kept: it decides first
-        var kept = Compile(Profile("SCMP_ACT_ERRNO",
+        // a rule with the default action is dropped even before a different one, as runc never adds it:
+        // write(3) is allowed by the second rule
+        var dropped = Compile(Profile("SCMP_ACT_ERRNO",
             Rule("SCMP_ACT_ERRNO", "write", Arg(0, "SCMP_CMP_EQ", 3)),
             Rule("SCMP_ACT_ALLOW", "write")));
-        Assert.Equal(Eperm, Run(kept, "write", 3));
+        Assert.Equal(Allow, Run(dropped, "write", 3));
+        Assert.Equal(Allow, Run(dropped, "write", 4));
+        // with another errno it is a different action and is kept
+        var other = Rule("SCMP_ACT_ERRNO", "write", Arg(0, "SCMP_CMP_EQ", 3));
+        other.ErrnoRet = 9;
+        var kept = Compile(Profile("SCMP_ACT_ERRNO", other, Rule("SCMP_ACT_ALLOW", "write")));
+        Assert.Equal(Errno | 9, Run(kept, "write", 3));
         Assert.Equal(Allow, Run(kept, "write", 4));
+    }
+
+    // ---- calls newer than the profile: ENOSYS (runc's -ENOSYS stub) -----------------------------------
+
+    [Fact]
+    public void Calls_above_the_highest_named_number_get_enosys_when_the_default_stops_calls()
+    {
+        // an old allow-list: names up to openat (257); clone3 (435) and faccessat2 (439) are newer
+        var old = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "write", "clone", "openat", "exit_group"));
+        var program = Compile(old);
+        Assert.Equal(Allow, Run(program, "openat"));
+        Assert.Equal(Eperm, Run(program, "mount"));          // 165: below openat, not named: the default
+        Assert.Equal(Eperm, Run(program, "getdents64"));     // 217: below too
+        Assert.Equal(Enosys, Run(program, "clone3"));        // above: glibc falls back to clone
+        Assert.Equal(Enosys, Run(program, "faccessat2"));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, Nr("openat") + 1));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, X32Bit - 1));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, 0x8000_0001)); // bit 30 clear: an x86_64 number
+        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 0));  // x32 not listed: the default
+
+        // the highest named number counts whatever its entry does, a default-action entry too
+        var withDenied = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "exit_group"), Rule("SCMP_ACT_ERRNO", "clone3"));
+        Assert.Equal(Eperm, Run(Compile(withDenied), "clone3"));
+        Assert.Equal(Eperm, Run(Compile(withDenied), "openat"));
+        Assert.Equal(Enosys, BpfInterpreter.Run(Compile(withDenied).Filter, X86_64, Nr("clone3") + 1));
+
+        // defaultErrnoRet is honoured below the highest number, the stub's ENOSYS above it
+        old.DefaultErrnoRet = 13;
+        Assert.Equal(Errno | 13, Run(Compile(old), "mount"));
+        Assert.Equal(Enosys, Run(Compile(old), "clone3"));
+
+        // every default that stops calls gets the stub: kill, trap, notify, errno
+        foreach (var def in new[] { "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_NOTIFY" })
+            Assert.True(Enosys == Run(Compile(Profile(def, Rule("SCMP_ACT_ALLOW", "read", "openat"))), "clone3"), def);
+    }
+
+    [Theory]
+    [InlineData("SCMP_ACT_ALLOW", Allow)]
+    [InlineData("SCMP_ACT_LOG", Log)]
+    [InlineData("SCMP_ACT_TRACE", Trace | 1)]
+    public void No_enosys_when_the_default_lets_calls_run(string defaultAction, uint expected)
+    {
+        var program = Compile(Profile(defaultAction, Rule("SCMP_ACT_ERRNO", "mount")));
+        Assert.Equal(expected, Run(program, "clone3"));
+        Assert.Equal(expected, BpfInterpreter.Run(program.Filter, X86_64, 1000));
+    }
+
+    [Fact]
+    public void Enosys_only_for_listed_architectures_each_with_its_own_highest_number()
+    {
+        var profile = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "openat"));
+        // no architectures listed: runc adds no stub (it only looks at the listed ones)
+        profile.Architectures = [];
+        Assert.Equal(Eperm, Run(Compile(profile), "clone3"));
+
+        profile.Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+        var program = Compile(profile);
+        Assert.Equal(Enosys, Run(program, "clone3"));
+        // i386: openat is 295 there; 296 and up are newer
+        Assert.Equal(Allow, BpfInterpreter.Run(program.Filter, I386, SyscallTable.I386["openat"]));
+        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, I386, SyscallTable.I386["mount"]));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, I386, SyscallTable.I386["clone3"]));
+        // x32: its own numbers, bit 30 set
+        Assert.Equal(Allow, BpfInterpreter.Run(program.Filter, X86_64, SyscallTable.X32["openat"]));
+        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, SyscallTable.X32["mount"]));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, SyscallTable.X32["clone3"]));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, 0xC000_0000)); // bit 30 set: an x32 number
+
+        // only read (number 0) named: the highest is 0, and runc then adds no stub
+        Assert.Equal(Eperm, Run(Compile(Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read"))), "write"));
     }
 
     public static TheoryData<string> Ops =>
@@ -469,7 +591,7 @@ public class SeccompCompilerTests(ITestOutputHelper output)
             Assert.True(Allow == Run(program, name), name);
         foreach (var name in new[] { "keyctl", "add_key", "request_key", "mount", "umount2", "unshare", "setns", "ptrace", "process_vm_readv", "kexec_load", "init_module", "reboot", "bpf", "io_uring_setup", "open_by_handle_at", "userfaultfd", "swapon", "pivot_root" })
             Assert.True(Eperm == Run(program, name), name);
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, 470)); // not a call yet
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, 470)); // not a call yet: newer than the profile
     }
 
     [Fact]
@@ -591,11 +713,27 @@ public class SeccompCompilerTests(ITestOutputHelper output)
 
     // ---- reference semantics -----------------------------------------------------------------------
 
-    /// <summary>What a profile means, evaluated on the model: first matching rule in profile order, else the default.</summary>
+    /// <summary>
+    /// What a profile means under runc + libseccomp, evaluated on the model: entries whose action is the default are
+    /// not added; an entry naming one argument index twice is one rule per condition; the first rule in profile order
+    /// whose conditions all hold decides, else the default; runc's -ENOSYS stub first gives ENOSYS to numbers above
+    /// the highest named one of a listed ABI (x86_64 / x32 told apart by bit 30) unless the default lets calls run.
+    /// </summary>
     private static uint Reference(LinuxSeccomp profile, uint arch, uint nr, ulong[] args)
     {
         var arches = profile.Architectures ?? [];
         var defaultAction = Action(profile.DefaultAction, profile.DefaultErrnoRet);
+        var stub = defaultAction is not (Allow or Log) && (defaultAction & 0xFFFF_0000) != Trace;
+        uint Highest(IReadOnlyDictionary<string, uint> t) =>
+            (profile.Syscalls ?? []).SelectMany(c => c.Names).Select(n => t.TryGetValue(n, out var v) ? v : 0).DefaultIfEmpty(0u).Max();
+
+        if (stub && arch == X86_64 && (nr & X32Bit) == 0 && arches.Contains("SCMP_ARCH_X86_64") && Highest(SyscallTable.X86_64) is > 0 and var h64 && nr > h64)
+            return Enosys;
+        if (stub && arch == X86_64 && (nr & X32Bit) != 0 && arches.Contains("SCMP_ARCH_X32") && Highest(SyscallTable.X32) is > 0 and var hx32 && nr > hx32)
+            return Enosys;
+        if (stub && arch == I386 && arches.Contains("SCMP_ARCH_X86") && Highest(SyscallTable.I386) is > 0 and var h386 && nr > h386)
+            return Enosys;
+
         IReadOnlyDictionary<string, uint> table;
         var is32 = false;
         if (arch == X86_64 && nr >= X32Bit)
@@ -610,12 +748,16 @@ public class SeccompCompilerTests(ITestOutputHelper output)
         foreach (var call in profile.Syscalls ?? [])
         {
             if (!call.Names.Any(n => table.TryGetValue(n, out var v) && v == nr)) continue;
-            var holds = (call.Args ?? []).All(a =>
+            var action = Action(call.Action, call.ErrnoRet);
+            if (action == defaultAction) continue;
+            var conditions = call.Args ?? [];
+            bool HoldsFor(LinuxSeccompArg a)
             {
                 var value = a.Index < args.Length ? args[a.Index] : 0;
                 return Holds(a.Op, is32 ? value & 0xFFFF_FFFF : value, a.Value, a.ValueTwo);
-            });
-            if (holds) return Action(call.Action, call.ErrnoRet);
+            }
+            var separate = conditions.GroupBy(a => a.Index).Any(g => g.Count() > 1);
+            if (separate ? conditions.Any(HoldsFor) : conditions.All(HoldsFor)) return action;
         }
         return defaultAction;
     }
