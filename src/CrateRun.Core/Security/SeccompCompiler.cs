@@ -34,19 +34,24 @@ public sealed record SeccompProgram(ulong[] Filter, uint Flags, bool NeedsListen
 /// <see cref="SyscallTable.I386"/>) and SCMP_ARCH_X32 (audit arch x86_64, numbers with bit 30 set, see
 /// <see cref="SyscallTable.X32"/>). Other SCMP_ARCH_* names are accepted and ignored: an x86_64 kernel never reports them.
 /// A system call from an architecture that is not in the filter gets SECCOMP_RET_KILL_PROCESS (libseccomp's "bad arch"
-/// action). An x32 call (x86_64 arch, nr &gt;= 0x40000000) when SCMP_ARCH_X32 is not listed gets the default action, unless
-/// the default action would let it run (ALLOW, LOG): then it is killed too, so that a deny-list written for x86_64
-/// numbers cannot be bypassed through the x32 numbers.
+/// action; libseccomp's default is KILL_THREAD, runc keeps it, a single-threaded process dies either way). An x32 call
+/// (x86_64 arch, nr with bit 30 set) when SCMP_ARCH_X32 is not listed is killed the same way, as libseccomp does, so that
+/// a deny-list written for x86_64 numbers cannot be bypassed through the x32 numbers either.
 /// </para>
 /// <para>
-/// Rules, as runc and crun build them with libseccomp. A rule whose action is the default action is dropped (runc skips
-/// it: it could only repeat the default). The conditions of one rule are ANDed when each names a different argument
-/// index; when two of them name the same index (a range written as GE and LE, two EQ values) the rule becomes one rule
-/// per condition, ORed: runc's and crun's "each condition as a separate rule" fallback, which is what a profile
-/// written for them gets. For one system call, the rules apply in profile order and the first whose conditions all
-/// hold decides; none holding means the default action. Arguments are compared as unsigned 64-bit values (hi and lo
-/// words of seccomp_data.args[i]). For i386 only the low word is loaded (the kernel's 32-bit registers) and the
-/// comparison is made against the zero-extended argument, so a value with high bits set is decided at compile time.
+/// Rules, as runc and crun build them with libseccomp (checked against libseccomp 2.5 itself, see
+/// SeccompLibseccompTests). An entry whose action is the default action is dropped (runc skips it as redundant). The
+/// conditions of one entry are ANDed when each names a different argument index; when two of them name the same index
+/// (a range written as GE and LE, two EQ values) the entry becomes one rule per condition, ORed: runc's and crun's "each
+/// condition as a separate rule" fallback, which is what a profile written for them gets. SCMP_CMP_MASKED_EQ compares
+/// (arg &amp; value) with (valueTwo &amp; value), as libseccomp does. For one system call, the first unconditional rule
+/// decides alone, wherever it stands (libseccomp keeps the first it is given and drops the call's conditional rules for
+/// it); otherwise the conditional rules apply in profile order, the first whose conditions all hold deciding, and none
+/// holding means the default action. (libseccomp orders a call's conditional rules by its own decision tree, not by the
+/// profile; the two differ only for rules of different actions whose conditions overlap, which no known profile has.)
+/// Arguments are compared as unsigned 64-bit values (hi and lo words of seccomp_data.args[i]); on the 32-bit ABIs (i386
+/// and x32, as libseccomp treats them) only the low word is loaded and the comparison is made against the zero-extended
+/// argument, so a value with high bits set is decided at compile time.
 /// </para>
 /// <para>
 /// Calls newer than the profile get ENOSYS, as runc's -ENOSYS stub gives them (libcontainer/seccomp/patchbpf): unless
@@ -129,7 +134,8 @@ public static class SeccompCompiler
 
     private sealed record RetLeaf(uint Ret) : Leaf;
 
-    private sealed record RulesLeaf(List<Rule> Rules, uint Fallback) : Leaf;
+    /// <summary>One call's rules; <paramref name="Is32"/>: a 32-bit ABI (i386, x32), whose arguments are compared as 32-bit values.</summary>
+    private sealed record RulesLeaf(List<Rule> Rules, uint Fallback, bool Is32) : Leaf;
 
     /// <summary>Compiles <paramref name="profile"/>.</summary>
     /// <exception cref="FormatException">
@@ -195,9 +201,8 @@ public static class SeccompCompiler
         if ((flags & FlagTsync) != 0 && (flags & FlagNewListener) != 0 && (flags & FlagTsyncEsrch) == 0)
             throw new FormatException("seccomp: SECCOMP_FILTER_FLAG_TSYNC with a listener (SCMP_ACT_NOTIFY) needs SECCOMP_FILTER_FLAG_TSYNC_ESRCH");
 
-        // An x32 call when x32 is not in the filter: the default action, unless that lets it through.
-        var x32Absent = defaultRet is RetAllow or RetLog ? BadArchAction : defaultRet;
-        var x32Gap = new RetLeaf(x32 ? defaultRet : x32Absent);
+        // An x32 call when x32 is not in the filter: a foreign architecture (libseccomp)
+        var x32Gap = new RetLeaf(x32 ? defaultRet : BadArchAction);
         var gap = new RetLeaf(defaultRet);
         var enosys = new RetLeaf(RetEnosys);
         // runc's -ENOSYS stub: per listed ABI whose highest named number is not 0, when the default stops calls
@@ -206,8 +211,8 @@ public static class SeccompCompiler
         ulong? newerX32 = stub && x32 && highestX32 != 0 ? highestX32 + 1UL : null;
         ulong? newer386 = stub && i386 && highest386 != 0 ? highest386 + 1UL : null;
         const ulong Bit30 = SyscallTable.X32SyscallBit, Bit31 = 0x8000_0000;
-        var points64 = Leaves(rules64, defaultRet);
-        var pointsX32 = x32 ? Leaves(rulesX32, defaultRet) : [];
+        var points64 = Leaves(rules64, defaultRet, is32: false);
+        var pointsX32 = x32 ? Leaves(rulesX32, defaultRet, is32: true) : [];
         var intervals64 = BuildIntervals(
         [
             // x86_64 numbers: the rules, then ENOSYS above the highest named one
@@ -218,7 +223,9 @@ public static class SeccompCompiler
             (newerX32 ?? Bit31, Bit31, enosys, []),
             // no call has bit 31 set; the stub still tells them apart by bit 30
             (Bit31, Bit31 | Bit30, newer64 is null ? x32Gap : enosys, []),
-            (Bit31 | Bit30, 1UL << 32, newerX32 is null ? x32Gap : enosys, []),
+            (Bit31 | Bit30, uint.MaxValue, newerX32 is null ? x32Gap : enosys, []),
+            // -1, a call a tracer skipped: libseccomp lets it reach the rules (the default), whatever x32 is
+            (uint.MaxValue, 1UL << 32, newerX32 is null ? gap : enosys, []),
         ]);
 
         var asm = new Assembler();
@@ -231,18 +238,18 @@ public static class SeccompCompiler
 
         asm.Bind(section64);
         asm.Stmt(LdWAbs, OffsetNr);
-        EmitTree(asm, intervals64, 0, intervals64.Count, is64: true);
+        EmitTree(asm, intervals64, 0, intervals64.Count);
 
         if (i386)
         {
             var intervals386 = BuildIntervals(
             [
-                (0, newer386 ?? 1UL << 32, gap, Leaves(rules386, defaultRet)),
+                (0, newer386 ?? 1UL << 32, gap, Leaves(rules386, defaultRet, is32: true)),
                 (newer386 ?? 1UL << 32, 1UL << 32, enosys, []),
             ]);
             asm.Bind(section386);
             asm.Stmt(LdWAbs, OffsetNr);
-            EmitTree(asm, intervals386, 0, intervals386.Count, is64: false);
+            EmitTree(asm, intervals386, 0, intervals386.Count);
         }
 
         var filter = asm.Link();
@@ -316,23 +323,25 @@ public static class SeccompCompiler
                 "SCMP_CMP_MASKED_EQ" => CmpOp.MaskedEq,
                 _ => throw new FormatException($"seccomp: {what}.args[{i}]: unknown operator \"{a.Op}\""),
             };
-            conditions[i] = new Condition((int)a.Index, op, a.Value, a.ValueTwo);
+            // libseccomp compares (arg & value) with (valueTwo & value): bits outside the mask never count
+            conditions[i] = new Condition((int)a.Index, op, a.Value, op == CmpOp.MaskedEq ? a.ValueTwo & a.Value : a.ValueTwo);
         }
         return conditions;
     }
 
     /// <summary>One leaf per number that does not simply take the default action.</summary>
-    private static List<(uint Nr, Leaf Leaf)> Leaves(Dictionary<uint, List<Rule>> rules, uint defaultRet)
+    private static List<(uint Nr, Leaf Leaf)> Leaves(Dictionary<uint, List<Rule>> rules, uint defaultRet, bool is32)
     {
         var leaves = new List<(uint, Leaf)>();
         foreach (var (nr, all) in rules)
         {
-            // rules after an unconditional one never decide; trailing rules that return the default change nothing
-            var first = all.FindIndex(r => r.Conditions.Length == 0);
-            var list = first < 0 ? new List<Rule>(all) : all.GetRange(0, first + 1);
+            // the first unconditional rule decides alone, wherever it stands: libseccomp keeps the first one it is
+            // given and drops the call's conditional rules for it; trailing rules that return the default change nothing
+            var unconditional = all.Find(r => r.Conditions.Length == 0);
+            var list = unconditional is null ? new List<Rule>(all) : [unconditional];
             while (list.Count > 0 && list[^1].Action == defaultRet) list.RemoveAt(list.Count - 1);
             if (list.Count == 0) continue;
-            leaves.Add((nr, list is [{ Conditions.Length: 0 } only] ? new RetLeaf(only.Action) : new RulesLeaf(list, defaultRet)));
+            leaves.Add((nr, list is [{ Conditions.Length: 0 } only] ? new RetLeaf(only.Action) : new RulesLeaf(list, defaultRet, is32)));
         }
         leaves.Sort((a, b) => a.Item1.CompareTo(b.Item1));
         return leaves;
@@ -367,22 +376,22 @@ public static class SeccompCompiler
     }
 
     /// <summary>Binary search on the number in A over intervals [from, to); intervals[from] starts at the lowest possible nr.</summary>
-    private static void EmitTree(Assembler asm, List<(uint Start, Leaf Leaf)> intervals, int from, int to, bool is64)
+    private static void EmitTree(Assembler asm, List<(uint Start, Leaf Leaf)> intervals, int from, int to)
     {
         if (to - from == 1)
         {
-            EmitLeaf(asm, intervals[from].Leaf, is64);
+            EmitLeaf(asm, intervals[from].Leaf);
             return;
         }
         var mid = (from + to) / 2;
         var upper = asm.NewLabel();
         asm.Jump(JmpJgeK, intervals[mid].Start, upper, Assembler.Next);
-        EmitTree(asm, intervals, from, mid, is64);
+        EmitTree(asm, intervals, from, mid);
         asm.Bind(upper);
-        EmitTree(asm, intervals, mid, to, is64);
+        EmitTree(asm, intervals, mid, to);
     }
 
-    private static void EmitLeaf(Assembler asm, Leaf leaf, bool is64)
+    private static void EmitLeaf(Assembler asm, Leaf leaf)
     {
         switch (leaf)
         {
@@ -398,7 +407,7 @@ public static class SeccompCompiler
                         return;
                     }
                     var nextRule = asm.NewLabel();
-                    foreach (var c in rule.Conditions) EmitCondition(asm, c, nextRule, is64);
+                    foreach (var c in rule.Conditions) EmitCondition(asm, c, nextRule, is64: !chain.Is32);
                     asm.Stmt(RetK, rule.Action);
                     asm.Bind(nextRule);
                 }

@@ -900,14 +900,18 @@ static void make_undumpable(void)
  * needs no privilege, and execve is the only call after it. Without, loading it needs
  * CAP_SYS_ADMIN (kept by set_user_and_caps), so the capset that drops it follows the filter:
  * the one call besides execve that such a profile must allow (runc and crun need it too). */
+static int locked_down = 0; /* once only: a second time would be calls under the filter */
 static void lock_down(const struct crt_plan *plan)
 {
+    if (locked_down)
+        return;
     if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(CRT_CALL_PRCTL);
     load_seccomp(plan);
     uint64_t extra = caps_for_seccomp(plan);
     if (extra & ~(plan->cap_effective & plan->cap_permitted))
         capset_sets(plan->cap_effective, plan->cap_permitted, plan->cap_inheritable);
+    locked_down = 1;
 }
 
 static _Noreturn void container_main(const struct crt_plan *plan)

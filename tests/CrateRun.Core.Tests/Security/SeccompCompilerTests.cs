@@ -222,15 +222,16 @@ public class SeccompCompilerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void X32_calls_take_the_default_action_when_x32_is_not_listed()
+    public void X32_calls_are_killed_when_x32_is_not_listed()
     {
+        // as libseccomp does: x32 is then an architecture the filter does not know
         var program = Compile(Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "write")));
         Assert.Equal(Allow, Run(program, "read"));
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 0)); // x32 read
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 1));
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, uint.MaxValue));
+        Assert.Equal(KillProcess, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 0)); // x32 read
+        Assert.Equal(KillProcess, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 1));
+        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, uint.MaxValue)); // -1 (skipped by a tracer): the default
 
-        // ... unless the default lets calls run: then x32 would bypass a deny list, so it is killed
+        // under an allowing default too: x32 cannot bypass a deny list written for x86_64 numbers
         var denyList = Compile(Profile("SCMP_ACT_ALLOW", Rule("SCMP_ACT_ERRNO", "keyctl")));
         Assert.Equal(Eperm, Run(denyList, "keyctl"));
         Assert.Equal(Allow, Run(denyList, "read"));
@@ -346,7 +347,7 @@ public class SeccompCompilerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void An_unconditional_rule_ends_the_chain_and_default_rules_after_the_others_are_dropped()
+    public void The_first_unconditional_rule_decides_alone_and_default_rules_are_dropped()
     {
         var shadowed = Compile(Profile("SCMP_ACT_ERRNO",
             Rule("SCMP_ACT_ALLOW", "read"),
@@ -367,12 +368,13 @@ public class SeccompCompilerTests(ITestOutputHelper output)
             Rule("SCMP_ACT_ALLOW", "write")));
         Assert.Equal(Allow, Run(dropped, "write", 3));
         Assert.Equal(Allow, Run(dropped, "write", 4));
-        // with another errno it is a different action and is kept
+        // an unconditional entry decides alone even after a conditional one of another action (libseccomp drops
+        // the conditional rules of a call that has an unconditional one), and the first unconditional one wins
         var other = Rule("SCMP_ACT_ERRNO", "write", Arg(0, "SCMP_CMP_EQ", 3));
         other.ErrnoRet = 9;
-        var kept = Compile(Profile("SCMP_ACT_ERRNO", other, Rule("SCMP_ACT_ALLOW", "write")));
-        Assert.Equal(Errno | 9, Run(kept, "write", 3));
-        Assert.Equal(Allow, Run(kept, "write", 4));
+        var after = Compile(Profile("SCMP_ACT_ERRNO", other, Rule("SCMP_ACT_ALLOW", "write"), Rule("SCMP_ACT_KILL", "write")));
+        Assert.Equal(Allow, Run(after, "write", 3));
+        Assert.Equal(Allow, Run(after, "write", 4));
     }
 
     // ---- calls newer than the profile: ENOSYS (runc's -ENOSYS stub) -----------------------------------
@@ -391,7 +393,7 @@ public class SeccompCompilerTests(ITestOutputHelper output)
         Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, Nr("openat") + 1));
         Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, X32Bit - 1));
         Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, 0x8000_0001)); // bit 30 clear: an x86_64 number
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 0));  // x32 not listed: the default
+        Assert.Equal(KillProcess, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 0)); // x32 not listed: killed
 
         // the highest named number counts whatever its entry does, a default-action entry too
         var withDenied = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "exit_group"), Rule("SCMP_ACT_ERRNO", "clone3"));
@@ -686,6 +688,71 @@ public class SeccompCompilerTests(ITestOutputHelper output)
         }
     }
 
+    // ---- other real profiles ---------------------------------------------------------------------------
+
+    private static readonly ulong[][] ArgSets =
+    [
+        [0, 0, 0], [Sigchld], [CloneNewUser | Sigchld], [0x8], [0x20008], [0xFFFF_FFFF], [0x1_FFFF_FFFF], [0x400000],
+        [16, 3, 9], [40, 1, 0], [2, 1, 0], [0x7E02_0000], [ulong.MaxValue, ulong.MaxValue, ulong.MaxValue],
+    ];
+
+    private static void AssertMatchesReference(LinuxSeccomp profile)
+    {
+        var program = Compile(profile);
+        var numbers64 = SyscallTable.X86_64.Values.Concat(SyscallTable.X32.Values)
+            .Concat<uint>([470, 500, 1000, X32Bit - 1, X32Bit + 600, 0x8000_0001, 0xC000_0001, uint.MaxValue]).ToArray();
+        var numbers386 = SyscallTable.I386.Values.Concat<uint>([470, 1000, uint.MaxValue]).ToArray();
+        foreach (var args in ArgSets)
+        {
+            foreach (var nr in numbers64)
+                Assert.True(Reference(profile, X86_64, nr, args) == BpfInterpreter.Run(program.Filter, X86_64, nr, args), $"x86_64 nr 0x{nr:x}");
+            foreach (var nr in numbers386)
+                Assert.True(Reference(profile, I386, nr, args) == BpfInterpreter.Run(program.Filter, I386, nr, args), $"i386 nr {nr}");
+        }
+    }
+
+    /// <summary>podman's default (containers-common seccomp.json), for runc's default capabilities and for all.</summary>
+    [Fact]
+    public void Podman_profile_compiles_and_means_what_runc_makes_of_it()
+    {
+        string[] runcCaps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+        foreach (var caps in new[] { runcCaps, [.. AllCaps] })
+        {
+            var profile = ContainersProfile.ToLinuxSeccomp(ContainersProfile.Path, caps);
+            Assert.Equal(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], profile.Architectures);
+            Assert.Equal(38u, profile.DefaultErrnoRet);
+            AssertMatchesReference(profile);
+        }
+        var program = Compile(ContainersProfile.ToLinuxSeccomp(ContainersProfile.Path, runcCaps));
+        Assert.Equal(Allow, Run(program, "clone3"));
+        Assert.Equal(Allow, Run(program, "personality", 0x8));
+        Assert.Equal(Errno | 38, Run(program, "personality", 0x400000)); // no rule holds: its defaultErrnoRet
+        Assert.Equal(Eperm, Run(program, "clock_settime"));              // refused without CAP_SYS_TIME
+        // NETLINK_AUDIT sockets: EINVAL without CAP_AUDIT_WRITE (two conditions on different arguments, ANDed)
+        var noAudit = Compile(ContainersProfile.ToLinuxSeccomp(ContainersProfile.Path, ["CAP_KILL"]));
+        Assert.Equal(Errno | 22, Run(noAudit, "socket", 16, 3, 9));
+        Assert.Equal(Allow, Run(noAudit, "socket", 16, 3, 0));
+        Assert.Equal(Allow, Run(program, "socket", 16, 3, 9));
+        output.WriteLine($"podman profile (runc caps): {program.Filter.Length} instructions");
+    }
+
+    /// <summary>A deny-by-default allow-list of what a static busybox echo runs (strace).</summary>
+    [Fact]
+    public void Minimal_allow_list()
+    {
+        string[] echo = ["execve", "arch_prctl", "brk", "set_tid_address", "set_robust_list", "rseq", "prlimit64", "mprotect",
+            "getrandom", "readlink", "prctl", "getuid", "write", "exit_group"];
+        var profile = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", echo));
+        var program = Compile(profile);
+        foreach (var name in echo) Assert.True(Allow == Run(program, name), name);
+        foreach (var name in new[] { "read", "openat", "close", "getcwd", "chdir", "capset", "sendto" })
+            Assert.True(Eperm == Run(program, name), name);
+        Assert.Equal(Enosys, Run(program, "clone3"));      // above rseq (334), the highest named
+        Assert.Equal(Enosys, Run(program, "close_range")); // 436: newer too
+        AssertMatchesReference(profile);
+        output.WriteLine($"minimal allow-list: {program.Filter.Length} instructions");
+    }
+
     [Fact]
     public void Docker_profile_figures()
     {
@@ -738,23 +805,25 @@ public class SeccompCompilerTests(ITestOutputHelper output)
         var is32 = false;
         if (arch == X86_64 && nr >= X32Bit)
         {
-            if (!arches.Contains("SCMP_ARCH_X32")) return defaultAction is Allow or Log ? KillProcess : defaultAction;
-            table = SyscallTable.X32;
+            if (!arches.Contains("SCMP_ARCH_X32")) return nr == uint.MaxValue ? defaultAction : KillProcess;
+            (table, is32) = (SyscallTable.X32, true);
         }
         else if (arch == X86_64) table = SyscallTable.X86_64;
         else if (arch == I386 && arches.Contains("SCMP_ARCH_X86")) (table, is32) = (SyscallTable.I386, true);
         else return KillProcess;
 
-        foreach (var call in profile.Syscalls ?? [])
+        var entries = (profile.Syscalls ?? [])
+            .Where(c => c.Names.Any(n => table.TryGetValue(n, out var v) && v == nr))
+            .Select(c => (Action: Action(c.Action, c.ErrnoRet), Conditions: c.Args ?? []))
+            .Where(e => e.Action != defaultAction).ToList();
+        // the first entry without conditions decides alone
+        if (entries.FirstOrDefault(e => e.Conditions.Count == 0) is { Action: var only, Conditions: [] }) return only;
+        foreach (var (action, conditions) in entries)
         {
-            if (!call.Names.Any(n => table.TryGetValue(n, out var v) && v == nr)) continue;
-            var action = Action(call.Action, call.ErrnoRet);
-            if (action == defaultAction) continue;
-            var conditions = call.Args ?? [];
             bool HoldsFor(LinuxSeccompArg a)
             {
                 var value = a.Index < args.Length ? args[a.Index] : 0;
-                return Holds(a.Op, is32 ? value & 0xFFFF_FFFF : value, a.Value, a.ValueTwo);
+                return Holds(a.Op, is32 ? value & 0xFFFF_FFFF : value, a.Value, a.Op == "SCMP_CMP_MASKED_EQ" ? a.ValueTwo & a.Value : a.ValueTwo);
             }
             var separate = conditions.GroupBy(a => a.Index).Any(g => g.Count() > 1);
             if (separate ? conditions.Any(HoldsFor) : conditions.All(HoldsFor)) return action;
