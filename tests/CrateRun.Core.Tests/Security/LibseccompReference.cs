@@ -84,8 +84,14 @@ internal static partial class LibseccompReference
 
     private static int Op(string op) => op switch
     {
-        "SCMP_CMP_NE" => 1, "SCMP_CMP_LT" => 2, "SCMP_CMP_LE" => 3, "SCMP_CMP_EQ" => 4, "SCMP_CMP_GE" => 5,
-        "SCMP_CMP_GT" => 6, "SCMP_CMP_MASKED_EQ" => 7, _ => throw new ArgumentException(op),
+        "SCMP_CMP_NE" => 1,
+        "SCMP_CMP_LT" => 2,
+        "SCMP_CMP_LE" => 3,
+        "SCMP_CMP_EQ" => 4,
+        "SCMP_CMP_GE" => 5,
+        "SCMP_CMP_GT" => 6,
+        "SCMP_CMP_MASKED_EQ" => 7,
+        _ => throw new ArgumentException(op),
     };
 
     /// <summary>libseccomp's program for <paramref name="profile"/> (no stub), with KILL_PROCESS for a foreign architecture.</summary>
