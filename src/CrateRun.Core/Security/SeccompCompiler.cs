@@ -34,15 +34,33 @@ public sealed record SeccompProgram(ulong[] Filter, uint Flags, bool NeedsListen
 /// <see cref="SyscallTable.I386"/>) and SCMP_ARCH_X32 (audit arch x86_64, numbers with bit 30 set, see
 /// <see cref="SyscallTable.X32"/>). Other SCMP_ARCH_* names are accepted and ignored: an x86_64 kernel never reports them.
 /// A system call from an architecture that is not in the filter gets SECCOMP_RET_KILL_PROCESS (libseccomp's "bad arch"
-/// action). An x32 call (x86_64 arch, nr &gt;= 0x40000000) when SCMP_ARCH_X32 is not listed gets the default action, unless
-/// the default action would let it run (ALLOW, LOG): then it is killed too, so that a deny-list written for x86_64
-/// numbers cannot be bypassed through the x32 numbers.
+/// action; libseccomp's default is KILL_THREAD, runc keeps it, a single-threaded process dies either way). An x32 call
+/// (x86_64 arch, nr with bit 30 set) when SCMP_ARCH_X32 is not listed is killed the same way, as libseccomp does, so that
+/// a deny-list written for x86_64 numbers cannot be bypassed through the x32 numbers either.
 /// </para>
 /// <para>
-/// Rules. For one system call, the rules apply in profile order and the first whose argument comparisons all hold
-/// decides; none holding means the default action. Arguments are compared as unsigned 64-bit values (hi and lo words of
-/// seccomp_data.args[i]). For i386 only the low word is loaded (the kernel's 32-bit registers) and the comparison is
-/// made against the zero-extended argument, so a value with high bits set is decided at compile time.
+/// Rules, as runc and crun build them with libseccomp (checked against libseccomp 2.5 itself, see
+/// SeccompLibseccompTests). An entry whose action is the default action is dropped (runc skips it as redundant). The
+/// conditions of one entry are ANDed when each names a different argument index; when two of them name the same index
+/// (a range written as GE and LE, two EQ values) the entry becomes one rule per condition, ORed: runc's and crun's "each
+/// condition as a separate rule" fallback, which is what a profile written for them gets. SCMP_CMP_MASKED_EQ compares
+/// (arg &amp; value) with (valueTwo &amp; value), as libseccomp does. For one system call, the first unconditional rule
+/// decides alone, wherever it stands (libseccomp keeps the first it is given and drops the call's conditional rules for
+/// it); otherwise the conditional rules apply in profile order, the first whose conditions all hold deciding, and none
+/// holding means the default action. (libseccomp orders a call's conditional rules by its own decision tree, not by the
+/// profile; the two differ only for rules of different actions whose conditions overlap, which no known profile has.)
+/// Arguments are compared as unsigned 64-bit values (hi and lo words of seccomp_data.args[i]); on the 32-bit ABIs (i386
+/// and x32, as libseccomp treats them) only the low word is loaded and the comparison is made against the zero-extended
+/// argument, so a value with high bits set is decided at compile time.
+/// </para>
+/// <para>
+/// Calls newer than the profile get ENOSYS, as runc's -ENOSYS stub gives them (libcontainer/seccomp/patchbpf): unless
+/// the default action lets calls run (ALLOW, LOG, TRACE), a number above the highest number named anywhere in the
+/// profile (any action, names this architecture knows) returns SECCOMP_RET_ERRNO|ENOSYS instead of the default, so
+/// that libc falls back from a call the profile never heard of (clone3, faccessat2, ...) as it does on an older kernel.
+/// This is done per listed architecture (SCMP_ARCH_X86_64, SCMP_ARCH_X32 with its own numbers, told apart by bit 30
+/// of the number as runc does, and SCMP_ARCH_X86); an architecture that is not listed, or whose highest named number
+/// is 0, gets no such range.
 /// </para>
 /// <para>
 /// Layout. After the architecture check the program is a binary search over syscall-number intervals (JGE), whose leaves
@@ -74,7 +92,10 @@ public static class SeccompCompiler
     /// <summary>The action for a call from an architecture the filter does not list.</summary>
     public const uint BadArchAction = RetKillProcess;
 
-    private const uint Eperm = 1;
+    private const uint Eperm = 1, Enosys = 38;
+
+    /// <summary>What a call newer than the profile gets (runc's -ENOSYS stub).</summary>
+    public const uint RetEnosys = RetErrno | Enosys;
 
     // seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6];
     private const uint OffsetNr = 0, OffsetArch = 4, OffsetArgs = 16;
@@ -113,7 +134,8 @@ public static class SeccompCompiler
 
     private sealed record RetLeaf(uint Ret) : Leaf;
 
-    private sealed record RulesLeaf(List<Rule> Rules, uint Fallback) : Leaf;
+    /// <summary>One call's rules; <paramref name="Is32"/>: a 32-bit ABI (i386, x32), whose arguments are compared as 32-bit values.</summary>
+    private sealed record RulesLeaf(List<Rule> Rules, uint Fallback, bool Is32) : Leaf;
 
     /// <summary>Compiles <paramref name="profile"/>.</summary>
     /// <exception cref="FormatException">
@@ -135,12 +157,12 @@ public static class SeccompCompiler
             flags |= flag;
         }
 
-        bool x32 = false, i386 = false;
+        bool x86_64 = false, x32 = false, i386 = false;
         foreach (var arch in profile.Architectures ?? [])
         {
             switch (arch)
             {
-                case "SCMP_ARCH_X86_64": break;
+                case "SCMP_ARCH_X86_64" or "SCMP_ARCH_NATIVE": x86_64 = true; break;
                 case "SCMP_ARCH_X32": x32 = true; break;
                 case "SCMP_ARCH_X86": i386 = true; break;
                 default:
@@ -156,18 +178,21 @@ public static class SeccompCompiler
         var rules386 = new Dictionary<uint, List<Rule>>();
         var unknown = new List<string>();
         var unknownSeen = new HashSet<string>(StringComparer.Ordinal);
+        uint highest64 = 0, highestX32 = 0, highest386 = 0; // the highest number named, per ABI
         var syscalls = profile.Syscalls ?? [];
         for (var s = 0; s < syscalls.Count; s++)
         {
             var call = syscalls[s];
             var what = $"syscalls[{s}]";
-            var rule = new Rule(ParseAction(call.Action, call.ErrnoRet, what + ".action"), ParseConditions(call.Args, what));
-            needsListener |= IsNotify(rule.Action);
+            var action = ParseAction(call.Action, call.ErrnoRet, what + ".action");
+            needsListener |= IsNotify(action);
+            // a rule that returns the default changes nothing (runc does not add it)
+            var rules = action == defaultRet ? [] : RulesOf(action, ParseConditions(call.Args, what));
             foreach (var name in call.Names ?? [])
             {
-                var known = Add(rules64, SyscallTable.X86_64, name, rule);
-                known |= x32 && Add(rulesX32, SyscallTable.X32, name, rule);
-                known |= i386 && Add(rules386, SyscallTable.I386, name, rule);
+                var known = Add(rules64, SyscallTable.X86_64, name, rules, ref highest64);
+                known |= x32 && Add(rulesX32, SyscallTable.X32, name, rules, ref highestX32);
+                known |= i386 && Add(rules386, SyscallTable.I386, name, rules, ref highest386);
                 if (!known && unknownSeen.Add(name)) unknown.Add(name);
             }
         }
@@ -176,12 +201,31 @@ public static class SeccompCompiler
         if ((flags & FlagTsync) != 0 && (flags & FlagNewListener) != 0 && (flags & FlagTsyncEsrch) == 0)
             throw new FormatException("seccomp: SECCOMP_FILTER_FLAG_TSYNC with a listener (SCMP_ACT_NOTIFY) needs SECCOMP_FILTER_FLAG_TSYNC_ESRCH");
 
-        // An x32 call when x32 is not in the filter: the default action, unless that lets it through.
-        var x32Absent = defaultRet is RetAllow or RetLog ? BadArchAction : defaultRet;
+        // An x32 call when x32 is not in the filter: a foreign architecture (libseccomp)
+        var x32Gap = new RetLeaf(x32 ? defaultRet : BadArchAction);
+        var gap = new RetLeaf(defaultRet);
+        var enosys = new RetLeaf(RetEnosys);
+        // runc's -ENOSYS stub: per listed ABI whose highest named number is not 0, when the default stops calls
+        var stub = !(defaultRet is RetAllow or RetLog || (defaultRet & 0xFFFF_0000) == RetTrace);
+        ulong? newer64 = stub && x86_64 && highest64 != 0 ? highest64 + 1UL : null;
+        ulong? newerX32 = stub && x32 && highestX32 != 0 ? highestX32 + 1UL : null;
+        ulong? newer386 = stub && i386 && highest386 != 0 ? highest386 + 1UL : null;
+        const ulong Bit30 = SyscallTable.X32SyscallBit, Bit31 = 0x8000_0000;
+        var points64 = Leaves(rules64, defaultRet, is32: false);
+        var pointsX32 = x32 ? Leaves(rulesX32, defaultRet, is32: true) : [];
         var intervals64 = BuildIntervals(
         [
-            (0, SyscallTable.X32SyscallBit, new RetLeaf(defaultRet), Leaves(rules64, defaultRet)),
-            (SyscallTable.X32SyscallBit, 1UL << 32, new RetLeaf(x32 ? defaultRet : x32Absent), x32 ? Leaves(rulesX32, defaultRet) : []),
+            // x86_64 numbers: the rules, then ENOSYS above the highest named one
+            (0, newer64 ?? Bit30, gap, points64),
+            (newer64 ?? Bit30, Bit30, enosys, []),
+            // bit 30 set: x32 numbers, the same way
+            (Bit30, newerX32 ?? Bit31, x32Gap, pointsX32),
+            (newerX32 ?? Bit31, Bit31, enosys, []),
+            // no call has bit 31 set; the stub still tells them apart by bit 30
+            (Bit31, Bit31 | Bit30, newer64 is null ? x32Gap : enosys, []),
+            (Bit31 | Bit30, uint.MaxValue, newerX32 is null ? x32Gap : enosys, []),
+            // -1, a call a tracer skipped: libseccomp lets it reach the rules (the default), whatever x32 is
+            (uint.MaxValue, 1UL << 32, newerX32 is null ? gap : enosys, []),
         ]);
 
         var asm = new Assembler();
@@ -194,14 +238,18 @@ public static class SeccompCompiler
 
         asm.Bind(section64);
         asm.Stmt(LdWAbs, OffsetNr);
-        EmitTree(asm, intervals64, 0, intervals64.Count, is64: true);
+        EmitTree(asm, intervals64, 0, intervals64.Count);
 
         if (i386)
         {
-            var intervals386 = BuildIntervals([(0, 1UL << 32, new RetLeaf(defaultRet), Leaves(rules386, defaultRet))]);
+            var intervals386 = BuildIntervals(
+            [
+                (0, newer386 ?? 1UL << 32, gap, Leaves(rules386, defaultRet, is32: true)),
+                (newer386 ?? 1UL << 32, 1UL << 32, enosys, []),
+            ]);
             asm.Bind(section386);
             asm.Stmt(LdWAbs, OffsetNr);
-            EmitTree(asm, intervals386, 0, intervals386.Count, is64: false);
+            EmitTree(asm, intervals386, 0, intervals386.Count);
         }
 
         var filter = asm.Link();
@@ -210,12 +258,25 @@ public static class SeccompCompiler
         return new SeccompProgram(filter, flags, needsListener) { UnknownSyscalls = unknown };
     }
 
-    private static bool Add(Dictionary<uint, List<Rule>> rules, IReadOnlyDictionary<string, uint> table, string name, Rule rule)
+    private static bool Add(Dictionary<uint, List<Rule>> rules, IReadOnlyDictionary<string, uint> table, string name,
+        List<Rule> toAdd, ref uint highest)
     {
         if (!table.TryGetValue(name, out var nr)) return false;
+        highest = Math.Max(highest, nr);
+        if (toAdd.Count == 0) return true;
         if (!rules.TryGetValue(nr, out var list)) rules[nr] = list = [];
-        list.Add(rule);
+        list.AddRange(toAdd);
         return true;
+    }
+
+    /// <summary>
+    /// The rules one profile entry makes: one rule with every condition ANDed, or, when two conditions compare the same
+    /// argument, one rule per condition (ORed), as runc and crun add such an entry to libseccomp.
+    /// </summary>
+    private static List<Rule> RulesOf(uint action, Condition[] conditions)
+    {
+        var sameIndexTwice = conditions.GroupBy(c => c.Index).Any(g => g.Count() > 1);
+        return sameIndexTwice ? [.. conditions.Select(c => new Rule(action, [c]))] : [new Rule(action, conditions)];
     }
 
     private static bool IsNotify(uint ret) => (ret & 0xFFFF_0000) == RetUserNotif;
@@ -262,23 +323,25 @@ public static class SeccompCompiler
                 "SCMP_CMP_MASKED_EQ" => CmpOp.MaskedEq,
                 _ => throw new FormatException($"seccomp: {what}.args[{i}]: unknown operator \"{a.Op}\""),
             };
-            conditions[i] = new Condition((int)a.Index, op, a.Value, a.ValueTwo);
+            // libseccomp compares (arg & value) with (valueTwo & value): bits outside the mask never count
+            conditions[i] = new Condition((int)a.Index, op, a.Value, op == CmpOp.MaskedEq ? a.ValueTwo & a.Value : a.ValueTwo);
         }
         return conditions;
     }
 
     /// <summary>One leaf per number that does not simply take the default action.</summary>
-    private static List<(uint Nr, Leaf Leaf)> Leaves(Dictionary<uint, List<Rule>> rules, uint defaultRet)
+    private static List<(uint Nr, Leaf Leaf)> Leaves(Dictionary<uint, List<Rule>> rules, uint defaultRet, bool is32)
     {
         var leaves = new List<(uint, Leaf)>();
         foreach (var (nr, all) in rules)
         {
-            // rules after an unconditional one never decide; trailing rules that return the default change nothing
-            var first = all.FindIndex(r => r.Conditions.Length == 0);
-            var list = first < 0 ? new List<Rule>(all) : all.GetRange(0, first + 1);
+            // the first unconditional rule decides alone, wherever it stands: libseccomp keeps the first one it is
+            // given and drops the call's conditional rules for it; trailing rules that return the default change nothing
+            var unconditional = all.Find(r => r.Conditions.Length == 0);
+            var list = unconditional is null ? new List<Rule>(all) : [unconditional];
             while (list.Count > 0 && list[^1].Action == defaultRet) list.RemoveAt(list.Count - 1);
             if (list.Count == 0) continue;
-            leaves.Add((nr, list is [{ Conditions.Length: 0 } only] ? new RetLeaf(only.Action) : new RulesLeaf(list, defaultRet)));
+            leaves.Add((nr, list is [{ Conditions.Length: 0 } only] ? new RetLeaf(only.Action) : new RulesLeaf(list, defaultRet, is32)));
         }
         leaves.Sort((a, b) => a.Item1.CompareTo(b.Item1));
         return leaves;
@@ -313,22 +376,22 @@ public static class SeccompCompiler
     }
 
     /// <summary>Binary search on the number in A over intervals [from, to); intervals[from] starts at the lowest possible nr.</summary>
-    private static void EmitTree(Assembler asm, List<(uint Start, Leaf Leaf)> intervals, int from, int to, bool is64)
+    private static void EmitTree(Assembler asm, List<(uint Start, Leaf Leaf)> intervals, int from, int to)
     {
         if (to - from == 1)
         {
-            EmitLeaf(asm, intervals[from].Leaf, is64);
+            EmitLeaf(asm, intervals[from].Leaf);
             return;
         }
         var mid = (from + to) / 2;
         var upper = asm.NewLabel();
         asm.Jump(JmpJgeK, intervals[mid].Start, upper, Assembler.Next);
-        EmitTree(asm, intervals, from, mid, is64);
+        EmitTree(asm, intervals, from, mid);
         asm.Bind(upper);
-        EmitTree(asm, intervals, mid, to, is64);
+        EmitTree(asm, intervals, mid, to);
     }
 
-    private static void EmitLeaf(Assembler asm, Leaf leaf, bool is64)
+    private static void EmitLeaf(Assembler asm, Leaf leaf)
     {
         switch (leaf)
         {
@@ -344,7 +407,7 @@ public static class SeccompCompiler
                         return;
                     }
                     var nextRule = asm.NewLabel();
-                    foreach (var c in rule.Conditions) EmitCondition(asm, c, nextRule, is64);
+                    foreach (var c in rule.Conditions) EmitCondition(asm, c, nextRule, is64: !chain.Is32);
                     asm.Stmt(RetK, rule.Action);
                     asm.Bind(nextRule);
                 }

@@ -130,7 +130,7 @@ public sealed class ContainerEngine(ContainerStore store)
                 MapIds = pid => UserNamespaces.WriteMaps(pid, spec.Linux?.UidMappings, spec.Linux?.GidMappings),
                 BeforeGo = pid => SetOomScoreAdj(pid, process.OomScoreAdj),
                 IdmappedRootfs = idmap ? pid => UserNamespaces.IdmappedTree(rootfs, pid) : null,
-                SeccompListener = (pid, listener) => SendSeccompListener(spec, id, r.Bundle, pid, listener),
+                SeccompListener = (pid, listener) => SendSeccompListener(spec, id, r.Bundle, Core.Oci.OciStatus.Creating, pid, pid, listener),
                 RunHooks = pid =>
                 {
                     var state = new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Creating, Pid = pid, Bundle = r.Bundle, Annotations = spec.Annotations };
@@ -225,8 +225,12 @@ public sealed class ContainerEngine(ContainerStore store)
         return UnixSockets.Connect(path);
     }
 
-    /// <summary>SCMP_ACT_NOTIFY: the listener goes to the agent at linux.seccomp.listenerPath with the process state.</summary>
-    private static void SendSeccompListener(Spec spec, string id, string bundle, int pid, SafeFd listener)
+    /// <summary>
+    /// SCMP_ACT_NOTIFY: the listener goes to the agent at linux.seccomp.listenerPath with the process state
+    /// (config-linux.md "The Container Process State"): at create, of the container's process ("creating"); at exec,
+    /// of the new process, in a running container. Each filtered process has a listener of its own.
+    /// </summary>
+    private static void SendSeccompListener(Spec spec, string id, string bundle, string status, int containerPid, int pid, SafeFd listener)
     {
         var path = spec.Linux?.Seccomp?.ListenerPath;
         if (string.IsNullOrEmpty(path))
@@ -237,7 +241,7 @@ public sealed class ContainerEngine(ContainerStore store)
             Fds = ["seccompFd"],
             Pid = pid,
             Metadata = spec.Linux!.Seccomp!.ListenerMetadata,
-            State = new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Creating, Pid = pid, Bundle = bundle, Annotations = spec.Annotations },
+            State = new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = status, Pid = containerPid, Bundle = bundle, Annotations = spec.Annotations },
         };
         using var agent = UnixSockets.Connect(path);
         if (!UnixSockets.Send(agent.Fd, OciJson.WriteUtf8Bytes(state), listener.Fd))
@@ -482,6 +486,8 @@ public sealed class ContainerEngine(ContainerStore store)
             {
                 JoinCgroup = cg is null ? null : cg.AddProcess,
                 BeforeGo = p => SetOomScoreAdj(p, o.Process.OomScoreAdj),
+                // the exec'd process has a filter (and listener) of its own, for the same agent
+                SeccompListener = (p, listener) => SendSeccompListener(spec, id, r.Bundle, Core.Oci.OciStatus.Running, r.Pid, p, listener),
             });
             if (o.PidFile is { } pf) ContainerStore.WriteAtomic(Path.GetFullPath(pf), System.Text.Encoding.ASCII.GetBytes(pid.ToString()));
             return pid;

@@ -16,12 +16,18 @@
  *                      cgroup becomes its root before /sys/fs/cgroup is mounted
  *   terminal / stdio   the pty is opened in the container's own devpts, after pivot
  *   rlimits            while we still hold every capability
- *   seccomp (no NNP)   loading a filter without no_new_privs needs CAP_SYS_ADMIN
- *   user, caps         setgroups/setgid/setuid keep caps (KEEPCAPS), then capset
+ *   user, caps         setgroups/setgid/setuid keep caps (KEEPCAPS), then capset; without
+ *                      no_new_privs CAP_SYS_ADMIN stays until the filter is in (see lock_down)
  *   cwd, lookup        as the final user, inside the final root
+ *   fds                everything past stdio and the preserved fds closes at execve
  *   READY, exec.fifo   tell the runtime we are set up; block until `start`
- *   seccomp (NNP)      last, so the filter only sees the user's program
+ *   startContainer     each hook locks itself down (below) before its execve
+ *   lock down          no_new_privs and the seccomp filter, last: nothing of ours may run
+ *                      under the user's filter, only execve (and, without no_new_privs,
+ *                      the capset that drops CAP_SYS_ADMIN, which loading needed)
  *   execve
+ * One exception: a filter with SCMP_ACT_NOTIFY goes in before READY, which carries its
+ * listener to the runtime (`create` hands it to the agent); the wait for start runs under it.
  */
 #define _GNU_SOURCE
 #include "launch.h"
@@ -114,14 +120,6 @@ static int send_with_fd(int sock, void *data, size_t len, int fd)
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &fd, sizeof(int));
     return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
-}
-
-/* A message to the runtime carrying one fd. */
-static void send_fd(int type, int fd)
-{
-    struct crt_msg m = {.type = type, .step = cur_step};
-    if (send_with_fd(sync_fd, &m, sizeof m, fd) < 0)
-        fail(CRT_CALL_SYNC);
 }
 
 /* A message carrying one fd (SCM_RIGHTS) from the runtime. */
@@ -532,9 +530,12 @@ static void prepare_rootfs(const struct crt_plan *plan)
 /* The state JSON for createContainer/startContainer hooks (a memfd from the runtime). */
 static int state_fd = -1;
 
+static void lock_down(const struct crt_plan *plan);
+
 /* Each hook in order: a child with the state on stdin; a failure, non-zero exit or timeout
- * fails the container. (We are single-threaded here: fork is plain.) */
-static void run_hooks(const struct crt_hook *hooks, int n)
+ * fails the container. (We are single-threaded here: fork is plain.) With `lock`, each hook
+ * runs as the container's process will: no_new_privs, final capabilities, seccomp filter. */
+static void run_hooks(const struct crt_hook *hooks, int n, const struct crt_plan *lock)
 {
     for (int i = 0; i < n; i++) {
         const struct crt_hook *h = &hooks[i];
@@ -546,6 +547,8 @@ static void run_hooks(const struct crt_hook *hooks, int n)
         if (pid == 0) {
             if (dup2(state_fd, 0) < 0)
                 _exit(126);
+            if (lock)
+                lock_down(lock);
             execve(h->path, (char *const *)h->argv, (char *const *)h->envp);
             _exit(127);
         }
@@ -662,7 +665,7 @@ static int run_steps(const struct crt_plan *plan)
             if (plan->n_create_hooks || plan->n_start_hooks)
                 state_fd = receive_fd(CRT_MSG_STATE_FD);
             wait_go(); /* prestart and createRuntime hooks ran in the runtime */
-            run_hooks(plan->create_hooks, plan->n_create_hooks);
+            run_hooks(plan->create_hooks, plan->n_create_hooks, NULL);
             break;
         default:
             errno = EINVAL;
@@ -725,20 +728,38 @@ static void set_rlimits(const struct crt_plan *plan)
 }
 
 static int seccomp_loaded = 0;
+static int seccomp_listener = -1; /* SCMP_ACT_NOTIFY: goes to the runtime with READY */
+
+/* Needs no_new_privs or CAP_SYS_ADMIN (seccomp(2)). Every call after this one is filtered. */
 static void load_seccomp(const struct crt_plan *plan)
 {
-    if (seccomp_loaded)
+    if (seccomp_loaded || !plan->seccomp_len)
         return;
     struct sock_fprog prog = {.len = (unsigned short)plan->seccomp_len, .filter = (struct sock_filter *)plan->seccomp_filter};
     long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan->seccomp_flags, &prog);
     if (rc < 0)
         fail(CRT_CALL_SECCOMP);
     seccomp_loaded = 1;
-    if (plan->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
-        /* SCMP_ACT_NOTIFY: the runtime hands this listener to the agent at listenerPath */
-        send_fd(CRT_MSG_SECCOMP_FD, (int)rc);
-        close((int)rc);
-    }
+    if (plan->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+        seccomp_listener = (int)rc; /* close-on-exec: never reaches the user's program */
+}
+
+/* Without no_new_privs only CAP_SYS_ADMIN may load a filter: the process keeps it, on top of
+ * its own sets, until the filter is in. */
+static uint64_t caps_for_seccomp(const struct crt_plan *plan)
+{
+    return plan->seccomp_len && !plan->no_new_privs && plan->set_caps ? 1ULL << CAP_SYS_ADMIN : 0;
+}
+
+static void capset_sets(uint64_t effective, uint64_t permitted, uint64_t inheritable)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2] = {
+        {(uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable},
+        {(uint32_t)(effective >> 32), (uint32_t)(permitted >> 32), (uint32_t)(inheritable >> 32)},
+    };
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        fail(CRT_CALL_CAPSET);
 }
 
 /* setgroups/setgid/setuid keeping capabilities, then the five capability sets. */
@@ -760,14 +781,8 @@ static void set_user_and_caps(const struct crt_plan *plan)
             fail(CRT_CALL_SETUID);
     }
     if (plan->set_caps) {
-        struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-        struct __user_cap_data_struct data[2] = {
-            {(uint32_t)plan->cap_effective, (uint32_t)plan->cap_permitted, (uint32_t)plan->cap_inheritable},
-            {(uint32_t)(plan->cap_effective >> 32), (uint32_t)(plan->cap_permitted >> 32),
-             (uint32_t)(plan->cap_inheritable >> 32)},
-        };
-        if (syscall(SYS_capset, &hdr, data) < 0)
-            fail(CRT_CALL_CAPSET);
+        uint64_t extra = caps_for_seccomp(plan); /* dropped by lock_down, after the filter */
+        capset_sets(plan->cap_effective | extra, plan->cap_permitted | extra, plan->cap_inheritable);
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
             fail(CRT_CALL_PRCTL);
         /* The kernel only lets a capability be ambient when it is permitted and inheritable;
@@ -880,6 +895,25 @@ static void make_undumpable(void)
         fail(CRT_CALL_PRCTL);
 }
 
+/* The last step before execve, of the container's process and of each startContainer hook:
+ * nothing of the runtime's may run under the user's filter. With no_new_privs the filter
+ * needs no privilege, and execve is the only call after it. Without, loading it needs
+ * CAP_SYS_ADMIN (kept by set_user_and_caps), so the capset that drops it follows the filter:
+ * the one call besides execve that such a profile must allow (runc and crun need it too). */
+static int locked_down = 0; /* once only: a second time would be calls under the filter */
+static void lock_down(const struct crt_plan *plan)
+{
+    if (locked_down)
+        return;
+    if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        fail(CRT_CALL_PRCTL);
+    load_seccomp(plan);
+    uint64_t extra = caps_for_seccomp(plan);
+    if (extra & ~(plan->cap_effective & plan->cap_permitted))
+        capset_sets(plan->cap_effective, plan->cap_permitted, plan->cap_inheritable);
+    locked_down = 1;
+}
+
 static _Noreturn void container_main(const struct crt_plan *plan)
 {
     wait_go(); /* after the id maps: an unprivileged runtime cannot write those of an undumpable process */
@@ -901,7 +935,9 @@ static _Noreturn void container_main(const struct crt_plan *plan)
     else
         setup_stdio(plan);
     set_rlimits(plan);
-    if (plan->seccomp_len && !plan->no_new_privs)
+    /* With no capability sets to keep CAP_SYS_ADMIN in, a filter without no_new_privs has to
+     * go in while we are still root (the old order: the calls below then run under it). */
+    if (plan->seccomp_len && !plan->no_new_privs && !plan->set_caps)
         load_seccomp(plan);
     set_user_and_caps(plan);
     if (plan->cwd && *plan->cwd && chdir(plan->cwd) < 0)
@@ -921,22 +957,23 @@ static _Noreturn void container_main(const struct crt_plan *plan)
     if (close_range(3 + (unsigned)plan->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         fail(CRT_CALL_SYNC);
 
-    /* A notify listener must reach the runtime while it still listens: load the filter now
-     * (the profile then also sees the wait for start, which notify profiles allow). */
-    if (plan->seccomp_len && (plan->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
-        if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-            fail(CRT_CALL_PRCTL);
-        load_seccomp(plan);
+    /* A notify listener must reach the runtime while it still listens (`create` hands it to
+     * the agent): the filter goes in now and READY carries the listener; the wait for start
+     * then runs under the filter. */
+    if (plan->seccomp_len && (plan->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+        lock_down(plan);
+    if (seccomp_listener >= 0) {
+        struct crt_msg ready = {.type = CRT_MSG_READY, .step = -1};
+        if (send_with_fd(sync_fd, &ready, sizeof ready, seccomp_listener) < 0)
+            fail(CRT_CALL_SYNC);
+    } else {
+        send_msg(CRT_MSG_READY, 0, 0, 0);
     }
-    send_msg(CRT_MSG_READY, 0, 0, 0);
     ready_sent = 1;
     if (plan->exec_fifo_fd >= 0)
         wait_for_start(plan);
-    run_hooks(plan->start_hooks, plan->n_start_hooks); /* paths resolve inside the container */
-    if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        fail(CRT_CALL_PRCTL);
-    if (plan->seccomp_len && plan->no_new_privs)
-        load_seccomp(plan);
+    run_hooks(plan->start_hooks, plan->n_start_hooks, plan); /* paths resolve inside the container */
+    lock_down(plan);
 
     execve(exe, (char *const *)plan->argv, (char *const *)plan->envp);
     int err = errno;

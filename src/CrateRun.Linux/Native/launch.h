@@ -124,9 +124,10 @@ struct crt_plan {
 enum crt_msg_type {
     CRT_MSG_GO = 1,         /* runtime -> stage: ids mapped, cgroup joined; carry on      */
     CRT_MSG_CHILD_PID = 2,  /* stage 1 -> runtime: pid of the container process (joins)    */
-    CRT_MSG_READY = 3,      /* container process -> runtime: set up, about to wait/exec   */
+    CRT_MSG_READY = 3,      /* container process -> runtime: set up, about to wait/exec;
+                               with SCMP_ACT_NOTIFY it carries the listener (SCM_RIGHTS)  */
     CRT_MSG_ERROR = 4,      /* -> runtime: `call` failed with errno `err` at step `step`   */
-    CRT_MSG_SECCOMP_FD = 5, /* reserved: seccomp notify listener (SCM_RIGHTS)              */
+    CRT_MSG_SECCOMP_FD = 5, /* reserved (the notify listener now comes with READY)         */
     CRT_MSG_CGROUP_JOINED = 6, /* runtime -> container process: you are in your cgroup     */
     CRT_MSG_ROOTFS_FD = 7,  /* runtime -> container process: id-mapped rootfs (SCM_RIGHTS) */
     CRT_MSG_HOOKS = 8,      /* container process -> runtime: run the hooks now, then GO    */

@@ -95,10 +95,11 @@ public static unsafe class Launcher
                             SendState(parentEnd, state);
                         Send(parentEnd, Interop.Launch.MsgGo, spec);
                         continue;
-                    case Interop.Launch.MsgSeccompFd when fd >= 0:
+                    case Interop.Launch.MsgReady when fd >= 0:
+                        // SCMP_ACT_NOTIFY: the filter is in and READY brought its listener
                         using (var listener = new SafeFd(fd))
                             (callbacks.SeccompListener ?? throw new Core.CrateRunException("seccomp notify: nobody to hand the listener to"))(pid, listener);
-                        continue;
+                        return pid;
                     case Interop.Launch.MsgReady:
                         return pid;
                     default:

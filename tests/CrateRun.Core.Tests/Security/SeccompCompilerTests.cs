@@ -49,9 +49,10 @@ public class SeccompCompilerTests(ITestOutputHelper output)
         Assert.Equal(Allow, Run(program, "write"));
         Assert.Equal(Allow, Run(program, "exit_group"));
         Assert.Equal(Eperm, Run(program, "open"));
-        Assert.Equal(Eperm, Run(program, "keyctl"));
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, 469));
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, 10_000));
+        Assert.Equal(Eperm, Run(program, "mount"));
+        // above exit_group (231), the highest number named: newer than the profile (see the ENOSYS tests)
+        Assert.Equal(Enosys, Run(program, "keyctl"));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, 10_000));
         Assert.Equal(0u, program.Flags);
         Assert.False(program.NeedsListener);
         Assert.Empty(program.UnknownSyscalls);
@@ -89,8 +90,9 @@ public class SeccompCompilerTests(ITestOutputHelper output)
         var asRule = Compile(Profile(action == "SCMP_ACT_ALLOW" ? "SCMP_ACT_ERRNO" : "SCMP_ACT_ALLOW", Rule(action, "getpid")));
         Assert.Equal(expected, Run(asRule, "getpid"));
         // as the default action
-        var asDefault = Compile(Profile(action, Rule(action == "SCMP_ACT_LOG" ? "SCMP_ACT_ALLOW" : "SCMP_ACT_LOG", "getpid")));
-        Assert.Equal(expected, Run(asDefault, "gettid"));
+        // (getpid is below gettid, the highest number named: no newer-than-the-profile ENOSYS for it)
+        var asDefault = Compile(Profile(action, Rule(action == "SCMP_ACT_LOG" ? "SCMP_ACT_ALLOW" : "SCMP_ACT_LOG", "gettid")));
+        Assert.Equal(expected, Run(asDefault, "getpid"));
 
         var notify = action == "SCMP_ACT_NOTIFY";
         Assert.Equal(notify, asRule.NeedsListener);
@@ -220,15 +222,16 @@ public class SeccompCompilerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void X32_calls_take_the_default_action_when_x32_is_not_listed()
+    public void X32_calls_are_killed_when_x32_is_not_listed()
     {
+        // as libseccomp does: x32 is then an architecture the filter does not know
         var program = Compile(Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "write")));
         Assert.Equal(Allow, Run(program, "read"));
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 0)); // x32 read
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 1));
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, uint.MaxValue));
+        Assert.Equal(KillProcess, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 0)); // x32 read
+        Assert.Equal(KillProcess, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 1));
+        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, uint.MaxValue)); // -1 (skipped by a tracer): the default
 
-        // ... unless the default lets calls run: then x32 would bypass a deny list, so it is killed
+        // under an allowing default too: x32 cannot bypass a deny list written for x86_64 numbers
         var denyList = Compile(Profile("SCMP_ACT_ALLOW", Rule("SCMP_ACT_ERRNO", "keyctl")));
         Assert.Equal(Eperm, Run(denyList, "keyctl"));
         Assert.Equal(Allow, Run(denyList, "read"));
@@ -280,7 +283,7 @@ public class SeccompCompilerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Conditions_of_a_rule_are_anded_and_rules_are_ored_in_profile_order()
+    public void Conditions_on_different_arguments_are_anded_and_rules_are_ored_in_profile_order()
     {
         var first = Rule("SCMP_ACT_ERRNO", "ioctl", Arg(0, "SCMP_CMP_EQ", 1), Arg(1, "SCMP_CMP_EQ", 0x5401));
         first.ErrnoRet = 25;
@@ -288,39 +291,160 @@ public class SeccompCompilerTests(ITestOutputHelper output)
             first,
             Rule("SCMP_ACT_ALLOW", "ioctl", Arg(0, "SCMP_CMP_LT", 3)),
             Rule("SCMP_ACT_LOG", "ioctl", Arg(1, "SCMP_CMP_EQ", 7)),
-            Rule("SCMP_ACT_ALLOW", "ioctl", Arg(0, "SCMP_CMP_GE", 100), Arg(0, "SCMP_CMP_LE", 200))));
+            Rule("SCMP_ACT_ALLOW", "ioctl", Arg(0, "SCMP_CMP_GE", 100), Arg(2, "SCMP_CMP_LE", 200))));
         Assert.Equal(Errno | 25, Run(program, "ioctl", 1, 0x5401)); // first rule wins over the second
         Assert.Equal(Allow, Run(program, "ioctl", 1, 0x5402));
         Assert.Equal(Allow, Run(program, "ioctl", 2, 7)); // second before third
         Assert.Equal(Log, Run(program, "ioctl", 3, 7));
-        Assert.Equal(Allow, Run(program, "ioctl", 150, 0));
-        Assert.Equal(Allow, Run(program, "ioctl", 100, 0));
-        Assert.Equal(Allow, Run(program, "ioctl", 200, 0));
-        Assert.Equal(Eperm, Run(program, "ioctl", 201, 0));
-        Assert.Equal(Eperm, Run(program, "ioctl", 99, 0));
+        Assert.Equal(Allow, Run(program, "ioctl", 150, 0, 200));
+        Assert.Equal(Eperm, Run(program, "ioctl", 150, 0, 201));  // arg 2 fails: AND
+        Assert.Equal(Eperm, Run(program, "ioctl", 99, 0, 0));     // arg 0 fails: AND
+    }
+
+    /// <summary>
+    /// Two conditions on one argument: runc and crun add each condition as a rule of its own (libseccomp then ORs
+    /// them), so either value is enough; conditions on other arguments of that entry become rules of their own too.
+    /// </summary>
+    [Fact]
+    public void Conditions_on_the_same_argument_are_separate_rules_ored()
+    {
+        // the reported case: one entry allowing personality for either of two values
+        var either = Compile(Profile("SCMP_ACT_ERRNO",
+            Rule("SCMP_ACT_ALLOW", "personality", Arg(0, "SCMP_CMP_EQ", 0x0), Arg(0, "SCMP_CMP_EQ", 0x20008)),
+            Rule("SCMP_ACT_ALLOW", "read", "write", "exit_group")));
+        Assert.Equal(Allow, Run(either, "personality", 0x0));
+        Assert.Equal(Allow, Run(either, "personality", 0x20008));
+        Assert.Equal(Eperm, Run(either, "personality", 0x8));
+
+        // a "range" written as GE and LE on one index is an OR too (anything passes one of them)
+        var range = Compile(Profile("SCMP_ACT_ERRNO",
+            Rule("SCMP_ACT_ALLOW", "ioctl", Arg(0, "SCMP_CMP_GE", 100), Arg(0, "SCMP_CMP_LE", 200)),
+            Rule("SCMP_ACT_ALLOW", "exit_group")));
+        foreach (var fd in new ulong[] { 0, 99, 150, 201, ulong.MaxValue })
+            Assert.True(Allow == Run(range, "ioctl", fd), $"ioctl({fd})");
+
+        // once an index repeats, every condition of the entry stands alone, those on other indexes too
+        var mixed = Compile(Profile("SCMP_ACT_ERRNO",
+            Rule("SCMP_ACT_ALLOW", "socket", Arg(0, "SCMP_CMP_EQ", 1), Arg(0, "SCMP_CMP_EQ", 2), Arg(1, "SCMP_CMP_EQ", 5)),
+            Rule("SCMP_ACT_ALLOW", "exit_group")));
+        Assert.Equal(Allow, Run(mixed, "socket", 1, 1));
+        Assert.Equal(Allow, Run(mixed, "socket", 2, 1));
+        Assert.Equal(Allow, Run(mixed, "socket", 10, 5));
+        Assert.Equal(Eperm, Run(mixed, "socket", 10, 1));
+
+        // the same on i386 (low words) and for a deny entry under an allowing default
+        var i386 = Profile("SCMP_ACT_ALLOW",
+            Rule("SCMP_ACT_KILL_PROCESS", "personality", Arg(0, "SCMP_CMP_EQ", 0x8), Arg(0, "SCMP_CMP_EQ", 0x400000)));
+        i386.Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"];
+        var deny = Compile(i386);
+        foreach (var arch in new[] { X86_64, I386 })
+        {
+            var nr = arch == I386 ? SyscallTable.I386["personality"] : Nr("personality");
+            Assert.Equal(KillProcess, BpfInterpreter.Run(deny.Filter, arch, nr, 0x8));
+            Assert.Equal(KillProcess, BpfInterpreter.Run(deny.Filter, arch, nr, 0x400000));
+            Assert.Equal(Allow, BpfInterpreter.Run(deny.Filter, arch, nr, 0x0));
+        }
     }
 
     [Fact]
-    public void An_unconditional_rule_ends_the_chain_and_default_rules_after_the_others_are_dropped()
+    public void The_first_unconditional_rule_decides_alone_and_default_rules_are_dropped()
     {
         var shadowed = Compile(Profile("SCMP_ACT_ERRNO",
             Rule("SCMP_ACT_ALLOW", "read"),
             Rule("SCMP_ACT_KILL", "read", Arg(0, "SCMP_CMP_EQ", 3))));
         Assert.Equal(Allow, Run(shadowed, "read", 3));
 
-        var plain = Compile(Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read")));
+        var plain = Compile(Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "exit_group")));
         var withTrailingDefault = Compile(Profile("SCMP_ACT_ERRNO",
-            Rule("SCMP_ACT_ALLOW", "read"),
+            Rule("SCMP_ACT_ALLOW", "read", "exit_group"),
             Rule("SCMP_ACT_ERRNO", "write", Arg(0, "SCMP_CMP_EQ", 3)),
             Rule("SCMP_ACT_ERRNO", "write")));
         Assert.Equal(plain.Filter, withTrailingDefault.Filter);
 
-        // a default-action rule before a different one is kept: it decides first
-        var kept = Compile(Profile("SCMP_ACT_ERRNO",
+        // a rule with the default action is dropped even before a different one, as runc never adds it:
+        // write(3) is allowed by the second rule
+        var dropped = Compile(Profile("SCMP_ACT_ERRNO",
             Rule("SCMP_ACT_ERRNO", "write", Arg(0, "SCMP_CMP_EQ", 3)),
             Rule("SCMP_ACT_ALLOW", "write")));
-        Assert.Equal(Eperm, Run(kept, "write", 3));
-        Assert.Equal(Allow, Run(kept, "write", 4));
+        Assert.Equal(Allow, Run(dropped, "write", 3));
+        Assert.Equal(Allow, Run(dropped, "write", 4));
+        // an unconditional entry decides alone even after a conditional one of another action (libseccomp drops
+        // the conditional rules of a call that has an unconditional one), and the first unconditional one wins
+        var other = Rule("SCMP_ACT_ERRNO", "write", Arg(0, "SCMP_CMP_EQ", 3));
+        other.ErrnoRet = 9;
+        var after = Compile(Profile("SCMP_ACT_ERRNO", other, Rule("SCMP_ACT_ALLOW", "write"), Rule("SCMP_ACT_KILL", "write")));
+        Assert.Equal(Allow, Run(after, "write", 3));
+        Assert.Equal(Allow, Run(after, "write", 4));
+    }
+
+    // ---- calls newer than the profile: ENOSYS (runc's -ENOSYS stub) -----------------------------------
+
+    [Fact]
+    public void Calls_above_the_highest_named_number_get_enosys_when_the_default_stops_calls()
+    {
+        // an old allow-list: names up to openat (257); clone3 (435) and faccessat2 (439) are newer
+        var old = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "write", "clone", "openat", "exit_group"));
+        var program = Compile(old);
+        Assert.Equal(Allow, Run(program, "openat"));
+        Assert.Equal(Eperm, Run(program, "mount"));          // 165: below openat, not named: the default
+        Assert.Equal(Eperm, Run(program, "getdents64"));     // 217: below too
+        Assert.Equal(Enosys, Run(program, "clone3"));        // above: glibc falls back to clone
+        Assert.Equal(Enosys, Run(program, "faccessat2"));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, Nr("openat") + 1));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, X32Bit - 1));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, 0x8000_0001)); // bit 30 clear: an x86_64 number
+        Assert.Equal(KillProcess, BpfInterpreter.Run(program.Filter, X86_64, X32Bit | 0)); // x32 not listed: killed
+
+        // the highest named number counts whatever its entry does, a default-action entry too
+        var withDenied = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "exit_group"), Rule("SCMP_ACT_ERRNO", "clone3"));
+        Assert.Equal(Eperm, Run(Compile(withDenied), "clone3"));
+        Assert.Equal(Eperm, Run(Compile(withDenied), "openat"));
+        Assert.Equal(Enosys, BpfInterpreter.Run(Compile(withDenied).Filter, X86_64, Nr("clone3") + 1));
+
+        // defaultErrnoRet is honoured below the highest number, the stub's ENOSYS above it
+        old.DefaultErrnoRet = 13;
+        Assert.Equal(Errno | 13, Run(Compile(old), "mount"));
+        Assert.Equal(Enosys, Run(Compile(old), "clone3"));
+
+        // every default that stops calls gets the stub: kill, trap, notify, errno
+        foreach (var def in new[] { "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_NOTIFY" })
+            Assert.True(Enosys == Run(Compile(Profile(def, Rule("SCMP_ACT_ALLOW", "read", "openat"))), "clone3"), def);
+    }
+
+    [Theory]
+    [InlineData("SCMP_ACT_ALLOW", Allow)]
+    [InlineData("SCMP_ACT_LOG", Log)]
+    [InlineData("SCMP_ACT_TRACE", Trace | 1)]
+    public void No_enosys_when_the_default_lets_calls_run(string defaultAction, uint expected)
+    {
+        var program = Compile(Profile(defaultAction, Rule("SCMP_ACT_ERRNO", "mount")));
+        Assert.Equal(expected, Run(program, "clone3"));
+        Assert.Equal(expected, BpfInterpreter.Run(program.Filter, X86_64, 1000));
+    }
+
+    [Fact]
+    public void Enosys_only_for_listed_architectures_each_with_its_own_highest_number()
+    {
+        var profile = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read", "openat"));
+        // no architectures listed: runc adds no stub (it only looks at the listed ones)
+        profile.Architectures = [];
+        Assert.Equal(Eperm, Run(Compile(profile), "clone3"));
+
+        profile.Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+        var program = Compile(profile);
+        Assert.Equal(Enosys, Run(program, "clone3"));
+        // i386: openat is 295 there; 296 and up are newer
+        Assert.Equal(Allow, BpfInterpreter.Run(program.Filter, I386, SyscallTable.I386["openat"]));
+        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, I386, SyscallTable.I386["mount"]));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, I386, SyscallTable.I386["clone3"]));
+        // x32: its own numbers, bit 30 set
+        Assert.Equal(Allow, BpfInterpreter.Run(program.Filter, X86_64, SyscallTable.X32["openat"]));
+        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, SyscallTable.X32["mount"]));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, SyscallTable.X32["clone3"]));
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, 0xC000_0000)); // bit 30 set: an x32 number
+
+        // only read (number 0) named: the highest is 0, and runc then adds no stub
+        Assert.Equal(Eperm, Run(Compile(Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", "read"))), "write"));
     }
 
     public static TheoryData<string> Ops =>
@@ -469,7 +593,7 @@ public class SeccompCompilerTests(ITestOutputHelper output)
             Assert.True(Allow == Run(program, name), name);
         foreach (var name in new[] { "keyctl", "add_key", "request_key", "mount", "umount2", "unshare", "setns", "ptrace", "process_vm_readv", "kexec_load", "init_module", "reboot", "bpf", "io_uring_setup", "open_by_handle_at", "userfaultfd", "swapon", "pivot_root" })
             Assert.True(Eperm == Run(program, name), name);
-        Assert.Equal(Eperm, BpfInterpreter.Run(program.Filter, X86_64, 470)); // not a call yet
+        Assert.Equal(Enosys, BpfInterpreter.Run(program.Filter, X86_64, 470)); // not a call yet: newer than the profile
     }
 
     [Fact]
@@ -564,6 +688,71 @@ public class SeccompCompilerTests(ITestOutputHelper output)
         }
     }
 
+    // ---- other real profiles ---------------------------------------------------------------------------
+
+    private static readonly ulong[][] ArgSets =
+    [
+        [0, 0, 0], [Sigchld], [CloneNewUser | Sigchld], [0x8], [0x20008], [0xFFFF_FFFF], [0x1_FFFF_FFFF], [0x400000],
+        [16, 3, 9], [40, 1, 0], [2, 1, 0], [0x7E02_0000], [ulong.MaxValue, ulong.MaxValue, ulong.MaxValue],
+    ];
+
+    private static void AssertMatchesReference(LinuxSeccomp profile)
+    {
+        var program = Compile(profile);
+        var numbers64 = SyscallTable.X86_64.Values.Concat(SyscallTable.X32.Values)
+            .Concat<uint>([470, 500, 1000, X32Bit - 1, X32Bit + 600, 0x8000_0001, 0xC000_0001, uint.MaxValue]).ToArray();
+        var numbers386 = SyscallTable.I386.Values.Concat<uint>([470, 1000, uint.MaxValue]).ToArray();
+        foreach (var args in ArgSets)
+        {
+            foreach (var nr in numbers64)
+                Assert.True(Reference(profile, X86_64, nr, args) == BpfInterpreter.Run(program.Filter, X86_64, nr, args), $"x86_64 nr 0x{nr:x}");
+            foreach (var nr in numbers386)
+                Assert.True(Reference(profile, I386, nr, args) == BpfInterpreter.Run(program.Filter, I386, nr, args), $"i386 nr {nr}");
+        }
+    }
+
+    /// <summary>podman's default (containers-common seccomp.json), for runc's default capabilities and for all.</summary>
+    [Fact]
+    public void Podman_profile_compiles_and_means_what_runc_makes_of_it()
+    {
+        string[] runcCaps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+        foreach (var caps in new[] { runcCaps, [.. AllCaps] })
+        {
+            var profile = ContainersProfile.ToLinuxSeccomp(ContainersProfile.Path, caps);
+            Assert.Equal(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], profile.Architectures);
+            Assert.Equal(38u, profile.DefaultErrnoRet);
+            AssertMatchesReference(profile);
+        }
+        var program = Compile(ContainersProfile.ToLinuxSeccomp(ContainersProfile.Path, runcCaps));
+        Assert.Equal(Allow, Run(program, "clone3"));
+        Assert.Equal(Allow, Run(program, "personality", 0x8));
+        Assert.Equal(Errno | 38, Run(program, "personality", 0x400000)); // no rule holds: its defaultErrnoRet
+        Assert.Equal(Eperm, Run(program, "clock_settime"));              // refused without CAP_SYS_TIME
+        // NETLINK_AUDIT sockets: EINVAL without CAP_AUDIT_WRITE (two conditions on different arguments, ANDed)
+        var noAudit = Compile(ContainersProfile.ToLinuxSeccomp(ContainersProfile.Path, ["CAP_KILL"]));
+        Assert.Equal(Errno | 22, Run(noAudit, "socket", 16, 3, 9));
+        Assert.Equal(Allow, Run(noAudit, "socket", 16, 3, 0));
+        Assert.Equal(Allow, Run(program, "socket", 16, 3, 9));
+        output.WriteLine($"podman profile (runc caps): {program.Filter.Length} instructions");
+    }
+
+    /// <summary>A deny-by-default allow-list of what a static busybox echo runs (strace).</summary>
+    [Fact]
+    public void Minimal_allow_list()
+    {
+        string[] echo = ["execve", "arch_prctl", "brk", "set_tid_address", "set_robust_list", "rseq", "prlimit64", "mprotect",
+            "getrandom", "readlink", "prctl", "getuid", "write", "exit_group"];
+        var profile = Profile("SCMP_ACT_ERRNO", Rule("SCMP_ACT_ALLOW", echo));
+        var program = Compile(profile);
+        foreach (var name in echo) Assert.True(Allow == Run(program, name), name);
+        foreach (var name in new[] { "read", "openat", "close", "getcwd", "chdir", "capset", "sendto" })
+            Assert.True(Eperm == Run(program, name), name);
+        Assert.Equal(Enosys, Run(program, "clone3"));      // above rseq (334), the highest named
+        Assert.Equal(Enosys, Run(program, "close_range")); // 436: newer too
+        AssertMatchesReference(profile);
+        output.WriteLine($"minimal allow-list: {program.Filter.Length} instructions");
+    }
+
     [Fact]
     public void Docker_profile_figures()
     {
@@ -591,31 +780,53 @@ public class SeccompCompilerTests(ITestOutputHelper output)
 
     // ---- reference semantics -----------------------------------------------------------------------
 
-    /// <summary>What a profile means, evaluated on the model: first matching rule in profile order, else the default.</summary>
+    /// <summary>
+    /// What a profile means under runc + libseccomp, evaluated on the model: entries whose action is the default are
+    /// not added; an entry naming one argument index twice is one rule per condition; the first rule in profile order
+    /// whose conditions all hold decides, else the default; runc's -ENOSYS stub first gives ENOSYS to numbers above
+    /// the highest named one of a listed ABI (x86_64 / x32 told apart by bit 30) unless the default lets calls run.
+    /// </summary>
     private static uint Reference(LinuxSeccomp profile, uint arch, uint nr, ulong[] args)
     {
         var arches = profile.Architectures ?? [];
         var defaultAction = Action(profile.DefaultAction, profile.DefaultErrnoRet);
+        var stub = defaultAction is not (Allow or Log) && (defaultAction & 0xFFFF_0000) != Trace;
+        uint Highest(IReadOnlyDictionary<string, uint> t) =>
+            (profile.Syscalls ?? []).SelectMany(c => c.Names).Select(n => t.TryGetValue(n, out var v) ? v : 0).DefaultIfEmpty(0u).Max();
+
+        if (stub && arch == X86_64 && (nr & X32Bit) == 0 && arches.Contains("SCMP_ARCH_X86_64") && Highest(SyscallTable.X86_64) is > 0 and var h64 && nr > h64)
+            return Enosys;
+        if (stub && arch == X86_64 && (nr & X32Bit) != 0 && arches.Contains("SCMP_ARCH_X32") && Highest(SyscallTable.X32) is > 0 and var hx32 && nr > hx32)
+            return Enosys;
+        if (stub && arch == I386 && arches.Contains("SCMP_ARCH_X86") && Highest(SyscallTable.I386) is > 0 and var h386 && nr > h386)
+            return Enosys;
+
         IReadOnlyDictionary<string, uint> table;
         var is32 = false;
         if (arch == X86_64 && nr >= X32Bit)
         {
-            if (!arches.Contains("SCMP_ARCH_X32")) return defaultAction is Allow or Log ? KillProcess : defaultAction;
-            table = SyscallTable.X32;
+            if (!arches.Contains("SCMP_ARCH_X32")) return nr == uint.MaxValue ? defaultAction : KillProcess;
+            (table, is32) = (SyscallTable.X32, true);
         }
         else if (arch == X86_64) table = SyscallTable.X86_64;
         else if (arch == I386 && arches.Contains("SCMP_ARCH_X86")) (table, is32) = (SyscallTable.I386, true);
         else return KillProcess;
 
-        foreach (var call in profile.Syscalls ?? [])
+        var entries = (profile.Syscalls ?? [])
+            .Where(c => c.Names.Any(n => table.TryGetValue(n, out var v) && v == nr))
+            .Select(c => (Action: Action(c.Action, c.ErrnoRet), Conditions: c.Args ?? []))
+            .Where(e => e.Action != defaultAction).ToList();
+        // the first entry without conditions decides alone
+        if (entries.FirstOrDefault(e => e.Conditions.Count == 0) is { Action: var only, Conditions: [] }) return only;
+        foreach (var (action, conditions) in entries)
         {
-            if (!call.Names.Any(n => table.TryGetValue(n, out var v) && v == nr)) continue;
-            var holds = (call.Args ?? []).All(a =>
+            bool HoldsFor(LinuxSeccompArg a)
             {
                 var value = a.Index < args.Length ? args[a.Index] : 0;
-                return Holds(a.Op, is32 ? value & 0xFFFF_FFFF : value, a.Value, a.ValueTwo);
-            });
-            if (holds) return Action(call.Action, call.ErrnoRet);
+                return Holds(a.Op, is32 ? value & 0xFFFF_FFFF : value, a.Value, a.Op == "SCMP_CMP_MASKED_EQ" ? a.ValueTwo & a.Value : a.ValueTwo);
+            }
+            var separate = conditions.GroupBy(a => a.Index).Any(g => g.Count() > 1);
+            if (separate ? conditions.Any(HoldsFor) : conditions.All(HoldsFor)) return action;
         }
         return defaultAction;
     }
