@@ -31,7 +31,7 @@ public sealed class OciMountTests(CrateRunFixture f)
     {
         var dir = NewDir("prop");
         var rootfs = await CopyRootfs(dir);
-        var config = BaseConfig(["/bin/sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"]);
+        var config = BaseConfig(["/bin/sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"], rootfs);
         config["linux"]!["rootfsPropagation"] = propagation;
         // the rootfs sits on a shared mount (a slave needs a master to show one)
         var r = await RunInPrivateNamespace(dir, config,
@@ -58,7 +58,7 @@ public sealed class OciMountTests(CrateRunFixture f)
         var config = BaseConfig(["/bin/sh", "-c", "mkdir -p /mnt/shared/sub && mount -t tmpfs -o size=1m made-inside /mnt/shared/sub && echo mounted"]);
         config["linux"]!["rootfsPropagation"] = "rshared";
         Grant(config, "CAP_SYS_ADMIN");
-        Mounts(config).Add(Bind(shared, "/mnt/shared", "rbind", "rshared"));
+        AddMount(config, Bind(shared, "/mnt/shared", "rbind", "rshared"));
         var r = await RunInPrivateNamespace(dir, config,
             $"mount -t tmpfs -o size=1m base {shared} && mount --make-shared {shared}",
             after: $"grep ' {shared}/sub ' /proc/self/mountinfo");
@@ -162,7 +162,7 @@ public sealed class OciMountTests(CrateRunFixture f)
             ? Bind(Path.Combine(src, "src"), "/mnt/opt", [.. (opts.Contains("bind") || opts.Contains("rbind") ? [] : new[] { "rbind" }), .. opts])
             : new JsonObject { ["destination"] = "/mnt/opt", ["type"] = "tmpfs", ["source"] = "tmpfs", ["options"] = Json(opts) };
         var config = BaseConfig(["/bin/sh", "-c", "grep ' /mnt/opt ' /proc/self/mountinfo"]);
-        Mounts(config).Add(mount);
+        AddMount(config, mount);
         // the bind's source lives on a shared mount, so that slave and shared have something to show
         var r = await RunInPrivateNamespace(dir, config,
             $"mount -t tmpfs -o size=1m base {src} && mount --make-shared {src} && mkdir {src}/src");
@@ -193,7 +193,7 @@ public sealed class OciMountTests(CrateRunFixture f)
         File.CreateSymbolicLink(Path.Combine(rootfs, "data", "link"), "hello.txt");
         var config = BaseConfig(["/bin/sh", "-c", "grep -c ' /data .* tmpfs ' /proc/self/mountinfo; cat /data/hello.txt /data/sub/deep.txt /data/link; " +
             "echo new > /data/new.txt && stat -c %a /data/sub"], rootfs);
-        Mounts(config).Add(new JsonObject { ["destination"] = "/data", ["type"] = "tmpfs", ["source"] = "tmpfs", ["options"] = Json(["tmpcopyup", "size=1m"]) });
+        AddMount(config, new JsonObject { ["destination"] = "/data", ["type"] = "tmpfs", ["source"] = "tmpfs", ["options"] = Json(["tmpcopyup", "size=1m"]) });
         File.SetUnixFileMode(Path.Combine(rootfs, "data", "sub"), (UnixFileMode)0x1C0 /* 0700 */);
         var hello = File.ReadAllText(Path.Combine(rootfs, "data", "hello.txt"));
         var r = await RunOci(dir, config);
@@ -211,8 +211,8 @@ public sealed class OciMountTests(CrateRunFixture f)
         var src = Path.Combine(dir, "src");
         Directory.CreateDirectory(Path.Combine(src, "sub"));
         var config = BaseConfig(["/bin/sh", "-c", "grep -E ' /mnt/(top|all)(/sub)? ' /proc/self/mountinfo"]);
-        Mounts(config).Add(Bind(src, "/mnt/top", "rbind", "ro"));
-        Mounts(config).Add(Bind(src, "/mnt/all", "rbind", "rro"));
+        AddMount(config, Bind(src, "/mnt/top", "rbind", "ro"));
+        AddMount(config, Bind(src, "/mnt/all", "rbind", "rro"));
         var r = await RunInPrivateNamespace(dir, config, $"mount -t tmpfs -o size=1m sub {src}/sub");
         Assert.True(r.ExitCode == 0, r.ToString());
         var byPoint = HostState.ParseMountInfo(r.Stdout).ToDictionary(m => m.MountPoint);
@@ -313,12 +313,16 @@ public sealed class OciMountTests(CrateRunFixture f)
         File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // 0700, host root's
         File.SetUnixFileMode(Path.Combine(locked, "src"), (UnixFileMode)0x1ED);
         File.SetUnixFileMode(Path.Combine(locked, "src", "file.txt"), (UnixFileMode)0x1A4);
-        var config = BaseConfig(["/bin/sh", "-c", "cat /mnt/src/file.txt; grep -c ' /mnt/locked ' /proc/self/mountinfo"]);
+        // the mount points exist: the container's root (host uid 200000) may not create them in a rootfs of host root's
+        var rootfs = await CopyRootfs(dir);
+        Directory.CreateDirectory(Path.Combine(rootfs, "mnt", "src"));
+        Directory.CreateDirectory(Path.Combine(rootfs, "mnt", "locked"));
+        var config = BaseConfig(["/bin/sh", "-c", "cat /mnt/src/file.txt; grep -c ' /mnt/locked ' /proc/self/mountinfo"], rootfs);
         Mounts(config).RemoveAll(m => (string)m!["type"]! is "sysfs" or "mqueue");
-        Mounts(config).Add(Bind(Path.Combine(locked, "src"), "/mnt/src", "rbind"));
-        Mounts(config).Add(Bind(locked, "/mnt/locked", "rbind"));
+        AddMount(config, Bind(Path.Combine(locked, "src"), "/mnt/src", "rbind"));
+        AddMount(config, Bind(locked, "/mnt/locked", "rbind"));
         var linux = (JsonObject)config["linux"]!;
-        ((JsonArray)linux["namespaces"]!).Add(new JsonObject { ["type"] = "user" });
+        ((JsonArray)linux["namespaces"]!).Add((JsonNode)new JsonObject { ["type"] = "user" });
         linux["uidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = 200000, ["size"] = 65536 });
         linux["gidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = 200000, ["size"] = 65536 });
         var r = await RunOci(dir, config);
@@ -337,7 +341,7 @@ public sealed class OciMountTests(CrateRunFixture f)
         File.WriteAllText(Path.Combine(mydev, "mine"), "x");
         var config = BaseConfig(["/bin/sh", "-c", "ls /dev"]);
         Mounts(config).RemoveAll(m => ((string)m!["destination"]!).StartsWith("/dev", StringComparison.Ordinal));
-        Mounts(config).Add(Bind(mydev, "/dev", "rbind"));
+        AddMount(config, Bind(mydev, "/dev", "rbind"));
         var r = await RunOci(dir, config);
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Equal("mine\n", r.Stdout);
@@ -352,7 +356,7 @@ public sealed class OciMountTests(CrateRunFixture f)
         // 1900 levels: the path is close to PATH_MAX (4096); each missing level is created in turn
         var deep = "/deep" + string.Concat(Enumerable.Repeat("/a", 1900));
         var config = BaseConfig(["/bin/sh", "-c", "grep -c ' /deep/a/a/' /proc/self/mountinfo"], rootfs);
-        Mounts(config).Add(new JsonObject { ["destination"] = deep, ["type"] = "tmpfs", ["source"] = "tmpfs", ["options"] = Json(["size=1m"]) });
+        AddMount(config, new JsonObject { ["destination"] = deep, ["type"] = "tmpfs", ["source"] = "tmpfs", ["options"] = Json(["size=1m"]) });
         var r = await RunOci(dir, config);
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Equal("1\n", r.Stdout);
@@ -384,6 +388,8 @@ public sealed class OciMountTests(CrateRunFixture f)
     private static JsonArray Json(IEnumerable<string> items) => new([.. items.Select(i => (JsonNode)i!)]);
 
     private static JsonArray Mounts(JsonObject config) => (JsonArray)config["mounts"]!;
+
+    private static void AddMount(JsonObject config, JsonObject mount) => Mounts(config).Add((JsonNode)mount);
 
     private static JsonObject Bind(string source, string destination, params string[] options) => new()
     {

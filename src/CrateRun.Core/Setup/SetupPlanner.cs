@@ -62,7 +62,8 @@ public static class SetupPlanner
             }
             // 4. Device nodes on the fresh /dev (bound from the host in a user namespace, where mknod is denied).
             //    A bind mount on /dev is someone's directory: nothing is created in it (as runc).
-            if (mounts.Any(m => IsDev(m) && IsBind(m))) { }
+            var devIsBound = mounts.Any(m => IsDev(m) && IsBind(m));
+            if (devIsBound) { /* someone's directory: no nodes, no symlinks */ }
             else if (mounts.Any(m => IsDev(m) && m.Type == "tmpfs"))
             {
                 // the defaults first, where the config's own entry for one (another mode or owner) wins; then the config's others

@@ -530,14 +530,16 @@ static void step_mount(int rootfd, const struct crt_step *s)
         fail(CRT_CALL_OPEN);
     if ((s->flags & CRT_F_COPYUP) && !(s->flags & CRT_F_BIND) && copy_dir_contents(target, mnt, 0) < 0)
         fail(CRT_CALL_WRITE);
+    if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        fail(CRT_CALL_MOUNT);
+    /* propagation once attached: a detached tree joins no peer group when it is moved in */
     if (s->propagation) {
         struct mount_attr attr = {.propagation = s->propagation & ~(uint64_t)MS_REC};
         unsigned int rec = (s->propagation & MS_REC) ? AT_RECURSIVE : 0;
         if (mount_setattr(mnt, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
             fail(CRT_CALL_MOUNT);
     }
-    if (attach(mnt, target) < 0)
-        fail(CRT_CALL_MOUNT);
+    close(mnt);
     close(target);
 }
 
@@ -722,13 +724,11 @@ static uint64_t mount_id_of(int fd)
     return stx.stx_mnt_id;
 }
 
-/* The mount holding the rootfs directory becomes private (only that one mount, like runc's
- * rootfsParentMountPrivate): with a shared root propagation pivot_root refuses a shared
- * parent, and the bind of the rootfs onto itself would appear in the host's namespace. Its
- * root is found by climbing ".." until the mount changes. */
-static void make_rootfs_parent_private(void)
+/* Change the propagation of the mount that holds the directory `dirfd` (only that one mount).
+ * Its root is found by climbing ".." until the mount changes. */
+static void set_propagation_of_mount_holding(int dirfd, uint64_t type)
 {
-    int cur = fcntl(prepared_rootfs, F_DUPFD_CLOEXEC, 0);
+    int cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (cur < 0)
         fail(CRT_CALL_OPEN);
     uint64_t id = mount_id_of(cur);
@@ -746,10 +746,18 @@ static void make_rootfs_parent_private(void)
         close(cur);
         cur = up;
     }
-    struct mount_attr attr = {.propagation = MS_PRIVATE};
+    struct mount_attr attr = {.propagation = type};
     if (mount_setattr(cur, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
         fail(CRT_CALL_MOUNT);
     close(cur);
+}
+
+/* The mount holding the rootfs directory becomes private (like runc's
+ * rootfsParentMountPrivate): with a shared root propagation pivot_root refuses a shared
+ * parent, and the bind of the rootfs onto itself would appear in the host's namespace. */
+static void make_rootfs_parent_private(void)
+{
+    set_propagation_of_mount_holding(prepared_rootfs, MS_PRIVATE);
 }
 
 /* --no-pivot: a host procfs/sysfs mount left in our namespace under the moved root would let
@@ -757,6 +765,26 @@ static void make_rootfs_parent_private(void)
  * exists). Never let the unmount propagate; cover what we may not unmount. */
 static void step_hide_host_fs(const struct crt_step *s)
 {
+    /* an unmount propagates through the parent's peers: under a shared root that could be
+     * the host's own mount, so the parent first stops sending (slave) */
+    char parent[4096];
+    size_t len = strlen(s->target);
+    if (len >= sizeof parent) {
+        errno = ENAMETOOLONG;
+        fail(CRT_CALL_OPEN);
+    }
+    memcpy(parent, s->target, len + 1);
+    char *slash = strrchr(parent, '/');
+    if (slash)
+        slash[slash == parent ? 1 : 0] = '\0';
+    int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) {
+        if (errno == ENOENT)
+            return;
+        fail(CRT_CALL_OPEN);
+    }
+    set_propagation_of_mount_holding(pfd, MS_SLAVE);
+    close(pfd);
     if (mount(NULL, s->target, NULL, MS_SLAVE | MS_REC, NULL) < 0) {
         if (errno == ENOENT || errno == EINVAL)
             return; /* gone already, with a mount above it */
