@@ -672,9 +672,17 @@ static int step_pivot_root(int rootfd, const struct crt_step *s)
         if (chroot(".") < 0)
             fail(CRT_CALL_PIVOT_ROOT);
     } else {
+        int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (oldroot < 0)
+            fail(CRT_CALL_OPEN);
         if (syscall(SYS_pivot_root, ".", ".") < 0)
             fail(CRT_CALL_PIVOT_ROOT);
-        /* never let the unmount below propagate to the host */
+        /* The old root now sits on top of the new one. Stand in it, so that "." names the
+         * old root and not the new one (whose mounts keep the propagation they were given),
+         * and never let the unmount below propagate to the host. */
+        if (fchdir(oldroot) < 0)
+            fail(CRT_CALL_CHDIR);
+        close(oldroot);
         if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
             fail(CRT_CALL_MOUNT);
         if (umount2(".", MNT_DETACH) < 0)

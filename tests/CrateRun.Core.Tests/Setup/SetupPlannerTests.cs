@@ -89,13 +89,13 @@ public class SetupPlannerTests
         var steps = Plan(Docker());
         SetupStep M(string target) => steps.Single(s => s.Op == StepOp.Mount && s.Target == target);
 
-        Assert.Equal(new SetupStep(StepOp.Mount, "/proc", "proc", "proc", "", MountFlags: NoSuidDevExec), M("/proc"));
+        Assert.Equal(new SetupStep(StepOp.Mount, "/proc", "proc", "proc", "", StepFlags.PlainDir, MountFlags: NoSuidDevExec), M("/proc"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/dev", "tmpfs", "tmpfs", "mode=755,size=65536k",
             MountFlags: MountFlags.NoSuid | MountFlags.StrictAtime), M("/dev"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
             MountFlags: MountFlags.NoSuid | MountFlags.NoExec), M("/dev/pts"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/dev/shm", "shm", "tmpfs", "mode=1777,size=65536k", MountFlags: NoSuidDevExec), M("/dev/shm"));
-        Assert.Equal(new SetupStep(StepOp.Mount, "/sys", "sysfs", "sysfs", "", MountFlags: NoSuidDevExec | MountFlags.ReadOnly), M("/sys"));
+        Assert.Equal(new SetupStep(StepOp.Mount, "/sys", "sysfs", "sysfs", "", StepFlags.PlainDir, MountFlags: NoSuidDevExec | MountFlags.ReadOnly), M("/sys"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/run", "tmpfs", "tmpfs", "size=1m", MountFlags: NoSuidDevExec), M("/run"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/data", "/srv/data", Flags: StepFlags.Bind | StepFlags.Recursive,
             MountFlags: MountFlags.ReadOnly), M("/data"));
