@@ -46,6 +46,11 @@ public sealed class BadInputTests(CrateRunFixture f)
         { "volume relative container path", ["-v", "{hostdir}:mnt", "--rootfs", "{rootfs}"], 125, "mnt" },
         { "volume without container path", ["-v", "{hostdir}", "--rootfs", "{rootfs}"], 125, "{hostdir}" },
         { "volume bad mode", ["-v", "{hostdir}:/mnt:rx", "--rootfs", "{rootfs}"], 125, "rx" },
+        { "volume over /", ["-v", "{hostdir}:/", "--rootfs", "{rootfs}"], 125, "root directory /" },
+        { "volume over //.", ["-v", "{hostdir}://.", "--rootfs", "{rootfs}"], 125, "root directory /" },
+        { "tmpfs over /", ["--tmpfs", "/", "--rootfs", "{rootfs}"], 125, "root directory /" },
+        { "volume over /proc", ["-v", "{hostdir}:/proc", "--rootfs", "{rootfs}"], 125, "/proc" },
+        { "volume inside /proc", ["-v", "{hostdir}:/proc/sys/kernel", "--rootfs", "{rootfs}"], 125, "/proc" },
         // process
         { "workdir relative", ["-w", "relative", "--rootfs", "{rootfs}"], 125, "relative" },
         { "workdir missing", ["-w", "/no/such/dir", "--rootfs", "{rootfs}"], 125, "chdir" },

@@ -43,6 +43,19 @@ public sealed class VolumeTests(CrateRunFixture f)
         Assert.True(HostState.ParseMountInfo(mountLine).Single().ReadOnly, mountLine);
     }
 
+    /// <summary>-v DIR:/dev (or /sys) is the user's directory: nothing of the runtime's (device nodes, symlinks, mount points) is written into it.</summary>
+    [RootTheory]
+    [InlineData("/dev")]
+    [InlineData("/sys")]
+    public async Task A_volume_on_dev_or_sys_gets_nothing_written_into_it(string destination)
+    {
+        var host = NewHostDir();
+        var r = await f.Sh($"ls {destination}", "-v", $"{host}:{destination}");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("from-host.txt\n", r.Stdout);
+        Assert.Equal(["from-host.txt"], Directory.GetFileSystemEntries(host).Select(Path.GetFileName));
+    }
+
     [RootTheory]
     [InlineData("/../../../../tmp/escape-{guid}")]
     [InlineData("/tmp/../../../tmp/escape-{guid}")]

@@ -34,7 +34,10 @@ public static class DefaultSpecs
         Hooks = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         MountOptions = ["ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync", "mand", "nomand",
             "noatime", "atime", "nodiratime", "diratime", "relatime", "norelatime", "strictatime", "nostrictatime", "bind", "rbind",
-            "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "rro", "remount", "silent", "loud"],
+            "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "remount", "silent", "loud",
+            "nosymfollow", "symfollow", "lazytime", "nolazytime", "iversion", "noiversion", "defaults", "tmpcopyup",
+            "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime", "rnoatime", "ratime",
+            "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow"],
         Linux = new FeaturesLinux
         {
             Namespaces = ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],

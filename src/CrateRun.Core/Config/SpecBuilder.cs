@@ -84,22 +84,33 @@ public static class SpecBuilder
             spec.Linux.GidMappings = [.. gids];
             if (o.IdmapRootfs) (spec.Annotations ??= [])["io.craterun.idmap-rootfs"] = "true";
         }
+        var userMounts = new List<Mount>();
         foreach (var t in o.Tmpfs)
         {
             var parts = t.Split(':', 2);
             if (!parts[0].StartsWith('/')) throw new UsageException($"invalid --tmpfs '{t}': the path must be absolute");
+            CheckUserDestination(parts[0], $"--tmpfs '{t}'");
             var opts = new List<string> { "nosuid", "nodev", "noexec" };
             if (parts.Length == 2) opts.AddRange(parts[1].Split(',', StringSplitOptions.RemoveEmptyEntries));
-            spec.Mounts.Add(new Mount { Destination = parts[0], Type = "tmpfs", Source = "tmpfs", Options = opts });
+            userMounts.Add(new Mount { Destination = parts[0], Type = "tmpfs", Source = "tmpfs", Options = opts });
         }
         foreach (var v in o.Volumes)
-            spec.Mounts.Add(new Mount
+        {
+            CheckUserDestination(v.ContainerPath, $"volume '{v.HostPath}:{v.ContainerPath}'");
+            userMounts.Add(new Mount
             {
                 Destination = v.ContainerPath,
                 Type = "bind",
                 Source = v.HostPath,
                 Options = v.ReadOnly ? ["rbind", "ro"] : ["rbind"],
             });
+        }
+        // As Docker: a mount of the user's replaces the default one at the same place, and one
+        // on /dev or /sys replaces the defaults below it too (nothing is then made in a host directory).
+        var replaced = userMounts.Select(m => CleanPath(m.Destination)).ToHashSet();
+        spec.Mounts.RemoveAll(d => replaced.Contains(CleanPath(d.Destination))
+            || replaced.Any(r => r is "/dev" or "/sys" && CleanPath(d.Destination).StartsWith(r + "/", StringComparison.Ordinal)));
+        spec.Mounts.AddRange(userMounts);
         return spec;
     }
 
@@ -229,6 +240,32 @@ public static class SpecBuilder
             Pids = o.Pids is { } p ? new LinuxPids { Limit = p } : null,
             Cpu = o.Cpu is { } c ? new LinuxCpu { Quota = c.Quota, Period = c.Period } : null,
         };
+
+    /// <summary>
+    /// A mount of the user's may not cover the container's root (it would hide the rootfs, and
+    /// nothing could be mounted in it) nor /proc (the container's own procfs; Docker refuses it too).
+    /// </summary>
+    private static void CheckUserDestination(string destination, string what)
+    {
+        var clean = CleanPath(destination);
+        if (clean == "/")
+            throw new UsageException($"invalid {what}: cannot mount over the container's root directory /");
+        if (clean == "/proc" || clean.StartsWith("/proc/", StringComparison.Ordinal))
+            throw new UsageException($"invalid {what}: cannot mount over /proc or inside it (the container's own procfs)");
+    }
+
+    /// <summary>An absolute path without "//", "." and "..": where it lands inside the container's root.</summary>
+    public static string CleanPath(string path)
+    {
+        var parts = new List<string>();
+        foreach (var p in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (p == ".") continue;
+            if (p == "..") { if (parts.Count > 0) parts.RemoveAt(parts.Count - 1); continue; }
+            parts.Add(p);
+        }
+        return "/" + string.Join('/', parts);
+    }
 
     public static List<Mount> DefaultMounts(bool privileged) =>
     [

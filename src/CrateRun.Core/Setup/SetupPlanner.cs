@@ -7,7 +7,9 @@ namespace CrateRun.Core.Setup;
 /// <param name="V1Hierarchies">On v1: the controller sets of each hierarchy, e.g. "cpu,cpuacct", "memory".</param>
 /// <param name="NoPivot">--no-pivot: move the rootfs onto / and chroot (for a rootfs on ramfs).</param>
 /// <param name="IdmapRootfs">Mount the rootfs id-mapped into the container's user namespace.</param>
-public sealed record HostInfo(bool CgroupV2, IReadOnlyList<string> V1Hierarchies, bool NoPivot = false, bool IdmapRootfs = false);
+/// <param name="HostProcSysMounts">--no-pivot: the host's full procfs and sysfs mounts outside the rootfs, to hide.</param>
+public sealed record HostInfo(bool CgroupV2, IReadOnlyList<string> V1Hierarchies, bool NoPivot = false, bool IdmapRootfs = false,
+    IReadOnlyList<string>? HostProcSysMounts = null);
 
 /// <summary>
 /// Turns an OCI config into the ordered list of setup steps that the C stage runs inside
@@ -37,13 +39,18 @@ public static class SetupPlanner
         bool userns = HasNamespace(spec, "user", newOnly: false);
         var mounts = spec.Mounts ?? [];
         var deferCgroup = false;
+        var rootPropagation = spec.Linux?.RootfsPropagation;
 
         if (HasNamespace(spec, "mount"))
         {
             // 1. Propagation first, so nothing we mount leaks back to the host.
-            steps.Add(new SetupStep(StepOp.RootPropagation, MountFlags: RootPropagation(spec.Linux?.RootfsPropagation)));
+            steps.Add(new SetupStep(StepOp.RootPropagation, MountFlags: PropagationBeforePivot(rootPropagation)));
             // 2. The rootfs must be a mount point for pivot_root; every later path resolves inside it.
-            steps.Add(new SetupStep(StepOp.BindRootfs, Source: rootfs, Flags: host.IdmapRootfs ? StepFlags.Idmap : StepFlags.None));
+            //    Under a shared root the mount holding it turns private first: pivot_root refuses
+            //    a shared parent, and the bind would otherwise show up on the host.
+            var rootfsFlags = (host.IdmapRootfs ? StepFlags.Idmap : StepFlags.None)
+                | (IsShared(rootPropagation) ? StepFlags.PrivateParent : StepFlags.None);
+            steps.Add(new SetupStep(StepOp.BindRootfs, Source: rootfs, Flags: rootfsFlags));
             // 3. The config's mounts, in order (a later mount may sit on an earlier one). cgroup
             //    mounts wait for the cgroup (step 6), unless something is mounted beneath them.
             deferCgroup = mounts.Where(IsCgroupMount).All(c => !mounts.Any(o => !IsCgroupMount(o) && IsBelow(o.Destination, c.Destination)));
@@ -54,7 +61,10 @@ public static class SetupPlanner
                 steps.AddRange(PlanMount(m, host, spec));
             }
             // 4. Device nodes on the fresh /dev (bound from the host in a user namespace, where mknod is denied).
-            if (spec.Mounts?.Any(m => m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs") == true)
+            //    A bind mount on /dev is someone's directory: nothing is created in it (as runc).
+            var devIsBound = mounts.Any(m => IsDev(m) && IsBind(m));
+            if (devIsBound) { /* someone's directory: no nodes, no symlinks */ }
+            else if (mounts.Any(m => IsDev(m) && m.Type == "tmpfs"))
             {
                 // the defaults first, where the config's own entry for one (another mode or owner) wins; then the config's others
                 var configured = (spec.Linux?.Devices ?? []).DistinctBy(d => d.Path).ToDictionary(d => d.Path);
@@ -67,6 +77,10 @@ public static class SetupPlanner
                 foreach (var d in spec.Linux?.Devices ?? [])
                     steps.Add(PlanDevice(d, userns));
             }
+            // 4b. A read-only tmpfs (a read-only /dev too) was mounted writable so that its
+            //    mount points and nodes could be made: now it turns read-only (as runc does).
+            foreach (var m in mounts.Where(m => m.Type == "tmpfs" && !IsBind(m) && IsReadOnly(ParsedMountOptions.Parse(m.Options))))
+                steps.Add(new SetupStep(StepOp.MakeReadonly, Target: m.Destination));
         }
 
         // 5. Names and network: these belong to the UTS and network namespaces, set before the
@@ -103,12 +117,16 @@ public static class SetupPlanner
             //    the container's (the process runs those itself; startContainer ones after start).
             if (new[] { spec.Hooks?.Prestart, spec.Hooks?.CreateRuntime, spec.Hooks?.CreateContainer, spec.Hooks?.StartContainer }.Any(h => h is { Count: > 0 }))
                 steps.Add(new SetupStep(StepOp.Hooks));
-            // 10. Switch root; the old root is detached and gone from the container's view.
+            // 10. Switch root; the old root is detached and gone from the container's view. Without
+            //     pivot_root the host's proc and sysfs mounts stay in our namespace below the
+            //     moved root: they go first, or the container could mount a fresh proc.
+            if (host.NoPivot)
+                foreach (var p in host.HostProcSysMounts ?? [])
+                    steps.Add(new SetupStep(StepOp.HideHostFs, Target: p));
             steps.Add(new SetupStep(StepOp.PivotRoot, Flags: host.NoPivot ? StepFlags.NoPivot : StepFlags.None));
             // 11. Only now can / itself change: shared propagation, read-only root.
-            var prop = spec.Linux?.RootfsPropagation;
-            if (prop is "shared" or "rshared" or "unbindable" or "runbindable")
-                steps.Add(new SetupStep(StepOp.SetPropagation, Target: "/", Propagation: RootPropagation(prop)));
+            if (PropagationAfterPivot(rootPropagation) is var after and not 0)
+                steps.Add(new SetupStep(StepOp.SetPropagation, Target: "/", Propagation: after));
             if (spec.Root?.Readonly == true)
                 steps.Add(new SetupStep(StepOp.MakeReadonly, Target: "/"));
         }
@@ -124,13 +142,33 @@ public static class SetupPlanner
     private static bool IsBelow(string path, string dir) =>
         path.TrimEnd('/').StartsWith(dir.TrimEnd('/') + "/", StringComparison.Ordinal);
 
-    private static ulong RootPropagation(string? p) => p switch
+    private static bool IsBind(Mount m) => m.Type == "bind" || ParsedMountOptions.Parse(m.Options).Bind;
+
+    private static bool IsReadOnly(ParsedMountOptions o) => ((o.Flags | o.RecursiveFlags) & ~o.RecursiveClearFlags & MountFlags.ReadOnly) != 0;
+
+    private static bool IsDev(Mount m) => m.Destination.TrimEnd('/') == "/dev";
+
+    private static bool IsShared(string? rootfsPropagation) => rootfsPropagation is "shared" or "rshared";
+
+    /// <summary>
+    /// linux.rootfsPropagation for the whole namespace before pivot_root. Shared keeps the
+    /// host's peer groups (bidirectional mounts need them); unbindable waits for the pivot,
+    /// because an unbindable rootfs could not be bound onto itself.
+    /// </summary>
+    private static ulong PropagationBeforePivot(string? p) => p switch
     {
-        null or "" or "rslave" or "slave" => MountFlags.Slave | MountFlags.Rec,
+        null or "" or "rslave" or "slave" or "unbindable" or "runbindable" => MountFlags.Slave | MountFlags.Rec,
         "private" or "rprivate" => MountFlags.Private | MountFlags.Rec,
         "shared" or "rshared" => MountFlags.Shared | MountFlags.Rec,
+        _ => throw new UsageException($"invalid rootfsPropagation '{p}' (private, rprivate, slave, rslave, shared, rshared, unbindable or runbindable)"),
+    };
+
+    /// <summary>What "/" still needs after pivot_root (the rootfs bind was made from a private parent under a shared root); 0 = nothing.</summary>
+    private static ulong PropagationAfterPivot(string? p) => p switch
+    {
+        "shared" or "rshared" => MountFlags.Shared | MountFlags.Rec,
         "unbindable" or "runbindable" => MountFlags.Unbindable | MountFlags.Rec,
-        _ => throw new UsageException($"invalid rootfsPropagation '{p}'"),
+        _ => 0,
     };
 
     private static string ValidateSysctl(string key)
@@ -181,9 +219,18 @@ public static class SetupPlanner
         {
             if (string.IsNullOrEmpty(m.Source))
                 throw new UsageException($"bind mount on {m.Destination} has no source");
-            var flags = StepFlags.Bind | (o.Recursive ? StepFlags.Recursive : 0) | (o.RecursiveReadonly ? StepFlags.Readonly : 0);
+            // sync, dirsync, lazytime, iversion, mand belong to the filesystem, which a bind mount shares with its source
+            if ((o.Flags & MountFlags.SuperblockFlags) != 0)
+            {
+                var option = m.Options!.First(x => (ParsedMountOptions.Parse([x]).Flags & MountFlags.SuperblockFlags) != 0);
+                throw new UsageException($"mount option '{option}' on the bind mount {m.Destination}: it changes the source's filesystem, not a bind mount (set it where that filesystem is mounted)");
+            }
+            var flags = StepFlags.Bind | (o.Recursive ? StepFlags.Recursive : 0);
             yield return new SetupStep(StepOp.Mount, Target: m.Destination, Source: m.Source, Flags: flags,
-                MountFlags: o.Flags, Propagation: o.Propagation);
+                MountFlags: o.Flags & ~MountFlags.Remount, Propagation: o.Propagation)
+            {
+                ClearFlags = o.ClearFlags, RecursiveSetFlags = o.RecursiveFlags, RecursiveClearFlags = o.RecursiveClearFlags,
+            };
             yield break;
         }
         if (type == "cgroup" || type == "cgroup2")
@@ -197,8 +244,17 @@ public static class SetupPlanner
         // devpts' gid=5 (tty) must exist in a user namespace, or the mount fails: leave it out there
         if (type == "devpts" && HasNamespace(spec, "user", newOnly: false) && !Maps(spec.Linux?.GidMappings, 5))
             data = string.Join(',', data.Split(',').Where(d => !d.StartsWith("gid=", StringComparison.Ordinal)));
+        // a fresh filesystem has no submounts: the recursive options are its own. A read-only
+        // tmpfs is mounted writable and turned read-only after the device nodes (step 4b).
+        var fsFlags = (o.RecursiveFlags & MountFlags.AtimeModes) != 0 ? o.Flags & ~MountFlags.AtimeModes : o.Flags;
+        fsFlags = (fsFlags | o.RecursiveFlags) & ~o.RecursiveClearFlags;
+        if (type == "tmpfs") fsFlags &= ~MountFlags.ReadOnly;
+        // procfs and sysfs only on a plain directory (no symlink on the way: CVE-2023-27561)
+        var stepFlags = type is "proc" or "sysfs" ? StepFlags.PlainDir : StepFlags.None;
+        // tmpcopyup: the tmpfs starts with a copy of the directory it covers
+        if (o.CopyUp && type == "tmpfs") stepFlags |= StepFlags.CopyUp;
         yield return new SetupStep(StepOp.Mount, Target: m.Destination, Source: m.Source ?? type, FsType: type,
-            Data: data, MountFlags: o.Flags, Propagation: o.Propagation);
+            Data: data, Flags: stepFlags, MountFlags: fsFlags & ~MountFlags.Remount, Propagation: o.Propagation);
     }
 
     /// <summary>

@@ -19,6 +19,8 @@ public enum StepOp
     LoopbackUp = 14,
     EnterCgroup = 15,
     Hooks = 16,
+    // mounts
+    HideHostFs = 17,
 }
 
 /// <summary>Step flags; mirror the CRT_F_* values in Native/launch.h.</summary>
@@ -34,6 +36,10 @@ public enum StepFlags : uint
     File = 0x20,
     BindDev = 0x40,
     Idmap = 0x80,
+    // mounts
+    PrivateParent = 0x100,
+    PlainDir = 0x200,
+    CopyUp = 0x400,
 }
 
 /// <summary>
@@ -54,6 +60,15 @@ public sealed record SetupStep(
     uint Uid = 0,
     uint Gid = 0)
 {
+    /// <summary>Mount: MS_* flags the options clear on the mount itself (rw, suid, atime...).</summary>
+    public ulong ClearFlags { get; init; }
+
+    /// <summary>Bind mount: MS_* flags set on every mount of the tree (rro, rnosuid...).</summary>
+    public ulong RecursiveSetFlags { get; init; }
+
+    /// <summary>Bind mount: MS_* flags cleared on every mount of the tree (rrw, rsuid...).</summary>
+    public ulong RecursiveClearFlags { get; init; }
+
     /// <summary>A short human description, used in error messages ("mount proc on /proc").</summary>
     public string Describe() => Op switch
     {
@@ -75,6 +90,7 @@ public sealed record SetupStep(
         StepOp.LoopbackUp => "bring up the loopback interface",
         StepOp.EnterCgroup => "enter the cgroup and its namespace",
         StepOp.Hooks => "run the prestart, createRuntime and createContainer hooks",
+        StepOp.HideHostFs => $"hide the host's {Target} (no pivot)",
         _ => Op.ToString(),
     };
 }

@@ -95,7 +95,8 @@ public sealed class ContainerEngine(ContainerStore store)
             bool userns = SetupPlanner.HasNamespace(spec, "user", newOnly: false);
             // The Docker-like face asks for an id-mapped rootfs with --userns; OCI clients prepare their own.
             bool idmap = SetupPlanner.HasNamespace(spec, "user") && spec.Annotations?.GetValueOrDefault(IdmapAnnotation) == "true";
-            launch.Steps = SetupPlanner.Plan(spec, rootfs, new HostInfo(Layout.IsV2, [.. Layout.V1.Select(h => h.Controllers)], o.NoPivot, idmap));
+            launch.Steps = SetupPlanner.Plan(spec, rootfs, new HostInfo(Layout.IsV2, [.. Layout.V1.Select(h => h.Controllers)], o.NoPivot, idmap,
+                o.NoPivot ? HostMounts.FullProcAndSysfs(rootfs) : null));
             ProcessPlan.Apply(launch, spec, process, userns);
             launch.CreateContainerHooks.AddRange(spec.Hooks?.CreateContainer ?? []);
             launch.StartContainerHooks.AddRange(spec.Hooks?.StartContainer ?? []);

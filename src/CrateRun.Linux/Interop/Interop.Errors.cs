@@ -14,7 +14,7 @@ public sealed class SyscallException(string call, string? argument, int errno)
 internal static partial class Interop
 {
     public const int EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EAGAIN = 11, EACCES = 13, EBUSY = 16,
-        EEXIST = 17, ENOTDIR = 20, EINVAL = 22, ENOEXEC = 8, ECHILD = 10, ENOSYS = 38, ENOTEMPTY = 39;
+        EEXIST = 17, ENOTDIR = 20, EINVAL = 22, ENOEXEC = 8, ECHILD = 10, ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40;
 
     public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 

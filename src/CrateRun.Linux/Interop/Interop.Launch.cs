@@ -19,6 +19,8 @@ internal static partial class Interop
             public ulong MountFlags, Propagation, Dev;
             public uint Mode, Uid, Gid, Pad;
             public byte* Source, Target, FsType, Data;
+            // mounts
+            public ulong ClearFlags, RecursiveSetFlags, RecursiveClearFlags;
         }
 
         [StructLayout(LayoutKind.Sequential)]

@@ -47,6 +47,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -177,7 +178,8 @@ static void put_errno_text(int fd, const char *what, const char *arg, int err)
 }
 
 /* Open `path` below `rootfd` without ever leaving it: symlinks and ".." are resolved as if
- * rootfd were "/" (openat2 RESOLVE_IN_ROOT). Missing components are created on request. */
+ * rootfd were "/" (openat2 RESOLVE_IN_ROOT). Missing components are created on request,
+ * one after the other (a loop, not recursion: a deep path must not exhaust our stack). */
 static int open_in_root(int rootfd, const char *path, int create)
 {
     struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
@@ -189,40 +191,81 @@ static int open_in_root(int rootfd, const char *path, int create)
     if (fd >= 0 || errno != ENOENT || create == CREATE_NONE)
         return fd;
 
-    char parent[4096];
+    char prefix[4096];
     size_t len = strlen(path);
-    if (len >= sizeof parent) {
+    while (len > 0 && path[len - 1] == '/')
+        len--;
+    if (len >= sizeof prefix) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    memcpy(parent, path, len + 1);
-    while (len > 0 && parent[len - 1] == '/')
-        parent[--len] = '\0';
-    char *slash = strrchr(parent, '/');
-    const char *leaf = slash ? slash + 1 : parent;
-    int pfd;
-    if (slash) {
-        *slash = '\0';
-        pfd = open_in_root(rootfd, parent, CREATE_DIR);
-    } else {
-        pfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+    memcpy(prefix, path, len);
+    prefix[len] = '\0';
+    /* prefix[0..end) is one more component each round; the parent is what came before it */
+    size_t parent_end = 0;
+    for (size_t end = 0; end < len;) {
+        size_t next = end;
+        while (next < len && prefix[next] != '/')
+            next++;
+        int last = next >= len;
+        prefix[next] = '\0';
+        int probe = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof how);
+        if (probe >= 0) {
+            close(probe);
+        } else if (errno != ENOENT) {
+            return -1;
+        } else {
+            int pfd;
+            if (parent_end == 0) {
+                pfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+            } else {
+                prefix[parent_end - 1] = '\0';
+                pfd = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof how);
+                prefix[parent_end - 1] = '/';
+            }
+            if (pfd < 0)
+                return -1;
+            const char *leaf = prefix + parent_end;
+            int rc;
+            if (!last || create == CREATE_DIR) {
+                rc = mkdirat(pfd, leaf, 0755);
+            } else {
+                rc = openat(pfd, leaf, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (rc >= 0)
+                    close(rc);
+            }
+            int err = errno;
+            close(pfd);
+            if (rc < 0 && err != EEXIST) {
+                errno = err;
+                return -1;
+            }
+        }
+        if (!last)
+            prefix[next] = '/';
+        while (next < len && prefix[next] == '/')
+            next++;
+        parent_end = next;
+        end = next;
     }
-    if (pfd < 0)
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+/* A directory below `rootfd` reached through no symlink at all, created if missing: where
+ * procfs and sysfs go. A rootfs whose /proc is a symlink could otherwise point the mount
+ * somewhere else inside it (CVE-2023-27561/28642 class). ELOOP: a symlink; ENOTDIR: a file. */
+static int open_plain_dir_in_root(int rootfd, const char *path)
+{
+    int fd = open_in_root(rootfd, path, CREATE_NONE);
+    if (fd < 0 && errno == ENOENT)
+        fd = open_in_root(rootfd, path, CREATE_DIR);
+    if (fd < 0)
         return -1;
-    int rc;
-    if (create == CREATE_DIR) {
-        rc = mkdirat(pfd, leaf, 0755);
-    } else {
-        rc = openat(pfd, leaf, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (rc >= 0)
-            close(rc);
-    }
-    int err = errno;
-    close(pfd);
-    if (rc < 0 && err != EEXIST) {
-        errno = err;
-        return -1;
-    }
+    close(fd);
+    struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS};
+    while (*path == '/')
+        path++;
     return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
 }
 
@@ -245,25 +288,57 @@ static int open_parent_in_root(int rootfd, const char *path, char *buf, size_t s
     return open_in_root(rootfd, buf, CREATE_DIR);
 }
 
-/* MS_* flags that a bind mount applies afterwards, as MOUNT_ATTR_* for mount_setattr. */
+/* MS_* flags set and cleared, as the two halves of a struct mount_attr for mount_setattr.
+ * The atime modes are one field of the mount (MOUNT_ATTR__ATIME): setting one means
+ * clearing that field too, and clearing one (atime, norelatime, nostrictatime) leaves the
+ * kernel's default, relatime, as mount(2) does. */
+static struct mount_attr mount_attr_of(uint64_t set, uint64_t clear)
+{
+    static const struct {
+        uint64_t ms, attr;
+    } map[] = {
+        {MS_RDONLY, MOUNT_ATTR_RDONLY},         {MS_NOSUID, MOUNT_ATTR_NOSUID},
+        {MS_NODEV, MOUNT_ATTR_NODEV},           {MS_NOEXEC, MOUNT_ATTR_NOEXEC},
+        {MS_NODIRATIME, MOUNT_ATTR_NODIRATIME}, {MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW},
+    };
+    struct mount_attr a = {0};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (set & map[i].ms)
+            a.attr_set |= map[i].attr;
+        else if (clear & map[i].ms)
+            a.attr_clr |= map[i].attr;
+    }
+    const uint64_t atime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
+    if ((set | clear) & atime) {
+        a.attr_clr |= MOUNT_ATTR__ATIME;
+        if (set & MS_NOATIME)
+            a.attr_set |= MOUNT_ATTR_NOATIME;
+        else if (set & MS_STRICTATIME)
+            a.attr_set |= MOUNT_ATTR_STRICTATIME;
+        else
+            a.attr_set |= MOUNT_ATTR_RELATIME;
+    }
+    return a;
+}
+
+/* The flags of a new mount (fsmount's attr_flags, where the atime mode is a plain value). */
 static uint64_t mount_attrs(uint64_t ms)
 {
-    uint64_t a = 0;
-    if (ms & MS_RDONLY)
-        a |= MOUNT_ATTR_RDONLY;
-    if (ms & MS_NOSUID)
-        a |= MOUNT_ATTR_NOSUID;
-    if (ms & MS_NODEV)
-        a |= MOUNT_ATTR_NODEV;
-    if (ms & MS_NOEXEC)
-        a |= MOUNT_ATTR_NOEXEC;
-    if (ms & MS_NODIRATIME)
-        a |= MOUNT_ATTR_NODIRATIME;
-    if (ms & MS_NOATIME)
-        a |= MOUNT_ATTR_NOATIME;
-    else if (ms & MS_STRICTATIME)
-        a |= MOUNT_ATTR_STRICTATIME;
-    return a;
+    return mount_attr_of(ms, 0).attr_set;
+}
+
+/* Superblock flags of the data-less options (sync, dirsync, lazytime, mand), as the generic
+ * fsconfig flags that every filesystem accepts. */
+static int configure_sb_flags(int fs, uint64_t ms)
+{
+    static const struct {
+        uint64_t ms;
+        const char *key;
+    } map[] = {{MS_SYNCHRONOUS, "sync"}, {MS_DIRSYNC, "dirsync"}, {MS_LAZYTIME, "lazytime"}, {MS_MANDLOCK, "mand"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if ((ms & map[i].ms) && fsconfig(fs, FSCONFIG_SET_FLAG, map[i].key, NULL, 0) < 0)
+            return -1;
+    return 0;
 }
 
 /* A new filesystem instance (fsopen/fsconfig/fsmount) from an fstype and a data string
@@ -299,7 +374,7 @@ static int make_fs(const char *fstype, const char *source, const char *data, uin
                 goto fail;
         }
     }
-    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    if (configure_sb_flags(fs, ms) < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
         goto fail;
     int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned int)mount_attrs(ms));
     int err = errno;
@@ -325,40 +400,144 @@ static int attach(int mnt, int target)
 
 /* ---- the steps --------------------------------------------------------------------- */
 
+/* Copy the entries of directory `from` into directory `to` (tmpcopyup): files, directories,
+ * symlinks and nodes, with their modes and owners. `depth` bounds the recursion. */
+static int copy_dir_contents(int from, int to, int depth)
+{
+    if (depth > 64) {
+        errno = ELOOP;
+        return -1;
+    }
+    int dir = openat(from, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -1;
+    char buf[1024];
+    long n;
+    int rc = 0;
+    while (rc == 0 && (n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+        for (long off = 0; rc == 0 && off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            off += d->reclen;
+            if (strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0)
+                continue;
+            struct stat st;
+            if (fstatat(dir, d->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                rc = -1;
+                break;
+            }
+            if (S_ISDIR(st.st_mode)) {
+                int sub_from = openat(dir, d->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int sub_to = -1;
+                if (sub_from < 0 || (mkdirat(to, d->name, 0700) < 0 && errno != EEXIST) ||
+                    (sub_to = openat(to, d->name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+                    copy_dir_contents(sub_from, sub_to, depth + 1) < 0)
+                    rc = -1;
+                if (sub_from >= 0)
+                    close(sub_from);
+                if (sub_to >= 0)
+                    close(sub_to);
+            } else if (S_ISREG(st.st_mode)) {
+                int in = openat(dir, d->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                int out = openat(to, d->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (in < 0 || out < 0)
+                    rc = -1;
+                for (off_t left = st.st_size; rc == 0 && left > 0;) {
+                    ssize_t w = sendfile(out, in, NULL, left > (1 << 30) ? (1 << 30) : (size_t)left);
+                    if (w <= 0)
+                        rc = -1;
+                    else
+                        left -= w;
+                }
+                if (in >= 0)
+                    close(in);
+                if (out >= 0)
+                    close(out);
+            } else if (S_ISLNK(st.st_mode)) {
+                char link[4096];
+                ssize_t len = readlinkat(dir, d->name, link, sizeof link - 1);
+                if (len < 0)
+                    rc = -1;
+                else {
+                    link[len] = '\0';
+                    if (symlinkat(link, to, d->name) < 0)
+                        rc = -1;
+                }
+            } else if (mknodat(to, d->name, st.st_mode, st.st_rdev) < 0) {
+                rc = -1;
+            }
+            if (rc == 0 && fchownat(to, d->name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                rc = -1;
+            if (rc == 0 && !S_ISLNK(st.st_mode) && fchmodat(to, d->name, st.st_mode & 07777, 0) < 0)
+                rc = -1;
+        }
+    }
+    if (n < 0)
+        rc = -1;
+    int err = errno;
+    close(dir);
+    errno = err;
+    return rc;
+}
+
+/* Bind sources, opened (O_PATH) by prepare_rootfs() while we still had the runtime's ids:
+ * in a user namespace the container's root may not be allowed to look them up. */
+static int *bind_sources;
+
 static void step_mount(int rootfd, const struct crt_step *s)
 {
     int kind = (s->flags & CRT_F_FILE) ? CREATE_FILE : CREATE_DIR;
     int mnt;
     if (s->flags & CRT_F_BIND) {
+        int src = bind_sources ? bind_sources[cur_step] : -1;
         struct stat st;
-        if (stat(s->source, &st) < 0)
+        if (src >= 0 ? fstat(src, &st) < 0 : stat(s->source, &st) < 0)
             fail(CRT_CALL_OPEN);
         kind = S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE;
         unsigned int rec = (s->flags & CRT_F_RECURSIVE) ? AT_RECURSIVE : 0;
-        mnt = open_tree(AT_FDCWD, s->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+        mnt = src >= 0 ? open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | rec)
+                       : open_tree(AT_FDCWD, s->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
         if (mnt < 0)
             fail(CRT_CALL_MOUNT);
-        struct mount_attr attr = {.attr_set = mount_attrs(s->mount_flags)};
+        if (src >= 0) {
+            close(src);
+            bind_sources[cur_step] = -1;
+        }
+        /* the options without "r" are about this mount only (ro on an rbind leaves the
+         * submounts as they are); rro, rnosuid... then go over the whole tree */
+        struct mount_attr top = mount_attr_of(s->mount_flags, s->clear_flags);
         if (s->flags & CRT_F_READONLY)
-            attr.attr_set |= MOUNT_ATTR_RDONLY;
-        if (attr.attr_set && mount_setattr(mnt, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+            top.attr_set |= MOUNT_ATTR_RDONLY;
+        if ((top.attr_set || top.attr_clr) && mount_setattr(mnt, "", AT_EMPTY_PATH, &top, sizeof top) < 0)
+            fail(CRT_CALL_MOUNT);
+        struct mount_attr all = mount_attr_of(s->rec_set_flags, s->rec_clear_flags);
+        if ((all.attr_set || all.attr_clr) && mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &all, sizeof all) < 0)
             fail(CRT_CALL_MOUNT);
     } else {
         mnt = make_fs(s->fstype, s->source, s->data, s->mount_flags);
         if (mnt < 0)
             fail(CRT_CALL_MOUNT);
     }
-    int target = open_in_root(rootfd, s->target, kind);
+    int target = (s->flags & CRT_F_PLAIN_DIR) ? open_plain_dir_in_root(rootfd, s->target) : open_in_root(rootfd, s->target, kind);
     if (target < 0)
         fail(CRT_CALL_OPEN);
+    if ((s->flags & CRT_F_COPYUP) && !(s->flags & CRT_F_BIND) && copy_dir_contents(target, mnt, 0) < 0)
+        fail(CRT_CALL_WRITE);
+    if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        fail(CRT_CALL_MOUNT);
+    /* propagation once attached: a detached tree joins no peer group when it is moved in */
     if (s->propagation) {
         struct mount_attr attr = {.propagation = s->propagation & ~(uint64_t)MS_REC};
         unsigned int rec = (s->propagation & MS_REC) ? AT_RECURSIVE : 0;
         if (mount_setattr(mnt, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
             fail(CRT_CALL_MOUNT);
     }
-    if (attach(mnt, target) < 0)
-        fail(CRT_CALL_MOUNT);
+    close(mnt);
     close(target);
 }
 
@@ -491,9 +670,17 @@ static int step_pivot_root(int rootfd, const struct crt_step *s)
         if (chroot(".") < 0)
             fail(CRT_CALL_PIVOT_ROOT);
     } else {
+        int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (oldroot < 0)
+            fail(CRT_CALL_OPEN);
         if (syscall(SYS_pivot_root, ".", ".") < 0)
             fail(CRT_CALL_PIVOT_ROOT);
-        /* never let the unmount below propagate to the host */
+        /* The old root now sits on top of the new one. Stand in it, so that "." names the
+         * old root and not the new one (whose mounts keep the propagation they were given),
+         * and never let the unmount below propagate to the host. */
+        if (fchdir(oldroot) < 0)
+            fail(CRT_CALL_CHDIR);
+        close(oldroot);
         if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
             fail(CRT_CALL_MOUNT);
         if (umount2(".", MNT_DETACH) < 0)
@@ -512,19 +699,109 @@ static int step_pivot_root(int rootfd, const struct crt_step *s)
     return fd;
 }
 
-/* The rootfs directory, opened while we still hold the runtime's ids. */
-static void prepare_rootfs(const struct crt_plan *plan)
+/* The rootfs directory and every bind source, opened while we still hold the runtime's ids
+ * (in a user namespace the container's root may not search them). `sources` has one slot
+ * per step: the O_PATH fd of a bind mount's source, -1 for the others. */
+static void prepare_rootfs(const struct crt_plan *plan, int *sources)
 {
     for (int i = 0; i < plan->n_steps; i++) {
-        if (plan->steps[i].op != CRT_OP_BIND_ROOTFS)
-            continue;
+        const struct crt_step *s = &plan->steps[i];
+        sources[i] = -1;
         cur_step = i;
-        prepared_rootfs = open(plan->steps[i].source, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (prepared_rootfs < 0)
-            fail(CRT_CALL_OPEN);
-        cur_step = -1;
-        return;
+        if (s->op == CRT_OP_BIND_ROOTFS && prepared_rootfs < 0) {
+            prepared_rootfs = open(s->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (prepared_rootfs < 0)
+                fail(CRT_CALL_OPEN);
+        } else if (s->op == CRT_OP_MOUNT && (s->flags & CRT_F_BIND)) {
+            sources[i] = open(s->source, O_PATH | O_CLOEXEC);
+            if (sources[i] < 0)
+                fail(CRT_CALL_OPEN);
+        }
     }
+    cur_step = -1;
+    bind_sources = sources;
+}
+
+static uint64_t mount_id_of(int fd)
+{
+    struct statx stx;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
+        fail(CRT_CALL_OPEN);
+    return stx.stx_mnt_id;
+}
+
+/* Change the propagation of the mount that holds the directory `dirfd` (only that one mount).
+ * Its root is found by climbing ".." until the mount changes. */
+static void set_propagation_of_mount_holding(int dirfd, uint64_t type)
+{
+    int cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (cur < 0)
+        fail(CRT_CALL_OPEN);
+    uint64_t id = mount_id_of(cur);
+    for (;;) {
+        int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (up < 0)
+            fail(CRT_CALL_OPEN);
+        struct stat a, b;
+        if (fstat(cur, &a) < 0 || fstat(up, &b) < 0)
+            fail(CRT_CALL_OPEN);
+        if (mount_id_of(up) != id || (a.st_dev == b.st_dev && a.st_ino == b.st_ino)) {
+            close(up);
+            break;
+        }
+        close(cur);
+        cur = up;
+    }
+    struct mount_attr attr = {.propagation = type};
+    if (mount_setattr(cur, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+        fail(CRT_CALL_MOUNT);
+    close(cur);
+}
+
+/* The mount holding the rootfs directory becomes private (like runc's
+ * rootfsParentMountPrivate): with a shared root propagation pivot_root refuses a shared
+ * parent, and the bind of the rootfs onto itself would appear in the host's namespace. */
+static void make_rootfs_parent_private(void)
+{
+    set_propagation_of_mount_holding(prepared_rootfs, MS_PRIVATE);
+}
+
+/* --no-pivot: a host procfs/sysfs mount left in our namespace under the moved root would let
+ * anyone in the container mount a fresh proc (the kernel allows it while a fully visible one
+ * exists). Never let the unmount propagate; cover what we may not unmount. */
+static void step_hide_host_fs(const struct crt_step *s)
+{
+    /* an unmount propagates through the parent's peers: under a shared root that could be
+     * the host's own mount, so the parent first stops sending (slave) */
+    char parent[4096];
+    size_t len = strlen(s->target);
+    if (len >= sizeof parent) {
+        errno = ENAMETOOLONG;
+        fail(CRT_CALL_OPEN);
+    }
+    memcpy(parent, s->target, len + 1);
+    char *slash = strrchr(parent, '/');
+    if (slash)
+        slash[slash == parent ? 1 : 0] = '\0';
+    int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) {
+        if (errno == ENOENT)
+            return;
+        fail(CRT_CALL_OPEN);
+    }
+    set_propagation_of_mount_holding(pfd, MS_SLAVE);
+    close(pfd);
+    if (mount(NULL, s->target, NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+        if (errno == ENOENT || errno == EINVAL)
+            return; /* gone already, with a mount above it */
+        fail(CRT_CALL_MOUNT);
+    }
+    if (umount2(s->target, MNT_DETACH) == 0)
+        return;
+    if (errno != EINVAL && errno != EPERM)
+        fail(CRT_CALL_UMOUNT);
+    if (mount("tmpfs", s->target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
+        fail(CRT_CALL_MOUNT);
 }
 
 /* The state JSON for createContainer/startContainer hooks (a memfd from the runtime). */
@@ -598,6 +875,8 @@ static int run_steps(const struct crt_plan *plan)
              * root are root's in here too. It goes onto the directory opened before we
              * took our ids in the user namespace (the path may not be searchable now);
              * the tree's fd is then the root that every later path resolves in. */
+            if (s->flags & CRT_F_PRIVATE_PARENT)
+                make_rootfs_parent_private(); /* before the clone: it takes the parent's propagation */
             int tree = (s->flags & CRT_F_IDMAP)
                            ? receive_fd(CRT_MSG_ROOTFS_FD)
                            : open_tree(prepared_rootfs, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
@@ -659,6 +938,9 @@ static int run_steps(const struct crt_plan *plan)
             break;
         case CRT_OP_ENTER_CGROUP:
             enter_cgroup(plan);
+            break;
+        case CRT_OP_HIDE_HOST_FS:
+            step_hide_host_fs(s);
             break;
         case CRT_OP_HOOKS:
             send_msg(CRT_MSG_HOOKS, 0, 0, 0);
@@ -918,7 +1200,8 @@ static _Noreturn void container_main(const struct crt_plan *plan)
 {
     wait_go(); /* after the id maps: an unprivileged runtime cannot write those of an undumpable process */
     make_undumpable();
-    prepare_rootfs(plan);
+    int sources[plan->n_steps > 0 ? plan->n_steps : 1];
+    prepare_rootfs(plan, sources);
     if (plan->clone_flags & CLONE_NEWUSER) {
         /* become root of the new user namespace, where that uid is mapped */
         (void)syscall(SYS_setresgid, 0, 0, 0);
@@ -1047,7 +1330,7 @@ int crt_launch(const struct crt_plan *plan)
 }
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
-_Static_assert(sizeof(struct crt_step) == 80, "crt_step layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_step) == 104, "crt_step layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_plan) == 304, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");

@@ -34,6 +34,10 @@ enum crt_op {
     CRT_OP_ENTER_CGROUP = 15,    /* wait until the runtime has put us in our cgroup, then
                                     unshare the cgroup namespace; runs once, at the latest
                                     before the process is finalised */
+    /* mounts */
+    CRT_OP_HIDE_HOST_FS = 17,    /* --no-pivot: detach the host's procfs/sysfs mount at target
+                                    (a host path), or cover it with a tmpfs, so that nobody in
+                                    the container may mount a fresh proc (mount_too_revealing) */
 };
 
 /* Step flags. */
@@ -46,6 +50,14 @@ enum crt_op {
 #define CRT_F_BIND_DEV 0x40     /* MKNOD: bind the host node instead (user namespaces)       */
 #define CRT_F_IDMAP 0x80        /* BIND_ROOTFS: the runtime sends an id-mapped clone of the
                                    rootfs (CRT_MSG_ROOTFS_FD); mount that instead            */
+/* mounts */
+#define CRT_F_PRIVATE_PARENT 0x100 /* BIND_ROOTFS: make the mount holding the rootfs private
+                                      first (shared root propagation: pivot_root refuses a
+                                      shared parent, and the bind must not reach the host)   */
+#define CRT_F_PLAIN_DIR 0x200   /* MOUNT: the target must be a directory reached through no
+                                   symlink (procfs, sysfs: CVE-2023-27561 class)             */
+#define CRT_F_COPYUP 0x400      /* MOUNT (new filesystem): copy what the target directory
+                                   holds into the new filesystem first (tmpcopyup)          */
 
 struct crt_step {
     uint32_t op;
@@ -60,6 +72,10 @@ struct crt_step {
     const char *target; /* a path inside the container root; resolved without leaving it */
     const char *fstype;
     const char *data;
+    /* mounts: MS_* flags beyond mount_flags (which are set on the mount itself) */
+    uint64_t clear_flags;     /* MOUNT: cleared on the mount itself (rw, suid, dev, atime...)    */
+    uint64_t rec_set_flags;   /* MOUNT bind: set on every mount of the tree (rro, rnosuid...)     */
+    uint64_t rec_clear_flags; /* MOUNT bind: cleared on every mount of the tree (rrw, rsuid...)   */
 };
 
 struct crt_rlimit {

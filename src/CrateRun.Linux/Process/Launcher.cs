@@ -183,6 +183,14 @@ public static unsafe class Launcher
                 : $"exec: \"{cmd}\": permission denied (not an executable file)";
             return new LaunchException(text, "exec", msg.Err, null);
         }
+        if (msg.Step >= 0 && msg.Step < spec.Steps.Count && spec.Steps[msg.Step] is { Flags: var f } plain && f.HasFlag(Core.Setup.StepFlags.PlainDir)
+            && call == "open" && msg.Err is Interop.ELOOP or Interop.ENOTDIR)
+        {
+            // procfs/sysfs through a symlinked or non-directory mount point (CVE-2023-27561 class)
+            var problem = msg.Err == Interop.ELOOP ? "is a symlink or passes through one" : "is not a directory";
+            return new LaunchException($"container setup failed: {plain.FsType} must be mounted on a plain directory of the rootfs, and {plain.Target} {problem}",
+                call, msg.Err, plain.Describe());
+        }
         var step = msg.Step >= 0 && msg.Step < spec.Steps.Count ? spec.Steps[msg.Step].Describe()
             : msg.Step <= -100 && -100 - msg.Step < spec.Joins.Count ? $"join namespace 0x{spec.Joins[-100 - msg.Step].Type:x}"
             : null;
@@ -271,6 +279,7 @@ public static unsafe class Launcher
                 Op = (uint)st.Op, Flags = (uint)st.Flags, MountFlags = st.MountFlags, Propagation = st.Propagation,
                 Dev = st.Dev, Mode = st.Mode, Uid = st.Uid, Gid = st.Gid,
                 Source = a.Str(st.Source), Target = a.Str(st.Target), FsType = a.Str(st.FsType), Data = a.Str(st.Data),
+                ClearFlags = st.ClearFlags, RecursiveSetFlags = st.RecursiveSetFlags, RecursiveClearFlags = st.RecursiveClearFlags,
             };
         }
         plan->CgroupFd = s.CgroupDir?.Fd ?? -1;

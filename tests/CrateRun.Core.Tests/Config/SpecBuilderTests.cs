@@ -13,6 +13,9 @@ public class SpecBuilderTests
 
     private static Spec Build(RunOptions o) => SpecBuilder.Build(Id, o);
 
+    private static RunOptions With(Volume[]? volumes = null, string[]? tmpfs = null) =>
+        new() { Rootfs = "/var/lib/images/alpine", Command = ["sh"], Volumes = volumes ?? [], Tmpfs = tmpfs ?? [] };
+
     private static Dictionary<string, string> EnvMap(Spec s) =>
         s.Process!.Env!.ToDictionary(e => e[..e.IndexOf('=')], e => e[(e.IndexOf('=') + 1)..]);
 
@@ -364,5 +367,56 @@ public class SpecBuilderTests
         var b = Build(Options());
         Assert.Equal(7, b.Mounts!.Count);
         Assert.Equal(SpecBuilder.MaskedPaths.Count, b.Linux!.MaskedPaths!.Count);
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("//")]
+    [InlineData("/.")]
+    [InlineData("/tmp/..")]
+    public void A_volume_or_tmpfs_over_the_root_is_refused(string destination)
+    {
+        var v = With(volumes: [new Volume("/srv/x", destination, false)]);
+        Assert.Contains("root directory /", Assert.Throws<UsageException>(() => Build(v)).Message);
+        var t = With(tmpfs: [destination]);
+        Assert.Contains("root directory /", Assert.Throws<UsageException>(() => Build(t)).Message);
+    }
+
+    [Theory]
+    [InlineData("/proc")]
+    [InlineData("/proc/")]
+    [InlineData("/proc/sys")]
+    [InlineData("/x/../proc")]
+    public void A_volume_over_or_inside_proc_is_refused(string destination)
+    {
+        var v = With(volumes: [new Volume("/srv/x", destination, false)]);
+        Assert.Contains("/proc", Assert.Throws<UsageException>(() => Build(v)).Message);
+    }
+
+    [Fact]
+    public void A_volume_on_dev_replaces_the_default_dev_and_the_mounts_below_it()
+    {
+        var o = With(volumes: [new Volume("/srv/mydev", "/dev", false)]);
+        var dev = Build(o).Mounts!.Where(m => m.Destination.StartsWith("/dev", StringComparison.Ordinal)).ToList();
+        var only = Assert.Single(dev);
+        Assert.Equal("bind", only.Type);
+        Assert.Equal("/srv/mydev", only.Source);
+    }
+
+    [Fact]
+    public void A_volume_on_sys_replaces_sysfs_and_the_cgroup_mount_below_it()
+    {
+        var o = With(volumes: [new Volume("/srv/mysys", "/sys/", false)]);
+        var sys = Build(o).Mounts!.Where(m => m.Destination.StartsWith("/sys", StringComparison.Ordinal)).ToList();
+        Assert.Equal("bind", Assert.Single(sys).Type);
+    }
+
+    [Fact]
+    public void A_tmpfs_at_a_default_place_replaces_the_default()
+    {
+        var o = With(tmpfs: ["/dev/shm:size=1m"]);
+        var shm = Assert.Single(Build(o).Mounts!, m => m.Destination == "/dev/shm");
+        Assert.Contains("size=1m", shm.Options!);
+        Assert.Contains(Build(o).Mounts!, m => m.Destination == "/dev" && m.Type == "tmpfs");
     }
 }

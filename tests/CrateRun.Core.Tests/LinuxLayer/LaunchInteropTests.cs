@@ -32,7 +32,7 @@ public class LaunchInteropTests
     {
         Assert.Equal(304, sizeof(Launch.Plan));
         Assert.Equal(32, sizeof(Launch.Hook));
-        Assert.Equal(80, sizeof(Launch.Step));
+        Assert.Equal(104, sizeof(Launch.Step));
         Assert.Equal(24, sizeof(Launch.Msg));
         Assert.Equal(24, sizeof(Launch.Rlimit));
     }

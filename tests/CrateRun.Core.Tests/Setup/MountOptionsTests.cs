@@ -26,7 +26,9 @@ public class MountOptionsTests
     {
         Assert.Equal(new ParsedMountOptions(0, 0, "", false, false, false), ParsedMountOptions.Parse(null));
         Assert.Equal(new ParsedMountOptions(0, 0, "", false, false, false), P());
-        Assert.Equal(new ParsedMountOptions(0, 0, "", false, false, false), P("", " ", "defaults", "tmpcopyup", "norbind"));
+        Assert.Equal(new ParsedMountOptions(0, 0, "", false, false, false), P("", " ", "defaults", "norbind"));
+        Assert.True(P("tmpcopyup").CopyUp);
+        Assert.False(P("tmpcopyup", "notmpcopyup").CopyUp);
     }
 
     [Fact]
@@ -66,12 +68,73 @@ public class MountOptionsTests
     }
 
     [Fact]
-    public void Rro_is_recursive_read_only()
+    public void Rro_is_recursive_read_only_and_ro_is_not()
     {
         var o = P("rbind", "rro");
         Assert.True(o.RecursiveReadonly);
-        Assert.Equal(MountFlags.ReadOnly, o.Flags & MountFlags.ReadOnly);
+        Assert.Equal(MountFlags.ReadOnly, o.RecursiveFlags);
+        var top = P("rbind", "ro");
+        Assert.Equal(MountFlags.ReadOnly, top.Flags);
+        Assert.Equal(0UL, top.RecursiveFlags);
     }
+
+    [Theory]
+    [InlineData("rw", MountFlags.ReadOnly)]
+    [InlineData("suid", MountFlags.NoSuid)]
+    [InlineData("dev", MountFlags.NoDev)]
+    [InlineData("exec", MountFlags.NoExec)]
+    [InlineData("atime", MountFlags.NoAtime)]
+    [InlineData("diratime", MountFlags.NoDirAtime)]
+    [InlineData("norelatime", MountFlags.RelAtime)]
+    [InlineData("nostrictatime", MountFlags.StrictAtime)]
+    [InlineData("symfollow", MountFlags.NoSymFollow)]
+    public void Clearing_options_are_sent_as_flags_to_clear(string option, ulong flag)
+    {
+        // a bind mount inherits its source's flags: "suid" must clear nosuid, not just not set it
+        Assert.Equal(flag, P("rbind", option).ClearFlags);
+    }
+
+    [Theory]
+    [InlineData("rro", false, MountFlags.ReadOnly)]
+    [InlineData("rrw", true, MountFlags.ReadOnly)]
+    [InlineData("rnosuid", false, MountFlags.NoSuid)]
+    [InlineData("rsuid", true, MountFlags.NoSuid)]
+    [InlineData("rnodev", false, MountFlags.NoDev)]
+    [InlineData("rdev", true, MountFlags.NoDev)]
+    [InlineData("rnoexec", false, MountFlags.NoExec)]
+    [InlineData("rexec", true, MountFlags.NoExec)]
+    [InlineData("rnodiratime", false, MountFlags.NoDirAtime)]
+    [InlineData("rdiratime", true, MountFlags.NoDirAtime)]
+    [InlineData("rnoatime", false, MountFlags.NoAtime)]
+    [InlineData("ratime", true, MountFlags.NoAtime)]
+    [InlineData("rrelatime", false, MountFlags.RelAtime)]
+    [InlineData("rnorelatime", true, MountFlags.RelAtime)]
+    [InlineData("rstrictatime", false, MountFlags.StrictAtime)]
+    [InlineData("rnostrictatime", true, MountFlags.StrictAtime)]
+    [InlineData("rnosymfollow", false, MountFlags.NoSymFollow)]
+    [InlineData("rsymfollow", true, MountFlags.NoSymFollow)]
+    public void Recursive_options_of_the_spec(string option, bool clear, ulong flag)
+    {
+        var o = P("rbind", option);
+        Assert.Equal(clear ? 0UL : flag, o.RecursiveFlags);
+        Assert.Equal(clear ? flag : 0UL, o.RecursiveClearFlags);
+        Assert.Equal(0UL, o.Flags);
+        Assert.Equal("", o.Data);
+    }
+
+    /// <summary>The "Mount Options" table of runtime-spec config.md (v1.2): every one is understood, none goes to the filesystem as data.</summary>
+    public static TheoryData<string> SpecTable => new(
+        "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime", "loud", "mand",
+        "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime",
+        "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec", "rnoatime",
+        "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate",
+        "rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
+        "silent", "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable");
+
+    [Theory]
+    [MemberData(nameof(SpecTable))]
+    public void Every_option_of_the_spec_table_is_understood(string option) =>
+        Assert.Equal("", P(option).Data);
 
     [Theory]
     [InlineData("private", MountFlags.Private)]
@@ -125,8 +188,8 @@ public class MountOptionsTests
         {
             var o = P(option);
             Assert.True(o.Data == "", $"'{option}' is advertised by features but would be passed to the filesystem as data");
-            Assert.True(o.Flags != 0 || o.Propagation != 0 || o.Bind || option is "rw" or "suid" or "dev" or "exec" or "async"
-                or "nomand" or "atime" or "diratime" or "norelatime" or "nostrictatime" or "loud", $"'{option}' has no effect");
+            Assert.True(o.Flags != 0 || o.Propagation != 0 || o.Bind || o.ClearFlags != 0 || o.RecursiveFlags != 0 || o.RecursiveClearFlags != 0
+                || o.CopyUp || option is "defaults", $"'{option}' has no effect");
         }
     }
 }

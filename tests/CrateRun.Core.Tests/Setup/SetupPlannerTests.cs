@@ -89,13 +89,13 @@ public class SetupPlannerTests
         var steps = Plan(Docker());
         SetupStep M(string target) => steps.Single(s => s.Op == StepOp.Mount && s.Target == target);
 
-        Assert.Equal(new SetupStep(StepOp.Mount, "/proc", "proc", "proc", "", MountFlags: NoSuidDevExec), M("/proc"));
+        Assert.Equal(new SetupStep(StepOp.Mount, "/proc", "proc", "proc", "", StepFlags.PlainDir, MountFlags: NoSuidDevExec), M("/proc"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/dev", "tmpfs", "tmpfs", "mode=755,size=65536k",
             MountFlags: MountFlags.NoSuid | MountFlags.StrictAtime), M("/dev"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
             MountFlags: MountFlags.NoSuid | MountFlags.NoExec), M("/dev/pts"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/dev/shm", "shm", "tmpfs", "mode=1777,size=65536k", MountFlags: NoSuidDevExec), M("/dev/shm"));
-        Assert.Equal(new SetupStep(StepOp.Mount, "/sys", "sysfs", "sysfs", "", MountFlags: NoSuidDevExec | MountFlags.ReadOnly), M("/sys"));
+        Assert.Equal(new SetupStep(StepOp.Mount, "/sys", "sysfs", "sysfs", "", StepFlags.PlainDir, MountFlags: NoSuidDevExec | MountFlags.ReadOnly), M("/sys"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/run", "tmpfs", "tmpfs", "size=1m", MountFlags: NoSuidDevExec), M("/run"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/data", "/srv/data", Flags: StepFlags.Bind | StepFlags.Recursive,
             MountFlags: MountFlags.ReadOnly), M("/data"));
@@ -355,13 +355,17 @@ public class SetupPlannerTests
     [InlineData("rprivate", MountFlags.Private | MountFlags.Rec, 0UL)]
     [InlineData("shared", MountFlags.Shared | MountFlags.Rec, MountFlags.Shared | MountFlags.Rec)]
     [InlineData("rshared", MountFlags.Shared | MountFlags.Rec, MountFlags.Shared | MountFlags.Rec)]
-    [InlineData("unbindable", MountFlags.Unbindable | MountFlags.Rec, MountFlags.Unbindable | MountFlags.Rec)]
+    // an unbindable rootfs could not be bound onto itself: slave until the pivot, then unbindable
+    [InlineData("unbindable", MountFlags.Slave | MountFlags.Rec, MountFlags.Unbindable | MountFlags.Rec)]
+    [InlineData("runbindable", MountFlags.Slave | MountFlags.Rec, MountFlags.Unbindable | MountFlags.Rec)]
     public void Rootfs_propagation(string? prop, ulong first, ulong afterPivot)
     {
         var s = Docker();
         s.Linux!.RootfsPropagation = prop;
         var steps = Plan(s);
         Assert.Equal(new SetupStep(StepOp.RootPropagation, MountFlags: first), steps[0]);
+        // under a shared root the mount holding the rootfs turns private before the bind (pivot_root refuses a shared parent)
+        Assert.Equal(prop is "shared" or "rshared", steps[1].Flags.HasFlag(StepFlags.PrivateParent));
         var pivot = steps.FindIndex(x => x.Op == StepOp.PivotRoot);
         if (afterPivot == 0)
             Assert.Equal(steps.Count - 1, pivot);
@@ -412,8 +416,8 @@ public class SetupPlannerTests
         Assert.Equal(new SetupStep(StepOp.Mount, "/a", "/host/a", Flags: StepFlags.Bind), m[0]);
         Assert.Equal(new SetupStep(StepOp.Mount, "/b", "/host/b", Flags: StepFlags.Bind, MountFlags: MountFlags.ReadOnly,
             Propagation: MountFlags.Slave | MountFlags.Rec), m[1]);
-        Assert.Equal(new SetupStep(StepOp.Mount, "/c", "/host/c", Flags: StepFlags.Bind | StepFlags.Recursive | StepFlags.Readonly,
-            MountFlags: MountFlags.ReadOnly), m[2]);
+        Assert.Equal(new SetupStep(StepOp.Mount, "/c", "/host/c", Flags: StepFlags.Bind | StepFlags.Recursive)
+        { RecursiveSetFlags = MountFlags.ReadOnly }, m[2]);
         Assert.Equal("bind /host/a on /a", m[0].Describe());
     }
 
@@ -484,5 +488,92 @@ public class SetupPlannerTests
             Assert.False(string.IsNullOrWhiteSpace(text));
             Assert.NotEqual(step.Op.ToString(), text);
         }
+    }
+
+    [Fact]
+    public void Ro_on_an_rbind_is_the_top_mount_only_and_rro_the_whole_tree()
+    {
+        var s = Minimal("mount");
+        s.Mounts =
+        [
+            new Mount { Destination = "/top", Type = "bind", Source = "/h", Options = ["rbind", "ro", "nosuid"] },
+            new Mount { Destination = "/all", Type = "bind", Source = "/h", Options = ["rbind", "rro", "rnosuid", "suid"] },
+        ];
+        var m = Plan(s).Where(x => x.Op == StepOp.Mount).ToList();
+        Assert.Equal(MountFlags.ReadOnly | MountFlags.NoSuid, m[0].MountFlags);
+        Assert.Equal(0UL, m[0].RecursiveSetFlags);
+        Assert.Equal(0UL, m[1].MountFlags & MountFlags.ReadOnly);
+        Assert.Equal(MountFlags.ReadOnly | MountFlags.NoSuid, m[1].RecursiveSetFlags);
+        Assert.Equal(MountFlags.NoSuid, m[1].ClearFlags);
+    }
+
+    [Theory]
+    [InlineData("sync")]
+    [InlineData("dirsync")]
+    [InlineData("lazytime")]
+    [InlineData("iversion")]
+    [InlineData("mand")]
+    public void Filesystem_options_on_a_bind_mount_are_refused_naming_the_option(string option)
+    {
+        var s = Minimal("mount");
+        s.Mounts = [new Mount { Destination = "/b", Type = "bind", Source = "/h", Options = ["rbind", option] }];
+        var e = Assert.Throws<UsageException>(() => Plan(s));
+        Assert.Contains($"'{option}'", e.Message);
+        Assert.Contains("/b", e.Message);
+        // on a filesystem of its own they are fine
+        s.Mounts = [new Mount { Destination = "/t", Type = "tmpfs", Source = "tmpfs", Options = [option] }];
+        Assert.Single(Plan(s), x => x.Op == StepOp.Mount);
+    }
+
+    [Fact]
+    public void A_bind_mount_on_dev_gets_no_device_nodes_nor_symlinks()
+    {
+        var s = Minimal("mount");
+        s.Mounts =
+        [
+            new Mount { Destination = "/dev", Type = "tmpfs", Source = "tmpfs" },
+            new Mount { Destination = "/dev", Type = "bind", Source = "/srv/mydev", Options = ["rbind"] },
+        ];
+        s.Linux!.Devices = [new LinuxDevice { Path = "/dev/fuse", Type = "c", Major = 10, Minor = 229 }];
+        var steps = Plan(s);
+        Assert.DoesNotContain(steps, x => x.Op is StepOp.Mknod or StepOp.Symlink);
+    }
+
+    [Fact]
+    public void A_read_only_dev_is_mounted_writable_and_turned_read_only_after_its_nodes()
+    {
+        var s = Minimal("mount");
+        s.Mounts =
+        [
+            new Mount { Destination = "/dev", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid", "ro", "mode=755"] },
+            new Mount { Destination = "/dev/pts", Type = "devpts", Source = "devpts" },
+        ];
+        var steps = Plan(s);
+        var dev = steps.Single(x => x.Op == StepOp.Mount && x.Target == "/dev");
+        Assert.Equal(MountFlags.NoSuid, dev.MountFlags);
+        var ro = steps.FindIndex(x => x.Op == StepOp.MakeReadonly && x.Target == "/dev");
+        Assert.True(ro > steps.FindLastIndex(x => x.Op is StepOp.Mknod or StepOp.Symlink), "ro before the nodes");
+        Assert.True(ro > steps.FindIndex(x => x.Target == "/dev/pts"));
+        Assert.Equal(StepFlags.None, steps[ro].Flags); // /dev itself, not /dev/pts below it
+    }
+
+    [Theory]
+    [InlineData("proc", true)]
+    [InlineData("sysfs", true)]
+    [InlineData("tmpfs", false)]
+    public void Procfs_and_sysfs_need_a_plain_directory(string type, bool plain)
+    {
+        var s = Minimal("mount");
+        s.Mounts = [new Mount { Destination = "/x", Type = type, Source = type }];
+        Assert.Equal(plain, Plan(s).Single(x => x.Op == StepOp.Mount).Flags.HasFlag(StepFlags.PlainDir));
+    }
+
+    [Fact]
+    public void No_pivot_hides_the_hosts_proc_and_sysfs_before_the_move()
+    {
+        var steps = Plan(Docker(), V2 with { NoPivot = true, HostProcSysMounts = ["/proc", "/sys"] });
+        var pivot = steps.FindIndex(x => x.Op == StepOp.PivotRoot);
+        Assert.Equal([new SetupStep(StepOp.HideHostFs, "/proc"), new SetupStep(StepOp.HideHostFs, "/sys")], steps[(pivot - 2)..pivot]);
+        Assert.DoesNotContain(Plan(Docker(), V2 with { HostProcSysMounts = ["/proc"] }), x => x.Op == StepOp.HideHostFs);
     }
 }
