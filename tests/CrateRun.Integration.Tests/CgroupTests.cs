@@ -104,6 +104,23 @@ public sealed class CgroupTests(CrateRunFixture f)
         Assert.Equal(["33554432", "50", "0"], lines);
     }
 
+    [RootFact]
+    public async Task V1_in_a_user_namespace_sys_fs_cgroup_is_not_an_empty_tmpfs()
+    {
+        // v1 hierarchies cannot be mounted from a user namespace: the container's own directories are bound instead
+        await using var c = Container("cguserns", RuncSpec("/bin/sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes"), cfg =>
+        {
+            Resources(cfg)["memory"] = new JsonObject { ["limit"] = 33554432 };
+            var linux = cfg["linux"]!.AsObject();
+            linux["namespaces"]!.AsArray().Add((JsonNode)new JsonObject { ["type"] = "user" });
+            linux["uidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = 100000, ["size"] = 65536 });
+            linux["gidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = 100000, ["size"] = 65536 });
+        });
+        var r = await c.Run("run", "--bundle", c.Bundle, c.Id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("33554432", r.Stdout.Trim());
+    }
+
     // ---- conformance 15, 18; runc drop-in: Docker 20.10's zeros -------------------------
 
     [RootFact]
