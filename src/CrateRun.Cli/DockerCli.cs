@@ -180,7 +180,7 @@ public static class DockerCli
                 Hostname = p.GetValue(hostname),
                 Memory = p.GetValue(memory) is { } m ? Quantities.ParseMemory(m) : null,
                 Pids = p.GetValue(pids) is { } pl ? Quantities.ParsePids(pl) : null,
-                Cpu = p.GetValue(cpu) is { } c ? Quantities.ParseCpu(c) : p.GetValue(cpus) is { } cs ? Quantities.ParseCpus(cs) : null,
+                Cpu = p.GetValue(cpu) is { } c ? Quantities.ParseCpu(c) : p.GetValue(cpus) is { } cs ? Quantities.ParseCpus(cs, Environment.ProcessorCount) : null,
                 Env = p.GetValue(env) ?? [],
                 Workdir = p.GetValue(workdir),
                 Volumes = [.. (p.GetValue(volume) ?? []).Select(CheckVolume)],

@@ -185,7 +185,7 @@ public static class OciCli
             int code;
             using (SignalForwarding.To(r.Pid))
                 code = Processes.ExitCode(Launcher.Reap(r.Pid));
-            engine.RecordExit(cid, code);
+            engine.RecordExit(cid, code, keepCgroup: p.GetValue(keep));
             if (!p.GetValue(keep)) Delete(engine, cid, force: true);
             return code;
         }));
@@ -369,7 +369,7 @@ public static class OciCli
         var cmd = new Command("ps", "List the processes of a container") { format, id, psArgs };
         cmd.SetAction(p => Handle(p, engine =>
         {
-            var pids = engine.RunningCgroup(p.GetValue(id)!).Pids();
+            var pids = engine.ContainerPids(p.GetValue(id)!);
             if (p.GetValue(format) == "json")
             {
                 Console.WriteLine(JsonSerializer.Serialize(pids.ToList(), CliJson.Default.ListInt32));
@@ -467,10 +467,14 @@ public static class OciCli
         var cpusetCpus = new Option<string?>("--cpuset-cpus");
         var cpusetMems = new Option<string?>("--cpuset-mems");
         var pidsLimit = new Option<long?>("--pids-limit");
+        var cpuRtPeriod = new Option<ulong?>("--cpu-rt-period");
+        var cpuRtRuntime = new Option<long?>("--cpu-rt-runtime");
+        var blkioWeight = new Option<ushort?>("--blkio-weight");
         var id = IdArgument();
         var cmd = new Command("update", "Change the resource limits of a running container")
         {
-            resources, memory, memorySwap, memoryReservation, cpuQuota, cpuPeriod, cpuShares, cpusetCpus, cpusetMems, pidsLimit, id,
+            resources, memory, memorySwap, memoryReservation, cpuQuota, cpuPeriod, cpuShares, cpusetCpus, cpusetMems, pidsLimit,
+            cpuRtPeriod, cpuRtRuntime, blkioWeight, id,
         };
         cmd.SetAction(p => Handle(p, engine =>
         {
@@ -489,6 +493,9 @@ public static class OciCli
             if (p.GetValue(cpusetCpus) is { } cc) (r.Cpu ??= new()).Cpus = cc;
             if (p.GetValue(cpusetMems) is { } cm) (r.Cpu ??= new()).Mems = cm;
             if (p.GetValue(pidsLimit) is { } pl) r.Pids = new LinuxPids { Limit = pl };
+            if (p.GetValue(cpuRtPeriod) is { } rtp) (r.Cpu ??= new()).RealtimePeriod = rtp;
+            if (p.GetValue(cpuRtRuntime) is { } rtr) (r.Cpu ??= new()).RealtimeRuntime = rtr;
+            if (p.GetValue(blkioWeight) is { } bw) (r.BlockIO ??= new()).Weight = bw;
             engine.Update(p.GetValue(id)!, r);
             return 0;
         }));

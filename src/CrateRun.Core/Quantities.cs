@@ -48,12 +48,17 @@ public static class Quantities
         return (quota, period);
     }
 
-    /// <summary>Docker's --cpus: a number of CPUs, turned into quota over a 100 ms period.</summary>
-    public static (long Quota, ulong Period) ParseCpus(string text)
+    /// <summary>
+    /// Docker's --cpus: a number of CPUs, turned into quota over a 100 ms period. More than the
+    /// host has is refused in Docker's words (a quota above them would limit nothing).
+    /// </summary>
+    public static (long Quota, ulong Period) ParseCpus(string text, int hostCpus)
     {
         if (!decimal.TryParse(text.Trim(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var cpus) ||
-            cpus <= 0 || cpus > 4096)
+            cpus <= 0)
             throw new UsageException($"invalid --cpus '{text}': expected a positive number of CPUs, e.g. 0.5");
+        if (cpus > hostCpus)
+            throw new UsageException($"invalid --cpus '{text}': range of CPUs is from 0.01 to {hostCpus}.00, as there are only {hostCpus} CPUs available");
         const ulong period = 100_000;
         var quota = (long)Math.Round(cpus * period);
         if (quota < 1000) throw new UsageException($"invalid --cpus '{text}': at least 0.01");
@@ -64,6 +69,8 @@ public static class Quantities
     {
         if (!long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || n == 0 || n < -1)
             throw new UsageException($"invalid --pids '{text}': expected a positive number of processes (or -1 for no limit)");
+        if (n > Oci.ResourceRules.MaxPids)
+            throw new UsageException($"invalid --pids '{text}': at most {Oci.ResourceRules.MaxPids} (the kernel's maximum), or -1 for no limit");
         return n;
     }
 }

@@ -80,7 +80,7 @@ public class QuantitiesTests
     [InlineData("4096", 409600000L)]
     [InlineData(" 1.5 ", 150000L)]
     public void ParseCpus_is_quota_over_a_100ms_period(string text, long quota) =>
-        Assert.Equal((quota, 100_000UL), Quantities.ParseCpus(text));
+        Assert.Equal((quota, 100_000UL), Quantities.ParseCpus(text, hostCpus: 4096));
 
     [Theory]
     [InlineData("0")]
@@ -91,13 +91,22 @@ public class QuantitiesTests
     [InlineData("two")]
     [InlineData("")]
     public void ParseCpus_rejects_out_of_range(string text) =>
-        Assert.Contains("--cpus", Assert.Throws<UsageException>(() => Quantities.ParseCpus(text)).Message);
+        Assert.Contains("--cpus", Assert.Throws<UsageException>(() => Quantities.ParseCpus(text, hostCpus: 4096)).Message);
+
+    [Fact]
+    public void ParseCpus_above_the_hosts_cpus_is_refused_in_dockers_words()
+    {
+        Assert.Equal((200_000L, 100_000UL), Quantities.ParseCpus("2", hostCpus: 2));
+        var e = Assert.Throws<UsageException>(() => Quantities.ParseCpus("2.5", hostCpus: 2));
+        Assert.Contains("range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available", e.Message);
+    }
 
     [Theory]
     [InlineData("1", 1L)]
     [InlineData("100", 100L)]
     [InlineData(" 42 ", 42L)]
     [InlineData("-1", -1L)]
+    [InlineData("4194304", 4194304L)]
     public void ParsePids_accepts_positive_or_unlimited(string text, long expected) =>
         Assert.Equal(expected, Quantities.ParsePids(text));
 
@@ -107,6 +116,8 @@ public class QuantitiesTests
     [InlineData("1.5")]
     [InlineData("many")]
     [InlineData("")]
+    [InlineData("99999999999")] // above the kernel's PID_MAX_LIMIT: pids.max would say EINVAL
+    [InlineData("4194305")]
     public void ParsePids_rejects_the_rest(string text) =>
         Assert.Contains("--pids", Assert.Throws<UsageException>(() => Quantities.ParsePids(text)).Message);
 }

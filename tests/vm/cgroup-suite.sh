@@ -485,6 +485,8 @@ else
     check "rm -f after the monitor was SIGKILLed: cgroup dir, process and state gone" \
       "monitor $M_monitor; rc $rc $(< "$TMP/rm.err"); left: $left; init $M_pid $(alive "$M_pid" && echo alive || echo gone)" \
       all_of "[ $rc = 0 ]" "[ -z '$left' ]" "[ ! -e '$ST/$M' ]" "gone $M_pid"
+    left=$(leftover $(expected_paths "$PARENT"))
+    check "--cgroup-parent: the parent dirs the runtime made are gone with the container" "left: $left" [ -z "$left" ]
   else
     fail "rm -f after the monitor was SIGKILLed" "inspect gave no live monitorPid (${M_monitor:-none})"
     cr rm -f "$M" >/dev/null 2>&1
@@ -592,6 +594,115 @@ else
     check "oci: delete --force removes the $kind cgroup dir and the state" "err: $(< "$TMP/o.err"); left: $left" \
       all_of "[ -z '$left' ]" "[ ! -e '$OST/$O' ]"
   done
+fi
+
+# =======================================================================================
+section "7b. what other clients send: zeros, --pids 1, io/hugetlb/rdma, v1-only fields, frozen and busy cgroups"
+# =======================================================================================
+out=$(cr run --rm --pids 1 --rootfs "$ROOTFS" -- true 2>&1); rc=$?
+check "--pids 1 runs true (the runtime's own threads do not count)" "exit $rc: $out" [ "$rc" = 0 ]
+out=$(cr run --rm --pids 2 --rootfs "$ROOTFS" -- sh -c 'sleep 2 & sleep 2 & wait; echo waited' 2>&1)
+check "--pids 2: sh and one sleep fit, a second sleep is refused" "out: $out" grep -qi 'fork\|resource temporarily' <<<"$out"
+out=$(cr run --rm --pids 99999999999 --rootfs "$ROOTFS" -- true 2>&1); rc=$?
+check "--pids 99999999999: one line naming --pids" "exit $rc: $out" \
+  all_of "[ $rc != 0 ]" "[ $(wc -l <<<"$out") = 1 ]" "grep -q -- --pids <<<\"\$out\""
+
+if [ -f "$TMP/spec.json" ]; then
+  n7=0
+  # oci_try NAME JQ-EDIT: writes the bundle's config (process: true) and runs create; sets OUT, RC, CID
+  oci_try() {
+    n7=$((n7 + 1)); CID=cgsuite-7b-$n7-$$
+    jq --arg r "$ROOTFS" '.process.terminal = false | .process.args = ["true"] | .root.path = $r | '"$1" "$TMP/spec.json" > "$BUNDLE/config.json"
+    OUT=$(oci create --bundle "$BUNDLE" "$CID" 2>&1 </dev/null); RC=$?
+  }
+  oci_gone() { oci delete --force "$CID" >/dev/null 2>&1; [ ! -e "$OST/$CID" ]; }
+
+  oci_try '.linux.resources = {blockIO: {weight: 0}, cpu: {shares: 0, quota: 0, period: 0}, memory: {limit: 0, swap: 0}, pids: {limit: 0}}'
+  check "Docker 20.10's zero resources (blockIO.weight 0, cpu.shares 0) mean unset: create works" "exit $RC: $OUT" [ "$RC" = 0 ]
+  oci_gone
+  oci_try '.linux.resources = {cpu: {realtimeRuntime: 10000, realtimePeriod: 1000000}}'
+  if [ "$V2" = 1 ]; then
+    check "v2: realtime cpu limits are refused in one line (v1 only)" "exit $RC: $OUT" \
+      all_of "[ $RC != 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q real-time <<<\"\$OUT\""
+  else
+    D=$(expected_dir "craterun-$CID" cpu)
+    check "v1: realtime runtime/period are written" "exit $RC: $OUT; rt_runtime $(rd "$D/cpu.rt_runtime_us")" \
+      all_of "[ $RC = 0 ]" "[ '$(rd "$D/cpu.rt_runtime_us")' = 10000 ]"
+  fi
+  oci_gone
+  if [ "$V2" = 1 ]; then
+    oci_try '.linux.resources = {network: {classID: 1048577}}'
+    check "v2: linux.resources.network is refused in one line (net_cls is v1 only)" "exit $RC: $OUT" \
+      all_of "[ $RC != 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q network <<<\"\$OUT\""
+  else
+    oci_try '.linux.resources = {unified: {"memory.high": "50000000"}}'
+    check "v1: linux.resources.unified is refused in one line" "exit $RC: $OUT" \
+      all_of "[ $RC != 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q unified <<<\"\$OUT\""
+  fi
+  oci_gone
+  # io (v2) / blkio (v1): throttling on the first real block device
+  DEV=""; for b in /sys/block/*; do case ${b##*/} in loop*|ram*|zram*) ;; *) [ -r "$b/dev" ] && { DEV=$(< "$b/dev"); break; } ;; esac; done
+  if [ -z "$DEV" ]; then
+    for b in /sys/block/*; do [ -r "$b/dev" ] && { DEV=$(< "$b/dev"); break; }; done
+  fi
+  if [ -z "$DEV" ]; then
+    fail "blockIO throttling" "no block device in /sys/block to throttle"
+  else
+    MAJ=${DEV%:*} MIN=${DEV#*:}
+    oci_try ".linux.resources = {blockIO: {throttleReadBpsDevice: [{major: $MAJ, minor: $MIN, rate: 1048576}], throttleWriteIOPSDevice: [{major: $MAJ, minor: $MIN, rate: 50}]}}"
+    if [ "$V2" = 1 ]; then
+      D=$(expected_dir "craterun-$CID" unified); io=$(rd "$D/io.max")
+      check "v2: blockIO throttling lands in io.max ($DEV rbps=1048576 wiops=50)" "exit $RC: $OUT; io.max: $io" \
+        all_of "[ $RC = 0 ]" "grep -q '^$DEV rbps=1048576 .*wiops=50' <<<\"\$io\""
+    else
+      D=$(expected_dir "craterun-$CID" blkio)
+      check "v1: blockIO throttling lands in blkio.throttle.*" "exit $RC: $OUT; $(rd "$D/blkio.throttle.read_bps_device")" \
+        all_of "[ $RC = 0 ]" "[ '$(rd "$D/blkio.throttle.read_bps_device")' = '$DEV 1048576' ]" "[ '$(rd "$D/blkio.throttle.write_iops_device")' = '$DEV 50' ]"
+    fi
+    oci_gone
+  fi
+  oci_try '.linux.resources = {hugepageLimits: [{pageSize: "2MB", limit: 4194304}]}'
+  if [ "$V2" = 1 ] && has_word "$(rd "$CG/cgroup.controllers")" hugetlb; then
+    D=$(expected_dir "craterun-$CID" unified)
+    check "v2: hugepageLimits land in hugetlb.2MB.max" "exit $RC: $OUT; $(rd "$D/hugetlb.2MB.max")" \
+      all_of "[ $RC = 0 ]" "[ '$(rd "$D/hugetlb.2MB.max")' = 4194304 ]"
+  elif [ "$V2" = 1 ]; then
+    check "v2 without hugetlb: hugepageLimits refused in one line naming hugetlb" "exit $RC: $OUT" \
+      all_of "[ $RC != 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q hugetlb <<<\"\$OUT\""
+  else
+    [ -d "$CG/hugetlb" ] && info "v1 host mounts hugetlb: hugepageLimits accepted ($RC)" || \
+      check "v1 without a hugetlb hierarchy: hugepageLimits refused in one line naming hugetlb" "exit $RC: $OUT" \
+        all_of "[ $RC != 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q hugetlb <<<\"\$OUT\""
+  fi
+  oci_gone
+  # rdma: no RDMA device here; the controller must be asked, and its answer (or its absence) named
+  oci_try '.linux.resources = {rdma: {"mlx5_1": {hcaHandles: 3, hcaObjects: 10000}}}'
+  left=$(leftover $(expected_paths "craterun-$CID"))
+  check "rdma without such a device: create fails in one line naming rdma, nothing left" "exit $RC: $OUT; left: $left" \
+    all_of "[ $RC != 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q rdma <<<\"\$OUT\"" "[ -z '$left' ]"
+  oci_gone
+
+  # a frozen cgroupsPath: refused as runc does, no hang
+  FZ=craterun-suite-frozen-$$
+  FD=$(expected_dir "$FZ" freezer); note_parents "$FD"; echo "$FD" >> "$TMP/cgdirs"; mkdir -p "$FD"
+  if [ "$V2" = 1 ]; then echo 1 > "$FD/cgroup.freeze"; else echo FROZEN > "$FD/freezer.state"; fi
+  oci_try ".linux.cgroupsPath = \"$FZ\""
+  check "create into a frozen cgroup: refused (\"container's cgroup unexpectedly frozen\"), no hang" "exit $RC: $OUT" \
+    all_of "[ $RC != 0 ]" "grep -q \"container's cgroup unexpectedly frozen\" <<<\"\$OUT\"" "[ ! -e '$OST/$CID' ]"
+  if [ "$V2" = 1 ]; then echo 0 > "$FD/cgroup.freeze"; else echo THAWED > "$FD/freezer.state"; fi
+  oci_gone
+  # delete --force of a container that made cgroups of its own below its cgroup
+  jq --arg r "$ROOTFS" '.process.terminal = false | .process.args = ["sleep", "100"] | .root.path = $r' "$TMP/spec.json" > "$BUNDLE/config.json"
+  CID=cgsuite-7b-child-$$
+  if oci create --bundle "$BUNDLE" "$CID" >/dev/null 2>"$TMP/o.err" </dev/null; then
+    for d in $(expected_paths "craterun-$CID"); do echo "$d" >> "$TMP/cgdirs"; [ -d "$d" ] && mkdir -p "$d/sub/deeper"; done
+    oci delete --force "$CID" >/dev/null 2>"$TMP/o.err"; rc=$?
+    left=$(leftover $(expected_paths "craterun-$CID"))
+    check "delete --force removes the cgroups the container made below its own (depth first)" "exit $rc $(< "$TMP/o.err"); left: $left" \
+      all_of "[ $rc = 0 ]" "[ -z '$left' ]"
+  else
+    fail "delete --force with child cgroups" "create: $(< "$TMP/o.err")"
+  fi
 fi
 
 # =======================================================================================

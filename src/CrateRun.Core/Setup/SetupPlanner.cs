@@ -8,8 +8,10 @@ namespace CrateRun.Core.Setup;
 /// <param name="NoPivot">--no-pivot: move the rootfs onto / and chroot (for a rootfs on ramfs).</param>
 /// <param name="IdmapRootfs">Mount the rootfs id-mapped into the container's user namespace.</param>
 /// <param name="HostProcSysMounts">--no-pivot: the host's full procfs and sysfs mounts outside the rootfs, to hide.</param>
+/// <param name="V1CgroupDirs">On v1: each hierarchy (its controllers, as in V1Hierarchies) to the container's own
+/// cgroup directory in it on the host; null when the runtime makes no cgroup.</param>
 public sealed record HostInfo(bool CgroupV2, IReadOnlyList<string> V1Hierarchies, bool NoPivot = false, bool IdmapRootfs = false,
-    IReadOnlyList<string>? HostProcSysMounts = null);
+    IReadOnlyList<string>? HostProcSysMounts = null, IReadOnlyDictionary<string, string>? V1CgroupDirs = null);
 
 /// <summary>
 /// Turns an OCI config into the ordered list of setup steps that the C stage runs inside
@@ -235,7 +237,7 @@ public static class SetupPlanner
         }
         if (type == "cgroup" || type == "cgroup2")
         {
-            foreach (var s in PlanCgroupMount(m, o, host, HasNamespace(spec, "user", newOnly: false))) yield return s;
+            foreach (var s in PlanCgroupMount(m, o, host, HasNamespace(spec, "user", newOnly: false), HasNamespace(spec, "cgroup", newOnly: false))) yield return s;
             yield break;
         }
         if (type.Length == 0)
@@ -259,9 +261,13 @@ public static class SetupPlanner
 
     /// <summary>
     /// /sys/fs/cgroup inside the container. On v2 a cgroup2 mount (the cgroup namespace
-    /// shows only the container's subtree); on v1 a tmpfs holding one mount per hierarchy.
+    /// shows only the container's subtree); on v1 a tmpfs holding one mount per hierarchy:
+    /// with a cgroup namespace a mount of the hierarchy (its root is the container's cgroup);
+    /// without one, or in a user namespace (where v1 hierarchies cannot be mounted), a bind
+    /// of the container's own cgroup directory, as runc does. A plain mount there would show
+    /// the root of the host's hierarchy: every host cgroup, and not the container's limits.
     /// </summary>
-    private static IEnumerable<SetupStep> PlanCgroupMount(Mount m, ParsedMountOptions o, HostInfo host, bool userns)
+    private static IEnumerable<SetupStep> PlanCgroupMount(Mount m, ParsedMountOptions o, HostInfo host, bool userns, bool cgroupns)
     {
         var flags = o.Flags | MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec;
         if (host.CgroupV2)
@@ -272,12 +278,18 @@ public static class SetupPlanner
         var dest = m.Destination.TrimEnd('/');
         yield return new SetupStep(StepOp.Mount, Target: dest, Source: "tmpfs", FsType: "tmpfs", Data: "mode=755",
             MountFlags: MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec);
-        // v1 hierarchies can only be mounted from the initial user namespace: in another one
-        // /sys/fs/cgroup stays an empty tmpfs
-        foreach (var h in userns ? [] : host.V1Hierarchies)
+        var bindOwn = host.V1CgroupDirs is not null && (!cgroupns || userns);
+        // v1 hierarchies can only be mounted from the initial user namespace: in another one,
+        // without the container's own directories to bind, /sys/fs/cgroup stays an empty tmpfs
+        foreach (var h in userns && !bindOwn ? [] : host.V1Hierarchies)
         {
             var name = h.StartsWith("name=", StringComparison.Ordinal) ? h["name=".Length..] : h;
-            yield return new SetupStep(StepOp.Mount, Target: $"{dest}/{name}", Source: "cgroup", FsType: "cgroup", Data: h, MountFlags: flags);
+            if (!bindOwn)
+                yield return new SetupStep(StepOp.Mount, Target: $"{dest}/{name}", Source: "cgroup", FsType: "cgroup", Data: h, MountFlags: flags);
+            else if (host.V1CgroupDirs!.TryGetValue(h, out var own))
+                yield return new SetupStep(StepOp.Mount, Target: $"{dest}/{name}", Source: own, Flags: StepFlags.Bind, MountFlags: flags);
+            else
+                continue;
             if (name.Contains(','))
                 foreach (var single in name.Split(','))
                     yield return new SetupStep(StepOp.Symlink, Target: $"{dest}/{single}", Source: name);

@@ -50,6 +50,8 @@ public sealed class ContainerRecord
     public ContainerLimits Limits { get; set; } = new();
     /// <summary>Controller (or "unified") to the absolute cgroup directory.</summary>
     public Dictionary<string, string> CgroupPaths { get; set; } = [];
+    /// <summary>Ancestors of those directories that the runtime made (--cgroup-parent), removed with them when unused.</summary>
+    public List<string>? CgroupCreatedParents { get; set; }
     public Dictionary<string, string>? Annotations { get; set; }
     /// <summary>The config's poststart/poststop hooks, kept here so that start and delete need not parse config.json.</summary>
     public Oci.Hooks? Hooks { get; set; }

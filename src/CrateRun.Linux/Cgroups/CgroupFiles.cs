@@ -50,6 +50,60 @@ internal static class CgroupFiles
         return list;
     }
 
+    /// <summary>cgroup.procs of a cgroup and of every cgroup below it (a container may make its own).</summary>
+    public static List<int> ProcsRecursive(string dir)
+    {
+        var list = Procs(dir);
+        foreach (var sub in SubCgroups(dir))
+            list.AddRange(ProcsRecursive(sub));
+        return list;
+    }
+
+    private static IEnumerable<string> SubCgroups(string dir)
+    {
+        try { return Directory.Exists(dir) ? Directory.GetDirectories(dir) : []; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="dir"/> and any missing ancestor, adding each directory it made to
+    /// <paramref name="made"/> (top down), so that a later cleanup removes only those.
+    /// </summary>
+    public static void MakeDirs(string dir, List<string> made)
+    {
+        var missing = new Stack<string>();
+        for (var d = dir.TrimEnd('/'); d.Length > 1 && !Directory.Exists(d); d = Path.GetDirectoryName(d) ?? "/")
+            missing.Push(d);
+        foreach (var d in missing)
+        {
+            if (Directory.Exists(d)) continue;
+            try
+            {
+                Directory.CreateDirectory(d);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new Core.CrateRunException($"cgroup: cannot create {d}: {e.Message}");
+            }
+            made.Add(d);
+        }
+    }
+
+    /// <summary>Removes a cgroup and the cgroups its processes made below it, deepest first (rmdir refuses a cgroup with children: EBUSY).</summary>
+    public static void RemoveTree(string dir)
+    {
+        foreach (var sub in SubCgroups(dir))
+            RemoveTree(sub);
+        Remove(dir);
+    }
+
+    /// <summary>rmdir of a parent the runtime made, if nothing else lives there now (another container may).</summary>
+    public static void RemoveIfUnused(string dir)
+    {
+        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: false); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
     /// <summary>rmdir, retried while the last processes are being reaped.</summary>
     public static void Remove(string dir)
     {

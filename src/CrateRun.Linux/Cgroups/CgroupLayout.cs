@@ -72,8 +72,8 @@ public sealed record CgroupLayout(bool IsV2, string V2Mount, string V2OwnPath, I
         IsV2 ? new CgroupV2Manager(V2Path(cgroupsPath)) : new CgroupV1Manager(V1Paths(cgroupsPath));
 
     /// <summary>A manager for directories recorded earlier (in metadata.json).</summary>
-    public ICgroupManager ManagerForPaths(IReadOnlyDictionary<string, string> paths) =>
-        IsV2 ? new CgroupV2Manager(paths.GetValueOrDefault("unified", "")) : new CgroupV1Manager(paths);
+    public ICgroupManager ManagerForPaths(IReadOnlyDictionary<string, string> paths, IReadOnlyList<string>? createdParents = null) =>
+        IsV2 ? new CgroupV2Manager(paths.GetValueOrDefault("unified", ""), createdParents) : new CgroupV1Manager(paths, createdParents);
 
     public static void ValidatePath(string cgroupsPath)
     {

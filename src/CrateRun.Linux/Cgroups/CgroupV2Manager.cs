@@ -3,12 +3,18 @@ using CrateRun.Core.Oci;
 namespace CrateRun.Linux.Cgroups;
 
 /// <summary>cgroup v2: one directory in the unified hierarchy.</summary>
-public sealed class CgroupV2Manager(string path) : ICgroupManager
+/// <param name="path">The container's directory.</param>
+/// <param name="createdParents">Ancestors an earlier Create made (from the container's record), removed with it.</param>
+public sealed class CgroupV2Manager(string path, IReadOnlyList<string>? createdParents = null) : ICgroupManager
 {
-    private static readonly string[] Wanted = ["cpu", "cpuset", "memory", "pids", "io"];
+    private static readonly string[] Wanted = ["cpu", "cpuset", "memory", "pids", "io", "hugetlb", "rdma"];
 
     public string Dir { get; } = path;
     public IReadOnlyDictionary<string, string> Paths => new Dictionary<string, string> { ["unified"] = Dir };
+
+    private readonly List<string> _made = [];
+    private readonly IReadOnlyList<string> _recordedParents = createdParents ?? [];
+    public IReadOnlyList<string> CreatedParents => [.. _recordedParents, .. _made.Where(d => d != Dir)];
 
     public void Create()
     {
@@ -20,7 +26,7 @@ public sealed class CgroupV2Manager(string path) : ICgroupManager
         {
             EnableControllers(current);
             current = Path.Combine(current, part);
-            Directory.CreateDirectory(current);
+            CgroupFiles.MakeDirs(current, _made);
         }
     }
 
@@ -40,60 +46,78 @@ public sealed class CgroupV2Manager(string path) : ICgroupManager
         }
     }
 
-    private void Require(string controller)
+    /// <summary>Every controller the settings need, checked before anything is written; all missing ones in one line.</summary>
+    private void RequireControllers(LinuxResources r)
     {
         var enabled = (CgroupFiles.Read(Dir, "cgroup.controllers") ?? "").Split(' ');
-        if (!enabled.Contains(controller))
-            throw new Core.CrateRunException($"the {controller} controller is not enabled for {Dir} (not delegated to this cgroup)");
+        var missing = new List<(string Controller, string Field)>();
+        void Need(bool wanted, string controller, string field)
+        {
+            if (wanted && !enabled.Contains(controller) && !missing.Any(x => x.Controller == controller))
+                missing.Add((controller, field));
+        }
+        var m = r.Memory;
+        Need(m is not null && (ResourceRules.Set(m.Limit) ?? ResourceRules.Set(m.Swap) ?? ResourceRules.Set(m.Reservation)) is not null, "memory", "memory");
+        var c = r.Cpu;
+        Need(c is not null && (ResourceRules.Set(c.Shares) is not null || ResourceRules.Set(c.Quota) is not null || ResourceRules.Set(c.Period) is not null), "cpu", "cpu");
+        Need(ResourceRules.Set(c?.Cpus) is not null || ResourceRules.Set(c?.Mems) is not null, "cpuset", "cpu.cpus/mems");
+        Need(ResourceRules.Set(r.Pids?.Limit) is not null, "pids", "pids");
+        Need(ResourceRules.HasBlockIO(r.BlockIO), "io", "blockIO");
+        Need(r.HugepageLimits is { Count: > 0 }, "hugetlb", "hugepageLimits");
+        Need(r.Rdma is { Count: > 0 }, "rdma", "rdma");
+        if (missing.Count > 0)
+            throw new Core.CrateRunException($"the {string.Join(", ", missing.Select(x => x.Controller))} controller{(missing.Count > 1 ? "s are" : " is")} not available for {Dir} "
+                + $"(this host lacks {(missing.Count > 1 ? "them" : "it")}, or {(missing.Count > 1 ? "they are" : "it is")} not delegated to this cgroup); "
+                + $"needed for {string.Join(", ", missing.Select(x => "linux.resources." + x.Field))}");
     }
 
     public void Apply(LinuxResources? r)
     {
         if (r is null) return;
-        UnsupportedResources.Check(r);
-        if (r.Memory is { } m)
-        {
-            Require("memory");
-            if (m.Limit is not { } l || l <= 0)
-            {
-                if (m.Swap is { } sw && sw > 0)
-                    throw new Core.UsageException("a swap limit needs a memory limit (cgroup v2 limits swap on its own)");
-            }
-            if (m.Limit is { } limit)
-            {
-                CgroupFiles.Write(Dir, "memory.max", limit <= 0 ? "max" : limit.ToString());
-                // OCI swap is memory+swap; v2's swap.max is swap alone.
-                if (File.Exists(Path.Combine(Dir, "memory.swap.max")))
-                {
-                    var swap = m.Swap ?? limit;
-                    if (swap != -1 && swap < limit) throw new Core.UsageException($"memory swap limit {swap} is below the memory limit {limit}");
-                    CgroupFiles.Write(Dir, "memory.swap.max", swap == -1 ? "max" : (swap - limit).ToString());
-                }
-            }
-            if (m.Reservation is { } res) CgroupFiles.Write(Dir, "memory.low", res.ToString());
-        }
+        ResourceRules.Validate(r);
+        if (ResourceRules.HasNetwork(r.Network))
+            throw new Core.UsageException("linux.resources.network (net_cls/net_prio) exists only on cgroup v1, and this host's cgroups are v2");
+        if (r.Cpu is { } rt && (ResourceRules.Set(rt.RealtimeRuntime) ?? (long?)ResourceRules.Set(rt.RealtimePeriod)) is not null)
+            throw new Core.UsageException("real-time cpu limits (realtimeRuntime/realtimePeriod) exist only on cgroup v1, and this host's cgroups are v2");
+        if (r.BlockIO is { } leaf && (ResourceRules.Set(leaf.LeafWeight) is not null || leaf.WeightDevice?.Any(d => ResourceRules.Set(d.LeafWeight) is not null) == true))
+            throw new Core.UsageException("blockIO leafWeight exists only on cgroup v1 (CFQ), and this host's cgroups are v2");
+        RequireControllers(r);
+        if (r.Memory is { } m) ApplyMemory(m);
         if (r.Cpu is { } c)
         {
-            if (c.Quota is not null || c.Period is not null || c.Shares is not null) Require("cpu");
-            if (c.Quota is not null || c.Period is not null)
+            var quota = ResourceRules.Set(c.Quota);
+            var period = ResourceRules.Set(c.Period);
+            if (quota is not null || period is not null)
             {
-                var quota = c.Quota is { } q && q > 0 ? q.ToString() : "max";
-                CgroupFiles.Write(Dir, "cpu.max", $"{quota} {c.Period ?? 100000}");
+                // "QUOTA PERIOD"; a value not given keeps the current one
+                var current = (CgroupFiles.Read(Dir, "cpu.max") ?? "max 100000").Split(' ');
+                var q = quota is { } qq ? (qq > 0 ? qq.ToString() : "max") : current[0];
+                var p = period is { } pp ? pp.ToString() : current.ElementAtOrDefault(1) ?? "100000";
+                CgroupFiles.Write(Dir, "cpu.max", $"{q} {p}");
             }
-            if (c.Shares is { } sh and > 0)
+            if (ResourceRules.Set(c.Shares) is { } sh)
                 CgroupFiles.Write(Dir, "cpu.weight", (1 + ((Math.Clamp(sh, 2UL, 262144UL) - 2) * 9999 / 262142)).ToString());
-            if (c.Cpus is { Length: > 0 } cpus) { Require("cpuset"); CgroupFiles.Write(Dir, "cpuset.cpus", cpus); }
-            if (c.Mems is { Length: > 0 } mems) { Require("cpuset"); CgroupFiles.Write(Dir, "cpuset.mems", mems); }
+            if (ResourceRules.Set(c.Cpus) is { } cpus) CgroupFiles.Write(Dir, "cpuset.cpus", cpus);
+            if (ResourceRules.Set(c.Mems) is { } mems) CgroupFiles.Write(Dir, "cpuset.mems", mems);
         }
-        if (r.Pids is { } pids)
-        {
-            Require("pids");
-            CgroupFiles.Write(Dir, "pids.max", pids.Limit <= 0 ? "max" : pids.Limit.ToString());
-        }
+        if (r.Pids is { } pids && ResourceRules.Set(pids.Limit) is { } limit)
+            CgroupFiles.Write(Dir, "pids.max", limit < 0 ? "max" : limit.ToString());
         // No devices controller on v2: an eBPF program decides, built from the same rules
         // (plus the devices every container may use, as on v1).
         if (r.Devices is { Count: > 0 } devices)
             DeviceFilter.Attach(Dir, [.. devices, .. DeviceRules.AlwaysAllowedOci]);
+        if (ResourceRules.HasBlockIO(r.BlockIO)) ApplyIo(r.BlockIO!);
+        foreach (var h in r.HugepageLimits ?? [])
+        {
+            var file = $"hugetlb.{h.PageSize}.max";
+            if (!File.Exists(Path.Combine(Dir, file))) throw new Core.CrateRunException($"hugepage size {h.PageSize} is not supported by this host (no {file})");
+            CgroupFiles.Write(Dir, file, h.Limit.ToString());
+            // the reservation limit too, where the kernel has one (5.7+), as runc does
+            if (File.Exists(Path.Combine(Dir, $"hugetlb.{h.PageSize}.rsvd.max"))) CgroupFiles.Write(Dir, $"hugetlb.{h.PageSize}.rsvd.max", h.Limit.ToString());
+        }
+        foreach (var (device, rdma) in r.Rdma ?? [])
+            if (ResourceRules.RdmaLine(device, rdma) is { } line)
+                CgroupFiles.Write(Dir, "rdma.max", line);
         foreach (var (k, v) in r.Unified ?? [])
         {
             if (k.Contains('/') || k.StartsWith('.')) throw new Core.UsageException($"invalid unified cgroup key '{k}'");
@@ -101,8 +125,62 @@ public sealed class CgroupV2Manager(string path) : ICgroupManager
         }
     }
 
+    private void ApplyMemory(LinuxMemory m)
+    {
+        var limit = ResourceRules.Set(m.Limit);
+        var swap = ResourceRules.Set(m.Swap);
+        if (limit is null or -1 && swap is > 0)
+            throw new Core.UsageException("a swap limit needs a memory limit (cgroup v2 limits swap on its own)");
+        if (limit is { } l)
+            CgroupFiles.Write(Dir, "memory.max", l < 0 ? "max" : l.ToString());
+        // OCI swap is memory+swap; v2's swap.max is swap alone. A limit alone means no swap.
+        if (File.Exists(Path.Combine(Dir, "memory.swap.max")) && (swap ?? limit) is { } total)
+        {
+            if (total != -1 && limit is > 0 && total < limit)
+                throw new Core.UsageException($"memory swap limit {total} is below the memory limit {limit}");
+            var text = total == -1 || limit is -1 ? "max" : (total - limit!.Value).ToString();
+            CgroupFiles.Write(Dir, "memory.swap.max", text);
+        }
+        if (ResourceRules.Set(m.Reservation) is { } res) CgroupFiles.Write(Dir, "memory.low", res.ToString());
+    }
+
+    /// <summary>io: BFQ's weights where the scheduler offers them, else io.weight (scaled from 10-1000 to 1-10000, as runc); io.max limits.</summary>
+    private void ApplyIo(LinuxBlockIO b)
+    {
+        var bfq = File.Exists(Path.Combine(Dir, "io.bfq.weight"));
+        if (ResourceRules.Set(b.Weight) is { } w)
+        {
+            if (bfq) CgroupFiles.Write(Dir, "io.bfq.weight", w.ToString());
+            else WriteIoWeight($"default {IoWeight(w)}");
+        }
+        foreach (var d in b.WeightDevice ?? [])
+            if (ResourceRules.Set(d.Weight) is { } dw)
+            {
+                if (bfq) CgroupFiles.Write(Dir, "io.bfq.weight", $"{d.Major}:{d.Minor} {dw}");
+                else WriteIoWeight($"{d.Major}:{d.Minor} {IoWeight(dw)}");
+            }
+        void Max(string key, List<LinuxThrottleDevice>? devices)
+        {
+            foreach (var d in devices ?? [])
+                CgroupFiles.Write(Dir, "io.max", $"{d.Major}:{d.Minor} {key}={d.Rate}");
+        }
+        Max("rbps", b.ThrottleReadBpsDevice);
+        Max("wbps", b.ThrottleWriteBpsDevice);
+        Max("riops", b.ThrottleReadIopsDevice);
+        Max("wiops", b.ThrottleWriteIopsDevice);
+    }
+
+    private void WriteIoWeight(string line)
+    {
+        if (!File.Exists(Path.Combine(Dir, "io.weight")))
+            throw new Core.CrateRunException("blockIO weights need a proportional-weight I/O scheduler (BFQ) or io.weight (the io.cost controller), and this host has neither");
+        CgroupFiles.Write(Dir, "io.weight", line);
+    }
+
+    private static ulong IoWeight(ushort blkioWeight) => 1 + ((ulong)blkioWeight - 10) * 9999 / 990;
+
     public void AddProcess(int pid) => CgroupFiles.Write(Dir, "cgroup.procs", pid.ToString());
-    public IReadOnlyList<int> Pids() => CgroupFiles.Procs(Dir);
+    public IReadOnlyList<int> Pids() => CgroupFiles.ProcsRecursive(Dir);
     public bool OomKilled() => CgroupFiles.KeyedValue(Dir, "memory.events", "oom_kill") > 0;
 
     public void Freeze() => SetFrozen(true);
@@ -135,6 +213,15 @@ public sealed class CgroupV2Manager(string path) : ICgroupManager
     {
         if (Directory.Exists(Dir) && File.Exists(Path.Combine(Dir, "cgroup.kill")) && Pids().Count > 0)
             CgroupFiles.Write(Dir, "cgroup.kill", "1");
-        CgroupFiles.Remove(Dir);
+        CgroupFiles.RemoveTree(Dir);
+        foreach (var parent in CreatedParents.Reverse())
+            CgroupFiles.RemoveIfUnused(parent);
+    }
+
+    public void RemoveCreated()
+    {
+        if (_made.Contains(Dir)) CgroupFiles.RemoveTree(Dir);
+        foreach (var parent in CreatedParents.Reverse())
+            CgroupFiles.RemoveIfUnused(parent);
     }
 }

@@ -15,6 +15,9 @@ public interface ICgroupManager
     /// <summary>Creates the cgroup directories (and enables v2 controllers on the way down).</summary>
     void Create();
 
+    /// <summary>Ancestors of the container's directories that the runtime made (e.g. for --cgroup-parent), top down.</summary>
+    IReadOnlyList<string> CreatedParents { get; }
+
     /// <summary>Writes the limits. Resources the host cannot enforce are an error naming them.</summary>
     void Apply(LinuxResources? resources);
 
@@ -34,8 +37,15 @@ public interface ICgroupManager
     /// <summary>Memory, cpu and pids figures, for events --stats.</summary>
     CgroupStats Stats();
 
-    /// <summary>Removes the directories; processes must be gone. Missing directories are fine.</summary>
+    /// <summary>
+    /// Removes the directories, with any cgroup the container made below them (deepest first),
+    /// then the ancestors the runtime made if nothing else uses them; processes must be gone.
+    /// Missing directories are fine.
+    /// </summary>
     void Destroy();
+
+    /// <summary>After a failed create: removes only what <see cref="Create"/> made, never a cgroup that was there before.</summary>
+    void RemoveCreated();
 }
 
 public sealed record CgroupStats(ulong MemoryUsage, ulong MemoryLimit, ulong MemoryMaxUsage, ulong PidsCurrent, ulong PidsLimit,

@@ -52,6 +52,8 @@ public sealed class PreparedCgroup : IDisposable
         try
         {
             Manager.Create();
+            // a thread joining a frozen cgroup would freeze with it, and the create would hang
+            if (Manager.IsFrozen()) throw new Core.CrateRunException(ContainerCgroupFrozen);
         }
         catch (Exception e)
         {
@@ -77,6 +79,9 @@ public sealed class PreparedCgroup : IDisposable
         foreach (var work in _work.GetConsumingEnumerable()) work();
     }
 
+    /// <summary>runc's words for a cgroup frozen before the container's process is in it.</summary>
+    public const string ContainerCgroupFrozen = "container's cgroup unexpectedly frozen";
+
     /// <summary>Waits until the directories exist (the limits can be written while the thread joins).</summary>
     public void WaitCreated() => _created.Task.GetAwaiter().GetResult();
 
@@ -101,7 +106,7 @@ public sealed class PreparedCgroup : IDisposable
     /// <summary>The container was created: its cgroup stays when the thread leaves.</summary>
     public void Keep() => _kept = true;
 
-    /// <summary>The thread leaves (its exit takes it out of the cgroup); a cgroup not kept is removed.</summary>
+    /// <summary>The thread leaves (its exit takes it out of the cgroup); a cgroup not kept is removed (what it made of it).</summary>
     public void Dispose()
     {
         if (_disposed) return;
@@ -111,7 +116,7 @@ public sealed class PreparedCgroup : IDisposable
         _work.Dispose();
         if (!_kept)
         {
-            try { Manager.Destroy(); }
+            try { Manager.RemoveCreated(); }
             catch (Core.CrateRunException) { }
         }
     }

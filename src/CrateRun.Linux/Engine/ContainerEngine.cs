@@ -81,7 +81,7 @@ public sealed class ContainerEngine(ContainerStore store)
         var r = Store.Load(id);
         ICgroupManager? cgroup = null;
         PreparedCgroup? ownPrepared = null;
-        var cgroupExisted = true;
+        var removeCgroupOnFailure = false; // a prepared cgroup removes what it made itself, unless kept
         try
         {
             var spec = LoadSpec(r);
@@ -96,7 +96,7 @@ public sealed class ContainerEngine(ContainerStore store)
             // The Docker-like face asks for an id-mapped rootfs with --userns; OCI clients prepare their own.
             bool idmap = SetupPlanner.HasNamespace(spec, "user") && spec.Annotations?.GetValueOrDefault(IdmapAnnotation) == "true";
             launch.Steps = SetupPlanner.Plan(spec, rootfs, new HostInfo(Layout.IsV2, [.. Layout.V1.Select(h => h.Controllers)], o.NoPivot, idmap,
-                o.NoPivot ? HostMounts.FullProcAndSysfs(rootfs) : null));
+                o.NoPivot ? HostMounts.FullProcAndSysfs(rootfs) : null, V1CgroupDirs(CgroupsPathOf(spec, id))));
             ProcessPlan.Apply(launch, spec, process, userns);
             launch.CreateContainerHooks.AddRange(spec.Hooks?.CreateContainer ?? []);
             launch.StartContainerHooks.AddRange(spec.Hooks?.StartContainer ?? []);
@@ -106,16 +106,18 @@ public sealed class ContainerEngine(ContainerStore store)
             // launcher thread moves itself in first (cheap, see PreparedCgroup) unless a monitor already did.
             var prepared = o.Prepared is { } pc && pc.CgroupsPath == CgroupsPathOf(spec, id) ? pc : null;
             if (o.Prepared is null) prepared = ownPrepared = PreparedCgroup.TryPrepare(Layout, CgroupsPathOf(spec, id));
+            var resources = spec.Linux?.Resources;
+            if (resources is not null) ResourceRules.Validate(resources);
             if (prepared is not null)
             {
-                cgroup = prepared.Manager;
-                cgroupExisted = true; // the prepared cgroup removes itself unless kept
+                cgroup = prepared.Manager; // the prepared cgroup removes what it made unless kept
                 prepared.WaitCreated();
-                cgroup.Apply(spec.Linux?.Resources);
+                cgroup.Apply(WithoutPidsLimit(resources));
             }
             else
             {
-                cgroup = CreateCgroup(id, spec, out cgroupExisted);
+                cgroup = CreateCgroup(id, spec);
+                removeCgroupOnFailure = cgroup is not null;
             }
             Timing.Mark("cgroup ready");
 
@@ -148,8 +150,10 @@ public sealed class ContainerEngine(ContainerStore store)
             r.Pid = Launcher.Launch(launch, callbacks);
             r.PidStartTime = Processes.StartTime(r.Pid);
             Timing.Mark("launched (ready)");
+            ApplyPidsLimit(cgroup, resources);
             r.Status = ContainerStatus.Created;
             r.CgroupPaths = cgroup is null ? [] : new Dictionary<string, string>(cgroup.Paths);
+            r.CgroupCreatedParents = cgroup?.CreatedParents is { Count: > 0 } madeParents ? [.. madeParents] : null;
             r.Hostname = spec.Hostname;
             if (spec.Hooks?.Poststart is { Count: > 0 } || spec.Hooks?.Poststop is { Count: > 0 })
                 r.Hooks = new Core.Oci.Hooks { Poststart = spec.Hooks.Poststart, Poststop = spec.Hooks.Poststop };
@@ -164,7 +168,7 @@ public sealed class ContainerEngine(ContainerStore store)
         {
             if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
             ownPrepared?.Dispose(); // removes the cgroup it made, unless kept
-            if (cgroup is not null && !cgroupExisted) TryDestroy(cgroup);
+            if (removeCgroupOnFailure) TryRemoveCreated(cgroup!);
             Store.RemoveDir(id);
             throw;
         }
@@ -260,24 +264,26 @@ public sealed class ContainerEngine(ContainerStore store)
 
     /// <summary>
     /// The container's cgroup with its limits. An unprivileged user gets none unless it asked
-    /// for limits, and then a clear error when the cgroup is not delegated to it.
+    /// for limits, and then a clear error when the cgroup is not delegated to it. A failure
+    /// removes what this made, never a cgroup that was there before (a given cgroupsPath).
     /// </summary>
-    private ICgroupManager? CreateCgroup(string id, Spec spec, out bool existed)
+    private ICgroupManager? CreateCgroup(string id, Spec spec)
     {
         var cgroup = Layout.ManagerFor(CgroupsPathOf(spec, id));
-        existed = cgroup.Paths.Values.All(Directory.Exists);
         var r = spec.Linux?.Resources;
-        var limits = r is not null && (r.Memory is not null || r.Cpu is not null || r.Pids is not null || r.Unified is { Count: > 0 });
+        var limits = r is not null && (r.Memory is not null || r.Cpu is not null || r.Pids is not null || r.Unified is { Count: > 0 }
+            || r.BlockIO is not null || r.HugepageLimits is { Count: > 0 } || r.Network is not null || r.Rdma is { Count: > 0 });
         if (Environment.IsPrivilegedProcess)
         {
             try
             {
                 cgroup.Create();
-                cgroup.Apply(r);
+                CheckCgroupBeforeUse(cgroup);
+                cgroup.Apply(WithoutPidsLimit(r));
             }
             catch
             {
-                if (!existed) TryDestroy(cgroup); // a limit the kernel refused must not leave the directories behind
+                TryRemoveCreated(cgroup); // a limit the kernel refused must not leave the directories behind
                 throw;
             }
             return cgroup;
@@ -286,14 +292,53 @@ public sealed class ContainerEngine(ContainerStore store)
         try
         {
             cgroup.Create();
-            cgroup.Apply(r);
+            cgroup.Apply(WithoutPidsLimit(r));
             return cgroup;
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException or CrateRunException)
         {
-            if (!existed) TryDestroy(cgroup);
+            TryRemoveCreated(cgroup);
             throw new CrateRunException($"resource limits need a cgroup this user may write, and none is delegated to it here ({e.Message}): run as root, or without --memory/--cpu/--pids");
         }
+    }
+
+    /// <summary>
+    /// A cgroup that was there before: frozen, the container's process would freeze on the way in
+    /// and create hang (refused, as runc does); with processes in it, the container shares their
+    /// limits and `kill --all` would reach them (a warning, as runc gives).
+    /// </summary>
+    private static void CheckCgroupBeforeUse(ICgroupManager cgroup)
+    {
+        if (cgroup.IsFrozen()) throw new CrateRunException(PreparedCgroup.ContainerCgroupFrozen);
+        if (cgroup.Pids() is { Count: > 0 } others)
+            Console.Error.WriteLine($"craterun: warning: the container's cgroup is not empty: {others.Count} process(es) already in it (pid {string.Join(", ", others.Take(5))})");
+    }
+
+    /// <summary>The limits to write before the launch: all but pids.max (see <see cref="ApplyPidsLimit"/>).</summary>
+    private static LinuxResources? WithoutPidsLimit(LinuxResources? r) => r?.Pids is null ? r : new LinuxResources
+    {
+        Devices = r.Devices, Memory = r.Memory, Cpu = r.Cpu, BlockIO = r.BlockIO, HugepageLimits = r.HugepageLimits,
+        Network = r.Network, Rdma = r.Rdma, Unified = r.Unified,
+    };
+
+    /// <summary>
+    /// pids.max is written once the container's init is in its cgroup and before it runs the
+    /// user's program: the runtime's own launcher thread sits in the cgroup while it clones the
+    /// init (v1), and would count against a limit meant for the container's processes
+    /// (`--pids 1` could start nothing). A lower limit than the current count is allowed: it
+    /// only stops new forks.
+    /// </summary>
+    private static void ApplyPidsLimit(ICgroupManager? cgroup, LinuxResources? r)
+    {
+        if (cgroup is not null && r?.Pids is { } pids) cgroup.Apply(new LinuxResources { Pids = pids });
+    }
+
+    /// <summary>On v1 without a cgroup namespace: each hierarchy's controllers to the container's directory in it, bound at /sys/fs/cgroup/CONTROLLERS.</summary>
+    private IReadOnlyDictionary<string, string>? V1CgroupDirs(string cgroupsPath)
+    {
+        if (Layout.IsV2 || !Environment.IsPrivilegedProcess) return null;
+        var paths = Layout.V1Paths(cgroupsPath);
+        return Layout.V1.ToDictionary(h => h.Controllers, h => paths[h.Controllers.Split(',')[0]]);
     }
 
     private static void SetOomScoreAdj(int pid, int? adj)
@@ -380,7 +425,7 @@ public sealed class ContainerEngine(ContainerStore store)
             throw new CrateRunException($"container {id} is not running (status {status})");
         if (all)
         {
-            var cg = Layout.ManagerForPaths(r.CgroupPaths);
+            var cg = Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents);
             foreach (var pid in cg.Pids().Where(p => p != Environment.ProcessId)) Processes.Signal(pid, signal);
             if (cg.IsFrozen()) cg.Thaw();
             return;
@@ -402,7 +447,7 @@ public sealed class ContainerEngine(ContainerStore store)
             throw new CrateRunException($"container {id} is {status}: stop it first or use --force");
         if (status is ContainerStatus.Running or ContainerStatus.Created)
         {
-            var cg = Layout.ManagerForPaths(r.CgroupPaths);
+            var cg = Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents);
             if (cg.IsFrozen()) cg.Thaw();
             Processes.Signal(r.Pid, Interop.Sys.SIGKILL);
             if (!Processes.WaitExit(r.Pid, r.PidStartTime, 10_000))
@@ -417,7 +462,7 @@ public sealed class ContainerEngine(ContainerStore store)
             if (fresh is null) return;
             if (fresh.CgroupPaths.Count > 0)
             {
-                var cg = Layout.ManagerForPaths(fresh.CgroupPaths);
+                var cg = Layout.ManagerForPaths(fresh.CgroupPaths, fresh.CgroupCreatedParents);
                 foreach (var pid in cg.Pids().Where(p => p != Environment.ProcessId)) Processes.Signal(pid, Interop.Sys.SIGKILL);
                 cg.Destroy();
             }
@@ -427,21 +472,25 @@ public sealed class ContainerEngine(ContainerStore store)
             Hooks.Run(poststop, "poststop", new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Stopped, Bundle = r.Bundle, Annotations = r.Annotations }, failOnError: false);
     }
 
-    /// <summary>Records how the process ended; removes its cgroup. Called by whoever reaped it.</summary>
-    public ContainerRecord RecordExit(string id, int exitCode)
+    /// <summary>
+    /// Records how the process ended; removes its cgroup, unless <paramref name="keepCgroup"/>
+    /// (`run --keep`: the stopped container keeps it until delete, as with runc). Called by whoever reaped it.
+    /// </summary>
+    public ContainerRecord RecordExit(string id, int exitCode, bool keepCgroup = false)
     {
         using var _ = Store.Lock(id);
         var r = Store.Load(id);
-        var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(r.CgroupPaths) : null;
+        var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents) : null;
         r.OomKilled = cg?.OomKilled() == true;
         r.ExitCode = exitCode;
         r.Finished = DateTimeOffset.UtcNow;
         r.Status = ContainerStatus.Exited;
-        if (cg is not null)
+        if (cg is not null && !keepCgroup)
         {
             foreach (var pid in cg.Pids().Where(p => p != Environment.ProcessId)) Processes.Signal(pid, Interop.Sys.SIGKILL);
             TryDestroy(cg);
             r.CgroupPaths = [];
+            r.CgroupCreatedParents = null;
         }
         Store.Save(r);
         return r;
@@ -450,6 +499,12 @@ public sealed class ContainerEngine(ContainerStore store)
     private static void TryDestroy(ICgroupManager cg)
     {
         try { cg.Destroy(); }
+        catch (CrateRunException) { }
+    }
+
+    private static void TryRemoveCreated(ICgroupManager cg)
+    {
+        try { cg.RemoveCreated(); }
         catch (CrateRunException) { }
     }
 
@@ -482,7 +537,7 @@ public sealed class ContainerEngine(ContainerStore store)
             ProcessPlan.Apply(launch, spec, o.Process, SetupPlanner.HasNamespace(spec, "user", newOnly: false));
             using var console = o.Process.Terminal ? ConsoleSocket(o.ConsoleFd, o.ConsoleSocketPath) : null;
             launch.ConsoleFd = console?.Fd ?? -1;
-            var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(r.CgroupPaths) : null;
+            var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents) : null;
             var pid = Launcher.Launch(launch, new Launcher.Callbacks
             {
                 JoinCgroup = cg is null ? null : cg.AddProcess,
@@ -508,6 +563,18 @@ public sealed class ContainerEngine(ContainerStore store)
         RunningCgroup(id).Apply(resources);
     }
 
+    /// <summary>
+    /// The pids in the container's cgroup, for `ps`: a stopped container has none (runc lists
+    /// an empty table rather than failing), whether or not its cgroup is still there.
+    /// </summary>
+    public IReadOnlyList<int> ContainerPids(string id)
+    {
+        var r = Store.Load(id);
+        if (CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created) return RunningCgroup(id).Pids();
+        if (r.CgroupPaths.Count == 0 || !r.CgroupPaths.Values.Any(Directory.Exists)) return [];
+        return Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents).Pids();
+    }
+
     public ICgroupManager RunningCgroup(string id)
     {
         var r = Store.Load(id);
@@ -515,6 +582,6 @@ public sealed class ContainerEngine(ContainerStore store)
         if (status is not (ContainerStatus.Running or ContainerStatus.Created))
             throw new CrateRunException($"container {id} is not running (status {status})");
         if (r.CgroupPaths.Count == 0) throw new CrateRunException($"container {id} has no cgroup");
-        return Layout.ManagerForPaths(r.CgroupPaths);
+        return Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents);
     }
 }

@@ -164,14 +164,14 @@ public sealed class CgroupV1ManagerTests : IDisposable
     public void A_missing_hierarchy_is_an_error_naming_the_controller()
     {
         var m = new CgroupV1Manager(new Dictionary<string, string> { ["memory"] = _paths["memory"] });
-        Assert.Contains("pids cgroup controller", Assert.Throws<CrateRunException>(() =>
+        Assert.Contains("no cgroup v1 hierarchy for pids ", Assert.Throws<CrateRunException>(() =>
             m.Apply(new LinuxResources { Pids = new LinuxPids { Limit = 1 } })).Message);
-        Assert.Contains("cpu cgroup controller", Assert.Throws<CrateRunException>(() =>
+        Assert.Contains("no cgroup v1 hierarchy for cpu ", Assert.Throws<CrateRunException>(() =>
             m.Apply(new LinuxResources { Cpu = new LinuxCpu { Quota = 1000 } })).Message);
-        Assert.Contains("cpuset cgroup controller", Assert.Throws<CrateRunException>(() =>
+        Assert.Contains("no cgroup v1 hierarchy for cpuset ", Assert.Throws<CrateRunException>(() =>
             _m.Apply(new LinuxResources { Cpu = new LinuxCpu { Cpus = "0" } })).Message);
         var noMemory = new CgroupV1Manager(new Dictionary<string, string> { ["pids"] = _paths["pids"] });
-        Assert.Contains("memory cgroup controller", Assert.Throws<CrateRunException>(() => noMemory.Apply(Memory(1 << 20))).Message);
+        Assert.Contains("no cgroup v1 hierarchy for memory ", Assert.Throws<CrateRunException>(() => noMemory.Apply(Memory(1 << 20))).Message);
     }
 
     [Fact]
@@ -275,5 +275,221 @@ public sealed class CgroupV1ManagerTests : IDisposable
         Assert.False(Directory.Exists(paths["cpu"]));
         Assert.True(Directory.Exists(parent));
         m.Destroy();
+    }
+    // ---- what Docker, runc and Kubernetes send -----------------------------------------
+
+    /// <summary>Docker 20.10's config for a plain `docker run` (moby daemon/oci_linux.go): zeros that mean "not set".</summary>
+    private static LinuxResources DockerZeros() => OciJson.ReadResources("""
+        {"devices": [{"allow": false, "access": "rwm"}], "memory": {"limit": 0, "reservation": 0, "swap": 0},
+         "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0, "realtimePeriod": 0, "cpus": "", "mems": ""},
+         "pids": {"limit": 0}, "blockIO": {"weight": 0, "leafWeight": 0}}
+        """, "docker.json");
+
+    [Fact]
+    public void Docker_zero_values_mean_unset_and_write_nothing()
+    {
+        Put("memory", "memory.limit_in_bytes", "12345");
+        _m.Apply(DockerZeros()); // no blkio hierarchy here: a zero weight must not need one
+        Assert.Equal("12345", Get("memory", "memory.limit_in_bytes"));
+        foreach (var f in new[] { "cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.rt_runtime_us", "cpu.rt_period_us" })
+            Assert.False(Has("cpu", f), f);
+        Assert.False(Has("pids", "pids.max"));
+        Assert.False(Has("memory", "memory.soft_limit_in_bytes"));
+    }
+
+    [Fact]
+    public void Unified_on_v1_is_refused_in_one_line_naming_it()
+    {
+        var e = Assert.Throws<UsageException>(() => _m.Apply(new LinuxResources { Unified = new() { ["memory.high"] = "1G" } }));
+        Assert.Contains("unified", e.Message);
+        Assert.Contains("v2", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void Update_of_memory_swap_alone_to_minus_one_lifts_the_swap_limit()
+    {
+        Put("memory", "memory.limit_in_bytes", (32L << 20).ToString());
+        Put("memory", "memory.memsw.limit_in_bytes", (32L << 20).ToString());
+        _m.Apply(new LinuxResources { Memory = new LinuxMemory { Swap = -1 } });
+        Assert.Equal("-1", Get("memory", "memory.memsw.limit_in_bytes"));
+        Assert.Equal((32L << 20).ToString(), Get("memory", "memory.limit_in_bytes"));
+    }
+
+    [Fact]
+    public void Memory_minus_one_alone_lifts_memsw_first()
+    {
+        Put("memory", "memory.limit_in_bytes", (32L << 20).ToString());
+        MemswFails(); // the kernel refuses limit > memsw: memsw must go first, so nothing else is written
+        Assert.Throws<CrateRunException>(() => _m.Apply(new LinuxResources { Memory = new LinuxMemory { Limit = -1 } }));
+        Assert.Equal((32L << 20).ToString(), Get("memory", "memory.limit_in_bytes"));
+    }
+
+    [Fact]
+    public void Realtime_period_and_runtime_are_written()
+    {
+        Put("cpu", "cpu.rt_period_us", "1000000");
+        Put("cpu", "cpu.rt_runtime_us", "0");
+        _m.Apply(new LinuxResources { Cpu = new LinuxCpu { RealtimePeriod = 500000, RealtimeRuntime = 20000 } });
+        Assert.Equal("500000", Get("cpu", "cpu.rt_period_us"));
+        Assert.Equal("20000", Get("cpu", "cpu.rt_runtime_us"));
+    }
+
+    [Fact]
+    public void Realtime_without_rt_group_scheduling_is_an_error_not_a_silent_success()
+    {
+        var e = Assert.Throws<CrateRunException>(() => _m.Apply(new LinuxResources { Cpu = new LinuxCpu { RealtimeRuntime = 20000 } }));
+        Assert.Contains("real-time", e.Message);
+    }
+
+    [Fact]
+    public void A_refused_period_is_written_again_after_the_quota()
+    {
+        // the kernel refuses a shorter period while the old quota over it exceeds the parent's;
+        // here the period file always fails: the quota must still be written before the error
+        File.CreateSymbolicLink(Path.Combine(_paths["cpu"], "cpu.cfs_period_us"), "/dev/full");
+        var e = Assert.Throws<CrateRunException>(() => _m.Apply(new LinuxResources { Cpu = new LinuxCpu { Period = 10000, Quota = 3000 } }));
+        Assert.Contains("cpu.cfs_period_us", e.Message);
+        Assert.Equal("3000", Get("cpu", "cpu.cfs_quota_us"));
+        // without a quota to make room, the refusal is the error at once
+        File.Delete(Path.Combine(_paths["cpu"], "cpu.cfs_quota_us"));
+        Assert.Throws<CrateRunException>(() => _m.Apply(new LinuxResources { Cpu = new LinuxCpu { Period = 10000 } }));
+        Assert.False(Has("cpu", "cpu.cfs_quota_us"));
+    }
+
+    private Dictionary<string, string> WithControllers(params string[] controllers)
+    {
+        var paths = new Dictionary<string, string>(_paths);
+        foreach (var c in controllers) paths[c] = _tmp.Dir(c, "craterun-x");
+        return paths;
+    }
+
+    [Fact]
+    public void BlockIO_weights_and_throttling_go_to_the_blkio_files()
+    {
+        var paths = WithControllers("blkio");
+        var blkio = paths["blkio"];
+        File.WriteAllText(Path.Combine(blkio, "blkio.weight"), "500");
+        foreach (var f in new[] { "blkio.leaf_weight", "blkio.weight_device", "blkio.leaf_weight_device", "blkio.throttle.read_bps_device",
+            "blkio.throttle.write_bps_device", "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device" })
+            File.WriteAllText(Path.Combine(blkio, f), "");
+        new CgroupV1Manager(paths).Apply(new LinuxResources
+        {
+            BlockIO = new LinuxBlockIO
+            {
+                Weight = 300, LeafWeight = 200,
+                WeightDevice = [new LinuxWeightDevice { Major = 8, Minor = 0, Weight = 400, LeafWeight = 100 }],
+                ThrottleReadBpsDevice = [new LinuxThrottleDevice { Major = 8, Minor = 0, Rate = 1048576 }],
+                ThrottleWriteBpsDevice = [new LinuxThrottleDevice { Major = 8, Minor = 0, Rate = 2097152 }],
+                ThrottleReadIopsDevice = [new LinuxThrottleDevice { Major = 8, Minor = 16, Rate = 100 }],
+                ThrottleWriteIopsDevice = [new LinuxThrottleDevice { Major = 8, Minor = 16, Rate = 50 }],
+            },
+        });
+        string Read(string f) => File.ReadAllText(Path.Combine(blkio, f));
+        Assert.Equal("300", Read("blkio.weight"));
+        Assert.Equal("200", Read("blkio.leaf_weight"));
+        Assert.Equal("8:0 400", Read("blkio.weight_device"));
+        Assert.Equal("8:0 100", Read("blkio.leaf_weight_device"));
+        Assert.Equal("8:0 1048576", Read("blkio.throttle.read_bps_device"));
+        Assert.Equal("8:0 2097152", Read("blkio.throttle.write_bps_device"));
+        Assert.Equal("8:16 100", Read("blkio.throttle.read_iops_device"));
+        Assert.Equal("8:16 50", Read("blkio.throttle.write_iops_device"));
+    }
+
+    [Fact]
+    public void BlockIO_weight_uses_bfq_files_without_cfq_and_says_so_without_either()
+    {
+        var paths = WithControllers("blkio");
+        var m = new CgroupV1Manager(paths);
+        var e = Assert.Throws<CrateRunException>(() => m.Apply(new LinuxResources { BlockIO = new LinuxBlockIO { Weight = 300 } }));
+        Assert.Contains("blkio.bfq.weight", e.Message);
+        File.WriteAllText(Path.Combine(paths["blkio"], "blkio.bfq.weight"), "100");
+        m.Apply(new LinuxResources { BlockIO = new LinuxBlockIO { Weight = 300 } });
+        Assert.Equal("300", File.ReadAllText(Path.Combine(paths["blkio"], "blkio.bfq.weight")));
+    }
+
+    [Fact]
+    public void Hugetlb_net_cls_net_prio_and_rdma_files()
+    {
+        var paths = WithControllers("hugetlb", "net_cls", "net_prio", "rdma");
+        File.WriteAllText(Path.Combine(paths["hugetlb"], "hugetlb.2MB.limit_in_bytes"), "");
+        new CgroupV1Manager(paths).Apply(new LinuxResources
+        {
+            HugepageLimits = [new LinuxHugepageLimit { PageSize = "2MB", Limit = 4194304 }],
+            Network = new LinuxNetwork { ClassId = 0x100001, Priorities = [new LinuxInterfacePriority { Name = "eth0", Priority = 5 }] },
+            Rdma = new() { ["mlx5_1"] = new LinuxRdma { HcaHandles = 3, HcaObjects = 10000 } },
+        });
+        Assert.Equal("4194304", File.ReadAllText(Path.Combine(paths["hugetlb"], "hugetlb.2MB.limit_in_bytes")));
+        Assert.Equal("1048577", File.ReadAllText(Path.Combine(paths["net_cls"], "net_cls.classid")));
+        Assert.Equal("eth0 5", File.ReadAllText(Path.Combine(paths["net_prio"], "net_prio.ifpriomap")));
+        Assert.Equal("mlx5_1 hca_handle=3 hca_object=10000", File.ReadAllText(Path.Combine(paths["rdma"], "rdma.max")));
+        var e = Assert.Throws<CrateRunException>(() => new CgroupV1Manager(paths).Apply(new LinuxResources
+        {
+            HugepageLimits = [new LinuxHugepageLimit { PageSize = "1GB", Limit = 1 << 30 }],
+        }));
+        Assert.Contains("1GB", e.Message);
+    }
+
+    [Fact]
+    public void Controllers_the_host_lacks_are_named_in_one_line_before_any_write()
+    {
+        var e = Assert.Throws<CrateRunException>(() => _m.Apply(new LinuxResources
+        {
+            Pids = new LinuxPids { Limit = 5 },
+            BlockIO = new LinuxBlockIO { ThrottleReadBpsDevice = [new LinuxThrottleDevice { Major = 8, Minor = 0, Rate = 1 }] },
+            HugepageLimits = [new LinuxHugepageLimit { PageSize = "2MB", Limit = 1 }],
+            Network = new LinuxNetwork { ClassId = 1 },
+            Rdma = new() { ["mlx5_1"] = new LinuxRdma { HcaHandles = 1 } },
+        }));
+        foreach (var c in new[] { "blkio", "hugetlb", "net_cls", "rdma" }) Assert.Contains(c, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.False(Has("pids", "pids.max"));
+    }
+
+    [Fact]
+    public void Pids_above_the_kernel_maximum_are_refused_with_a_line()
+    {
+        var e = Assert.Throws<UsageException>(() => _m.Apply(new LinuxResources { Pids = new LinuxPids { Limit = 99999999999 } }));
+        Assert.Contains("4194304", e.Message);
+    }
+
+    // ---- what was made, and what goes ---------------------------------------------------
+
+    [Fact]
+    public void RemoveCreated_leaves_a_cgroup_that_existed_before()
+    {
+        // memory existed (a given cgroupsPath); pids did not
+        _tmp.Dir("pids2"); // the hierarchy's root
+        var paths = new Dictionary<string, string> { ["memory"] = _paths["memory"], ["pids"] = _tmp.Sub("pids2", "parent", "craterun-x") };
+        var m = new CgroupV1Manager(paths);
+        m.Create();
+        Assert.True(Directory.Exists(paths["pids"]));
+        File.Delete(Path.Combine(_paths["memory"], "memory.limit_in_bytes"));
+        File.Delete(Path.Combine(_paths["memory"], "memory.memsw.limit_in_bytes"));
+        m.RemoveCreated();
+        Assert.True(Directory.Exists(paths["memory"]));
+        Assert.False(Directory.Exists(paths["pids"]));
+        Assert.False(Directory.Exists(_tmp.Sub("pids2", "parent")));
+        Assert.True(Directory.Exists(_tmp.Sub("pids2")));
+    }
+
+    [Fact]
+    public void Destroy_removes_the_containers_own_child_cgroups_and_the_parents_it_made()
+    {
+        _tmp.Dir("mem2"); // the hierarchy's root
+        var leaf = _tmp.Sub("mem2", "parent", "craterun-x");
+        var m = new CgroupV1Manager(new Dictionary<string, string> { ["memory"] = leaf });
+        m.Create();
+        Assert.Equal([_tmp.Sub("mem2", "parent")], m.CreatedParents);
+        Directory.CreateDirectory(Path.Combine(leaf, "child", "grandchild")); // made by the container
+        File.WriteAllText(Path.Combine(leaf, "cgroup.procs"), "");
+        File.WriteAllText(Path.Combine(leaf, "child", "cgroup.procs"), "");
+        File.WriteAllText(Path.Combine(leaf, "child", "grandchild", "cgroup.procs"), "77\n");
+        Assert.Equal([77], new CgroupV1Manager(new Dictionary<string, string> { ["pids"] = leaf }).Pids());
+        foreach (var f in Directory.GetFiles(leaf, "*", SearchOption.AllDirectories)) File.Delete(f);
+        // as delete sees it later: from the record
+        new CgroupV1Manager(new Dictionary<string, string> { ["memory"] = leaf }, m.CreatedParents).Destroy();
+        Assert.False(Directory.Exists(_tmp.Sub("mem2", "parent")));
+        Assert.True(Directory.Exists(_tmp.Sub("mem2")));
     }
 }

@@ -295,4 +295,120 @@ public sealed class CgroupV2ManagerTests : IDisposable
         m.Destroy();
     }
 
+    // ---- what Docker, runc and Kubernetes send; io, hugetlb, rdma ------------------------
+
+    [Fact]
+    public void Docker_zero_values_mean_unset_and_write_nothing()
+    {
+        _m.Apply(OciJson.ReadResources("""
+            {"memory": {"limit": 0, "reservation": 0, "swap": 0}, "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
+             "pids": {"limit": 0}, "blockIO": {"weight": 0, "leafWeight": 0}}
+            """, "docker.json")); // cgroup.controllers has no io here: a zero weight must not need it
+        Assert.Equal("max\n", Get("memory.max"));
+        Assert.Equal("max 100000\n", Get("cpu.max"));
+        Assert.Equal("max\n", Get("pids.max"));
+        Assert.False(File.Exists(Path.Combine(_dir, "cpu.weight")));
+        Assert.False(File.Exists(Path.Combine(_dir, "io.weight")));
+    }
+
+    [Fact]
+    public void Update_of_memory_swap_alone_to_minus_one_is_swap_max_max()
+    {
+        Put("memory.swap.max", "0\n");
+        _m.Apply(new LinuxResources { Memory = new LinuxMemory { Swap = -1 } });
+        Assert.Equal("max", Get("memory.swap.max"));
+        Assert.Equal("max\n", Get("memory.max"));
+    }
+
+    [Fact]
+    public void Cpu_period_alone_keeps_the_quota()
+    {
+        Put("cpu.max", "30000 100000\n");
+        _m.Apply(new LinuxResources { Cpu = new LinuxCpu { Period = 50000 } });
+        Assert.Equal("30000 50000", Get("cpu.max"));
+    }
+
+    [Fact]
+    public void Io_weight_scaled_as_runc_without_bfq_and_as_is_with_bfq_and_io_max_limits()
+    {
+        Put("cgroup.controllers", "cpu memory pids io\n");
+        Put("io.weight", "default 100\n");
+        _m.Apply(new LinuxResources
+        {
+            BlockIO = new LinuxBlockIO
+            {
+                Weight = 500,
+                ThrottleReadBpsDevice = [new LinuxThrottleDevice { Major = 8, Minor = 0, Rate = 1048576 }],
+            },
+        });
+        Assert.Equal("default 4950", Get("io.weight")); // 1 + (500 - 10) * 9999 / 990
+        Assert.Equal("8:0 rbps=1048576", Get("io.max"));
+        foreach (var (key, set) in new (string, Action<LinuxBlockIO, List<LinuxThrottleDevice>>)[]
+        {
+            ("wbps", (b, d) => b.ThrottleWriteBpsDevice = d), ("riops", (b, d) => b.ThrottleReadIopsDevice = d), ("wiops", (b, d) => b.ThrottleWriteIopsDevice = d),
+        })
+        {
+            var b = new LinuxBlockIO();
+            set(b, [new LinuxThrottleDevice { Major = 259, Minor = 1, Rate = 42 }]);
+            _m.Apply(new LinuxResources { BlockIO = b });
+            Assert.Equal($"259:1 {key}=42", Get("io.max"));
+        }
+        Put("io.bfq.weight", "default 100\n");
+        _m.Apply(new LinuxResources { BlockIO = new LinuxBlockIO { Weight = 300, WeightDevice = [new LinuxWeightDevice { Major = 8, Minor = 0, Weight = 700 }] } });
+        Assert.Equal("8:0 700", Get("io.bfq.weight")); // the device line last; the default before it
+    }
+
+    [Fact]
+    public void Hugetlb_and_rdma_files()
+    {
+        Put("cgroup.controllers", "cpu memory pids hugetlb rdma\n");
+        Put("hugetlb.2MB.max", "max\n");
+        Put("hugetlb.2MB.rsvd.max", "max\n");
+        _m.Apply(new LinuxResources
+        {
+            HugepageLimits = [new LinuxHugepageLimit { PageSize = "2MB", Limit = 8388608 }],
+            Rdma = new() { ["mlx4_0"] = new LinuxRdma { HcaHandles = 2, HcaObjects = 2000 } },
+        });
+        Assert.Equal("8388608", Get("hugetlb.2MB.max"));
+        Assert.Equal("8388608", Get("hugetlb.2MB.rsvd.max"));
+        Assert.Equal("mlx4_0 hca_handle=2 hca_object=2000", Get("rdma.max"));
+        Assert.Contains("1GB", Assert.Throws<CrateRunException>(() =>
+            _m.Apply(new LinuxResources { HugepageLimits = [new LinuxHugepageLimit { PageSize = "1GB", Limit = 1 }] })).Message);
+    }
+
+    [Fact]
+    public void Missing_controllers_are_named_in_one_line_before_any_write()
+    {
+        var e = Assert.Throws<CrateRunException>(() => _m.Apply(new LinuxResources
+        {
+            Pids = new LinuxPids { Limit = 7 },
+            BlockIO = new LinuxBlockIO { Weight = 100 },
+            HugepageLimits = [new LinuxHugepageLimit { PageSize = "2MB", Limit = 1 }],
+            Rdma = new() { ["mlx4_0"] = new LinuxRdma { HcaHandles = 1 } },
+        }));
+        Assert.Contains("io, hugetlb, rdma controllers", e.Message);
+        Assert.Equal("max\n", Get("pids.max"));
+    }
+
+    [Fact]
+    public void V1_only_settings_are_refused_by_name()
+    {
+        Assert.Contains("network", Assert.Throws<UsageException>(() => _m.Apply(new LinuxResources { Network = new LinuxNetwork { ClassId = 1 } })).Message);
+        Assert.Contains("real-time", Assert.Throws<UsageException>(() => _m.Apply(new LinuxResources { Cpu = new LinuxCpu { RealtimeRuntime = 1000 } })).Message);
+        Assert.Contains("leafWeight", Assert.Throws<UsageException>(() => _m.Apply(new LinuxResources { BlockIO = new LinuxBlockIO { LeafWeight = 100 } })).Message);
+    }
+
+    [Fact]
+    public void Destroy_removes_child_cgroups_first_and_RemoveCreated_spares_an_existing_one()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "child", "grandchild"));
+        File.WriteAllText(Path.Combine(_dir, "child", "cgroup.procs"), "55\n");
+        Put("cgroup.procs", "54\n");
+        Assert.Equal([54, 55], _m.Pids().Order());
+        _m.RemoveCreated(); // it did not make _dir
+        Assert.True(Directory.Exists(Path.Combine(_dir, "child")));
+        foreach (var f in Directory.GetFiles(_dir, "*", SearchOption.AllDirectories)) File.Delete(f);
+        _m.Destroy();
+        Assert.False(Directory.Exists(_dir));
+    }
 }

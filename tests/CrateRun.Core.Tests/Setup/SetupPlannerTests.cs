@@ -292,6 +292,60 @@ public class SetupPlannerTests
         Assert.Single(Plan(Minimal("mount")), x => x.Op == StepOp.EnterCgroup);
     }
 
+    private static readonly HostInfo V1WithOwnDirs = V1 with
+    {
+        V1CgroupDirs = new Dictionary<string, string>
+        {
+            ["cpu,cpuacct"] = "/sys/fs/cgroup/cpu,cpuacct/ctr",
+            ["memory"] = "/sys/fs/cgroup/memory/process_api/x/ctr",
+            ["pids"] = "/sys/fs/cgroup/pids/ctr",
+        },
+    };
+
+    private static List<SetupStep> CgroupSteps(List<SetupStep> steps)
+    {
+        var start = steps.FindIndex(s => s.Target == "/sys/fs/cgroup");
+        return [.. steps.Skip(start).TakeWhile(s => s.Target?.StartsWith("/sys/fs/cgroup", StringComparison.Ordinal) == true)];
+    }
+
+    [Fact]
+    public void Cgroup_mount_on_v1_without_a_cgroup_namespace_binds_the_containers_own_cgroups_as_runc()
+    {
+        // runc's default config has no cgroup namespace: a mount of each hierarchy there would show
+        // the host's root (every host cgroup) and not the container's own limits
+        var s = Docker();
+        s.Linux!.Namespaces!.RemoveAll(n => n.Type == "cgroup");
+        const ulong flags = NoSuidDevExec | MountFlags.RelAtime | MountFlags.ReadOnly;
+        Assert.Equal(
+            [
+                new SetupStep(StepOp.Mount, "/sys/fs/cgroup", "tmpfs", "tmpfs", "mode=755", MountFlags: NoSuidDevExec),
+                new SetupStep(StepOp.Mount, "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/ctr", Flags: StepFlags.Bind, MountFlags: flags),
+                new SetupStep(StepOp.Symlink, "/sys/fs/cgroup/cpu", "cpu,cpuacct"),
+                new SetupStep(StepOp.Symlink, "/sys/fs/cgroup/cpuacct", "cpu,cpuacct"),
+                new SetupStep(StepOp.Mount, "/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/process_api/x/ctr", Flags: StepFlags.Bind, MountFlags: flags),
+                new SetupStep(StepOp.Mount, "/sys/fs/cgroup/pids", "/sys/fs/cgroup/pids/ctr", Flags: StepFlags.Bind, MountFlags: flags),
+                new SetupStep(StepOp.MakeReadonly, "/sys/fs/cgroup"),
+            ],
+            CgroupSteps(Plan(s, V1WithOwnDirs)));
+        // the binds need the directories: after the runtime made them and moved the process in
+        var steps = Plan(s, V1WithOwnDirs);
+        Assert.True(steps.FindIndex(x => x.Op == StepOp.EnterCgroup) < steps.FindIndex(x => x.Target == "/sys/fs/cgroup/memory"));
+    }
+
+    [Fact]
+    public void Cgroup_mount_on_v1_in_a_user_namespace_binds_too_and_with_a_cgroup_namespace_mounts()
+    {
+        var userns = Docker();
+        userns.Linux!.Namespaces!.Add(new LinuxNamespace { Type = "user" });
+        userns.Linux.UidMappings = [new LinuxIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
+        userns.Linux.GidMappings = [new LinuxIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
+        var binds = CgroupSteps(Plan(userns, V1WithOwnDirs)).Where(x => x.Op == StepOp.Mount && x.Target != "/sys/fs/cgroup").ToList();
+        Assert.Equal(3, binds.Count);
+        Assert.All(binds, b => Assert.Equal(StepFlags.Bind, b.Flags));
+        var ns = CgroupSteps(Plan(Docker(), V1WithOwnDirs)).Where(x => x.Op == StepOp.Mount && x.Target != "/sys/fs/cgroup").ToList();
+        Assert.All(ns, m => Assert.Equal("cgroup", m.FsType));
+    }
+
     [Fact]
     public void Privileged_cgroup_mount_on_v1_stays_writable()
     {
