@@ -56,7 +56,6 @@ public static class RunFlow
         {
             ContainerStore.WriteAtomic(engine.Store.PathOf(id, ContainerEngine.ConfigFile), OciJson.WriteUtf8Bytes(spec, indented: true));
             Timing.Mark("config written");
-            cid?.Write(id);
         }
         catch (Exception e)
         {
@@ -64,6 +63,16 @@ public static class RunFlow
             cid?.Abandon();
             if (e is IOException or UnauthorizedAccessException) throw engine.Store.Unusable(e);
             throw;
+        }
+        try
+        {
+            cid?.Write(id);
+        }
+        catch (IOException e)
+        {
+            engine.Store.RemoveDir(id);
+            cid?.Abandon();
+            throw new CrateRunException($"cannot write --cidfile {cidfile}: {e.Message}");
         }
 
         int code;

@@ -145,6 +145,7 @@ public static unsafe class ContainerMonitor
     private static int Finish(ContainerEngine engine, string id, int waitStatus)
     {
         var code = Process.Processes.ExitCode(waitStatus);
+        var result = 0;
         try
         {
             var record = engine.RecordExit(id, code);
@@ -157,10 +158,11 @@ public static unsafe class ContainerMonitor
         {
             // the state root failed us (full, gone): the attached CLI still gets the exit code
             Console.Error.WriteLine($"craterun: container {id}: cannot record the exit ({code}): {e.Message}");
+            result = ExitCodes.RuntimeError;
         }
         UnixSockets.Send(ControlFd, $"X {code}");
         Timing.Mark("cleaned up");
-        return 0;
+        return result;
     }
 
     private static void Fail(ContainerEngine engine, string id, int code, string message)
