@@ -9,6 +9,8 @@
  *
  * Order of work in the container process (container_main), and why:
  *   wait for GO        the runtime first maps ids (user namespace)
+ *   prepare_rootfs     the rootfs and every bind source are opened while we still hold the
+ *                      runtime's ids: the container's root may not search them
  *   steps              mounts, devices, pivot_root... all planned by C# (SetupPlanner.cs);
  *                      meanwhile the runtime moves us into our cgroup (a v1 attach costs a
  *                      whole RCU grace period, so it overlaps the mounts). ENTER_CGROUP
