@@ -613,7 +613,8 @@ if [ -f "$TMP/spec.json" ]; then
   oci_try() {
     n7=$((n7 + 1)); CID=cgsuite-7b-$n7-$$
     jq --arg r "$ROOTFS" '.process.terminal = false | .process.args = ["true"] | .root.path = $r | '"$1" "$TMP/spec.json" > "$BUNDLE/config.json"
-    OUT=$(oci create --bundle "$BUNDLE" "$CID" 2>&1 </dev/null); RC=$?
+    # output to a file: a created init keeps the inherited stdout open, a $(...) would wait for it
+    oci create --bundle "$BUNDLE" "$CID" >"$TMP/7b.out" 2>&1 </dev/null; RC=$?; OUT=$(< "$TMP/7b.out")
   }
   oci_gone() { oci delete --force "$CID" >/dev/null 2>&1; [ ! -e "$OST/$CID" ]; }
 
