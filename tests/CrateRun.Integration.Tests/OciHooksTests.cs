@@ -115,6 +115,28 @@ public sealed class OciHooksTests(CrateRunFixture f)
     }
 
     [RootFact]
+    public async Task A_createContainer_hook_past_its_timeout_is_killed_and_fails_create_in_time()
+    {
+        // createContainer hooks are run by the container process itself (the C stage), with the state in a memfd
+        var oci = new OciBundles(f);
+        var config = await oci.RuncSpec("/bin/true");
+        config["annotations"] = LargeAnnotations();
+        config["hooks"] = new JsonObject
+        {
+            ["createContainer"] = new JsonArray(new JsonObject { ["path"] = "/bin/sleep", ["args"] = new JsonArray("sleep", "30"), ["timeout"] = 1 }),
+        };
+        var id = OciBundles.NewId("hooktime2");
+        CrateRunFixture.Track(id);
+        var before = Snapshot.Take(f);
+        var r = await oci.RunWith(TimeSpan.FromSeconds(25), "create", "--bundle", oci.Write(config), id);
+        Assert.False(r.TimedOut, r.ToString());
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.True(r.Elapsed < TimeSpan.FromSeconds(10), $"create took {r.Elapsed}\n{r}");
+        Assert.Contains("hook", Assert.Single(r.ErrLines));
+        before.AssertNothingLeft(f, r);
+    }
+
+    [RootFact]
     public async Task Failing_poststart_and_poststop_hooks_only_warn()
     {
         var oci = new OciBundles(f);

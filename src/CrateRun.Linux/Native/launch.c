@@ -556,6 +556,9 @@ static void run_hooks(const struct crt_hook *hooks, int n, int dirfd)
             execve(h->path, (char *const *)h->argv, (char *const *)h->envp);
             _exit(127);
         }
+        /* the timeout by the clock, not by counting sleeps (each sleep may last longer) */
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         long waited_ms = 0;
         int status = 0;
         for (;;) {
@@ -572,7 +575,8 @@ static void run_hooks(const struct crt_hook *hooks, int n, int dirfd)
             }
             struct timespec ms = {0, 1000000};
             nanosleep(&ms, NULL);
-            waited_ms++;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            waited_ms = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             errno = WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ENOENT : ECANCELED;
