@@ -17,8 +17,10 @@
  *   terminal / stdio   the pty is opened in the container's own devpts, after pivot
  *   rlimits            while we still hold every capability
  *   seccomp (no NNP)   loading a filter without no_new_privs needs CAP_SYS_ADMIN
+ *   labels, cwd        LSM exec labels and the working directory while still root: our
+ *                      /proc files are root's, and a cwd only root may enter works (runc)
  *   user, caps         setgroups/setgid/setuid keep caps (KEEPCAPS), then capset
- *   cwd, lookup        as the final user, inside the final root
+ *   lookup             as the final user, inside the final root
  *   READY, exec.fifo   tell the runtime we are set up; block until `start`
  *   seccomp (NNP)      last, so the filter only sees the user's program
  *   execve
@@ -268,11 +270,11 @@ static uint64_t mount_attrs(uint64_t ms)
     return a;
 }
 
-/* A new filesystem instance (fsopen/fsconfig/fsmount) from an fstype and a data string
- * "key=value,flag,...". Returns a detached mount fd. */
-static const char *mount_label; /* linux.mountLabel, see labels_mount() */
+static const char *mount_label; /* nsproc: linux.mountLabel, see labels_mount() */
 static int labels_mount(const char *fstype);
 
+/* A new filesystem instance (fsopen/fsconfig/fsmount) from an fstype and a data string
+ * "key=value,flag,...". Returns a detached mount fd. */
 static int make_fs(const char *fstype, const char *source, const char *data, uint64_t ms)
 {
     int fs = fsopen(fstype, FSOPEN_CLOEXEC);
