@@ -129,6 +129,22 @@ public sealed class OciNamespacesTests(CrateRunFixture f)
     }
 
     [RootFact]
+    public async Task A_hostname_for_the_runtimes_own_UTS_namespace_is_refused_and_the_host_keeps_its_name()
+    {
+        var oci = new OciBundles(f);
+        var config = await oci.RuncSpec("/bin/true");
+        OciBundles.SetNamespacePath(config, "uts", "/proc/self/ns/uts");
+        config["hostname"] = "not-the-hosts-name";
+        var hostname = File.ReadAllText("/proc/sys/kernel/hostname");
+        var before = Snapshot.Take(f);
+        var r = await oci.RunBundle(config, OciBundles.NewId("ownuts"));
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("runtime's own", Assert.Single(r.ErrLines));
+        Assert.Equal(hostname, File.ReadAllText("/proc/sys/kernel/hostname"));
+        before.AssertNothingLeft(f, r);
+    }
+
+    [RootFact]
     public async Task A_hostname_longer_than_the_kernel_allows_is_refused_with_one_line()
     {
         var oci = new OciBundles(f);
