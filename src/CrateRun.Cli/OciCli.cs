@@ -59,7 +59,7 @@ public static class OciCli
             var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
             root = Environment.IsPrivilegedProcess || string.IsNullOrEmpty(xdg) ? "/run/craterun" : Path.Combine(xdg, "craterun");
         }
-        return new ContainerEngine(new ContainerStore(root));
+        return new ContainerEngine(new ContainerStore(root)) { Warn = m => Report("warning", m) };
     }
 
     /// <summary>Runs a handler; errors go to stderr and, as containerd expects, to --log in the chosen format. Exit 1.</summary>
@@ -76,15 +76,18 @@ public static class OciCli
         }
     }
 
-    private static void Fail(string message)
+    private static void Fail(string message) => Report("error", message);
+
+    /// <summary>One line on stderr and, as containerd expects, in --log at that level.</summary>
+    private static void Report(string level, string message)
     {
-        Console.Error.WriteLine("craterun-oci: " + message);
+        Console.Error.WriteLine(level == "error" ? "craterun-oci: " + message : $"craterun-oci: {level}: {message}");
         if (_parsed?.GetValue(Log) is not { Length: > 0 } log) return;
         try
         {
             var line = _parsed.GetValue(LogFormat) == "json"
-                ? $"{{\"level\":\"error\",\"msg\":{JsonSerializer.Serialize(message, CliJson.Default.String)},\"time\":\"{DateTimeOffset.UtcNow:O}\"}}\n"
-                : $"time=\"{DateTimeOffset.UtcNow:O}\" level=error msg=\"{message.Replace("\"", "\\\"")}\"\n";
+                ? $"{{\"level\":\"{level}\",\"msg\":{JsonSerializer.Serialize(message, CliJson.Default.String)},\"time\":\"{DateTimeOffset.UtcNow:O}\"}}\n"
+                : $"time=\"{DateTimeOffset.UtcNow:O}\" level={level} msg=\"{message.Replace("\"", "\\\"")}\"\n";
             File.AppendAllText(log, line);
         }
         catch (IOException)

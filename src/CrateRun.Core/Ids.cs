@@ -35,3 +35,40 @@ public static class ContainerId
     /// <summary>The id as shown to people (ps, the default hostname): its first 12 characters, as Docker shows them.</summary>
     public static string Short(string id) => id.Length > 12 ? id[..12] : id;
 }
+
+/// <summary>Host names given to a container's UTS namespace.</summary>
+public static class Hostnames
+{
+    /// <summary>The kernel's limit for a host or domain name (__NEW_UTS_LEN).</summary>
+    public const int MaxLength = 64;
+
+    /// <summary>
+    /// The OCI face: anything the kernel accepts (runc checks no more), refused before the
+    /// container exists when it is longer than the kernel's limit.
+    /// </summary>
+    public static void CheckLength(string? name, string field)
+    {
+        if (name is not null && System.Text.Encoding.UTF8.GetByteCount(name) > MaxLength)
+            throw new UsageException($"{field} '{name}' is too long: {System.Text.Encoding.UTF8.GetByteCount(name)} bytes, the kernel allows at most {MaxLength}");
+    }
+
+    /// <summary>
+    /// The Docker-like face: an RFC 1123 host name (dot-separated labels of letters, digits and
+    /// '-', neither first nor last in a label, each at most 63 characters), at most 64 in all.
+    /// </summary>
+    public static void CheckRfc1123(string name, string option)
+    {
+        CheckLength(name, option);
+        if (name.Length == 0)
+            throw new UsageException($"invalid {option} '': a host name cannot be empty");
+        foreach (var label in name.Split('.'))
+        {
+            var bad = label.Length == 0 ? "an empty label"
+                : label.Length > 63 ? $"the label '{label}' is longer than 63 characters"
+                : label[0] == '-' || label[^1] == '-' ? $"the label '{label}' starts or ends with '-'"
+                : label.FirstOrDefault(c => !char.IsAsciiLetterOrDigit(c) && c != '-') is var c and not '\0' ? $"'{c}' is not allowed (letters, digits, '-' and '.' only)"
+                : null;
+            if (bad is not null) throw new UsageException($"invalid {option} '{name}': {bad} (RFC 1123)");
+        }
+    }
+}

@@ -51,4 +51,35 @@ public class IdsTests
     [InlineData("0123456789ab", "0123456789ab")]
     [InlineData("abc", "abc")]
     public void Short_is_the_first_12_characters(string id, string expected) => Assert.Equal(expected, ContainerId.Short(id));
+
+    [Theory]
+    [InlineData("web")]
+    [InlineData("web-1.example.org")]
+    [InlineData("A1")]
+    [InlineData("0123456789ab")]
+    public void Rfc1123_host_names_are_accepted(string name) => Hostnames.CheckRfc1123(name, "--hostname");
+
+    [Theory]
+    [InlineData("a b", "' '")]
+    [InlineData("a/b", "'/'")]
+    [InlineData("-ab", "starts or ends with '-'")]
+    [InlineData("ab-", "starts or ends with '-'")]
+    [InlineData("a..b", "empty label")]
+    [InlineData("a_b", "'_'")]
+    [InlineData("", "empty")]
+    public void Other_host_names_are_refused_naming_the_problem(string name, string problem)
+    {
+        var e = Assert.Throws<UsageException>(() => Hostnames.CheckRfc1123(name, "--hostname"));
+        Assert.Contains("--hostname", e.Message);
+        Assert.Contains(problem, e.Message);
+    }
+
+    [Fact]
+    public void Host_names_may_have_64_characters_and_labels_63()
+    {
+        Hostnames.CheckRfc1123(new string('a', 63), "--hostname");
+        Hostnames.CheckRfc1123(new string('a', 31) + "." + new string('b', 32), "--hostname");
+        Assert.Contains("longer than 63", Assert.Throws<UsageException>(() => Hostnames.CheckRfc1123(new string('a', 64), "--hostname")).Message);
+        Assert.Contains("at most 64", Assert.Throws<UsageException>(() => Hostnames.CheckRfc1123(new string('a', 32) + "." + new string('b', 32), "--hostname")).Message);
+    }
 }

@@ -53,7 +53,14 @@ public sealed class BadInputTests(CrateRunFixture f)
         { "volume inside /proc", ["-v", "{hostdir}:/proc/sys/kernel", "--rootfs", "{rootfs}"], 125, "/proc" },
         // process
         { "workdir relative", ["-w", "relative", "--rootfs", "{rootfs}"], 125, "relative" },
-        { "workdir missing", ["-w", "/no/such/dir", "--rootfs", "{rootfs}"], 125, "chdir" },
+        // a missing workdir is made (as Docker does); one that cannot be made is named
+        { "workdir below a file", ["-w", "/data/hello.txt/sub", "--rootfs", "{rootfs}"], 125, "/data/hello.txt/sub" },
+        // hostnames: RFC 1123, at most 64 characters (the kernel's limit)
+        { "hostname of 65 characters", ["--hostname", new string('a', 65), "--rootfs", "{rootfs}"], 125, "--hostname" },
+        { "hostname with a space", ["--hostname", "a b", "--rootfs", "{rootfs}"], 125, "--hostname" },
+        { "hostname with a slash", ["--hostname", "a/b", "--rootfs", "{rootfs}"], 125, "--hostname" },
+        { "hostname starting with -", ["--hostname=-ab", "--rootfs", "{rootfs}"], 125, "--hostname" },
+        { "hostname with an empty label", ["--hostname", "a..b", "--rootfs", "{rootfs}"], 125, "--hostname" },
         { "user not a number", ["-u", "bob", "--rootfs", "{rootfs}"], 125, "bob" },
         { "command not executable", ["--rootfs", "{rootfs}", "--", "/not-executable"], 126, "/not-executable" },
         { "command missing", ["--rootfs", "{rootfs}", "--", "/no/such/cmd"], 127, "/no/such/cmd" },

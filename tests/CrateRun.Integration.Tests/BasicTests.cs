@@ -136,4 +136,38 @@ public sealed class BasicTests(CrateRunFixture f)
         Assert.Equal("crate-test-host\ncrate-test-host\n", r.Stdout);
         Assert.NotEqual("crate-test-host", Environment.MachineName);
     }
+
+    [RootFact]
+    public async Task Hostname_Empty_IsTheDefault_NotTheHosts()
+    {
+        // Docker: --hostname "" means no hostname given, so the short id
+        var r = await f.Sh("hostname; echo $HOSTNAME", "--hostname", "");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal($"{r.Id![..12]}\n{r.Id[..12]}\n", r.Stdout);
+    }
+
+    [RootFact]
+    public async Task Hostname_Of64Characters_IsTheLongestAccepted()
+    {
+        var name = new string('a', 31) + "." + new string('b', 32);
+        var r = await f.Sh("hostname", "--hostname", name);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(name, r.Stdout.Trim());
+    }
+
+    [RootFact]
+    public async Task Workdir_Missing_IsCreatedAsRoot0755()
+    {
+        var name = "workdir-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            var r = await f.Sh("pwd; stat -c '%U %a' .", "-w", $"/{name}/deeper", "-u", "1000:1000");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Equal($"/{name}/deeper\nroot 755\n", r.Stdout);
+        }
+        finally
+        {
+            if (Directory.Exists(Path.Combine(f.Rootfs, name))) Directory.Delete(Path.Combine(f.Rootfs, name), recursive: true);
+        }
+    }
 }

@@ -64,6 +64,115 @@ public sealed class OciHooksTests(CrateRunFixture f)
         Assert.Empty(Directory.GetDirectories("/sys/fs/cgroup/pids", "craterun-" + id));
     }
 
+    /// <summary>Annotations that make the state JSON larger than a pipe holds (64 KiB).</summary>
+    private static JsonObject LargeAnnotations()
+    {
+        var a = new JsonObject();
+        for (var i = 0; i < 100; i++) a[$"org.example.big-{i}"] = new string('x', 1024);
+        return a;
+    }
+
+    [RootFact]
+    public async Task Hooks_that_never_read_a_large_state_do_not_fail()
+    {
+        var oci = new OciBundles(f);
+        var config = await oci.RuncSpec("/bin/true");
+        config["annotations"] = LargeAnnotations();
+        // /bin/true exits without reading stdin: the runtime's write of the state meets EPIPE
+        JsonArray True() => new(new JsonObject { ["path"] = "/bin/true" });
+        config["hooks"] = new JsonObject
+        {
+            ["prestart"] = True(), ["createRuntime"] = True(), ["createContainer"] = True(),
+            ["startContainer"] = True(), ["poststart"] = True(), ["poststop"] = True(),
+        };
+        var id = OciBundles.NewId("hookpipe");
+        var r = await oci.RunBundle(config, id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("", r.Stderr); // not even a warning
+        Assert.False(oci.StateLeft(id));
+    }
+
+    [RootFact]
+    public async Task A_prestart_hook_past_its_timeout_is_killed_and_fails_create_in_time()
+    {
+        var oci = new OciBundles(f);
+        var config = await oci.RuncSpec("/bin/true");
+        config["annotations"] = LargeAnnotations(); // a state the hook never reads must not hold us past the timeout
+        config["hooks"] = new JsonObject
+        {
+            ["prestart"] = new JsonArray(new JsonObject { ["path"] = "/bin/sleep", ["args"] = new JsonArray("sleep", "30"), ["timeout"] = 1 }),
+        };
+        var id = OciBundles.NewId("hooktime");
+        CrateRunFixture.Track(id);
+        var before = Snapshot.Take(f);
+        var r = await oci.RunWith(TimeSpan.FromSeconds(25), "create", "--bundle", oci.Write(config), id);
+        Assert.False(r.TimedOut, r.ToString());
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.True(r.Elapsed < TimeSpan.FromSeconds(10), $"create took {r.Elapsed}\n{r}");
+        Assert.Contains("prestart hook /bin/sleep failed: timed out after 1s", Assert.Single(r.ErrLines));
+        before.AssertNothingLeft(f, r);
+        Assert.False(oci.StateLeft(id));
+    }
+
+    [RootFact]
+    public async Task A_createContainer_hook_past_its_timeout_is_killed_and_fails_create_in_time()
+    {
+        // createContainer hooks are run by the container process itself (the C stage), with the state in a memfd
+        var oci = new OciBundles(f);
+        var config = await oci.RuncSpec("/bin/true");
+        config["annotations"] = LargeAnnotations();
+        config["hooks"] = new JsonObject
+        {
+            ["createContainer"] = new JsonArray(new JsonObject { ["path"] = "/bin/sleep", ["args"] = new JsonArray("sleep", "30"), ["timeout"] = 1 }),
+        };
+        var id = OciBundles.NewId("hooktime2");
+        CrateRunFixture.Track(id);
+        var before = Snapshot.Take(f);
+        var r = await oci.RunWith(TimeSpan.FromSeconds(25), "create", "--bundle", oci.Write(config), id);
+        Assert.False(r.TimedOut, r.ToString());
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.True(r.Elapsed < TimeSpan.FromSeconds(10), $"create took {r.Elapsed}\n{r}");
+        Assert.Contains("hook", Assert.Single(r.ErrLines));
+        before.AssertNothingLeft(f, r);
+    }
+
+    [RootFact]
+    public async Task Failing_poststart_and_poststop_hooks_only_warn()
+    {
+        var oci = new OciBundles(f);
+        var config = await oci.RuncSpec("/bin/sh", "-c", "exit 3");
+        config["hooks"] = new JsonObject
+        {
+            ["poststart"] = new JsonArray(new JsonObject { ["path"] = "/bin/false" }),
+            ["poststop"] = new JsonArray(new JsonObject { ["path"] = "/bin/false" }),
+        };
+        var id = OciBundles.NewId("hookwarn");
+        var r = await oci.RunBundle(config, id);
+        // config.md: a poststart/poststop failure is logged as a warning; the operation goes on
+        Assert.True(r.ExitCode == 3, r.ToString());
+        Assert.Equal(2, r.ErrLines.Length);
+        Assert.Contains("warning: poststart hook /bin/false failed: exit status 1", r.ErrLines[0]);
+        Assert.Contains("warning: poststop hook /bin/false failed: exit status 1", r.ErrLines[1]);
+        Assert.False(oci.StateLeft(id));
+    }
+
+    [RootFact]
+    public async Task CreateContainer_hooks_run_in_the_containers_root()
+    {
+        var oci = new OciBundles(f);
+        var log = Path.Combine(oci.Dir, "hook-cwd.log");
+        var config = await oci.RuncSpec("/bin/true");
+        // before pivot_root, in the container's mount namespace: host paths still resolve
+        config["hooks"] = new JsonObject
+        {
+            ["createContainer"] = new JsonArray(new JsonObject { ["path"] = "/bin/sh", ["args"] = new JsonArray("sh", "-c", $"pwd > {log}") }),
+        };
+        var r = await oci.RunBundle(config, OciBundles.NewId("hookcwd"));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // runc runs them in the rootfs (its working directory then), not in the bundle
+        Assert.Equal(f.Rootfs, File.ReadAllText(log).Trim());
+    }
+
     private string Oci()
     {
         var link = Path.Combine(Path.GetDirectoryName(f.Binary)!, "craterun-oci");

@@ -53,8 +53,10 @@ public static class DefaultSpecs
                 KnownFlags = ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
                 SupportedFlags = ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
             },
-            Apparmor = new FeaturesApparmor { Enabled = false },
-            Selinux = new FeaturesSelinux { Enabled = false },
+            // features.md: whether support is built in, whatever the host has. Both labels are
+            // applied at execve where the host enables that LSM, and refused where it does not.
+            Apparmor = new FeaturesApparmor { Enabled = true },
+            Selinux = new FeaturesSelinux { Enabled = true },
             IntelRdt = new FeaturesIntelRdt { Enabled = false },
             MountExtensions = new FeaturesMountExtensions { IdMap = new FeaturesIdMap { Enabled = false } },
         },

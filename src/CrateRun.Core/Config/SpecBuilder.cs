@@ -34,7 +34,10 @@ public static class SpecBuilder
             throw new UsageException($"cannot grant {missing}: this runtime does not hold it (it is not in the bounding set of {(Environment.IsPrivilegedProcess ? "root" : "this user")} here)");
         if (o.Name is { } name && !ContainerId.IsValidContainerName(name))
             throw new UsageException($"invalid container name '{name}': only [a-zA-Z0-9][a-zA-Z0-9_.-]+ is allowed");
-        var env = new List<string> { DefaultPath, "HOSTNAME=" + (o.Hostname ?? ContainerId.Short(id)) };
+        // like Docker, an empty --hostname means the default: the short id
+        var hostname = string.IsNullOrEmpty(o.Hostname) ? ContainerId.Short(id) : o.Hostname;
+        Hostnames.CheckRfc1123(hostname, "--hostname");
+        var env = new List<string> { DefaultPath, "HOSTNAME=" + hostname };
         if (o.Tty) env.Add("TERM=xterm");
         env.Add(o.Uid == 0 ? "HOME=/root" : "HOME=/");
         foreach (var e in o.Env)
@@ -52,7 +55,7 @@ public static class SpecBuilder
         {
             OciVersion = OciVersion,
             Root = new Root { Path = o.Rootfs, Readonly = o.ReadOnlyRoot },
-            Hostname = o.Hostname ?? ContainerId.Short(id),
+            Hostname = hostname,
             Process = new Process
             {
                 Terminal = o.Tty,

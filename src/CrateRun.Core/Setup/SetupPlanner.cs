@@ -10,8 +10,11 @@ namespace CrateRun.Core.Setup;
 /// <param name="HostProcSysMounts">--no-pivot: the host's full procfs and sysfs mounts outside the rootfs, to hide.</param>
 /// <param name="V1CgroupDirs">On v1: each hierarchy (its controllers, as in V1Hierarchies) to the container's own
 /// cgroup directory in it on the host; null when the runtime makes no cgroup.</param>
+/// <param name="AppArmor">AppArmor is enabled on the host (process.apparmorProfile can be applied).</param>
+/// <param name="Selinux">SELinux is enabled on the host (process.selinuxLabel, linux.mountLabel can be applied).</param>
 public sealed record HostInfo(bool CgroupV2, IReadOnlyList<string> V1Hierarchies, bool NoPivot = false, bool IdmapRootfs = false,
-    IReadOnlyList<string>? HostProcSysMounts = null, IReadOnlyDictionary<string, string>? V1CgroupDirs = null);
+    IReadOnlyList<string>? HostProcSysMounts = null, IReadOnlyDictionary<string, string>? V1CgroupDirs = null,
+    bool AppArmor = false, bool Selinux = false);
 
 /// <summary>
 /// Turns an OCI config into the ordered list of setup steps that the C stage runs inside
@@ -36,14 +39,23 @@ public static class SetupPlanner
     public static List<SetupStep> Plan(Spec spec, string rootfs, HostInfo host)
     {
         var steps = new List<SetupStep>();
+        // Without a mount namespace of its own the container would inherit the runtime's, and
+        // setting up root.path (mounts, pivot_root) there changes the host's mounts: runc does
+        // that (or refuses when maskedPaths are set); we refuse. Every other type may be left out
+        // (the container then shares the runtime's network, pids, ipc, uts...).
         if (!HasNamespace(spec, "mount", newOnly: false))
-            throw new UsageException("the config has no mount namespace: running in the host's mount namespace is not supported");
+            throw new UsageException("linux.namespaces has no mount namespace: setting up root.path would change the host's own mounts; add {\"type\": \"mount\"}");
+        Hostnames.CheckLength(spec.Hostname, "hostname");
+        Hostnames.CheckLength(spec.Domainname, "domainname");
+        CheckSecurityLabels(spec, spec.Process, host);
         bool userns = HasNamespace(spec, "user", newOnly: false);
         var mounts = spec.Mounts ?? [];
         var deferCgroup = false;
         var rootPropagation = spec.Linux?.RootfsPropagation;
 
-        if (HasNamespace(spec, "mount"))
+        // A mount namespace joined by path gets the same set-up as a new one (as runc does): the
+        // process must see root.path as "/", never the joined namespace's own root.
+        if (HasNamespace(spec, "mount", newOnly: false))
         {
             // 1. Propagation first, so nothing we mount leaks back to the host.
             steps.Add(new SetupStep(StepOp.RootPropagation, MountFlags: PropagationBeforePivot(rootPropagation)));
@@ -87,17 +99,18 @@ public static class SetupPlanner
 
         // 5. Names and network: these belong to the UTS and network namespaces, set before the
         //    mount setup is sealed.
-        if (HasNamespace(spec, "uts"))
+        //    A UTS namespace joined by path gets them too (runc does the same).
+        if (HasNamespace(spec, "uts", newOnly: false))
         {
             if (!string.IsNullOrEmpty(spec.Hostname)) steps.Add(new SetupStep(StepOp.SetHostname, Source: spec.Hostname));
             if (!string.IsNullOrEmpty(spec.Domainname)) steps.Add(new SetupStep(StepOp.SetDomainname, Source: spec.Domainname));
         }
         else if (!string.IsNullOrEmpty(spec.Hostname))
-            throw new UsageException("a hostname is set but the config has no new UTS namespace");
+            throw new UsageException("a hostname is set but the config has no UTS namespace: it would rename the host");
         if (HasNamespace(spec, "network"))
             steps.Add(new SetupStep(StepOp.LoopbackUp));
 
-        if (HasNamespace(spec, "mount"))
+        if (HasNamespace(spec, "mount", newOnly: false))
         {
             // 6. The runtime moves us into our cgroup while the mounts above are made; wait
             //    for it here, so that /sys/fs/cgroup shows our cgroup as its root.
@@ -126,6 +139,10 @@ public static class SetupPlanner
                 foreach (var p in host.HostProcSysMounts ?? [])
                     steps.Add(new SetupStep(StepOp.HideHostFs, Target: p));
             steps.Add(new SetupStep(StepOp.PivotRoot, Flags: host.NoPivot ? StepFlags.NoPivot : StepFlags.None));
+            // 10b. The working directory is made when missing (runc and Docker do), as root,
+            //      inside the new root, before the root may turn read-only.
+            if (spec.Process?.Cwd is { Length: > 1 } cwd && cwd.StartsWith('/'))
+                steps.Add(new SetupStep(StepOp.Mkdir, Target: cwd, Mode: 0x1ED /* 0755 */));
             // 11. Only now can / itself change: shared propagation, read-only root.
             if (PropagationAfterPivot(rootPropagation) is var after and not 0)
                 steps.Add(new SetupStep(StepOp.SetPropagation, Target: "/", Propagation: after));
@@ -133,6 +150,20 @@ public static class SetupPlanner
                 steps.Add(new SetupStep(StepOp.MakeReadonly, Target: "/"));
         }
         return steps;
+    }
+
+    /// <summary>
+    /// process.apparmorProfile, process.selinuxLabel and linux.mountLabel are applied when the
+    /// host has that LSM enabled; otherwise the container is refused rather than run unconfined.
+    /// </summary>
+    public static void CheckSecurityLabels(Spec spec, Process? process, HostInfo host)
+    {
+        if (!string.IsNullOrEmpty(process?.ApparmorProfile) && !host.AppArmor)
+            throw new UsageException($"process.apparmorProfile '{process.ApparmorProfile}' is set but AppArmor is not enabled on this host");
+        if (!string.IsNullOrEmpty(process?.SelinuxLabel) && !host.Selinux)
+            throw new UsageException($"process.selinuxLabel '{process.SelinuxLabel}' is set but SELinux is not enabled on this host");
+        if (!string.IsNullOrEmpty(spec.Linux?.MountLabel) && !host.Selinux)
+            throw new UsageException($"linux.mountLabel '{spec.Linux.MountLabel}' is set but SELinux is not enabled on this host");
     }
 
     /// <summary>Whether a container id is mapped by these mappings.</summary>

@@ -41,6 +41,8 @@ public sealed class ExecOptions
 public sealed class ContainerEngine(ContainerStore store)
 {
     public ContainerStore Store { get; } = store;
+    /// <summary>Where warnings go (a failed poststart or poststop hook): stderr unless the face says otherwise.</summary>
+    public Action<string> Warn { get; init; } = message => Console.Error.WriteLine("warning: " + message);
     private CgroupLayout? _layout;
     public CgroupLayout Layout => _layout ??= CgroupLayout.Detect();
 
@@ -96,7 +98,8 @@ public sealed class ContainerEngine(ContainerStore store)
             // The Docker-like face asks for an id-mapped rootfs with --userns; OCI clients prepare their own.
             bool idmap = SetupPlanner.HasNamespace(spec, "user") && spec.Annotations?.GetValueOrDefault(IdmapAnnotation) == "true";
             launch.Steps = SetupPlanner.Plan(spec, rootfs, new HostInfo(Layout.IsV2, [.. Layout.V1.Select(h => h.Controllers)], o.NoPivot, idmap,
-                o.NoPivot ? HostMounts.FullProcAndSysfs(rootfs) : null, V1CgroupDirs(CgroupsPathOf(spec, id))));
+                o.NoPivot ? HostMounts.FullProcAndSysfs(rootfs) : null, V1CgroupDirs(CgroupsPathOf(spec, id)),
+                AppArmor: Lsm.AppArmorEnabled, Selinux: Lsm.SelinuxEnabled));
             ProcessPlan.Apply(launch, spec, process, userns);
             launch.CreateContainerHooks.AddRange(spec.Hooks?.CreateContainer ?? []);
             launch.StartContainerHooks.AddRange(spec.Hooks?.StartContainer ?? []);
@@ -206,9 +209,29 @@ public sealed class ContainerEngine(ContainerStore store)
             if (fd < 0) throw new SyscallException("open", $"{ns.Type} namespace {ns.Path}", System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
             var h = new SafeFd(fd);
             fds.Add(h);
+            RefuseRuntimesOwn(spec, ns, h);
             l.Joins.Add((h, flag));
         }
         return new JoinedNamespaces(fds);
+    }
+
+    /// <summary>
+    /// A namespace joined by path gets set up like a new one (root.path mounted and pivoted
+    /// into, the hostname set). When that namespace is the runtime's own, the set-up would
+    /// change the host itself: refused.
+    /// </summary>
+    private static void RefuseRuntimesOwn(Spec spec, LinuxNamespace ns, SafeFd joined)
+    {
+        var changesIt = ns.Type switch
+        {
+            "mount" => "setting up root.path there would change the host's own mounts",
+            "uts" when !string.IsNullOrEmpty(spec.Hostname) || !string.IsNullOrEmpty(spec.Domainname) => "setting the hostname there would rename the host",
+            _ => null,
+        };
+        if (changesIt is null) return;
+        var file = CloneFlags.Of(ns.Type).File;
+        if (new FileInfo($"/proc/self/fd/{joined.Fd}").LinkTarget == new FileInfo($"/proc/self/ns/{file}").LinkTarget)
+            throw new UsageException($"the {ns.Type} namespace {ns.Path} is the runtime's own: {changesIt}");
     }
 
     private SafeFd MakeExecFifo(string id)
@@ -364,7 +387,7 @@ public sealed class ContainerEngine(ContainerStore store)
         Store.Save(r);
         // poststart hooks: after the user's process started; a failure is reported, not fatal
         if (r.Hooks?.Poststart is { Count: > 0 } poststart)
-            Hooks.Run(poststart, "poststart", State(id), failOnError: false);
+            Hooks.Run(poststart, "poststart", State(id), Warn);
     }
 
     private static unsafe void WaitForFifoByte(SafeFd fifo, ContainerRecord r)
@@ -469,7 +492,7 @@ public sealed class ContainerEngine(ContainerStore store)
             Store.RemoveDir(id);
         }
         if (r.Hooks?.Poststop is { Count: > 0 } poststop)
-            Hooks.Run(poststop, "poststop", new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Stopped, Bundle = r.Bundle, Annotations = r.Annotations }, failOnError: false);
+            Hooks.Run(poststop, "poststop", new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Stopped, Bundle = r.Bundle, Annotations = r.Annotations }, Warn);
     }
 
     /// <summary>

@@ -6,52 +6,79 @@ namespace CrateRun.Linux.Engine;
 /// <summary>OCI hooks: each runs with the container's state JSON on stdin, in order, with its timeout.</summary>
 public static class Hooks
 {
-    public static void Run(List<Hook>? hooks, string phase, OciState state, bool failOnError = true)
+    /// <summary>
+    /// Runs the hooks in order. Without <paramref name="warn"/> a failure throws (prestart,
+    /// createRuntime: the operation fails); with it, a failure is reported there and the next
+    /// hook runs (poststart, poststop: config.md says they only warn).
+    /// </summary>
+    public static void Run(List<Hook>? hooks, string phase, OciState state, Action<string>? warn = null)
     {
         if (hooks is not { Count: > 0 }) return;
         var json = OciJson.Serialize(state, indented: false);
         foreach (var h in hooks)
         {
-            var psi = new System.Diagnostics.ProcessStartInfo(h.Path)
+            var error = RunOne(h, json);
+            if (error is null) continue;
+            var message = $"{phase} hook {h.Path} failed: {error}";
+            if (warn is null) throw new CrateRunException(message);
+            warn(message);
+        }
+    }
+
+    /// <summary>Runs one hook; returns why it failed, or null.</summary>
+    private static string? RunOne(Hook h, string json)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(h.Path)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // args[0] is the hook's argv[0]; ProcessStartInfo always uses the path for it
+        foreach (var a in (h.Args ?? []).Skip(1)) psi.ArgumentList.Add(a);
+        if (h.Env is not null)
+        {
+            psi.Environment.Clear();
+            foreach (var e in h.Env)
             {
-                RedirectStandardInput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            // args[0] is the hook's argv[0]; ProcessStartInfo always uses the path for it
-            foreach (var a in (h.Args ?? []).Skip(1)) psi.ArgumentList.Add(a);
-            if (h.Env is not null)
-            {
-                psi.Environment.Clear();
-                foreach (var e in h.Env)
-                {
-                    var kv = e.Split('=', 2);
-                    psi.Environment[kv[0]] = kv.Length > 1 ? kv[1] : "";
-                }
+                var kv = e.Split('=', 2);
+                psi.Environment[kv[0]] = kv.Length > 1 ? kv[1] : "";
             }
-            string? error = null;
-            try
+        }
+        try
+        {
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var stderr = p.StandardError.ReadToEndAsync();
+            // The state goes in from another thread: a hook may exit without reading it (the
+            // write then fails with EPIPE, which is no failure of the hook) or never read it, and
+            // a state larger than the pipe must not hold us past the hook's timeout.
+            var input = p.StandardInput;
+            var writer = Task.Run(() =>
             {
-                using var p = System.Diagnostics.Process.Start(psi)!;
-                p.StandardInput.Write(json);
-                p.StandardInput.Close();
-                var stderr = p.StandardError.ReadToEndAsync();
-                if (!p.WaitForExit(h.Timeout is { } t and > 0 ? t * 1000 : -1))
+                try
                 {
-                    p.Kill(entireProcessTree: true);
-                    error = $"timed out after {h.Timeout}s";
+                    input.Write(json);
+                    input.Close();
                 }
-                else if (p.ExitCode != 0)
+                catch (IOException)
                 {
-                    error = $"exit status {p.ExitCode}: {stderr.Result.Trim()}";
                 }
-            }
-            catch (System.ComponentModel.Win32Exception e)
+            });
+            if (!p.WaitForExit(h.Timeout is { } t and > 0 ? t * 1000 : -1))
             {
-                error = e.Message;
+                p.Kill(entireProcessTree: true);
+                p.WaitForExit();
+                return $"timed out after {h.Timeout}s";
             }
-            if (error is not null && failOnError)
-                throw new CrateRunException($"{phase} hook {h.Path} failed: {error}");
+            // the pipe's reader is gone: the writer ends now, unless something the hook started holds it
+            writer.Wait(TimeSpan.FromSeconds(1));
+            if (p.ExitCode == 0) return null;
+            var text = stderr.Wait(TimeSpan.FromSeconds(1)) ? stderr.Result.Trim() : "";
+            return text.Length > 0 ? $"exit status {p.ExitCode}: {text}" : $"exit status {p.ExitCode}";
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return e.Message;
         }
     }
 }

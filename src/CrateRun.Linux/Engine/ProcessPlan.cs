@@ -1,6 +1,7 @@
 using CrateRun.Core;
 using CrateRun.Core.Oci;
 using CrateRun.Core.Security;
+using CrateRun.Core.Setup;
 using CrateRun.Linux.Process;
 
 namespace CrateRun.Linux.Engine;
@@ -14,6 +15,8 @@ public static class ProcessPlan
         "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE",
         "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
     ];
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
     public static void Apply(LaunchSpec l, Spec spec, Core.Oci.Process p, bool userNamespace)
     {
@@ -37,6 +40,11 @@ public static class ProcessPlan
         if (userNamespace && l.Groups.Length == 0) l.Groups = null; // setgroups may be denied there
         l.Umask = p.User.Umask is { } um ? (int)um : -1;
         l.NoNewPrivileges = p.NoNewPrivileges;
+        // LSM labels are applied where the host has that LSM, refused (one line) where it has not
+        SetupPlanner.CheckSecurityLabels(spec, p, new HostInfo(false, [], AppArmor: Lsm.AppArmorEnabled, Selinux: Lsm.SelinuxEnabled));
+        l.ApparmorProfile = NullIfEmpty(p.ApparmorProfile);
+        l.SelinuxLabel = NullIfEmpty(p.SelinuxLabel);
+        l.MountLabel = NullIfEmpty(spec.Linux?.MountLabel);
         if (p.Capabilities is { } caps)
         {
             var last = Processes.LastCap();

@@ -77,6 +77,10 @@ internal static partial class Interop
             public Hook* CreateHooks;
             public Hook* StartHooks;
             public int CgroupFd, Pad2;
+            // nsproc: LSM labels
+            public byte* ApparmorProfile;
+            public byte* SelinuxLabel;
+            public byte* MountLabel;
         }
 
         public const int MsgGo = 1, MsgChildPid = 2, MsgReady = 3, MsgError = 4, MsgCgroupJoined = 6, MsgRootfsFd = 7, MsgHooks = 8, MsgSeccompFd = 5, MsgStateFd = 9;
@@ -93,6 +97,7 @@ internal static partial class Interop
             "?", "setns", "unshare", "clone", "mount", "open", "mkdir", "mknod", "symlink", "pivot_root", "chdir",
             "sethostname", "write", "setgroups", "setgid", "setuid", "capset", "prctl", "seccomp", "setrlimit",
             "exec", "terminal", "exec.fifo", "dup2", "sync", "umount", "setdomainname", "loopback", "setsid", "hook",
+            "write /proc/self/attr/exec (LSM label)",
         ];
 
         public const int CallExecLookup = 20;

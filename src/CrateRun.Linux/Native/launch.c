@@ -20,7 +20,9 @@
  *   rlimits            while we still hold every capability
  *   user, caps         setgroups/setgid/setuid keep caps (KEEPCAPS), then capset; without
  *                      no_new_privs CAP_SYS_ADMIN stays until the filter is in (see lock_down)
- *   cwd, lookup        as the final user, inside the final root
+ *   labels, cwd        LSM exec labels and the working directory while still root: our
+ *                      /proc files are root's, and a cwd only root may enter works (runc)
+ *   lookup             as the final user, inside the final root
  *   fds                everything past stdio and the preserved fds closes at execve
  *   READY, exec.fifo   tell the runtime we are set up; block until `start`
  *   startContainer     each hook locks itself down (below) before its execve
@@ -343,6 +345,9 @@ static int configure_sb_flags(int fs, uint64_t ms)
     return 0;
 }
 
+static const char *mount_label; /* nsproc: linux.mountLabel, see labels_mount() */
+static int labels_mount(const char *fstype);
+
 /* A new filesystem instance (fsopen/fsconfig/fsmount) from an fstype and a data string
  * "key=value,flag,...". Returns a detached mount fd. */
 static int make_fs(const char *fstype, const char *source, const char *data, uint64_t ms)
@@ -351,6 +356,8 @@ static int make_fs(const char *fstype, const char *source, const char *data, uin
     if (fs < 0)
         return -1;
     if (source && *source && fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+        goto fail;
+    if (mount_label && labels_mount(fstype) && fsconfig(fs, FSCONFIG_SET_STRING, "context", mount_label, 0) < 0)
         goto fail;
     if (data && *data) {
         char opts[4096];
@@ -812,9 +819,11 @@ static int state_fd = -1;
 static void lock_down(const struct crt_plan *plan);
 
 /* Each hook in order: a child with the state on stdin; a failure, non-zero exit or timeout
- * fails the container. (We are single-threaded here: fork is plain.) With `lock`, each hook
- * runs as the container's process will: no_new_privs, final capabilities, seccomp filter. */
-static void run_hooks(const struct crt_hook *hooks, int n, const struct crt_plan *lock)
+ * fails the container. (We are single-threaded here: fork is plain.) A hook runs in `dirfd`
+ * (-1: our own working directory). The state is a memfd, not a pipe: a hook that never
+ * reads it neither blocks us nor makes a write fail. With `lock`, each hook runs as the
+ * container's process will: no_new_privs, final capabilities, seccomp filter. */
+static void run_hooks(const struct crt_hook *hooks, int n, int dirfd, const struct crt_plan *lock)
 {
     for (int i = 0; i < n; i++) {
         const struct crt_hook *h = &hooks[i];
@@ -824,13 +833,16 @@ static void run_hooks(const struct crt_hook *hooks, int n, const struct crt_plan
         if (pid < 0)
             fail(CRT_CALL_HOOK);
         if (pid == 0) {
-            if (dup2(state_fd, 0) < 0)
+            if (dup2(state_fd, 0) < 0 || (dirfd >= 0 && fchdir(dirfd) < 0))
                 _exit(126);
             if (lock)
                 lock_down(lock);
             execve(h->path, (char *const *)h->argv, (char *const *)h->envp);
             _exit(127);
         }
+        /* the timeout by the clock, not by counting sleeps (each sleep may last longer) */
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         long waited_ms = 0;
         int status = 0;
         for (;;) {
@@ -847,7 +859,8 @@ static void run_hooks(const struct crt_hook *hooks, int n, const struct crt_plan
             }
             struct timespec ms = {0, 1000000};
             nanosleep(&ms, NULL);
-            waited_ms++;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            waited_ms = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             errno = WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ENOENT : ECANCELED;
@@ -949,7 +962,7 @@ static int run_steps(const struct crt_plan *plan)
             if (plan->n_create_hooks || plan->n_start_hooks)
                 state_fd = receive_fd(CRT_MSG_STATE_FD);
             wait_go(); /* prestart and createRuntime hooks ran in the runtime */
-            run_hooks(plan->create_hooks, plan->n_create_hooks, NULL);
+            run_hooks(plan->create_hooks, plan->n_create_hooks, rootfd, NULL); /* in the root, as runc */
             break;
         default:
             errno = EINVAL;
@@ -974,6 +987,10 @@ static void setup_terminal(const struct crt_plan *plan)
         fail(CRT_CALL_TERMINAL);
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
     if (slave < 0)
+        fail(CRT_CALL_TERMINAL);
+    /* The terminal belongs to the process's user (as with runc; the group stays devpts' tty
+     * group). An unmapped uid in a user namespace leaves it as it is. */
+    if (plan->set_user && fchown(slave, plan->uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM)
         fail(CRT_CALL_TERMINAL);
     if (plan->console_rows && plan->console_cols) {
         struct winsize ws = {.ws_row = plan->console_rows, .ws_col = plan->console_cols};
@@ -1147,6 +1164,62 @@ static void verify_cwd(void)
     }
 }
 
+/* nsproc: linux.mountLabel goes on every filesystem we create except those that take no
+ * context= option (runc leaves proc, sysfs and mqueue unlabelled; cgroup ones too). */
+static int labels_mount(const char *fstype)
+{
+    return strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0 && strcmp(fstype, "mqueue") != 0 &&
+           strncmp(fstype, "cgroup", 6) != 0;
+}
+
+/* Write `prefix` `value` in one write(2) to the first of the attr files that exists: the
+ * LSM takes it as the label of our next execve. */
+static void write_exec_attr(const char *const *paths, const char *prefix, const char *value)
+{
+    char buf[4096];
+    size_t p = strlen(prefix), v = strlen(value);
+    if (p + v >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        fail(CRT_CALL_LSM_LABEL);
+    }
+    memcpy(buf, prefix, p);
+    memcpy(buf + p, value, v);
+    int fd = -1;
+    for (; *paths && fd < 0; paths++)
+        fd = open(*paths, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, buf, p + v) != (ssize_t)(p + v))
+        fail(CRT_CALL_LSM_LABEL);
+    close(fd);
+}
+
+/* process.apparmorProfile / process.selinuxLabel: set while we are still root (our /proc
+ * files are root's: we are undumpable); they take effect at execve. */
+static void set_exec_labels(const struct crt_plan *plan)
+{
+    if (plan->apparmor_profile && *plan->apparmor_profile) {
+        static const char *const aa[] = {"/proc/self/attr/apparmor/exec", "/proc/self/attr/exec", NULL};
+        write_exec_attr(aa, "exec ", plan->apparmor_profile);
+    }
+    if (plan->selinux_label && *plan->selinux_label) {
+        static const char *const se[] = {"/proc/self/attr/exec", NULL};
+        write_exec_attr(se, "", plan->selinux_label);
+    }
+}
+
+/* process.cwd is entered while we are still root, so that a directory only root may enter
+ * works (runc does the same). Returns 1 when it must be tried again as the final user
+ * (root was denied: a user namespace, root squashing). */
+static int enter_cwd_as_root(const struct crt_plan *plan)
+{
+    if (!plan->cwd || !*plan->cwd)
+        return 0;
+    if (chdir(plan->cwd) == 0)
+        return 0;
+    if (errno != EACCES && errno != EPERM)
+        fail(CRT_CALL_CHDIR);
+    return 1;
+}
+
 /* Block until `craterun start` opens exec.fifo for reading. */
 static void wait_for_start(const struct crt_plan *plan)
 {
@@ -1203,6 +1276,7 @@ static _Noreturn void container_main(const struct crt_plan *plan)
     wait_go(); /* after the id maps: an unprivileged runtime cannot write those of an undumpable process */
     make_undumpable();
     int sources[plan->n_steps > 0 ? plan->n_steps : 1];
+    mount_label = plan->mount_label && *plan->mount_label ? plan->mount_label : NULL;
     prepare_rootfs(plan, sources);
     if (plan->clone_flags & CLONE_NEWUSER) {
         /* become root of the new user namespace, where that uid is mapped */
@@ -1224,8 +1298,10 @@ static _Noreturn void container_main(const struct crt_plan *plan)
      * go in while we are still root (the old order: the calls below then run under it). */
     if (plan->seccomp_len && !plan->no_new_privs && !plan->set_caps)
         load_seccomp(plan);
+    set_exec_labels(plan);
+    int cwd_pending = enter_cwd_as_root(plan);
     set_user_and_caps(plan);
-    if (plan->cwd && *plan->cwd && chdir(plan->cwd) < 0)
+    if (cwd_pending && chdir(plan->cwd) < 0)
         fail(CRT_CALL_CHDIR);
     verify_cwd();
     if (plan->umask >= 0)
@@ -1257,7 +1333,7 @@ static _Noreturn void container_main(const struct crt_plan *plan)
     ready_sent = 1;
     if (plan->exec_fifo_fd >= 0)
         wait_for_start(plan);
-    run_hooks(plan->start_hooks, plan->n_start_hooks, plan); /* paths resolve inside the container */
+    run_hooks(plan->start_hooks, plan->n_start_hooks, -1, plan); /* paths resolve inside the container */
     lock_down(plan);
 
     execve(exe, (char *const *)plan->argv, (char *const *)plan->envp);
@@ -1333,6 +1409,6 @@ int crt_launch(const struct crt_plan *plan)
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
 _Static_assert(sizeof(struct crt_step) == 104, "crt_step layout changed: update Interop.Launch.cs");
-_Static_assert(sizeof(struct crt_plan) == 304, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 328, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");

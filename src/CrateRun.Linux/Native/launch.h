@@ -134,6 +134,10 @@ struct crt_plan {
     const struct crt_hook *start_hooks;
     int32_t cgroup_fd;                /* cgroup v2 directory: clone3(CLONE_INTO_CGROUP), -1 = none */
     int32_t pad2;
+    /* nsproc: LSM labels, only set when the host has that LSM enabled (C# checks); NULL = none */
+    const char *apparmor_profile;     /* process.apparmorProfile: "exec PROFILE" at execve */
+    const char *selinux_label;        /* process.selinuxLabel: the process's label at execve */
+    const char *mount_label;          /* linux.mountLabel: context= of the filesystems mounted */
 };
 
 /* Messages on sync_fd (SOCK_SEQPACKET: one struct per message). */
@@ -159,6 +163,7 @@ enum crt_call {
     CRT_CALL_CAPSET, CRT_CALL_PRCTL, CRT_CALL_SECCOMP, CRT_CALL_RLIMIT, CRT_CALL_EXEC_LOOKUP,
     CRT_CALL_TERMINAL, CRT_CALL_FIFO, CRT_CALL_DUP, CRT_CALL_SYNC, CRT_CALL_UMOUNT,
     CRT_CALL_SETDOMAINNAME, CRT_CALL_NETLINK, CRT_CALL_SETSID, CRT_CALL_HOOK,
+    CRT_CALL_LSM_LABEL, /* nsproc: writing /proc/self/attr/.../exec */
 };
 
 /* crt_msg.step for a failed setns of plan->join_fds[i] */

@@ -66,6 +66,12 @@ public sealed class LaunchSpec
     public SafeFd? CgroupDir { get; set; }
     /// <summary>Runs the clone on another thread (one already in the container's cgroup), or null for this one.</summary>
     public Func<Func<int>, int>? CloneOn { get; set; }
+    /// <summary>process.apparmorProfile, applied at execve (the host has AppArmor enabled).</summary>
+    public string? ApparmorProfile { get; set; }
+    /// <summary>process.selinuxLabel, applied at execve (the host has SELinux enabled).</summary>
+    public string? SelinuxLabel { get; set; }
+    /// <summary>linux.mountLabel: the context= of the filesystems the container mounts.</summary>
+    public string? MountLabel { get; set; }
 }
 
 /// <summary>The C stage reported a failure: which step, which call, which errno.</summary>

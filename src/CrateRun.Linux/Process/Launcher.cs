@@ -194,6 +194,8 @@ public static unsafe class Launcher
         var step = msg.Step >= 0 && msg.Step < spec.Steps.Count ? spec.Steps[msg.Step].Describe()
             : msg.Step <= -100 && -100 - msg.Step < spec.Joins.Count ? $"join namespace 0x{spec.Joins[-100 - msg.Step].Type:x}"
             : null;
+        // a failure outside the steps that concerns a path: name it (the working directory)
+        if (step is null && call == "chdir") call = $"chdir {spec.Cwd}";
         var what = step is null ? call : $"{step}: {call}";
         return new LaunchException($"container setup failed: {what}: {reason}", call, msg.Err, step);
     }
@@ -288,6 +290,9 @@ public static unsafe class Launcher
         plan->NStartHooks = s.StartContainerHooks.Count;
         plan->StartHooks = Hooks(s.StartContainerHooks, a);
         plan->Cwd = a.Str(s.Cwd);
+        plan->ApparmorProfile = a.Str(s.ApparmorProfile);
+        plan->SelinuxLabel = a.Str(s.SelinuxLabel);
+        plan->MountLabel = a.Str(s.MountLabel);
         plan->Argv = a.StrArray(s.Argv);
         plan->Envp = a.StrArray(s.Envp);
         return plan;

@@ -477,15 +477,73 @@ public class SetupPlannerTests
 
     [Fact]
     public void A_config_without_a_mount_namespace_is_refused() =>
-        Assert.Contains("no mount namespace", Assert.Throws<UsageException>(() => Plan(Minimal("pid", "uts"))).Message);
+        Assert.Contains("has no mount namespace", Assert.Throws<UsageException>(() => Plan(Minimal("pid", "uts"))).Message);
 
     [Fact]
-    public void Joining_an_existing_mount_namespace_plans_no_mount_steps()
+    public void A_mount_namespace_joined_by_path_gets_the_same_rootfs_setup_as_a_new_one()
     {
+        // the process must see root.path as "/", never the joined namespace's root (runc sets it up there too)
+        var fresh = Plan(Docker());
         var s = Docker();
         s.Linux!.Namespaces!.Single(n => n.Type == "mount").Path = "/proc/1234/ns/mnt";
-        var steps = Plan(s);
-        Assert.Equal([StepOp.SetHostname, StepOp.LoopbackUp], steps.Select(x => x.Op));
+        Assert.Equal(fresh, Plan(s));
+        Assert.Contains(Plan(s), x => x.Op == StepOp.PivotRoot);
+    }
+
+    [Fact]
+    public void Hostname_is_set_in_a_uts_namespace_joined_by_path()
+    {
+        var s = Docker(hostname: "web");
+        s.Linux!.Namespaces!.Single(n => n.Type == "uts").Path = "/proc/1234/ns/uts";
+        Assert.Contains(new SetupStep(StepOp.SetHostname, Source: "web"), Plan(s));
+    }
+
+    [Theory]
+    [InlineData("network")]
+    [InlineData("pid")]
+    [InlineData("ipc")]
+    public void Other_namespace_types_may_be_left_out(string type)
+    {
+        var s = Docker();
+        s.Linux!.Namespaces!.RemoveAll(n => n.Type == type);
+        Assert.Contains(Plan(s), x => x.Op == StepOp.PivotRoot);
+    }
+
+    [Fact]
+    public void A_hostname_longer_than_64_bytes_is_refused()
+    {
+        var s = Docker();
+        s.Hostname = new string('h', 65);
+        Assert.Contains("at most 64", Assert.Throws<UsageException>(() => Plan(s)).Message);
+        s.Hostname = new string('h', 64);
+        Assert.Contains(new SetupStep(StepOp.SetHostname, Source: s.Hostname), Plan(s));
+    }
+
+    [Fact]
+    public void A_missing_cwd_is_made_after_pivot_root_and_before_the_root_turns_read_only()
+    {
+        var s = Docker(readOnly: true);
+        s.Process!.Cwd = "/work/dir";
+        var ops = Plan(s);
+        var mkdir = ops.FindIndex(x => x.Op == StepOp.Mkdir && x.Target == "/work/dir");
+        Assert.True(mkdir > ops.FindIndex(x => x.Op == StepOp.PivotRoot));
+        Assert.True(mkdir < ops.FindIndex(x => x.Op == StepOp.MakeReadonly && x.Target == "/"));
+        s.Process.Cwd = "/";
+        Assert.DoesNotContain(Plan(s), x => x.Op == StepOp.Mkdir);
+    }
+
+    [Theory]
+    [InlineData("apparmor", "process.apparmorProfile")]
+    [InlineData("selinux", "process.selinuxLabel")]
+    [InlineData("mountlabel", "linux.mountLabel")]
+    public void An_LSM_label_is_refused_where_the_LSM_is_not_enabled(string what, string field)
+    {
+        var s = Docker();
+        if (what == "apparmor") s.Process!.ApparmorProfile = "crate-default";
+        if (what == "selinux") s.Process!.SelinuxLabel = "system_u:system_r:container_t:s0";
+        if (what == "mountlabel") s.Linux!.MountLabel = "system_u:object_r:container_file_t:s0";
+        Assert.Contains(field, Assert.Throws<UsageException>(() => Plan(s)).Message);
+        Assert.NotEmpty(Plan(s, V2 with { AppArmor = true, Selinux = true }));
     }
 
     [Fact]

@@ -18,6 +18,7 @@ public sealed class ProcResult
 
     /// <summary>Stderr's non-empty lines.</summary>
     public string[] ErrLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    public string[] OutLines => Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     public override string ToString() =>
         $"$ {Command}\n-> exit {ExitCode}{(TimedOut ? " (TIMED OUT, killed)" : "")} after {Elapsed.TotalMilliseconds:F0} ms" +
