@@ -62,17 +62,27 @@ public static class OciCli
         return new ContainerEngine(new ContainerStore(root));
     }
 
-    /// <summary>Runs a handler; errors go to stderr and, as containerd expects, to --log in the chosen format. Exit 1.</summary>
-    private static int Handle(ParseResult p, Func<ContainerEngine, int> handler)
+    /// <summary>
+    /// Runs a handler; errors go to stderr and, as containerd expects, to --log in the chosen
+    /// format. As runc, every error exits 1, except exec's: 255 (<paramref name="errorCode"/>),
+    /// so that a caller tells them from the exec'd process's own code.
+    /// </summary>
+    private static int Handle(ParseResult p, Func<ContainerEngine, int> handler, int errorCode = ExitCodes.OciError)
     {
         try
         {
             return handler(Engine(p));
         }
-        catch (Exception e) when (e is CrateRunException or IOException or UnauthorizedAccessException or FormatException)
+        catch (NoSuchContainerException e)
+        {
+            // runc's text: containerd (checkKillError) and podman look for "does not exist"
+            Fail($"container {e.Id} does not exist");
+            return errorCode;
+        }
+        catch (Exception e)
         {
             Fail(e.Message);
-            return e is CrateRunException { ExitCode: ExitCodes.NotFound or ExitCodes.NotExecutable } c ? c.ExitCode : ExitCodes.OciError;
+            return errorCode;
         }
     }
 
@@ -186,7 +196,7 @@ public static class OciCli
             using (SignalForwarding.To(r.Pid))
                 code = Processes.ExitCode(Launcher.Reap(r.Pid));
             engine.RecordExit(cid, code);
-            if (!p.GetValue(keep)) Delete(engine, cid, force: true);
+            if (!p.GetValue(keep)) engine.Delete(cid, force: true);
             return code;
         }));
         return cmd;
@@ -207,13 +217,7 @@ public static class OciCli
     }
 
     /// <summary>runtime.md state, plus runc's "paused" for a frozen cgroup.</summary>
-    private static OciState State(ContainerEngine engine, string id)
-    {
-        var s = engine.State(id);
-        if (s.Status == OciStatus.Running && engine.Store.Load(id).CgroupPaths.Count > 0 && engine.RunningCgroup(id).IsFrozen())
-            s.Status = "paused";
-        return s;
-    }
+    private static OciState State(ContainerEngine engine, string id) => engine.State(id);
 
     private static Command KillCommand()
     {
@@ -239,18 +243,10 @@ public static class OciCli
             // As runc: `delete --force` of a container that is not there succeeds. containerd's
             // shim runs it again after a normal delete, podman after a failed create.
             if (p.GetValue(force) && !engine.Store.Exists(p.GetValue(id)!)) return 0;
-            Delete(engine, p.GetValue(id)!, p.GetValue(force));
+            engine.Delete(p.GetValue(id)!, p.GetValue(force));
             return 0;
         }));
         return cmd;
-    }
-
-    private static void Delete(ContainerEngine engine, string id, bool force)
-    {
-        var r = engine.Store.Load(id);
-        // runc deletes a created (never started) container without --force
-        var created = ContainerEngine.CurrentStatus(r) == ContainerStatus.Created;
-        engine.Delete(id, force || created);
     }
 
     // ---- exec ---------------------------------------------------------------------------
@@ -271,7 +267,7 @@ public static class OciCli
         var preserveFds = new Option<int>("--preserve-fds");
         var processLabel = new Option<string?>("--process-label") { Hidden = true };
         var apparmor = new Option<string?>("--apparmor") { Hidden = true };
-        var ignorePaused = new Option<bool>("--ignore-paused") { Hidden = true };
+        var ignorePaused = new Option<bool>("--ignore-paused") { Description = "Exec even into a paused container (the process starts frozen)" };
         var id = IdArgument();
         var command = new Argument<string[]>("command") { Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("exec", "Run a process in a running container")
@@ -320,11 +316,12 @@ public static class OciCli
                 ConsoleSocketPath = p.GetValue(consoleSocket),
                 PidFile = p.GetValue(pidFile),
                 PreserveFds = p.GetValue(preserveFds),
+                IgnorePaused = p.GetValue(ignorePaused),
             });
             if (p.GetValue(detach)) return 0;
             using (SignalForwarding.To(pid))
                 return Processes.ExitCode(Launcher.Reap(pid));
-        }));
+        }, ExitCodes.OciExecError));
         return cmd;
     }
 

@@ -2,15 +2,6 @@ using System.Text.Json.Serialization;
 
 namespace CrateRun.Core.State;
 
-/// <summary>Lifecycle states as stored; OCI "stopped" is <see cref="Exited"/>.</summary>
-public static class ContainerStatus
-{
-    public const string Creating = "creating";
-    public const string Created = "created";
-    public const string Running = "running";
-    public const string Exited = "exited";
-}
-
 /// <summary>The limits asked for, kept for ps/inspect.</summary>
 public sealed class ContainerLimits
 {
