@@ -139,6 +139,153 @@ public sealed class OciContractTests(CrateRunFixture f)
         await Check("deleted", Gone);
     }
 
+    // ---- item 1: a terminal without --console-socket -----------------------------------------
+
+    private const string Script = "/usr/bin/script";
+
+    /// <summary>A shell line under script(1): a real pty of 30x100 as the caller's terminal.</summary>
+    private static Task<ProcResult> UnderPty(string shellLine) =>
+        Proc.Run(Script, ["-qec", "stty rows 30 cols 100; " + shellLine, "/dev/null"], timeout: TimeSpan.FromSeconds(30), keepStdinOpen: true);
+
+    [RootFact]
+    public async Task Spec_then_run_relays_the_callers_terminal_as_runc_does()
+    {
+        Assert.True(File.Exists(Script), "util-linux script is missing (tests/install-prereqs.sh installs it)");
+        var dir = NewDir("tty");
+        var bundle = Path.Combine(dir, "b");
+        Directory.CreateDirectory(bundle);
+        var root = Path.Combine(dir, "root");
+        var id = "tty-" + Guid.NewGuid().ToString("N")[..8];
+        // the config `spec` writes (terminal: true), only pointed at our rootfs and a command
+        var spec = await Proc.Run(Oci(), ["spec", "--bundle", bundle]);
+        Assert.True(spec.ExitCode == 0, spec.ToString());
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json")))!;
+        Assert.True((bool)config["process"]!["terminal"]!);
+        config["root"]!["path"] = f.Rootfs;
+        config["root"]!["readonly"] = false;
+        config["process"]!["args"] = new JsonArray("sh", "-c", "tty; stty size; [ -t 0 ] && [ -t 1 ] && echo all-tty; exit 5");
+        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+        try
+        {
+            var r = await UnderPty(Proc.Describe(Oci(), ["--root", root, "run", "--bundle", bundle, id]));
+            Assert.True(r.ExitCode == 5, r.ToString());
+            Assert.Contains("/dev/pts/0", r.Stdout);
+            Assert.Contains("30 100", r.Stdout);
+            Assert.Contains("all-tty", r.Stdout);
+            Assert.False(Directory.Exists(Path.Combine(root, id)), "run left its state behind");
+
+            // exec -t into a running container, same relay
+            config["process"]!["terminal"] = false;
+            config["process"]!["args"] = new JsonArray("sleep", "1000");
+            File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+            var run = await Proc.Run(Oci(), ["--root", root, "run", "-d", "--bundle", bundle, id]);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            var e = await UnderPty(Proc.Describe(Oci(), ["--root", root, "exec", "-t", id, "sh", "-c", "tty; stty size; exit 4"]));
+            Assert.True(e.ExitCode == 4, e.ToString());
+            Assert.Matches(@"/dev/pts/\d+", e.Stdout);
+            Assert.Contains("30 100", e.Stdout);
+        }
+        finally
+        {
+            await Proc.Run(Oci(), ["--root", root, "delete", "--force", id]);
+        }
+    }
+
+    [RootFact]
+    public async Task A_detached_terminal_without_console_socket_is_refused_with_runcs_words_and_leaves_nothing()
+    {
+        var dir = NewDir("ttyd");
+        var bundle = Bundle(dir, "b", BaseConfig(["sh", "-c", "tty"], terminal: true));
+        foreach (var (name, binary) in new[] { ("runc", RuncPath()), ("craterun-oci", Oci()) })
+        {
+            var root = Path.Combine(dir, name + "-root");
+            var id = "ttyd-" + Guid.NewGuid().ToString("N")[..8];
+            foreach (string[] args in new[] { new[] { "create", "--bundle", bundle, id }, ["run", "-d", "--bundle", bundle, id] })
+            {
+                var r = await Proc.Run(binary, ["--root", root, .. args], timeout: TimeSpan.FromSeconds(20));
+                Assert.True(r.ExitCode == 1 && r.Stderr.Contains("cannot allocate tty"), $"{name}: {r}");
+                Assert.False(Directory.Exists(Path.Combine(root, id)), $"{name}: state left behind");
+                Assert.Empty(HostState.CgroupsOf(id));
+            }
+        }
+    }
+
+    // ---- item 8: flags scripts use ----------------------------------------------------------
+
+    [RootFact]
+    public async Task Version_help_debug_log_and_runcs_flag_spellings_work()
+    {
+        foreach (string[] args in new[] { new[] { "--version" }, ["-v"], ["--root", "/tmp/x", "--version"] })
+        {
+            var v = await Proc.Run(Oci(), args);
+            Assert.True(v.ExitCode == 0 && v.Stdout.Contains("version"), v.ToString());
+        }
+        // CMD -h for every command runc has and we have
+        foreach (var cmd in new[] { "create", "start", "state", "kill", "delete", "run", "exec", "list", "ps", "pause", "resume", "events", "update", "spec", "features" })
+        {
+            var h = await Proc.Run(Oci(), [cmd, "-h"]);
+            Assert.True(h.ExitCode == 0 && h.Stdout.Contains(cmd), $"{cmd} -h: {h}");
+        }
+
+        var dir = NewDir("flags");
+        var root = Path.Combine(dir, "root");
+        var id = "flags-" + Guid.NewGuid().ToString("N")[..8];
+        var bundle = Bundle(dir, "b", BaseConfig(["sleep", "1000"]));
+        try
+        {
+            Assert.Equal(0, (await Proc.Run(Oci(), ["--root", root, "run", "-d", "--bundle", bundle, id])).ExitCode);
+            // --debug: logrus-shaped debug lines in --log, in both formats
+            var jsonLog = Path.Combine(dir, "log.json");
+            var s = await Proc.Run(Oci(), ["--root", root, "--debug", "--log", jsonLog, "--log-format", "json", "state", id]);
+            Assert.True(s.ExitCode == 0, s.ToString());
+            var lines = File.ReadAllLines(jsonLog);
+            Assert.NotEmpty(lines);
+            foreach (var line in lines)
+            {
+                var o = JsonNode.Parse(line)!.AsObject();
+                Assert.Equal("debug", (string)o["level"]!);
+                Assert.False(string.IsNullOrEmpty((string?)o["msg"]));
+                Assert.True(DateTimeOffset.TryParse((string)o["time"]!, out _), line);
+            }
+            var textLog = Path.Combine(dir, "log.txt");
+            await Proc.Run(Oci(), ["--root", root, "--debug", "--log", textLog, "state", id]);
+            Assert.Matches("^time=\"[^\"]+\" level=debug msg=\".+\"$", File.ReadAllLines(textLog)[0]);
+
+            // runc's spelling --cpu-share (scripts and older Docker send it)
+            var u = await Proc.Run(Oci(), ["--root", root, "update", "--cpu-share", "512", id]);
+            Assert.True(u.ExitCode == 0, u.ToString());
+            var cgroups = Cgroups(root, id);
+            Assert.Equal("512", HostState.ReadCgroupFile(cgroups["cpu"], "cpu.shares"));
+
+            // exec --cgroup: the process runs in an existing sub-cgroup of the container's
+            var sub = Path.Combine(cgroups["pids"], "sub");
+            Directory.CreateDirectory(sub);
+            try
+            {
+                var e = await Proc.Run(Oci(), ["--root", root, "exec", "--cgroup", "pids:sub", id, "cat", "/proc/self/cgroup"]);
+                Assert.True(e.ExitCode == 0, e.ToString());
+                Assert.Matches(@"(?m)^\d+:pids:/.*sub$", e.Stdout);
+                var missing = await Proc.Run(Oci(), ["--root", root, "exec", "--cgroup", "pids:nosuch", id, "true"]);
+                Assert.True(missing.ExitCode == 255 && missing.Stderr.Contains("nosuch"), missing.ToString());
+            }
+            finally
+            {
+                Directory.Delete(sub);
+            }
+        }
+        finally
+        {
+            await Proc.Run(Oci(), ["--root", root, "delete", "--force", id]);
+        }
+    }
+
+    /// <summary>The container's cgroup directories as its state records them.</summary>
+    private static Dictionary<string, string> Cgroups(string root, string id)
+    {
+        var meta = JsonNode.Parse(File.ReadAllText(Path.Combine(root, id, "metadata.json")))!;
+        return meta["cgroupPaths"]!.AsObject().ToDictionary(kv => kv.Key, kv => (string)kv.Value!);
+    }
+
     private static string RuncPath() =>
         new[] { "/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc" }.FirstOrDefault(File.Exists)
         ?? throw new InvalidOperationException("runc is not installed (tests/install-prereqs.sh installs it): the reference for these tests");

@@ -34,6 +34,8 @@ public sealed class ExecOptions
     public int PreserveFds { get; init; }
     /// <summary>runc's --ignore-paused: join a frozen container anyway (the process starts frozen).</summary>
     public bool IgnorePaused { get; init; }
+    /// <summary>runc's exec --cgroup: existing sub-cgroups to run in, "[CONTROLLER[,CONTROLLER]:]PATH".</summary>
+    public IReadOnlyList<string> SubCgroups { get; init; } = [];
 }
 
 /// <summary>
@@ -214,7 +216,8 @@ public sealed class ContainerEngine(ContainerStore store)
     private static SafeFd? ConsoleSocket(int fd, string? path)
     {
         if (fd >= 0) return new SafeFd(fd, ownsHandle: false);
-        if (path is null) throw new UsageException("process.terminal is true but no --console-socket was given");
+        // runc's words: a detached terminal needs someone to hand the pty master to
+        if (path is null) throw new UsageException("cannot allocate tty if the runtime will detach without setting console socket (process.terminal is true)");
         return UnixSockets.Connect(path);
     }
 
@@ -479,7 +482,7 @@ public sealed class ContainerEngine(ContainerStore store)
             ProcessPlan.Apply(launch, spec, o.Process, SetupPlanner.HasNamespace(spec, "user", newOnly: false));
             using var console = o.Process.Terminal ? ConsoleSocket(o.ConsoleFd, o.ConsoleSocketPath) : null;
             launch.ConsoleFd = console?.Fd ?? -1;
-            var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(r.CgroupPaths) : null;
+            var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(SubCgroupPaths(r.CgroupPaths, o.SubCgroups)) : null;
             var pid = Launcher.Launch(launch, new Launcher.Callbacks
             {
                 JoinCgroup = cg is null ? null : cg.AddProcess,
@@ -492,6 +495,32 @@ public sealed class ContainerEngine(ContainerStore store)
         {
             foreach (var f in fds) f.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The container's cgroup directories with exec --cgroup's sub-cgroups below them (per
+    /// controller, or all when none is named). A sub-cgroup must exist and stay inside.
+    /// </summary>
+    public static Dictionary<string, string> SubCgroupPaths(IReadOnlyDictionary<string, string> paths, IReadOnlyList<string> subs)
+    {
+        var result = new Dictionary<string, string>(paths);
+        foreach (var sub in subs)
+        {
+            var colon = sub.IndexOf(':');
+            var controllers = colon < 0 ? [.. paths.Keys] : sub[..colon].Split(',', StringSplitOptions.RemoveEmptyEntries);
+            var rel = (colon < 0 ? sub : sub[(colon + 1)..]).Trim('/');
+            if (rel.Length == 0 || rel.Split('/').Any(part => part is "." or ".."))
+                throw new UsageException($"invalid --cgroup '{sub}': expected [CONTROLLER[,CONTROLLER]:]PATH below the container's cgroup");
+            foreach (var c in controllers)
+            {
+                if (!paths.TryGetValue(c, out var dir))
+                    throw new UsageException($"invalid --cgroup '{sub}': the container has no '{c}' cgroup (it has {string.Join(", ", paths.Keys)})");
+                var target = Path.Combine(dir, rel);
+                if (!Directory.Exists(target)) throw new CrateRunException($"--cgroup '{sub}': {target} does not exist");
+                result[c] = target;
+            }
+        }
+        return result;
     }
 
     public void Pause(string id)
