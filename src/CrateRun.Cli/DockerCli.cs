@@ -291,7 +291,7 @@ public static class DockerCli
 
     private static void WaitForMonitor(ContainerRecord r)
     {
-        if (r.MonitorPid > 0) Processes.WaitExit(r.MonitorPid, 0, 5000);
+        if (r.MonitorPid > 0) Processes.WaitExit(r.MonitorPid, r.MonitorStartTime, 5000);
     }
 
     private static Command KillCommand()

@@ -21,7 +21,7 @@ public static class Logs
         {
             var r = engine.Store.TryLoad(id);
             var running = r is not null && ContainerEngine.CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Creating;
-            var monitorAlive = r is not null && r.MonitorPid > 0 && Processes.IsAlive(r.MonitorPid, 0);
+            var monitorAlive = r is not null && r.MonitorPid > 0 && Processes.IsAlive(r.MonitorPid, r.MonitorStartTime);
             outPos = Emit(outPath, outPos, null, timestamps, stdout);
             errPos = Emit(errPath, errPos, null, timestamps, stderr);
             if (!running && !monitorAlive) return 0;

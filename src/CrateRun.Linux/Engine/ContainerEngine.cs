@@ -409,7 +409,7 @@ public sealed class ContainerEngine(ContainerStore store)
         }
         // The monitor (Docker-like face) cleans up as the process exits; give it time to finish.
         if (r.MonitorPid > 0 && r.MonitorPid != Environment.ProcessId)
-            Processes.WaitExit(r.MonitorPid, 0, 5_000);
+            Processes.WaitExit(r.MonitorPid, r.MonitorStartTime, 5_000);
         using (Store.TryLock(id))
         {
             var fresh = Store.TryLoad(id);
