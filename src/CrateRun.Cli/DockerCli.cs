@@ -162,7 +162,7 @@ public static class DockerCli
             if (cmdArgs.Length == 0) throw new UsageException("no command given: craterun run --rootfs DIR -- CMD [ARG...]");
             var resolvedRootfs = RootfsCheck.Resolve(rootfsDir, requireLayout: true);
             var (uid, gid) = p.GetValue(user) is { } u
-                ? SpecBuilder.ResolveUser(u, ReadIfExists(Path.Combine(resolvedRootfs, "etc/passwd")), ReadIfExists(Path.Combine(resolvedRootfs, "etc/group")))
+                ? SpecBuilder.ResolveUser(u, ReadInRootfs(resolvedRootfs, "etc/passwd"), ReadInRootfs(resolvedRootfs, "etc/group"))
                 : (0u, 0u);
             if (p.GetValue(cpu) is not null && p.GetValue(cpus) is not null) throw new UsageException("use either --cpu or --cpus, not both");
             var isTty = p.GetValue(tty);
@@ -229,6 +229,9 @@ public static class DockerCli
         try { return File.Exists(path) ? File.ReadAllText(path) : null; }
         catch (IOException) { return null; }
     }
+
+    /// <summary>A file of the rootfs as the container sees it (symlinks stay inside it; only a regular file is read).</summary>
+    private static string? ReadInRootfs(string rootfs, string relative) => Linux.Process.RootfsFiles.ReadInRoot(rootfs, relative);
 
     private static Volume CheckVolume(string text)
     {
@@ -396,7 +399,7 @@ public static class DockerCli
 
     private static void WaitForMonitor(ContainerRecord r)
     {
-        if (r.MonitorPid > 0) Processes.WaitExit(r.MonitorPid, 0, 5000);
+        if (r.MonitorPid > 0) Processes.WaitExit(r.MonitorPid, r.MonitorStartTime, 5000);
     }
 
     private static Command KillCommand()
@@ -493,7 +496,7 @@ public static class DockerCli
             // names resolve in the container's own /etc/passwd and /etc/group, as for run
             var rootfs = engine.Store.Load(cid).Rootfs;
             (uint, uint)? runAs = p.GetValue(user) is { } u
-                ? SpecBuilder.ResolveUser(u, ReadIfExists(Path.Combine(rootfs, "etc/passwd")), ReadIfExists(Path.Combine(rootfs, "etc/group")))
+                ? SpecBuilder.ResolveUser(u, ReadInRootfs(rootfs, "etc/passwd"), ReadInRootfs(rootfs, "etc/group"))
                 : null;
             return ExecFlow.Run(engine, cid, p.GetValue(command)!, p.GetValue(env) ?? [], p.GetValue(workdir),
                 runAs, p.GetValue(interactive), p.GetValue(tty), p.GetValue(detach));

@@ -50,7 +50,7 @@ public static class Logs
             // a container removed while we follow it (--rm, rm -f) simply ends the output, as with Docker
             var r = engine.Store.TryLoad(id);
             var running = r is not null && ContainerEngine.CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Creating;
-            var monitorAlive = r is not null && r.MonitorPid > 0 && Processes.IsAlive(r.MonitorPid, 0);
+            var monitorAlive = r is not null && r.MonitorPid > 0 && Processes.IsAlive(r.MonitorPid, r.MonitorStartTime);
             Emit(sources, null, writer, fallback);
             if (!running && !monitorAlive) return 0;
             Thread.Sleep(50);

@@ -4,6 +4,7 @@ using CrateRun.Core;
 using CrateRun.Core.Config;
 using CrateRun.Core.Oci;
 using CrateRun.Core.State;
+using CrateRun.Linux;
 using CrateRun.Linux.Engine;
 using CrateRun.Linux.Process;
 using Hooks = CrateRun.Linux.Engine.Hooks;
@@ -28,7 +29,7 @@ public static class OciCli
 
     public static int Run(string[] args)
     {
-        if (args is ["--version"] or ["-v"] or ["version"])
+        if (AsksForVersion(args))
         {
             Console.WriteLine($"craterun version {Version}\nspec: {SpecBuilder.OciVersion}\nruntime: .NET NativeAOT, C stage launch.c");
             return 0;
@@ -46,10 +47,24 @@ public static class OciCli
             foreach (var e in _parsed.Errors) Fail(e.Message);
             return ExitCodes.OciError;
         }
+        DebugLog("command line: " + string.Join(' ', args));
         return _parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
     }
 
     public static string Version => typeof(OciCli).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
+
+    /// <summary>runc's global --version/-v (and `version`), after any global options.</summary>
+    private static bool AsksForVersion(string[] args)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            if (a is "--version" or "-v") return true;
+            if (!a.StartsWith('-')) return a == "version";
+            if (a is "--root" or "--log" or "--log-format" or "--criu" or "--rootless") i++;
+        }
+        return false;
+    }
 
     private static ContainerEngine Engine(ParseResult p)
     {
@@ -62,17 +77,29 @@ public static class OciCli
         return new ContainerEngine(new ContainerStore(root)) { Warn = m => Report("warning", m) };
     }
 
-    /// <summary>Runs a handler; errors go to stderr and, as containerd expects, to --log in the chosen format. Exit 1.</summary>
-    private static int Handle(ParseResult p, Func<ContainerEngine, int> handler)
+    /// <summary>
+    /// Runs a handler; errors go to stderr and, as containerd expects, to --log in the chosen
+    /// format. As runc, every error exits 1, except exec's: 255 (<paramref name="errorCode"/>),
+    /// so that a caller tells them from the exec'd process's own code.
+    /// </summary>
+    private static int Handle(ParseResult p, Func<ContainerEngine, int> handler, int errorCode = ExitCodes.OciError)
     {
         try
         {
-            return handler(Engine(p));
+            var code = handler(Engine(p));
+            DebugLog($"{p.CommandResult.Command.Name}: exit {code}");
+            return code;
         }
-        catch (Exception e) when (e is CrateRunException or IOException or UnauthorizedAccessException or FormatException)
+        catch (NoSuchContainerException e)
+        {
+            // runc's text: containerd (checkKillError) and podman look for "does not exist"
+            Fail($"container {e.Id} does not exist");
+            return errorCode;
+        }
+        catch (Exception e)
         {
             Fail(e.Message);
-            return e is CrateRunException { ExitCode: ExitCodes.NotFound or ExitCodes.NotExecutable } c ? c.ExitCode : ExitCodes.OciError;
+            return errorCode;
         }
     }
 
@@ -82,15 +109,28 @@ public static class OciCli
     private static void Report(string level, string message)
     {
         Console.Error.WriteLine(level == "error" ? "craterun-oci: " + message : $"craterun-oci: {level}: {message}");
+        WriteLog(level, message);
+    }
+
+    /// <summary>With --debug: a debug line in --log (runc's logrus lines), nothing otherwise.</summary>
+    private static void DebugLog(string message)
+    {
+        if (_parsed?.GetValue(Debug) == true) WriteLog("debug", message);
+    }
+
+    /// <summary>One line in --log, in --log-format: text (logrus key=value) or json, as containerd reads runc's.</summary>
+    private static void WriteLog(string level, string message)
+    {
         if (_parsed?.GetValue(Log) is not { Length: > 0 } log) return;
         try
         {
+            var time = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", System.Globalization.CultureInfo.InvariantCulture);
             var line = _parsed.GetValue(LogFormat) == "json"
-                ? $"{{\"level\":\"{level}\",\"msg\":{JsonSerializer.Serialize(message, CliJson.Default.String)},\"time\":\"{DateTimeOffset.UtcNow:O}\"}}\n"
-                : $"time=\"{DateTimeOffset.UtcNow:O}\" level={level} msg=\"{message.Replace("\"", "\\\"")}\"\n";
+                ? $"{{\"level\":\"{level}\",\"msg\":{JsonSerializer.Serialize(message, CliJson.Default.String)},\"time\":\"{time}\"}}\n"
+                : $"time=\"{time}\" level={level} msg={JsonSerializer.Serialize(message, CliJson.Default.String)}\n";
             File.AppendAllText(log, line);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
         }
     }
@@ -120,7 +160,12 @@ public static class OciCli
         c.Options.Add(f.PreserveFds);
     }
 
-    private static ContainerRecord CreateContainer(ContainerEngine engine, ParseResult p, CreateFlags f, string id)
+    /// <summary>
+    /// Creates the container. In the foreground (<paramref name="foreground"/>: run without -d) a
+    /// terminal asked for without --console-socket comes back to us, as runc relays its caller's
+    /// terminal: the returned pty master, else null.
+    /// </summary>
+    private static (ContainerRecord Record, SafeFd? Master) CreateContainer(ContainerEngine engine, ParseResult p, CreateFlags f, string id, bool foreground = false)
     {
         var bundle = Path.GetFullPath(p.GetValue(f.Bundle) ?? ".");
         var record = new ContainerRecord { Id = id, Bundle = bundle, Created = DateTimeOffset.UtcNow, Face = "oci" };
@@ -133,15 +178,17 @@ public static class OciCli
         record.Annotations = spec.Annotations;
         record.Command = spec.Process?.Args ?? [];
         record.Tty = spec.Process?.Terminal ?? false;
+        using var console = ForegroundConsole.For(record.Tty && foreground && p.GetValue(f.ConsoleSocket) is null);
         engine.Register(record);
         var created = engine.Create(id, new CreateOptions
         {
+            ConsoleFd = console?.Theirs.Fd ?? -1,
             ConsoleSocketPath = p.GetValue(f.ConsoleSocket),
             PidFile = p.GetValue(f.PidFile),
             NoPivot = p.GetValue(f.NoPivot),
             PreserveFds = p.GetValue(f.PreserveFds),
         });
-        return created;
+        return (created, console?.ReceiveMaster());
     }
 
     private static Command CreateCommand()
@@ -182,14 +229,17 @@ public static class OciCli
         cmd.SetAction(p => Handle(p, engine =>
         {
             var cid = p.GetValue(id)!;
-            var r = CreateContainer(engine, p, f, cid);
-            engine.Start(cid);
-            if (p.GetValue(detach)) return 0;
+            var (r, master) = CreateContainer(engine, p, f, cid, foreground: !p.GetValue(detach));
             int code;
-            using (SignalForwarding.To(r.Pid))
-                code = Processes.ExitCode(Launcher.Reap(r.Pid));
+            using (master)
+            {
+                engine.Start(cid);
+                if (p.GetValue(detach)) return 0;
+                using (SignalForwarding.To(r.Pid))
+                    code = master is null ? Processes.ExitCode(Launcher.Reap(r.Pid)) : ForegroundConsole.Relay(master, r.Pid);
+            }
             engine.RecordExit(cid, code, keepCgroup: p.GetValue(keep));
-            if (!p.GetValue(keep)) Delete(engine, cid, force: true);
+            if (!p.GetValue(keep)) engine.Delete(cid, force: true);
             return code;
         }));
         return cmd;
@@ -210,13 +260,7 @@ public static class OciCli
     }
 
     /// <summary>runtime.md state, plus runc's "paused" for a frozen cgroup.</summary>
-    private static OciState State(ContainerEngine engine, string id)
-    {
-        var s = engine.State(id);
-        if (s.Status == OciStatus.Running && engine.Store.Load(id).CgroupPaths.Count > 0 && engine.RunningCgroup(id).IsFrozen())
-            s.Status = "paused";
-        return s;
-    }
+    private static OciState State(ContainerEngine engine, string id) => engine.State(id);
 
     private static Command KillCommand()
     {
@@ -242,18 +286,10 @@ public static class OciCli
             // As runc: `delete --force` of a container that is not there succeeds. containerd's
             // shim runs it again after a normal delete, podman after a failed create.
             if (p.GetValue(force) && !engine.Store.Exists(p.GetValue(id)!)) return 0;
-            Delete(engine, p.GetValue(id)!, p.GetValue(force));
+            engine.Delete(p.GetValue(id)!, p.GetValue(force));
             return 0;
         }));
         return cmd;
-    }
-
-    private static void Delete(ContainerEngine engine, string id, bool force)
-    {
-        var r = engine.Store.Load(id);
-        // runc deletes a created (never started) container without --force
-        var created = ContainerEngine.CurrentStatus(r) == ContainerStatus.Created;
-        engine.Delete(id, force || created);
     }
 
     // ---- exec ---------------------------------------------------------------------------
@@ -274,13 +310,14 @@ public static class OciCli
         var preserveFds = new Option<int>("--preserve-fds");
         var processLabel = new Option<string?>("--process-label") { Hidden = true };
         var apparmor = new Option<string?>("--apparmor") { Hidden = true };
-        var ignorePaused = new Option<bool>("--ignore-paused") { Hidden = true };
+        var subCgroup = new Option<string[]>("--cgroup") { Description = "Run the process in an existing sub-cgroup: [CONTROLLER[,CONTROLLER]:]PATH" };
+        var ignorePaused = new Option<bool>("--ignore-paused") { Description = "Exec even into a paused container (the process starts frozen)" };
         var id = IdArgument();
         var command = new Argument<string[]>("command") { Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("exec", "Run a process in a running container")
         {
             process, detach, pidFile, consoleSocket, tty, env, cwd, user, additionalGids, caps, noNewPrivs, preserveFds,
-            processLabel, apparmor, ignorePaused, id, command,
+            processLabel, apparmor, subCgroup, ignorePaused, id, command,
         };
         cmd.SetAction(p => Handle(p, engine =>
         {
@@ -317,17 +354,22 @@ public static class OciCli
                     pc.Permitted = [.. pc.Permitted ?? [], .. extra];
                 }
             }
+            using var console = ForegroundConsole.For(proc.Terminal && !p.GetValue(detach) && p.GetValue(consoleSocket) is null);
             var pid = engine.Exec(cid, new ExecOptions
             {
                 Process = proc,
+                ConsoleFd = console?.Theirs.Fd ?? -1,
                 ConsoleSocketPath = p.GetValue(consoleSocket),
                 PidFile = p.GetValue(pidFile),
                 PreserveFds = p.GetValue(preserveFds),
+                IgnorePaused = p.GetValue(ignorePaused),
+                SubCgroups = p.GetValue(subCgroup) ?? [],
             });
+            using var master = console?.ReceiveMaster();
             if (p.GetValue(detach)) return 0;
             using (SignalForwarding.To(pid))
-                return Processes.ExitCode(Launcher.Reap(pid));
-        }));
+                return master is null ? Processes.ExitCode(Launcher.Reap(pid)) : ForegroundConsole.Relay(master, pid);
+        }, ExitCodes.OciExecError));
         return cmd;
     }
 
@@ -466,7 +508,7 @@ public static class OciCli
         var memoryReservation = new Option<string?>("--memory-reservation");
         var cpuQuota = new Option<long?>("--cpu-quota");
         var cpuPeriod = new Option<ulong?>("--cpu-period");
-        var cpuShares = new Option<ulong?>("--cpu-shares");
+        var cpuShares = new Option<ulong?>("--cpu-share", "--cpu-shares") { Description = "CPU shares (runc's spelling; --cpu-shares too)" };
         var cpusetCpus = new Option<string?>("--cpuset-cpus");
         var cpusetMems = new Option<string?>("--cpuset-mems");
         var pidsLimit = new Option<long?>("--pids-limit");
@@ -532,5 +574,46 @@ public static class OciCli
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// runc's foreground terminal: with process.terminal and no --console-socket, the pty master
+    /// comes back to us over a socket pair, and we relay it to our own stdio, the caller's
+    /// terminal raw meanwhile.
+    /// </summary>
+    private sealed class ForegroundConsole : IDisposable
+    {
+        private readonly SafeFd _ours;
+        public SafeFd Theirs { get; }
+
+        private ForegroundConsole((SafeFd Ours, SafeFd Theirs) pair) => (_ours, Theirs) = pair;
+
+        public static ForegroundConsole? For(bool wanted) => wanted ? new ForegroundConsole(ContainerMonitor.SocketPair()) : null;
+
+        /// <summary>The master the container process sent (call after create/exec returned).</summary>
+        public SafeFd ReceiveMaster()
+        {
+            Theirs.Dispose();
+            UnixSockets.Receive(_ours.Fd, out var fd);
+            if (fd < 0) throw new CrateRunException("no terminal received from the container process");
+            return new SafeFd(fd);
+        }
+
+        /// <summary>Copies stdin to the pty and the pty to stdout until <paramref name="pid"/> (our child) exits; its exit code.</summary>
+        public static int Relay(SafeFd master, int pid)
+        {
+            using var raw = Terminal.MakeRaw(0);
+            using var winch = SignalForwarding.WindowSize(master.Fd);
+            var pump = new IoPump();
+            pump.AddOutput(master.Fd, null, 1);
+            pump.AddInput(0, master.Fd);
+            return Processes.ExitCode(pump.RunUntilExit(pid) ?? -1);
+        }
+
+        public void Dispose()
+        {
+            _ours.Dispose();
+            Theirs.Dispose();
+        }
     }
 }

@@ -28,6 +28,7 @@ public static class RunFlow
         {
             Id = id,
             MonitorPid = monitorPid,
+            MonitorStartTime = Processes.StartTime(monitorPid),
             Name = options.Name,
             Bundle = engine.Store.Dir(id),
             Rootfs = options.Rootfs,

@@ -2,15 +2,6 @@ using System.Text.Json.Serialization;
 
 namespace CrateRun.Core.State;
 
-/// <summary>Lifecycle states as stored; OCI "stopped" is <see cref="Exited"/>.</summary>
-public static class ContainerStatus
-{
-    public const string Creating = "creating";
-    public const string Created = "created";
-    public const string Running = "running";
-    public const string Exited = "exited";
-}
-
 /// <summary>The limits asked for, kept for ps/inspect.</summary>
 public sealed class ContainerLimits
 {
@@ -39,6 +30,8 @@ public sealed class ContainerRecord
     public ulong PidStartTime { get; set; }
     /// <summary>Pid of the monitor that waits for it (Docker-like face), 0 when none.</summary>
     public int MonitorPid { get; set; }
+    /// <summary>The monitor's start time (clock ticks), so a reused pid is not waited for as the monitor.</summary>
+    public ulong MonitorStartTime { get; set; }
     public DateTimeOffset Created { get; set; }
     public DateTimeOffset? Started { get; set; }
     public DateTimeOffset? Finished { get; set; }

@@ -85,7 +85,7 @@ public sealed class ContainerStore(string root)
         catch (JsonException e) { throw new CrateRunException($"container {id}: corrupt {MetadataFile}: {e.Message}"); }
     }
 
-    public ContainerRecord Load(string id) => TryLoad(id) ?? throw new CrateRunException($"no such container: {id}");
+    public ContainerRecord Load(string id) => TryLoad(id) ?? throw new NoSuchContainerException(id);
 
     /// <summary>Every container, oldest first. Half-created ones (no metadata yet) are skipped.</summary>
     public List<ContainerRecord> List()
@@ -168,7 +168,7 @@ public sealed class ContainerStore(string root)
         catch (DirectoryNotFoundException) { return null; }
     }
 
-    public FileLock Lock(string id) => TryLock(id) ?? throw new CrateRunException($"no such container: {id}");
+    public FileLock Lock(string id) => TryLock(id) ?? throw new NoSuchContainerException(id);
 }
 
 /// <summary>An exclusive advisory lock on a file (flock under the hood), held until disposed.</summary>

@@ -32,6 +32,10 @@ public sealed class ExecOptions
     public string? ConsoleSocketPath { get; init; }
     public string? PidFile { get; init; }
     public int PreserveFds { get; init; }
+    /// <summary>runc's --ignore-paused: join a frozen container anyway (the process starts frozen).</summary>
+    public bool IgnorePaused { get; init; }
+    /// <summary>runc's exec --cgroup: existing sub-cgroups to run in, "[CONTROLLER[,CONTROLLER]:]PATH".</summary>
+    public IReadOnlyList<string> SubCgroups { get; init; } = [];
 }
 
 /// <summary>
@@ -249,7 +253,8 @@ public sealed class ContainerEngine(ContainerStore store)
     private static SafeFd? ConsoleSocket(int fd, string? path)
     {
         if (fd >= 0) return new SafeFd(fd, ownsHandle: false);
-        if (path is null) throw new UsageException("process.terminal is true but no --console-socket was given");
+        // runc's words: a detached terminal needs someone to hand the pty master to
+        if (path is null) throw new UsageException("cannot allocate tty if the runtime will detach without setting console socket (process.terminal is true)");
         return UnixSockets.Connect(path);
     }
 
@@ -374,9 +379,8 @@ public sealed class ContainerEngine(ContainerStore store)
     {
         using var _ = Store.Lock(id);
         var r = Store.Load(id);
-        var status = CurrentStatus(r);
-        if (status != ContainerStatus.Created)
-            throw new CrateRunException($"container {id} cannot be started: it is {status}");
+        var status = StatusOf(r);
+        if (!ContainerStatus.CanStart(status)) throw new CrateRunException(ContainerStatus.StartRefusal(status));
         var path = Store.PathOf(id, ExecFifo);
         var fd = Interop.Sys.open(path, Interop.Sys.O_RDONLY | Interop.Sys.O_NONBLOCK | Interop.Sys.O_CLOEXEC, 0);
         using var fifo = new SafeFd(Interop.Check(fd, "open", path));
@@ -414,23 +418,24 @@ public sealed class ContainerEngine(ContainerStore store)
         return r.Status;
     }
 
-    public static string OciStatus(string status) => status switch
+    /// <summary>The status now, with runc's "paused" for a live container whose cgroup is frozen.</summary>
+    public string StatusOf(ContainerRecord r)
     {
-        ContainerStatus.Exited => Core.Oci.OciStatus.Stopped,
-        ContainerStatus.Created => Core.Oci.OciStatus.Created,
-        ContainerStatus.Running => Core.Oci.OciStatus.Running,
-        _ => Core.Oci.OciStatus.Creating,
-    };
+        var status = CurrentStatus(r);
+        if (status is ContainerStatus.Created or ContainerStatus.Running && r.CgroupPaths.Count > 0 && Layout.ManagerForPaths(r.CgroupPaths).IsFrozen())
+            return ContainerStatus.Paused;
+        return status;
+    }
 
     public OciState State(string id)
     {
         var r = Store.Load(id);
-        var status = CurrentStatus(r);
+        var status = StatusOf(r);
         return new OciState
         {
             OciVersion = SpecBuilderVersion,
             Id = r.Id,
-            Status = OciStatus(status),
+            Status = ContainerStatus.Oci(status),
             Pid = status == ContainerStatus.Exited ? 0 : r.Pid,
             Bundle = r.Bundle,
             Annotations = r.Annotations,
@@ -439,14 +444,21 @@ public sealed class ContainerEngine(ContainerStore store)
 
     private const string SpecBuilderVersion = Core.Config.SpecBuilder.OciVersion;
 
-    /// <summary>Sends a signal to the container's process, or with <paramref name="all"/> to every process in its cgroup.</summary>
+    /// <summary>
+    /// Sends a signal (0 only checks) to the container's process, or with <paramref name="all"/>
+    /// to every process in its cgroup. As runc: --all on a container with nothing left succeeds
+    /// (containerd's shim sends it after every exit); a plain kill fails with "container not running".
+    /// </summary>
     public void Kill(string id, int signal, bool all)
     {
         var r = Store.Load(id);
-        var status = CurrentStatus(r);
-        if (status is not (ContainerStatus.Created or ContainerStatus.Running))
-            throw new CrateRunException($"container {id} is not running (status {status})");
-        if (all)
+        var status = StatusOf(r);
+        if (!ContainerStatus.CanKill(status))
+        {
+            if (all) return;
+            throw new CrateRunException(ContainerStatus.NotRunning);
+        }
+        if (all && r.CgroupPaths.Count > 0)
         {
             var cg = Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents);
             foreach (var pid in cg.Pids().Where(p => p != Environment.ProcessId)) Processes.Signal(pid, signal);
@@ -454,21 +466,22 @@ public sealed class ContainerEngine(ContainerStore store)
             return;
         }
         if (!Processes.Signal(r.Pid, signal))
-            throw new CrateRunException($"container {id} is not running");
+            throw new CrateRunException(ContainerStatus.NotRunning);
     }
 
     /// <summary>
-    /// Removes the container: with <paramref name="force"/> a live one is SIGKILLed first and
-    /// waited for. Then its cgroup and state go.
+    /// Removes the container: a stopped or never started one always, a live one (running,
+    /// paused) only with <paramref name="force"/>, which SIGKILLs it first and waits. Then its
+    /// cgroup and state go.
     /// </summary>
     public void Delete(string id, bool force)
     {
         var r = Store.Load(id);
-        var status = CurrentStatus(r);
+        var status = StatusOf(r);
 
-        if (status is ContainerStatus.Running or ContainerStatus.Created && !force)
-            throw new CrateRunException($"container {id} is {status}: stop it first or use --force");
-        if (status is ContainerStatus.Running or ContainerStatus.Created)
+        if (!force && !ContainerStatus.CanDelete(status))
+            throw new CrateRunException(ContainerStatus.DeleteRefusal(id, status));
+        if (status is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Paused)
         {
             var cg = Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents);
             if (cg.IsFrozen()) cg.Thaw();
@@ -478,7 +491,7 @@ public sealed class ContainerEngine(ContainerStore store)
         }
         // The monitor (Docker-like face) cleans up as the process exits; give it time to finish.
         if (r.MonitorPid > 0 && r.MonitorPid != Environment.ProcessId)
-            Processes.WaitExit(r.MonitorPid, 0, 5_000);
+            Processes.WaitExit(r.MonitorPid, r.MonitorStartTime, 5_000);
         using (Store.TryLock(id))
         {
             var fresh = Store.TryLoad(id);
@@ -535,8 +548,9 @@ public sealed class ContainerEngine(ContainerStore store)
     public int Exec(string id, ExecOptions o)
     {
         var r = Store.Load(id);
-        if (CurrentStatus(r) != ContainerStatus.Running)
-            throw new CrateRunException($"container {id} is not running (status {CurrentStatus(r)})");
+        var status = StatusOf(r);
+        // a process joining a frozen cgroup freezes before it execs: the caller would wait forever
+        if (!ContainerStatus.CanExec(status, o.IgnorePaused)) throw new CrateRunException(ContainerStatus.ExecRefusal(status));
         var spec = LoadSpec(r);
         var launch = new LaunchSpec { Stdio = o.Stdio, PreserveFds = o.PreserveFds };
         var fds = new List<SafeFd>();
@@ -560,7 +574,7 @@ public sealed class ContainerEngine(ContainerStore store)
             ProcessPlan.Apply(launch, spec, o.Process, SetupPlanner.HasNamespace(spec, "user", newOnly: false));
             using var console = o.Process.Terminal ? ConsoleSocket(o.ConsoleFd, o.ConsoleSocketPath) : null;
             launch.ConsoleFd = console?.Fd ?? -1;
-            var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents) : null;
+            var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(SubCgroupPaths(r.CgroupPaths, o.SubCgroups)) : null;
             var pid = Launcher.Launch(launch, new Launcher.Callbacks
             {
                 JoinCgroup = cg is null ? null : cg.AddProcess,
@@ -577,8 +591,45 @@ public sealed class ContainerEngine(ContainerStore store)
         }
     }
 
-    public void Pause(string id) => RunningCgroup(id).Freeze();
-    public void Resume(string id) => RunningCgroup(id).Thaw();
+    /// <summary>
+    /// The container's cgroup directories with exec --cgroup's sub-cgroups below them (per
+    /// controller, or all when none is named). A sub-cgroup must exist and stay inside.
+    /// </summary>
+    public static Dictionary<string, string> SubCgroupPaths(IReadOnlyDictionary<string, string> paths, IReadOnlyList<string> subs)
+    {
+        var result = new Dictionary<string, string>(paths);
+        foreach (var sub in subs)
+        {
+            var colon = sub.IndexOf(':');
+            var controllers = colon < 0 ? [.. paths.Keys] : sub[..colon].Split(',', StringSplitOptions.RemoveEmptyEntries);
+            var rel = (colon < 0 ? sub : sub[(colon + 1)..]).Trim('/');
+            if (rel.Length == 0 || rel.Split('/').Any(part => part is "." or ".."))
+                throw new UsageException($"invalid --cgroup '{sub}': expected [CONTROLLER[,CONTROLLER]:]PATH below the container's cgroup");
+            foreach (var c in controllers)
+            {
+                if (!paths.TryGetValue(c, out var dir))
+                    throw new UsageException($"invalid --cgroup '{sub}': the container has no '{c}' cgroup (it has {string.Join(", ", paths.Keys)})");
+                var target = Path.Combine(dir, rel);
+                if (!Directory.Exists(target)) throw new CrateRunException($"--cgroup '{sub}': {target} does not exist");
+                result[c] = target;
+            }
+        }
+        return result;
+    }
+
+    public void Pause(string id)
+    {
+        var r = Store.Load(id);
+        if (!ContainerStatus.CanPause(StatusOf(r))) throw new CrateRunException(ContainerStatus.NotRunning);
+        RunningCgroup(id).Freeze();
+    }
+
+    public void Resume(string id)
+    {
+        var r = Store.Load(id);
+        if (!ContainerStatus.CanResume(StatusOf(r))) throw new CrateRunException(ContainerStatus.ResumeRefusal);
+        RunningCgroup(id).Thaw();
+    }
 
     public void Update(string id, LinuxResources resources)
     {

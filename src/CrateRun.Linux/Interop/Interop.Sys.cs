@@ -75,5 +75,27 @@ internal static partial class Interop
         [LibraryImport(Libc)] public static partial int gettid();
         [LibraryImport(Libc)] public static partial uint getuid();
         [LibraryImport(Libc)] public static partial uint getgid();
+        [LibraryImport(Libc, SetLastError = true, EntryPoint = "syscall")] public static partial long syscall_openat2(long number, int dirfd, byte* path, OpenHow* how, nuint size);
+        public const long SYS_openat2 = 437;
+        public const ulong RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
+
+        /// <summary>struct open_how (openat2(2)).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct OpenHow { public ulong Flags; public ulong Mode; public ulong Resolve; }
+
+        /// <summary>struct stat of x86_64 (fstat(2)).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct Stat
+        {
+            public ulong Dev, Ino, Nlink;
+            public uint Mode, Uid, Gid;
+            private readonly int _pad0;
+            public ulong Rdev;
+            public long Size, BlkSize, Blocks;
+            public long ATimeSec, ATimeNsec, MTimeSec, MTimeNsec, CTimeSec, CTimeNsec;
+            private readonly long _reserved0, _reserved1, _reserved2;
+        }
+
+        public const uint S_IFMT = 0xF000, S_IFREG = 0x8000;
     }
 }

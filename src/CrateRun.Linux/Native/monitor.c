@@ -182,13 +182,10 @@ static int parse_route(const char *s, struct route *r)
 static int wait_and_pump(int pid, struct route *routes, int n_routes)
 {
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int status = -1, exited = pidfd < 0;
+    int status = -1, exited = 0;
     long long deadline = 0;
-    if (pidfd < 0) { /* no pidfd: nothing to poll for the exit, so just wait */
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        deadline = now_ns(CLOCK_MONOTONIC) + 1000000000LL;
-    }
+    /* without a pidfd the exit cannot be polled for: keep pumping (a container that fills its
+     * pipe must not block on us while we block on it) and ask waitpid(WNOHANG) every 50 ms */
     struct pollfd fds[MAX_ROUTES + 1];
     struct route *index[MAX_ROUTES + 1];
     for (;;) {
@@ -203,9 +200,19 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
             fds[n] = (struct pollfd){.fd = routes[i].src, .events = POLLIN};
             index[n++] = &routes[i];
         }
+        if (!exited && pidfd < 0) {
+            int rc;
+            while ((rc = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR)
+                ;
+            if (rc == pid || (rc < 0 && errno == ECHILD)) {
+                exited = 1;
+                deadline = now_ns(CLOCK_MONOTONIC) + 1000000000LL;
+                continue;
+            }
+        }
         if (exited && (n == 0 || now_ns(CLOCK_MONOTONIC) > deadline))
             break;
-        if (poll(fds, (nfds_t)n, exited ? 50 : -1) < 0) {
+        if (poll(fds, (nfds_t)n, exited || pidfd < 0 ? 50 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             break;

@@ -50,6 +50,10 @@ public static unsafe class Launcher
         }
         childEnd.Dispose();
         pid = firstPid;
+        var firstReaped = false;
+        // the container process when it is not our child (joined namespaces): signalled through
+        // a pidfd, so that a pid reused after it died is never hit
+        SafeFd? pidfd = null;
         try
         {
             if (spec.Joins.Count > 0)
@@ -60,7 +64,10 @@ public static unsafe class Launcher
                 var msg = Receive(parentEnd, spec);
                 if (msg.Type != Interop.Launch.MsgChildPid) throw Unexpected(msg);
                 pid = msg.Pid;
+                var fd = Interop.Sys.pidfd_open(pid, 0);
+                if (fd >= 0) pidfd = new SafeFd(fd);
                 Reap(firstPid);
+                firstReaped = true;
             }
             if ((spec.CloneFlags & CloneFlags.NewUser) != 0) callbacks.MapIds?.Invoke(pid);
             callbacks.BeforeGo?.Invoke(pid);
@@ -101,6 +108,7 @@ public static unsafe class Launcher
                             (callbacks.SeccompListener ?? throw new Core.CrateRunException("seccomp notify: nobody to hand the listener to"))(pid, listener);
                         return pid;
                     case Interop.Launch.MsgReady:
+                        pidfd?.Dispose();
                         return pid;
                     default:
                         throw Unexpected(msg);
@@ -109,9 +117,18 @@ public static unsafe class Launcher
         }
         catch
         {
-            Interop.Sys.kill(pid, Interop.Sys.SIGKILL);
-            Reap(pid);
-            if (pid != firstPid) { Interop.Sys.kill(firstPid, Interop.Sys.SIGKILL); Reap(firstPid); }
+            if (pid == firstPid)
+            {
+                // our child, not reaped yet: its pid cannot be reused before we wait for it
+                Interop.Sys.kill(pid, Interop.Sys.SIGKILL);
+                Reap(pid);
+            }
+            else
+            {
+                if (pidfd is not null) Interop.Sys.pidfd_send_signal(pidfd.Fd, Interop.Sys.SIGKILL, null, 0);
+                pidfd?.Dispose();
+                if (!firstReaped) { Interop.Sys.kill(firstPid, Interop.Sys.SIGKILL); Reap(firstPid); }
+            }
             throw;
         }
     }

@@ -42,15 +42,16 @@ public static unsafe class Processes
     public static bool WaitExit(int pid, ulong startTime, int timeoutMs)
     {
         var fd = Interop.Sys.pidfd_open(pid, 0);
-        if (fd < 0) return true; // already gone
-        using var pidfd = new SafeFd(fd);
+        // only ESRCH says it is gone; any other failure (EMFILE, ENOSYS, EPERM...) says nothing: watch /proc instead
+        if (fd < 0 && Marshal.GetLastPInvokeError() == Interop.ESRCH) return true;
+        using var pidfd = fd >= 0 ? new SafeFd(fd) : null;
         if (!IsAlive(pid, startTime)) return true;
         var deadline = Environment.TickCount64 + timeoutMs;
         while (true)
         {
             var left = (int)Math.Max(0, deadline - Environment.TickCount64);
-            var pfd = new Interop.Sys.PollFd { Fd = pidfd.Fd, Events = Interop.Sys.POLLIN };
-            var rc = Interop.Sys.poll(&pfd, 1, Math.Min(left, 100));
+            var pfd = new Interop.Sys.PollFd { Fd = pidfd?.Fd ?? -1, Events = Interop.Sys.POLLIN };
+            var rc = Interop.Sys.poll(&pfd, 1, Math.Min(left, pidfd is null ? 20 : 100)); // fd -1: poll just sleeps
             if (rc > 0 || !IsAlive(pid, startTime)) return true;
             if (left == 0) return false;
         }

@@ -10,12 +10,12 @@ public static class Signals
         "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
     ];
 
-    /// <summary>"9", "KILL", "SIGKILL", "sigkill", "RTMIN+3" → number.</summary>
+    /// <summary>"9", "KILL", "SIGKILL", "sigkill", "RTMIN+3" → number; 0 (kill(2)'s existence check) too.</summary>
     public static int Parse(string text)
     {
         var s = text.Trim().ToUpperInvariant();
         if (int.TryParse(s, out var n))
-            return n is > 0 and <= 64 ? n : throw new Core.UsageException($"invalid signal number {text}");
+            return n is >= 0 and <= 64 ? n : throw new Core.UsageException($"invalid signal number {text}");
         if (s.StartsWith("SIG", StringComparison.Ordinal)) s = s[3..];
         var i = Array.IndexOf(Names, s);
         if (i > 0) return i;

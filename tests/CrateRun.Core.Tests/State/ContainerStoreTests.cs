@@ -130,7 +130,7 @@ public sealed class ContainerStoreTests : IDisposable
     {
         Assert.Null(_store.TryLoad("0123456789abcdef"));
         Assert.False(_store.Exists("0123456789abcdef"));
-        Assert.Contains("no such container", Assert.Throws<CrateRunException>(() => _store.Load("0123456789abcdef")).Message);
+        Assert.Contains("no such container", Assert.Throws<NoSuchContainerException>(() => _store.Load("0123456789abcdef")).Message);
 
         _store.CreateDir("0123456789abcdef");
         Assert.Null(_store.TryLoad("0123456789abcdef"));
@@ -233,7 +233,7 @@ public sealed class ContainerStoreTests : IDisposable
     public void Locks_of_a_missing_container()
     {
         Assert.Null(_store.TryLock("0123456789abcdef"));
-        Assert.Contains("no such container", Assert.Throws<CrateRunException>(() => _store.Lock("0123456789abcdef")).Message);
+        Assert.Contains("no such container", Assert.Throws<NoSuchContainerException>(() => _store.Lock("0123456789abcdef")).Message);
         Add("0123456789abcdef");
         using var l = _store.Lock("0123456789abcdef");
         Assert.True(File.Exists(_store.PathOf("0123456789abcdef", "lock")));
