@@ -142,12 +142,14 @@ public static class ImageCommands
     {
         if (pull is not (null or "missing" or "never"))
             throw new UsageException($"invalid --pull '{pull}': never or missing (pulling from a registry is not implemented yet)");
-        ImageStore.RequireRoot();
         var name = positionals[0];
+        if (!ImageReference.TryParse(name, out _) && !name.StartsWith("sha256:", StringComparison.Ordinal))
+            throw new UsageException($"'{name}' is not an image reference; to run a command in a directory: craterun run --rootfs DIR -- CMD");
+        ImageStore.RequireRoot();
         var service = new ImageService(stateRoot);
         var index = service.Store.LoadIndex();
         var found = service.Store.Find(index, name)
-            ?? throw new CrateRunException($"no such image: {name} (craterun load -i FILE or craterun import; pulling from a registry is not implemented yet)");
+            ?? throw new CrateRunException($"no such image: {name} (craterun load -i FILE or import it; pulling is not implemented yet; or run a directory: --rootfs DIR)");
         var image = found.Image;
         var config = service.Store.ReadConfig(image);
         var settings = ImageRunConfig.Merge(config.Config, [.. positionals.Skip(1)], entrypoint, env, workdir, user, name);

@@ -114,15 +114,21 @@ public sealed partial record ImageReference(string Domain, string Path, string? 
         return (domain, remainder);
     }
 
+    /// <summary>go-digest's rules: a known algorithm (sha256, sha384, sha512) and exactly its length of lower-case hex.</summary>
     private static void CheckDigest(string digest, string text)
     {
         var colon = digest.IndexOf(':');
         var algorithm = digest[..colon];
         var hex = digest[(colon + 1)..];
-        if (algorithm == "sha256" && (hex.Length != 64 || hex.Any(char.IsAsciiHexDigitUpper)))
-            throw Invalid(text, "a sha256 digest has 64 lower-case hexadecimal characters");
-        if (algorithm == "sha512" && (hex.Length != 128 || hex.Any(char.IsAsciiHexDigitUpper)))
-            throw Invalid(text, "a sha512 digest has 128 lower-case hexadecimal characters");
+        var length = algorithm switch
+        {
+            "sha256" => 64,
+            "sha384" => 96,
+            "sha512" => 128,
+            _ => throw Invalid(text, $"unsupported digest algorithm '{algorithm}' (sha256, sha384, sha512)"),
+        };
+        if (hex.Length != length || hex.Any(char.IsAsciiLetterUpper))
+            throw Invalid(text, $"a {algorithm} digest has {length} lower-case hexadecimal characters");
     }
 
     private static UsageException Invalid(string text, string why) => new($"invalid reference format '{text}': {why}");

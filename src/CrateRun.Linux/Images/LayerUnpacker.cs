@@ -98,7 +98,9 @@ public sealed unsafe class LayerUnpacker : IDisposable
                 }
             case LayerEntryKind.OpaqueDirectory:
                 {
-                    using var fd = OpenDirectory(target, e.Name);
+                    using var path = OpenDirectory(target, e.Name);
+                    // xattrs need a real fd, not an O_PATH one
+                    using var fd = new SafeFd(Interop.Check(openat(path.Fd, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", target));
                     SetXattr(fd, "trusted.overlay.opaque", "y"u8, target);
                     return;
                 }
@@ -122,11 +124,8 @@ public sealed unsafe class LayerUnpacker : IDisposable
                     RemoveExisting(parentFd, parentPath, last, keepDirectory: false);
                     var fd = Interop.Check(openat(parentFd.Fd, last, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | O_EXCL | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0x180), "openat", name);
                     using var handle = new SafeFileHandle(fd, ownsHandle: true);
-                    if (e.DataStream is { } data)
-                    {
-                        using var file = new FileStream(handle, FileAccess.Write, 0);
-                        data.CopyTo(file, 1 << 16);
-                    }
+                    using var file = new FileStream(handle, FileAccess.Write, 0);
+                    e.DataStream?.CopyTo(file, 1 << 16);
                     // chown first: it clears setuid/setgid and security.capability, which come after it
                     Interop.Check(fchown(fd, (uint)e.Uid, (uint)e.Gid), "fchown", name);
                     Interop.Check(fchmod(fd, (uint)e.Mode), "fchmod", name);
