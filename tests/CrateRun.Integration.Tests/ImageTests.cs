@@ -50,7 +50,7 @@ public sealed class ImageTests(CrateRunFixture f)
             Directory.CreateDirectory(Path.Combine(archive, digest[7..]));
             File.Copy(layer, Path.Combine(archive, name), overwrite: true);
             layerNames.Add(name);
-            diffIds.Add(digest);
+            diffIds.Add((JsonNode?)digest);
         }
         var configJson = new JsonObject
         {
@@ -122,7 +122,7 @@ public sealed class ImageTests(CrateRunFixture f)
 
         var run = await f.Run("--rm", "test/cfg:1");
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Equal("cmd=sh foo=from-image pwd=/data path=/bin:/custom", run.Stdout.Trim());
+        Assert.Equal("cmd=/bin/sh foo=from-image pwd=/data path=/bin:/custom", run.Stdout.Trim());
 
         // a command replaces Cmd, not Entrypoint; -e and -w override the image's
         var over = await f.Run("--rm", "-e", "FOO=flag", "-w", "/tmp", "test/cfg:1", "echo foo=$FOO pwd=$(pwd)");
@@ -148,7 +148,8 @@ public sealed class ImageTests(CrateRunFixture f)
         var id = r.Id!;
         var stateDir = f.StateDir(id);
         Assert.Equal("w\n", File.ReadAllText(Path.Combine(stateDir, "upper", "newfile")));
-        Assert.True((File.GetAttributes(Path.Combine(stateDir, "upper", "data", "hello.txt")) & FileAttributes.Device) != 0, "a whiteout for the deleted file");
+        var whiteout = await Proc.Run("stat", ["-c", "%F %t:%T", Path.Combine(stateDir, "upper", "data", "hello.txt")]);
+        Assert.Equal("character special file 0:0", whiteout.Stdout.Trim()); // overlayfs's whiteout of the deleted file
         var snapshots = Directory.GetDirectories(Path.Combine(ImagesDir, "snapshots"));
         Assert.Contains(snapshots, s => File.Exists(Path.Combine(s, "data", "hello.txt")));
         Assert.DoesNotContain(snapshots, s => File.Exists(Path.Combine(s, "newfile")));
