@@ -35,6 +35,12 @@ public static class DockerCli
         root.Subcommands.Add(InspectCommand());
         // `craterun oci ...` is dispatched before this parser (Program.Main); listed here for --help
         root.Subcommands.Add(new Command("oci", "The runc-compatible OCI runtime (as craterun-oci): craterun oci --help"));
+        root.Subcommands.Add(ImageCommands.Load());
+        root.Subcommands.Add(ImageCommands.Import());
+        root.Subcommands.Add(ImageCommands.Images());
+        root.Subcommands.Add(ImageCommands.Rmi());
+        root.Subcommands.Add(ImageCommands.Tag());
+        root.Subcommands.Add(ImageCommands.Image());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");
@@ -142,11 +148,13 @@ public static class DockerCli
         var device = new Option<string[]>("--device") { Description = "Add a host device: HOSTPATH[:CONTAINERPATH][:rwm]" };
         var userns = new Option<string?>("--userns") { Description = "User namespace: host, auto, or CONTAINERID:HOSTID:SIZE (default: host for root, auto otherwise)" };
         var securityOpt = new Option<string[]>("--security-opt") { Description = "seccomp=unconfined|PROFILE.json, no-new-privileges=true|false" };
-        var command = new Argument<string[]>("command") { Description = "Command and arguments (after --)", Arity = ArgumentArity.ZeroOrMore };
+        var entrypoint = new Option<string?>("--entrypoint") { Description = "Replace the image's Entrypoint (\"\" clears it)" };
+        var pull = new Option<string?>("--pull") { Description = "never or missing: the image must be in the local store (pulling is not implemented yet)" };
+        var command = new Argument<string[]>("command") { Description = "IMAGE [CMD...], or CMD after -- with --rootfs", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("run", "Create and run a container")
         {
             rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
-            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, command,
+            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull, command,
         };
         cmd.SetAction(p => Program.Guard(() =>
         {
@@ -158,11 +166,17 @@ public static class DockerCli
                 rootfsDir = HelloWorld.Extract(engine.Store.Root);
                 cmdArgs = ["/hello"];
             }
-            if (rootfsDir is null) throw new UsageException("--rootfs DIR is required (or try: craterun run --rm hello-world)");
+            // without --rootfs the first positional is an image; its config supplies what the flags do not
+            var image = rootfsDir is null && cmdArgs.Length > 0
+                ? ImageCommands.ResolveForRun(engine.Store.Root, cmdArgs, p.GetValue(entrypoint), p.GetValue(pull), p.GetValue(env) ?? [], p.GetValue(workdir), p.GetValue(user))
+                : null;
+            if (image is not null) cmdArgs = [.. image.Settings.Command];
+            if (rootfsDir is null && image is null) throw new UsageException("an image or --rootfs DIR is required: craterun run IMAGE [CMD...] (or try: craterun run --rm hello-world)");
             if (cmdArgs.Length == 0) throw new UsageException("no command given: craterun run --rootfs DIR -- CMD [ARG...]");
-            var resolvedRootfs = RootfsCheck.Resolve(rootfsDir, requireLayout: true);
-            var (uid, gid) = p.GetValue(user) is { } u
-                ? SpecBuilder.ResolveUser(u, ReadInRootfs(resolvedRootfs, "etc/passwd"), ReadInRootfs(resolvedRootfs, "etc/group"))
+            var resolvedRootfs = image is null ? RootfsCheck.Resolve(rootfsDir!, requireLayout: true) : Linux.Images.ImageRootfs.MountDir;
+            Func<string, string?> readRootfsFile = image?.ReadFile ?? (f => ReadInRootfs(resolvedRootfs, f));
+            var (uid, gid) = (image is null ? p.GetValue(user) : image.Settings.User) is { } u
+                ? SpecBuilder.ResolveUser(u, readRootfsFile("etc/passwd"), readRootfsFile("etc/group"))
                 : (0u, 0u);
             if (p.GetValue(cpu) is not null && p.GetValue(cpus) is not null) throw new UsageException("use either --cpu or --cpus, not both");
             var isTty = p.GetValue(tty);
@@ -181,8 +195,9 @@ public static class DockerCli
                 Memory = p.GetValue(memory) is { } m ? Quantities.ParseMemory(m) : null,
                 Pids = p.GetValue(pids) is { } pl ? Quantities.ParsePids(pl) : null,
                 Cpu = p.GetValue(cpu) is { } c ? Quantities.ParseCpu(c) : p.GetValue(cpus) is { } cs ? Quantities.ParseCpus(cs, Environment.ProcessorCount) : null,
-                Env = p.GetValue(env) ?? [],
-                Workdir = p.GetValue(workdir),
+                Env = image?.Settings.Env ?? p.GetValue(env) ?? [],
+                Workdir = image is null ? p.GetValue(workdir) : image.Settings.Workdir,
+                Annotations = image?.Annotations ?? new Dictionary<string, string>(),
                 Volumes = [.. (p.GetValue(volume) ?? []).Select(CheckVolume)],
                 Tty = isTty,
                 Interactive = p.GetValue(interactive),

@@ -65,6 +65,8 @@ public sealed class RunOptions
     /// mean these. Null: every known capability.
     /// </summary>
     public IReadOnlyCollection<string>? GrantableCapabilities { get; init; }
+    /// <summary>Extra annotations of the config (run IMAGE: the image's layers, its labels and stop signal).</summary>
+    public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
     /// <summary>Host devices made available (--device), already looked up on the host.</summary>
     public IReadOnlyList<(Oci.LinuxDevice Device, string Access)> Devices { get; init; } = [];
 }

@@ -87,6 +87,7 @@ public static class SpecBuilder
             spec.Linux.GidMappings = [.. gids];
             if (o.IdmapRootfs) (spec.Annotations ??= [])["io.craterun.idmap-rootfs"] = "true";
         }
+        foreach (var (key, value) in o.Annotations) (spec.Annotations ??= [])[key] = value;
         var userMounts = new List<Mount>();
         foreach (var t in o.Tmpfs)
         {

@@ -88,10 +88,13 @@ public sealed class ContainerEngine(ContainerStore store)
         ICgroupManager? cgroup = null;
         PreparedCgroup? ownPrepared = null;
         var removeCgroupOnFailure = false; // a prepared cgroup removes what it made itself, unless kept
+        var imageMounted = false;
         try
         {
             var spec = LoadSpec(r);
             Timing.Mark("spec loaded");
+            // a container made from an image: its root is an overlay of the image's layers, mounted before anything looks at it
+            imageMounted = Images.ImageRootfs.MountIfImage(spec, Store.Dir(id), Store.Root);
             var process = spec.Process ?? throw new UsageException("config.json has no process");
             var rootfs = RootfsCheck.Resolve(Path.GetFullPath(spec.Root?.Path ?? throw new UsageException("config.json has no root.path"), r.Bundle),
                 requireLayout: false);
@@ -176,6 +179,7 @@ public sealed class ContainerEngine(ContainerStore store)
             if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
             ownPrepared?.Dispose(); // removes the cgroup it made, unless kept
             if (removeCgroupOnFailure) TryRemoveCreated(cgroup!);
+            if (imageMounted) Images.ImageRootfs.Unmount(Store.Dir(id));
             Store.RemoveDir(id);
             throw;
         }
@@ -502,6 +506,7 @@ public sealed class ContainerEngine(ContainerStore store)
                 foreach (var pid in cg.Pids().Where(p => p != Environment.ProcessId)) Processes.Signal(pid, Interop.Sys.SIGKILL);
                 cg.Destroy();
             }
+            if (Images.ImageRootfs.IsImageContainer(fresh.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
             Store.RemoveDir(id);
         }
         if (r.Hooks?.Poststop is { Count: > 0 } poststop)
@@ -528,6 +533,8 @@ public sealed class ContainerEngine(ContainerStore store)
             r.CgroupPaths = [];
             r.CgroupCreatedParents = null;
         }
+        // the image's overlay is only needed while the process runs
+        if (Images.ImageRootfs.IsImageContainer(r.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
         Store.Save(r);
         return r;
     }

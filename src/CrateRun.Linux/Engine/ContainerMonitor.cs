@@ -171,7 +171,11 @@ public static unsafe class ContainerMonitor
         if (engine.Store.TryLoad(id) is { } left)
         {
             try { engine.Delete(id, force: true); }
-            catch (CrateRunException) { engine.Store.RemoveDir(left.Id); }
+            catch (CrateRunException)
+            {
+                if (Images.ImageRootfs.IsImageContainer(left.Annotations)) Images.ImageRootfs.Unmount(engine.Store.Dir(left.Id));
+                engine.Store.RemoveDir(left.Id);
+            }
         }
         UnixSockets.Send(ControlFd, $"E {code} {message}");
     }

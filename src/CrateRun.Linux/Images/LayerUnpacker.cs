@@ -1,0 +1,389 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using CrateRun.Core;
+using CrateRun.Core.Images;
+using Microsoft.Win32.SafeHandles;
+using static CrateRun.Linux.Interop.Images;
+
+namespace CrateRun.Linux.Images;
+
+/// <summary>
+/// Unpacks one layer (a tar stream, plain or gzip) into an empty snapshot directory, turning the
+/// OCI whiteouts into overlayfs ones: <c>.wh.NAME</c> → a 0:0 character device NAME,
+/// <c>.wh..wh..opq</c> → <c>trusted.overlay.opaque=y</c> on its directory.
+///
+/// Nothing lands outside the snapshot: names that climb out with ".." are refused
+/// (<see cref="LayerEntries.CleanName"/>), and every parent directory is opened with
+/// <c>openat2(RESOLVE_IN_ROOT)</c> from the snapshot's root, so a symlink an earlier entry
+/// planted (<c>x -> /etc</c>, <c>x -> ../../..</c>) resolves inside the snapshot; the last
+/// component is always created with *at() calls that do not follow it (O_NOFOLLOW, O_EXCL).
+/// </summary>
+public sealed unsafe class LayerUnpacker : IDisposable
+{
+    private const int ENOTSUP = 95, ELOOP = 40;
+    private readonly SafeFd _root;
+    private readonly string _rootPath;
+    private readonly List<(string Path, DateTimeOffset Time)> _directoryTimes = [];
+    private string? _cachedDir;
+    private SafeFd? _cachedDirFd;
+
+    private LayerUnpacker(string rootPath)
+    {
+        _rootPath = rootPath;
+        _root = new SafeFd(Interop.Check(openat(AT_FDCWD, rootPath, Interop.Sys.O_PATH | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC | Interop.Sys.O_NOFOLLOW, 0), "open", rootPath));
+    }
+
+    public void Dispose()
+    {
+        _cachedDirFd?.Dispose();
+        _root.Dispose();
+    }
+
+    /// <summary>What an unpack found: the digest of the uncompressed tar (the layer's DiffID) and its size.</summary>
+    public sealed record Result(string DiffId, long Size);
+
+    /// <summary>Unpacks <paramref name="layer"/> (gzip or plain tar, detected by magic) into the empty directory <paramref name="snapshot"/>.</summary>
+    public static Result Unpack(Stream layer, string snapshot)
+    {
+        var buffered = new BufferedStream(layer, 1 << 16);
+        using var tar = new HashingStream(Decompressed(buffered));
+        using (var u = new LayerUnpacker(snapshot))
+        {
+            var reader = new TarReader(tar, leaveOpen: true);
+            while (reader.GetNextEntry(copyData: false) is { } entry) u.Apply(entry);
+            u.SetDirectoryTimes();
+        }
+        tar.CopyTo(Stream.Null); // the end-of-archive blocks belong to the DiffID too
+        return new Result(tar.Digest(), tar.Length);
+    }
+
+    /// <summary>gzip (1f 8b) is decompressed as it streams; zstd is refused with a clear error; anything else is a plain tar.</summary>
+    private static Stream Decompressed(BufferedStream s)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        var n = 0;
+        // peek: BufferedStream lets us read and seek back on its buffer only if the inner stream seeks; read and chain instead
+        while (n < 4)
+        {
+            var r = s.Read(magic[n..]);
+            if (r == 0) break;
+            n += r;
+        }
+        var head = magic[..n].ToArray();
+        var whole = new PrefixedStream(head, s);
+        if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return new GZipStream(whole, CompressionMode.Decompress);
+        if (n == 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)
+            throw new CrateRunException("zstd-compressed layers are not supported yet (gzip and plain tar are)");
+        return whole;
+    }
+
+    private void Apply(TarEntry e)
+    {
+        var name = LayerEntries.CleanName(e.Name);
+        switch (LayerEntries.Classify(name, out var target))
+        {
+            case LayerEntryKind.Root:
+                if (e.EntryType == TarEntryType.Directory) ApplyDirectoryMetadata(_root, "", e);
+                return;
+            case LayerEntryKind.Whiteout:
+                {
+                    var (parent, file) = LayerEntries.Split(target);
+                    var dir = Dir(parent, e.Name);
+                    RemoveExisting(dir, parent, file, keepDirectory: false);
+                    Interop.Check(mknodat(dir.Fd, file, S_IFCHR, 0), "mknodat", target + " (whiteout)");
+                    return;
+                }
+            case LayerEntryKind.OpaqueDirectory:
+                {
+                    using var path = OpenDirectory(target, e.Name);
+                    // xattrs need a real fd, not an O_PATH one
+                    using var fd = new SafeFd(Interop.Check(openat(path.Fd, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", target));
+                    SetXattr(fd, "trusted.overlay.opaque", "y"u8, target);
+                    return;
+                }
+        }
+        var (parentPath, last) = LayerEntries.Split(name);
+        var parentFd = Dir(parentPath, e.Name);
+        switch (e.EntryType)
+        {
+            case TarEntryType.Directory:
+                {
+                    RemoveExisting(parentFd, parentPath, last, keepDirectory: true);
+                    if (mkdirat(parentFd.Fd, last, 0x1C0) == -1 && Marshal.GetLastPInvokeError() != Interop.EEXIST)
+                        throw new SyscallException("mkdirat", name, Marshal.GetLastPInvokeError());
+                    using var fd = new SafeFd(Interop.Check(openat(parentFd.Fd, last, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0), "openat", name));
+                    ApplyDirectoryMetadata(fd, name, e);
+                    if (_cachedDir is not null && (_cachedDir == name || _cachedDir.StartsWith(name + "/", StringComparison.Ordinal))) DropCache();
+                    return;
+                }
+            case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                {
+                    RemoveExisting(parentFd, parentPath, last, keepDirectory: false);
+                    var fd = Interop.Check(openat(parentFd.Fd, last, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | O_EXCL | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0x180), "openat", name);
+                    using var handle = new SafeFileHandle(fd, ownsHandle: true);
+                    using var file = new FileStream(handle, FileAccess.Write, 0);
+                    e.DataStream?.CopyTo(file, 1 << 16);
+                    // chown first: it clears setuid/setgid and security.capability, which come after it
+                    Interop.Check(fchown(fd, (uint)e.Uid, (uint)e.Gid), "fchown", name);
+                    Interop.Check(fchmod(fd, (uint)e.Mode), "fchmod", name);
+                    ApplyXattrs(fd, e, name);
+                    SetTime(fd, e.ModificationTime, name);
+                    return;
+                }
+            case TarEntryType.SymbolicLink:
+                {
+                    RemoveExisting(parentFd, parentPath, last, keepDirectory: false);
+                    Interop.Check(symlinkat(e.LinkName, parentFd.Fd, last), "symlinkat", name);
+                    Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name);
+                    SetTime(parentFd.Fd, last, e.ModificationTime, name);
+                    return;
+                }
+            case TarEntryType.HardLink:
+                {
+                    var linkTarget = LayerEntries.CleanName(e.LinkName);
+                    if (linkTarget.Length == 0) throw new CrateRunException($"layer entry '{e.Name}': hard link to the root");
+                    var (targetParent, targetName) = LayerEntries.Split(linkTarget);
+                    using var targetDir = OpenDirectory(targetParent, e.Name, create: false);
+                    RemoveExisting(parentFd, parentPath, last, keepDirectory: false);
+                    Interop.Check(linkat(targetDir.Fd, targetName, parentFd.Fd, last, 0), "linkat", $"{linkTarget} -> {name}");
+                    return;
+                }
+            case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
+                {
+                    RemoveExisting(parentFd, parentPath, last, keepDirectory: false);
+                    var posix = (PosixTarEntry)e;
+                    var type = e.EntryType switch { TarEntryType.CharacterDevice => S_IFCHR, TarEntryType.BlockDevice => S_IFBLK, _ => S_IFIFO };
+                    var dev = e.EntryType == TarEntryType.Fifo ? 0 : MakeDev(posix.DeviceMajor, posix.DeviceMinor);
+                    Interop.Check(mknodat(parentFd.Fd, last, type | ((uint)e.Mode & 0xFFF), dev), "mknodat", name);
+                    Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name);
+                    Interop.Check(fchmodat(parentFd.Fd, last, (uint)e.Mode & 0xFFF, 0), "fchmodat", name);
+                    SetTime(parentFd.Fd, last, e.ModificationTime, name);
+                    return;
+                }
+            default:
+                throw new CrateRunException($"layer entry '{e.Name}': tar entry type {e.EntryType} is not supported");
+        }
+    }
+
+    private void ApplyDirectoryMetadata(SafeFd dirFd, string name, TarEntry e)
+    {
+        using var fd = dirFd == _root
+            ? new SafeFd(Interop.Check(openat(_root.Fd, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", "."))
+            : null;
+        var target = fd ?? dirFd;
+        Interop.Check(fchown(target.Fd, (uint)e.Uid, (uint)e.Gid), "fchown", name);
+        Interop.Check(fchmod(target.Fd, (uint)e.Mode), "fchmod", name);
+        ApplyXattrs(target.Fd, e, name);
+        _directoryTimes.Add((name, e.ModificationTime)); // after the directory's own entries are written
+    }
+
+    private void SetDirectoryTimes()
+    {
+        // deepest first is not needed: setting a directory's mtime does not touch its parent's
+        DropCache();
+        foreach (var (path, time) in _directoryTimes)
+        {
+            if (path.Length == 0)
+            {
+                using var rootFd = new SafeFd(Interop.Check(openat(_root.Fd, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", "/"));
+                SetTime(rootFd.Fd, time, "/");
+                continue;
+            }
+            var (parent, last) = LayerEntries.Split(path);
+            SetTime(Dir(parent, path).Fd, last, time, path);
+        }
+    }
+
+    /// <summary>The PAX SCHILY.xattr.* records of an entry, set on the file (trusted.overlay.* from a layer is ignored: it steers overlayfs).</summary>
+    private static void ApplyXattrs(int fd, TarEntry e, string name)
+    {
+        if (e is not PaxTarEntry pax) return;
+        foreach (var (key, value) in pax.ExtendedAttributes)
+        {
+            if (!key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal)) continue;
+            var attr = key["SCHILY.xattr.".Length..];
+            if (attr.StartsWith("trusted.overlay.", StringComparison.Ordinal)) continue;
+            // System.Formats.Tar hands PAX values over as UTF-8 text: a binary value with bytes that are
+            // not valid UTF-8 cannot be recovered from it. Refuse rather than write a corrupted one.
+            if (value.Contains('\uFFFD'))
+                throw new CrateRunException($"layer entry '{e.Name}': the binary value of xattr {attr} cannot be read exactly (not supported yet)");
+            var bytes = Encoding.UTF8.GetBytes(value);
+            fixed (byte* p = bytes)
+            {
+                if (fsetxattr(fd, attr, p, (nuint)bytes.Length, 0) == -1)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == ENOTSUP && !attr.StartsWith("security.capability", StringComparison.Ordinal)) continue; // e.g. security.selinux here
+                    throw new SyscallException("fsetxattr", $"{name} {attr}", errno);
+                }
+            }
+        }
+    }
+
+    private static void SetXattr(SafeFd dirFd, string attr, ReadOnlySpan<byte> value, string name)
+    {
+        fixed (byte* p = value)
+            Interop.Check(fsetxattr(dirFd.Fd, attr, p, (nuint)value.Length, 0), "fsetxattr", $"{(name.Length == 0 ? "/" : name)} {attr}");
+    }
+
+    private static void FillTimes(Timespec* ts, DateTimeOffset t)
+    {
+        var ticks = t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
+        ts[0] = new Timespec { Sec = 0, Nsec = UTIME_OMIT }; // atime: left as is
+        ts[1] = new Timespec { Sec = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out var rem), Nsec = rem * 100 };
+        if (ts[1].Nsec < 0) { ts[1].Sec--; ts[1].Nsec += 1_000_000_000; }
+    }
+
+    /// <summary>Sets the mtime of NAME in a directory without following it.</summary>
+    private static void SetTime(int dirFd, string name, DateTimeOffset t, string what)
+    {
+        var ts = stackalloc Timespec[2];
+        FillTimes(ts, t);
+        Interop.Check(utimensat(dirFd, name, ts, AT_SYMLINK_NOFOLLOW), "utimensat", what);
+    }
+
+    private static void SetTime(int fd, DateTimeOffset t, string what)
+    {
+        var ts = stackalloc Timespec[2];
+        FillTimes(ts, t);
+        Interop.Check(futimens(fd, ts), "futimens", what);
+    }
+
+    /// <summary>The directory at a cleaned path, resolved inside the snapshot (created, with its parents, when missing). Cached: entries come grouped by directory.</summary>
+    private SafeFd Dir(string path, string entry)
+    {
+        if (_cachedDir == path && _cachedDirFd is not null) return _cachedDirFd;
+        DropCache();
+        _cachedDirFd = OpenDirectory(path, entry);
+        _cachedDir = path;
+        return _cachedDirFd;
+    }
+
+    private void DropCache()
+    {
+        _cachedDirFd?.Dispose();
+        _cachedDirFd = null;
+        _cachedDir = null;
+    }
+
+    /// <summary>openat2(root, path, O_PATH|O_DIRECTORY, RESOLVE_IN_ROOT): symlinks and ".." resolve inside the snapshot.</summary>
+    private SafeFd OpenDirectory(string path, string entry, bool create = true)
+    {
+        var how = new OpenHow
+        {
+            Flags = (ulong)(Interop.Sys.O_PATH | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC),
+            Resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        var fd = syscall_openat2(SYS_openat2, _root.Fd, path.Length == 0 ? "." : path, &how, (nuint)sizeof(OpenHow));
+        if (fd >= 0) return new SafeFd((int)fd);
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno == Interop.ENOENT && create && path.Length > 0)
+        {
+            var (parent, last) = LayerEntries.Split(path);
+            using (var parentFd = OpenDirectory(parent, entry))
+            {
+                if (mkdirat(parentFd.Fd, last, 0x1ED) == -1 && Marshal.GetLastPInvokeError() != Interop.EEXIST)
+                    throw new SyscallException("mkdirat", path, Marshal.GetLastPInvokeError());
+            }
+            fd = syscall_openat2(SYS_openat2, _root.Fd, path, &how, (nuint)sizeof(OpenHow));
+            if (fd >= 0) return new SafeFd((int)fd);
+            errno = Marshal.GetLastPInvokeError();
+            if (errno == Interop.ENOENT)
+                throw new CrateRunException($"layer entry '{entry}': '{path}' is a symlink to a directory that does not exist in the layer");
+        }
+        if (errno is Interop.ENOTDIR or ELOOP)
+            throw new CrateRunException($"layer entry '{entry}': '{path}' is not a directory");
+        throw new SyscallException("openat2", path, errno);
+    }
+
+    /// <summary>
+    /// Makes room for a new entry: an existing non-directory is unlinked, an existing directory removed
+    /// with its contents unless a directory replaces it (tar keeps it then, and its contents).
+    /// </summary>
+    private void RemoveExisting(SafeFd parentFd, string parentPath, string name, bool keepDirectory)
+    {
+        byte* st = stackalloc byte[256];
+        if (fstatat(parentFd.Fd, name, st, AT_SYMLINK_NOFOLLOW) == -1) return; // nothing there
+        var mode = *(uint*)(st + 24) & S_IFMT; // st_mode on x86_64
+        if (mode == S_IFDIR)
+        {
+            if (keepDirectory) return;
+            DropCache();
+            // the parent fd was resolved inside the snapshot; its real path names the same directory
+            var real = Path.Combine(ReadLink($"/proc/self/fd/{parentFd.Fd}"), name);
+            if (!real.StartsWith(_rootPath + "/", StringComparison.Ordinal))
+                throw new CrateRunException($"internal error: '{real}' is not inside the snapshot");
+            Directory.Delete(real, recursive: true);
+            return;
+        }
+        Interop.Check(unlinkat(parentFd.Fd, name, 0), "unlinkat", parentPath.Length == 0 ? name : parentPath + "/" + name);
+    }
+
+    private static string ReadLink(string path) =>
+        new FileInfo(path).LinkTarget ?? throw new CrateRunException($"cannot read the link {path}");
+
+    /// <summary>Reads through; keeps the SHA-256 and the length of what went by.</summary>
+    private sealed class HashingStream(Stream inner) : Stream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        public long Length_ { get; private set; }
+        public override long Length => Length_;
+        public string Digest() => "sha256:" + Convert.ToHexStringLower(_hash.GetHashAndReset());
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override int Read(Span<byte> buffer)
+        {
+            var n = inner.Read(buffer);
+            _hash.AppendData(buffer[..n]);
+            Length_ += n;
+            return n;
+        }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Position { get => Length_; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) { inner.Dispose(); _hash.Dispose(); }
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>A few bytes already read (the magic), then the rest of the stream.</summary>
+    private sealed class PrefixedStream(byte[] prefix, Stream rest) : Stream
+    {
+        private int _offset;
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override int Read(Span<byte> buffer)
+        {
+            if (_offset < prefix.Length)
+            {
+                var n = Math.Min(buffer.Length, prefix.Length - _offset);
+                prefix.AsSpan(_offset, n).CopyTo(buffer);
+                _offset += n;
+                return n;
+            }
+            return rest.Read(buffer);
+        }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) rest.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}
