@@ -68,8 +68,13 @@ stop_dockerd() {
 cgroup_left() { cgroup_leftovers "$CG_PARENT"; }
 cleanup() {
     stop_dockerd
-    local left; left=$(cgroup_left)
-    [[ -n $left ]] && { for d in $(sort -r <<<"$left"); do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; }
+    # container processes a failed stop left: SIGKILL by pid, then remove the cgroups
+    local left d; left=$(cgroup_left)
+    if [[ -n $left ]]; then
+        for d in $(find $left -type d); do xargs -r kill -9 <"$d/cgroup.procs" 2>/dev/null; done
+        wait_for 5 eval '[[ -z $(find $left -name cgroup.procs -exec cat {} +) ]]'
+        for d in $(sort -r <<<"$left"); do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
+    fi
     umount_under "$WORK"
     forget_new_host_dirs
     if ((OWN_WORK)); then rm -rf --one-file-system "$WORK"; fi
