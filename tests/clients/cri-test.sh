@@ -382,7 +382,7 @@ t_rm() {
     cri rm "$C1" "$C2" || return 1
     local x; x=$("${CC[@]}" ps -aq --pod "$P1")
     [[ -z $x ]] || { echo "detail: still listed: $x"; return 1; }
-    x=$(ls -A "$WORK/runtime-root-$LABEL/k8s.io" 2>/dev/null | grep -v "^$P1") && [[ -n $x ]] && { echo "detail: runtime state left: $x"; return 1; }
+    x=$(ls "$WORK/runtime-root-$LABEL/k8s.io" 2>/dev/null | grep -v "^$P1") && [[ -n $x ]] && { echo "detail: runtime state left: $x"; return 1; }
     echo "detail: removed, no runtime state left but the pod's"
 }
 t_stopp() {
