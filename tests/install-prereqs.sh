@@ -6,11 +6,15 @@ export DEBIAN_FRONTEND=noninteractive
 # procps: ps; gcc, libc6-dev, zlib1g-dev: the C stage, hello-world and the NativeAOT link;
 # runc: the reference runtime (benchmarks, client tests); file: make-rootfs.sh checks busybox;
 # uidmap: newuidmap for rootless ranges; podman, containerd, umoci, skopeo, jq: the client tests;
+# docker.io (dockerd, /usr/bin/docker, docker-init), containernetworking-plugins (CNI bridge,
+# host-local, loopback in /usr/lib/cni): the Docker and CRI client suites (crictl is not packaged
+# in Debian: the CRI suite takes ../shared/bin/crictl beside the repo, or CRICTL, or PATH);
 # qemu-system-x86, cpio, xz-utils: the cgroup v2 VM (tests/vm, which also fetches a kernel);
 # libseccomp2, golang-github-containers-common: the seccomp tests compare with libseccomp itself and
 # compile podman's profile (/usr/share/containers/seccomp.json); runc and podman pull them in anyway.
 PACKAGES=(busybox-static util-linux procps gcc libc6-dev zlib1g-dev runc file iproute2 ca-certificates uidmap
-    podman containerd umoci skopeo jq qemu-system-x86 cpio xz-utils time libseccomp2 golang-github-containers-common)
+    podman containerd umoci skopeo jq docker.io containernetworking-plugins qemu-system-x86 cpio xz-utils time
+    libseccomp2 golang-github-containers-common)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -16,6 +16,9 @@ public static class Program
             return Guard(Linux.Engine.ContainerMonitor.Main);
         if (args is [Linux.Engine.ContainerMonitor.ExitArg, var root, var id, var status])
             return Guard(() => Linux.Engine.ContainerMonitor.Exit(root, id, status));
+        // an OCI hook whose argv[0] is not its path, started by Hooks.Run: exec it as asked
+        if (args is [Linux.Engine.Hooks.ExecArg, var hookPath, .. var hookArgv] && hookArgv.Length > 0)
+            return Guard(() => Linux.Engine.Hooks.ExecAs(hookPath, hookArgv), "craterun hook");
         var self = Path.GetFileName(Argv0());
         // exec joins a running container: run it from a sealed copy of this binary (CVE-2019-5736).
         // Decided by the command word only: "exec" elsewhere (a name, the container's argv) is data.

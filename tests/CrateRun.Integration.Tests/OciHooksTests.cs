@@ -173,6 +173,36 @@ public sealed class OciHooksTests(CrateRunFixture f)
         Assert.Equal(f.Rootfs, File.ReadAllText(log).Trim());
     }
 
+    [RootFact]
+    public async Task A_hook_runs_with_its_own_argv0()
+    {
+        // The spec's args follow execv: args[0] is argv[0], which need not be the path. Docker's
+        // libnetwork-setkey prestart hook is /proc/<dockerd>/exe with argv[0] "libnetwork-setkey"
+        // (dockerd dispatches on it); busybox does the same, so "sh" runs only as argv[0].
+        var dir = Path.Combine(f.TempBase, "hooks-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        var log = Path.Combine(dir, "argv0.log");
+        var root = Path.Combine(dir, "oci-root");
+        var id = "hookargv0-" + Guid.NewGuid().ToString("N")[..8];
+        var hook = new JsonObject
+        {
+            ["path"] = "/bin/busybox",
+            ["args"] = new JsonArray("sh", "-c", $"read -r state; echo \"$0 ${{#state}}\" >> {log}"),
+            ["env"] = new JsonArray("PATH=/bin:/usr/bin"),
+        };
+        var bundle = Bundle(dir, "argv0", BaseConfig(["/bin/true"], new JsonObject
+        {
+            ["prestart"] = new JsonArray(hook.DeepClone()),
+            ["poststop"] = new JsonArray(hook.DeepClone()),
+        }));
+        var r = await Proc.Run(Oci(), ["--root", root, "run", "--bundle", bundle, id], timeout: TimeSpan.FromSeconds(30));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // each ran as "sh" and read the state from its stdin
+        var lines = File.ReadAllLines(log);
+        Assert.Equal(2, lines.Length);
+        foreach (var l in lines) Assert.Matches("^sh [1-9][0-9]+$", l);
+    }
+
     private string Oci()
     {
         var link = Path.Combine(Path.GetDirectoryName(f.Binary)!, "craterun-oci");

@@ -5,14 +5,17 @@
 #   $W/busybox-rootfs.tar   rootfs tarball               (podman import)
 #   $W/oci/                 OCI image layout, busybox:latest (umoci)
 #   $W/busybox-docker.tar   docker-archive, as `docker save` writes it (skopeo; ctr import)
-# needs: apt-get install -y busybox-static umoci skopeo
+#   $W/pause-docker.tar     the CRI suite's pod sandbox image localhost/craterun/pause:1: one
+#                           static binary built from pause.c (gcc -static), as docker-archive
+# needs: apt-get install -y busybox-static umoci skopeo gcc libc6-dev
 # usage: images.sh DIR
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd -P)
 W=${1:?usage: images.sh DIR}
 mkdir -p "$W"
 W=$(cd "$W" && pwd -P)
 cd "$W"
-rm -rf --one-file-system rootfs oci busybox-rootfs.tar busybox-docker.tar
+rm -rf --one-file-system rootfs oci busybox-rootfs.tar busybox-docker.tar pause-rootfs pause-docker.tar
 # skopeo keeps a blob-info cache in /var/lib/containers/cache: remove it if we made it
 [[ -e /var/lib/containers ]] || trap 'rm -rf --one-file-system /var/lib/containers' EXIT
 
@@ -46,4 +49,14 @@ umoci config --image oci:busybox:latest --config.cmd /bin/sh \
   --config.env PATH=/usr/sbin:/usr/bin:/sbin:/bin --architecture amd64 --os linux
 umoci gc --layout oci                      # insert leaves unreferenced blobs behind
 skopeo copy -q "oci:$W/oci:busybox:latest" "docker-archive:$W/busybox-docker.tar:docker.io/library/busybox:latest"
-echo "images ready in $W: rootfs/ busybox-rootfs.tar oci/ busybox-docker.tar"
+
+# -- the pause image: /pause only, run as 65535 like Kubernetes' own (no registry is used)
+mkdir -p pause-rootfs
+gcc -static -Os -Wall -Wextra -Werror -o pause-rootfs/pause "$HERE/pause.c"
+umoci new --image oci:pause:latest
+umoci insert --image oci:pause:latest "$W/pause-rootfs" /
+umoci config --image oci:pause:latest --config.entrypoint /pause --config.user 65535:65535 \
+  --architecture amd64 --os linux
+umoci gc --layout oci
+skopeo copy -q "oci:$W/oci:pause:latest" "docker-archive:$W/pause-docker.tar:localhost/craterun/pause:1"
+echo "images ready in $W: rootfs/ busybox-rootfs.tar oci/ busybox-docker.tar pause-docker.tar"

@@ -1,22 +1,30 @@
 #!/bin/bash
-# Real clients of an OCI runtime, side by side: podman (conmon) and containerd (ctr, runc v2
-# shim) run the same checks with craterun-oci and with runc. Prints a PASS/FAIL table per
-# check per runtime and the median wall time of `podman run --rm true` / `ctr run --rm true`.
+# Real clients of an OCI runtime, side by side: podman (conmon), containerd (ctr, runc v2
+# shim), Docker (a private dockerd) and containerd's CRI plugin (crictl, Kubernetes' path) run
+# the same checks with craterun-oci and with runc. Prints a PASS/FAIL table per check per
+# runtime and the median wall times of `podman run --rm true`, `ctr run --rm true` and of a
+# CRI pod's start (runp + create + start) and teardown (stopp + rmp).
 # Exits non-zero if any craterun check fails (which includes every check runc passes and
 # craterun fails). A check that fails with runc too is reported as the machine's problem.
 # usage (root): tests/clients/run-all.sh
 #   CRATERUN_OCI  runtime under test (default: out/craterun-oci, published if missing)
 #   BENCH_N       runs per timing (default 10; 0 skips the timings)
+#   CRI_BENCH_N   runs per handler of the CRI pod timing (default 20; 0 skips it)
+#   SUITES        the suites to run (default: podman containerd docker cri)
+#   CRICTL        crictl for the CRI suite (default: ../shared/bin/crictl beside the repo, else PATH)
 #   KEEP_LOGS     directory to copy the per-check logs to (default: artifacts/clients-logs on failure)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd -P)
 REPO=$(cd "$HERE/../.." && pwd -P)
 export LC_ALL=C
 BENCH_N=${BENCH_N:-10}
-[[ $EUID -eq 0 ]] || { echo "run-all.sh: run as root (podman and containerd need it)" >&2; exit 2; }
+CRI_BENCH_N=${CRI_BENCH_N:-20}
+SUITES=${SUITES:-podman containerd docker cri}
+[[ $EUID -eq 0 ]] || { echo "run-all.sh: run as root (podman, containerd and dockerd need it)" >&2; exit 2; }
 
 # -- packages -----------------------------------------------------------------------------
-PKGS=(podman conmon containerd runc umoci skopeo jq busybox-static uidmap util-linux bsdutils)
+PKGS=(podman conmon containerd runc umoci skopeo jq busybox-static uidmap util-linux bsdutils
+    docker.io containernetworking-plugins iproute2 gcc libc6-dev)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -53,8 +61,8 @@ echo "== images"
 t0=$SECONDS
 for label in craterun runc; do
     rt=$CR; [[ $label == runc ]] && rt=$RUNC
-    for suite in podman containerd; do
-        RUNTIME=$rt IMAGES="$W/images" RESULTS="$W/results-$label.tsv" LOGDIR="$W/logs/$label" \
+    for suite in $SUITES; do
+        RUNTIME=$rt RUNTIME_LABEL=$label IMAGES="$W/images" RESULTS="$W/results-$label.tsv" LOGDIR="$W/logs/$label" \
             WORK="$W/$suite-$label" "$HERE/$suite-test.sh"
         rc=$?
         if ((rc != 0)); then
@@ -67,10 +75,18 @@ elapsed=$((SECONDS - t0))
 # -- timings: the two runtimes take turns, run by run, so that both see the same machine --
 if ((BENCH_N > 0)); then
     echo "== timings ($BENCH_N runs each, alternating)"
-    for suite in podman containerd; do
+    for suite in $SUITES; do
+        [[ $suite == podman || $suite == containerd ]] || continue
         MODE=bench RUNTIME=$CR BENCH_RUNTIMES="craterun=$CR runc=$RUNC" BENCH_N=$BENCH_N BENCH_PREFIX="$W/results-" \
             IMAGES="$W/images" RESULTS="$W/bench.tsv" LOGDIR="$W/logs/bench" WORK="$W/$suite-bench" "$HERE/$suite-test.sh"
     done
+fi
+
+# -- CRI: a pod with one container up and down, the handlers taking turns in one containerd --
+if ((CRI_BENCH_N > 0)) && [[ " $SUITES " == *" cri "* ]]; then
+    echo "== CRI pod timings ($CRI_BENCH_N runs per handler, alternating)"
+    MODE=bench RUNTIME=$CR BENCH_RUNTIMES="craterun=$CR runc=$RUNC" BENCH_N=$CRI_BENCH_N BENCH_PREFIX="$W/results-" \
+        IMAGES="$W/images" RESULTS="$W/bench.tsv" LOGDIR="$W/logs/bench" WORK="$W/cri-bench" "$HERE/cri-test.sh"
 fi
 
 # -- hygiene: nothing mounted under our temp dir, no new mount anywhere we made -----------
@@ -87,8 +103,8 @@ detail() { awk -F'\t' -v s="$1" -v c="$2" '$1 == s && $2 == c && $3 == "FAIL" { 
 checks=$(cat "$W/results-craterun.tsv" "$W/results-runc.tsv" | awk -F'\t' '$3 != "BENCH" && !seen[$1 FS $2]++ { print $1 "\t" $2 }')
 
 echo
-printf '%-11s %-20s %-9s %-9s %s\n' SUITE CHECK craterun runc NOTE
-printf '%-11s %-20s %-9s %-9s %s\n' ----- ----- -------- ---- ----
+printf '%-11s %-24s %-9s %-9s %s\n' SUITE CHECK craterun runc NOTE
+printf '%-11s %-24s %-9s %-9s %s\n' ----- ----- -------- ---- ----
 passed=0 failed=0 regressions=0
 while IFS=$'\t' read -r suite name; do
     [[ -n $suite ]] || continue
@@ -101,15 +117,19 @@ while IFS=$'\t' read -r suite name; do
         else note="fails with runc too: $(detail "$suite" "$name" craterun)"; fi
     fi
     [[ -z $note && $b != PASS ]] && note="runc: $(detail "$suite" "$name" runc)"
-    printf '%-11s %-20s %-9s %-9s %s\n' "$suite" "$name" "$a" "$b" "$note"
+    printf '%-11s %-24s %-9s %-9s %s\n' "$suite" "$name" "$a" "$b" "$note"
 done <<<"$checks"
 
-if ((BENCH_N > 0)); then
+if ((BENCH_N > 0 || CRI_BENCH_N > 0)); then
     echo
-    printf 'median wall time of %s runs (ms)   craterun   runc\n' "$BENCH_N"
-    for b in "podman|podman run --rm true" "containerd|ctr run --rm true"; do
-        s=${b%%|*}; n=${b#*|}
-        printf '  %-32s %8s %6s\n' "$n" "$(result "$s" "$n" BENCH craterun)" "$(result "$s" "$n" BENCH runc)"
+    printf 'median wall time (ms)                     craterun   runc   ratio\n'
+    for b in "podman|podman run --rm true|$BENCH_N" "containerd|ctr run --rm true|$BENCH_N" \
+        "cri|crictl runp+create+start|$CRI_BENCH_N" "cri|crictl stopp+rmp|$CRI_BENCH_N"; do
+        IFS='|' read -r s n k <<<"$b"
+        [[ " $SUITES " == *" $s "* ]] && ((k > 0)) || continue
+        a=$(result "$s" "$n" BENCH craterun); r=$(result "$s" "$n" BENCH runc)
+        ratio=$(awk -v a="$a" -v r="$r" 'BEGIN { if (a + 0 > 0 && r + 0 > 0) printf "%.2fx", a / r; else print "-" }')
+        printf '  %-38s %8s %6s %7s  (%s runs)\n' "$n" "${a:--}" "${r:--}" "$ratio" "$k"
     done
 fi
 echo

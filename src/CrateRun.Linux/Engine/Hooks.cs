@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CrateRun.Core;
 using CrateRun.Core.Oci;
 
@@ -6,6 +7,9 @@ namespace CrateRun.Linux.Engine;
 /// <summary>OCI hooks: each runs with the container's state JSON on stdin, in order, with its timeout.</summary>
 public static class Hooks
 {
+    /// <summary>The hidden argument under which this binary execs a hook whose argv[0] is not its path.</summary>
+    public const string ExecArg = "_hook-exec";
+
     /// <summary>
     /// Runs the hooks in order. Without <paramref name="warn"/> a failure throws (prestart,
     /// createRuntime: the operation fails); with it, a failure is reported there and the next
@@ -28,14 +32,22 @@ public static class Hooks
     /// <summary>Runs one hook; returns why it failed, or null.</summary>
     private static string? RunOne(Hook h, string json)
     {
-        var psi = new System.Diagnostics.ProcessStartInfo(h.Path)
+        // args[0] is the hook's argv[0] (execv's argv). ProcessStartInfo always puts the path
+        // there, so a hook whose args[0] differs (Docker's libnetwork-setkey: dockerd's own
+        // executable, dispatching on argv[0]) starts as this binary, which execs it (ExecAs)
+        var viaExec = h.Args is [var argv0, ..] && argv0 != h.Path;
+        var psi = new System.Diagnostics.ProcessStartInfo(viaExec ? Environment.ProcessPath ?? "/proc/self/exe" : h.Path)
         {
             RedirectStandardInput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        // args[0] is the hook's argv[0]; ProcessStartInfo always uses the path for it
-        foreach (var a in (h.Args ?? []).Skip(1)) psi.ArgumentList.Add(a);
+        if (viaExec)
+        {
+            psi.ArgumentList.Add(ExecArg);
+            psi.ArgumentList.Add(h.Path);
+        }
+        foreach (var a in (h.Args ?? []).Skip(viaExec ? 0 : 1)) psi.ArgumentList.Add(a);
         if (h.Env is not null)
         {
             psi.Environment.Clear();
@@ -80,5 +92,17 @@ public static class Hooks
         {
             return e.Message;
         }
+    }
+
+    /// <summary>
+    /// The hook's side of <see cref="ExecArg"/>: replaces this process with PATH run as ARGV (argv[0]
+    /// included), keeping the environment and the stdin/stderr pipes the runtime gave it.
+    /// </summary>
+    public static unsafe int ExecAs(string path, string[] argv)
+    {
+        string[] env = [.. Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().Select(e => $"{e.Key}={e.Value}")];
+        using var arena = new Process.NativeArenaHandle();
+        Interop.Sys.execve(arena.Str(path), arena.StrArray(argv), arena.StrArray(env));
+        throw new SyscallException("execve", path, Marshal.GetLastPInvokeError());
     }
 }
