@@ -6,9 +6,10 @@ export DEBIAN_FRONTEND=noninteractive
 # procps: ps; gcc, libc6-dev, zlib1g-dev: the C stage, hello-world and the NativeAOT link;
 # runc: the reference runtime (benchmarks, client tests); file: make-rootfs.sh checks busybox;
 # uidmap: newuidmap for rootless ranges; podman, containerd, umoci, skopeo, jq: the client tests;
-# qemu-system-x86, cpio, xz-utils: the cgroup v2 VM (tests/vm, which also fetches a kernel).
+# qemu-system-x86, cpio, xz-utils: the cgroup v2 VM (tests/vm, which also fetches a kernel);
+# e2fsprogs: chattr (an immutable state root, CliInputTests).
 PACKAGES=(busybox-static util-linux procps gcc libc6-dev zlib1g-dev runc file iproute2 ca-certificates uidmap
-    podman containerd umoci skopeo jq qemu-system-x86 cpio xz-utils time)
+    podman containerd umoci skopeo jq qemu-system-x86 cpio xz-utils time e2fsprogs)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
