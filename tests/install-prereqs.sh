@@ -11,10 +11,11 @@ export DEBIAN_FRONTEND=noninteractive
 # in Debian: the CRI suite takes ../shared/bin/crictl beside the repo, or CRICTL, or PATH);
 # qemu-system-x86, cpio, xz-utils: the cgroup v2 VM (tests/vm, which also fetches a kernel);
 # libseccomp2, golang-github-containers-common: the seccomp tests compare with libseccomp itself and
-# compile podman's profile (/usr/share/containers/seccomp.json); runc and podman pull them in anyway.
+# compile podman's profile (/usr/share/containers/seccomp.json); runc and podman pull them in anyway;
+# e2fsprogs: chattr (an immutable state root, CliInputTests).
 PACKAGES=(busybox-static util-linux procps gcc libc6-dev zlib1g-dev runc file iproute2 ca-certificates uidmap
     podman containerd umoci skopeo jq docker.io containernetworking-plugins qemu-system-x86 cpio xz-utils time
-    libseccomp2 golang-github-containers-common)
+    libseccomp2 golang-github-containers-common e2fsprogs)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
