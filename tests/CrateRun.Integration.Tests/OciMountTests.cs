@@ -94,6 +94,7 @@ public sealed class OciMountTests(CrateRunFixture f)
         d.Add("tmpfs", "lazytime", "+lazytime");
         Both("loud", "+rw");
         d.Add("bind", "mand", "!");
+        d.Add("tmpfs", "mand", "+mand"); // shown in the superblock's options, though today's kernels enforce no mandatory locks
         Both("noatime", "+noatime -relatime");
         Both("nodev", "+nodev");
         Both("nodiratime", "+nodiratime");
