@@ -652,7 +652,8 @@ if [ -f "$TMP/spec.json" ]; then
     LOOPDEV=$(losetup -f --show "$TMP/blk.img" 2>/dev/null) && DEV=$(rd "/sys/block/${LOOPDEV##*/}/dev")
   fi
   if [ -z "$DEV" ]; then
-    fail "blockIO throttling" "no block device in /sys/block to throttle"
+    # the VM has no disk and no loop driver: io.max is covered by the unit tests only (see tests/vm/README.md)
+    skip "blockIO throttling (io.max / blkio.throttle.*)" "no block device in /sys/block and no loop device could be set up"
   else
     MAJ=${DEV%:*} MIN=${DEV#*:}
     oci_try ".linux.resources = {blockIO: {throttleReadBpsDevice: [{major: $MAJ, minor: $MIN, rate: 1048576}], throttleWriteIOPSDevice: [{major: $MAJ, minor: $MIN, rate: 50}]}}"
