@@ -51,9 +51,9 @@ public static class ContainerStatus
 
     public static string DeleteRefusal(string id, string status) => $"cannot delete container {id} that is not stopped: {Oci(status)}";
 
-    public static string ExecRefusal(string status) => status == Paused
-        ? "cannot exec in a paused container (use --ignore-paused to override)"
-        : $"cannot exec in a {Oci(status)} container";
+    public static string ExecRefusal(string id, string status) => status == Paused
+        ? $"container {id}: cannot exec in a paused container (use --ignore-paused to override)"
+        : $"container {id} is not running: cannot exec in a {Oci(status)} container";
 
     public const string ResumeRefusal = "container not paused";
 }

@@ -557,7 +557,7 @@ public sealed class ContainerEngine(ContainerStore store)
         var r = Store.Load(id);
         var status = StatusOf(r);
         // a process joining a frozen cgroup freezes before it execs: the caller would wait forever
-        if (!ContainerStatus.CanExec(status, o.IgnorePaused)) throw new CrateRunException(ContainerStatus.ExecRefusal(status));
+        if (!ContainerStatus.CanExec(status, o.IgnorePaused)) throw new CrateRunException(ContainerStatus.ExecRefusal(id, status));
         var spec = LoadSpec(r);
         var launch = new LaunchSpec { Stdio = o.Stdio, PreserveFds = o.PreserveFds };
         var fds = new List<SafeFd>();

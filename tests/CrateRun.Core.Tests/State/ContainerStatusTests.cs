@@ -72,9 +72,9 @@ public sealed class ContainerStatusTests
         Assert.Equal("container not running", ContainerStatus.NotRunning);
         Assert.Equal("cannot delete container c1 that is not stopped: running", ContainerStatus.DeleteRefusal("c1", Running));
         Assert.Equal("cannot delete container c1 that is not stopped: paused", ContainerStatus.DeleteRefusal("c1", Paused));
-        Assert.StartsWith("cannot exec in a paused container", ContainerStatus.ExecRefusal(Paused));
-        Assert.Contains("--ignore-paused", ContainerStatus.ExecRefusal(Paused));
-        Assert.Equal("cannot exec in a stopped container", ContainerStatus.ExecRefusal(Exited));
+        Assert.Contains("cannot exec in a paused container", ContainerStatus.ExecRefusal("c1", Paused));
+        Assert.Contains("--ignore-paused", ContainerStatus.ExecRefusal("c1", Paused));
+        Assert.Equal("container c1 is not running: cannot exec in a stopped container", ContainerStatus.ExecRefusal("c1", Exited));
         Assert.Equal("cannot start a container that has stopped", ContainerStatus.StartRefusal(Exited));
         Assert.Equal("cannot start an already running container", ContainerStatus.StartRefusal(Running));
         Assert.Equal("cannot start a container in the paused state", ContainerStatus.StartRefusal(Paused));
