@@ -309,7 +309,7 @@ public static class DockerCli
     {
         r.Status = ContainerEngine.CurrentStatus(r);
         r.LogsStopped ??= LogFile.StoppedReason(store.Dir(r.Id));
-        if (r.Status == ContainerStatus.Running && r.MonitorPid > 0 && !Processes.IsAlive(r.MonitorPid, 0))
+        if (r.Status == ContainerStatus.Running && r.MonitorPid > 0 && !Processes.IsAlive(r.MonitorPid, r.MonitorStartTime))
             r.LogsStopped ??= $"the monitor (pid {r.MonitorPid}) is gone: output is no longer captured and the exit code will not be recorded";
         return r;
     }
