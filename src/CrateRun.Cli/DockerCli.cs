@@ -372,18 +372,7 @@ public static class DockerCli
         var cmd = new Command("rm", "Remove containers") { force, volumes, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
         {
-            if (engine.Store.IsLeftover(id))
-            {
-                // a creation that failed before its metadata was written: nothing runs, only the directory is left
-                engine.Store.RemoveDir(id);
-                Console.WriteLine(id);
-                return;
-            }
-            var r = engine.Store.Load(id);
-            var status = ContainerEngine.CurrentStatus(r);
-            if (status is ContainerStatus.Running or ContainerStatus.Created && !p.GetValue(force))
-                throw new CrateRunException($"container {id} is {status}: stop it first or use rm --force");
-            engine.Delete(id, force: true);
+            engine.Remove(id, p.GetValue(force));
             Console.WriteLine(id);
         }));
         return cmd;
@@ -396,25 +385,10 @@ public static class DockerCli
         var cmd = new Command("stop", "Stop running containers: SIGTERM, then SIGKILL after a timeout") { time, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
         {
-            var r = engine.Store.Load(id);
-            if (ContainerEngine.CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created)
-            {
-                Processes.Signal(r.Pid, 15);
-                if (!Processes.WaitExit(r.Pid, r.PidStartTime, (int)Math.Min(int.MaxValue, Math.Max(0, (long)(p.GetValue(time) ?? 10)) * 1000)))
-                {
-                    Processes.Signal(r.Pid, 9);
-                    Processes.WaitExit(r.Pid, r.PidStartTime, 10_000);
-                }
-                WaitForMonitor(r);
-            }
+            engine.Stop(id, Signals.Parse("TERM"), TimeSpan.FromSeconds(Math.Max(0, p.GetValue(time) ?? 10)));
             Console.WriteLine(id);
         }));
         return cmd;
-    }
-
-    private static void WaitForMonitor(ContainerRecord r)
-    {
-        if (r.MonitorPid > 0) Processes.WaitExit(r.MonitorPid, r.MonitorStartTime, 5000);
     }
 
     private static Command KillCommand()
@@ -441,7 +415,7 @@ public static class DockerCli
             {
                 var r = engine.Store.Load(id);
                 Processes.WaitExit(r.Pid, r.PidStartTime, int.MaxValue);
-                WaitForMonitor(r);
+                ContainerEngine.WaitForMonitor(r);
                 // only a recorded exit code is printed: never 125 as if the container had exited with it
                 var done = engine.Store.TryLoad(id)
                     ?? throw new CrateRunException($"container {id} was removed before its exit code could be read");

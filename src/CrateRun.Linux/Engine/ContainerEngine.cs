@@ -624,6 +624,50 @@ public sealed class ContainerEngine(ContainerStore store)
         return result;
     }
 
+    /// <summary>
+    /// Docker's rm: a container with a live process (created, running, paused) is removed only
+    /// with <paramref name="force"/>, which kills it first; a creation that failed before its
+    /// metadata was written leaves only a directory, which goes too.
+    /// </summary>
+    public void Remove(string id, bool force)
+    {
+        if (Store.IsLeftover(id))
+        {
+            Store.RemoveDir(id);
+            return;
+        }
+        var status = StatusOf(Store.Load(id));
+        if (!force && ContainerStatus.CanKill(status))
+            throw new CrateRunException($"container {id} is {status}: stop it first or use rm --force");
+        Delete(id, force: true);
+    }
+
+    /// <summary>
+    /// Docker's stop: <paramref name="signal"/>, then SIGKILL once <paramref name="grace"/> has
+    /// passed; returns once the monitor has recorded the exit. A paused container is thawed after
+    /// the signal is sent, so that it can act on it. A container with no live process is left as it is.
+    /// </summary>
+    public void Stop(string id, int signal, TimeSpan grace)
+    {
+        var r = Store.Load(id);
+        var status = StatusOf(r);
+        if (!ContainerStatus.CanKill(status)) return;
+        Processes.Signal(r.Pid, signal);
+        if (status == ContainerStatus.Paused) RunningCgroup(id).Thaw();
+        if (!Processes.WaitExit(r.Pid, r.PidStartTime, (int)Math.Min(int.MaxValue, grace.TotalMilliseconds)))
+        {
+            Processes.Signal(r.Pid, Interop.Sys.SIGKILL);
+            Processes.WaitExit(r.Pid, r.PidStartTime, 10_000);
+        }
+        WaitForMonitor(r);
+    }
+
+    /// <summary>Waits (a bounded time) for the container's monitor to record the exit and end.</summary>
+    public static void WaitForMonitor(ContainerRecord r)
+    {
+        if (r.MonitorPid > 0) Processes.WaitExit(r.MonitorPid, r.MonitorStartTime, 5000);
+    }
+
     public void Pause(string id)
     {
         var r = Store.Load(id);
