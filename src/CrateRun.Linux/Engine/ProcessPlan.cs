@@ -45,6 +45,11 @@ public static class ProcessPlan
         l.ApparmorProfile = NullIfEmpty(p.ApparmorProfile);
         l.SelinuxLabel = NullIfEmpty(p.SelinuxLabel);
         l.MountLabel = NullIfEmpty(spec.Linux?.MountLabel);
+        // procattrs: applied by the C stage, or refused here in one line
+        ProcessAttributes.RefuseUnsupported(spec.Linux);
+        l.Scheduler = ProcessAttributes.Scheduler(p.Scheduler);
+        l.IoPriority = ProcessAttributes.IoPriority(p.IoPriority);
+        l.Personality = ProcessAttributes.Personality(spec.Linux?.Personality);
         if (p.Capabilities is { } caps)
         {
             var last = Processes.LastCap();

@@ -81,6 +81,17 @@ internal static partial class Interop
             public byte* ApparmorProfile;
             public byte* SelinuxLabel;
             public byte* MountLabel;
+            // procattrs: linux.personality, process.scheduler, process.ioPriority
+            public int SetPersonality;
+            public uint Personality;
+            public int SetScheduler;
+            public uint SchedPolicy;
+            public ulong SchedFlags;
+            public int SchedNice;
+            public uint SchedPriority;
+            public ulong SchedRuntime, SchedDeadline, SchedPeriod;
+            public int SetIoPriority;
+            public int IoPriority;
         }
 
         public const int MsgGo = 1, MsgChildPid = 2, MsgReady = 3, MsgError = 4, MsgCgroupJoined = 6, MsgRootfsFd = 7, MsgHooks = 8, MsgSeccompFd = 5, MsgStateFd = 9;
@@ -98,6 +109,7 @@ internal static partial class Interop
             "sethostname", "write", "setgroups", "setgid", "setuid", "capset", "prctl", "seccomp", "setrlimit",
             "exec", "terminal", "exec.fifo", "dup2", "sync", "umount", "setdomainname", "loopback", "setsid", "hook",
             "write /proc/self/attr/exec (LSM label)",
+            "personality", "sched_setattr", "ioprio_set", // procattrs
         ];
 
         public const int CallExecLookup = 20;

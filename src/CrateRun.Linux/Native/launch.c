@@ -18,6 +18,8 @@
  *                      cgroup becomes its root before /sys/fs/cgroup is mounted
  *   terminal / stdio   the pty is opened in the container's own devpts, after pivot
  *   rlimits            while we still hold every capability
+ *   sched, ioprio,     likewise (realtime policy, lower nice, IOPRIO_CLASS_RT need them),
+ *   personality        and before any seccomp filter
  *   user, caps         setgroups/setgid/setuid keep caps (KEEPCAPS), then capset; without
  *                      no_new_privs CAP_SYS_ADMIN stays until the filter is in (see lock_down)
  *   labels, cwd        LSM exec labels and the working directory while still root: our
@@ -1028,6 +1030,29 @@ static void set_rlimits(const struct crt_plan *plan)
     }
 }
 
+/* procattrs: scheduling policy, I/O priority and execution domain. While still root with
+ * every capability (a realtime policy, a lower nice and IOPRIO_CLASS_RT need them) and before
+ * any seccomp filter (which may forbid these calls); all three survive setuid and execve. */
+static void set_process_attributes(const struct crt_plan *plan)
+{
+    if (plan->set_scheduler) {
+        struct { /* struct sched_attr, SCHED_ATTR_SIZE_VER0 */
+            uint32_t size, sched_policy;
+            uint64_t sched_flags;
+            int32_t sched_nice;
+            uint32_t sched_priority;
+            uint64_t sched_runtime, sched_deadline, sched_period;
+        } attr = {sizeof attr, plan->sched_policy, plan->sched_flags, plan->sched_nice, plan->sched_priority,
+                  plan->sched_runtime, plan->sched_deadline, plan->sched_period};
+        if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
+            fail(CRT_CALL_SCHED_SETATTR);
+    }
+    if (plan->set_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, plan->ioprio) < 0)
+        fail(CRT_CALL_IOPRIO_SET);
+    if (plan->set_personality && syscall(SYS_personality, (unsigned long)plan->personality) < 0)
+        fail(CRT_CALL_PERSONALITY);
+}
+
 static int seccomp_loaded = 0;
 static int seccomp_listener = -1; /* SCMP_ACT_NOTIFY: goes to the runtime with READY */
 
@@ -1294,6 +1319,7 @@ static _Noreturn void container_main(const struct crt_plan *plan)
     else
         setup_stdio(plan);
     set_rlimits(plan);
+    set_process_attributes(plan);
     /* With no capability sets to keep CAP_SYS_ADMIN in, a filter without no_new_privs has to
      * go in while we are still root (the old order: the calls below then run under it). */
     if (plan->seccomp_len && !plan->no_new_privs && !plan->set_caps)
@@ -1409,6 +1435,6 @@ int crt_launch(const struct crt_plan *plan)
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
 _Static_assert(sizeof(struct crt_step) == 104, "crt_step layout changed: update Interop.Launch.cs");
-_Static_assert(sizeof(struct crt_plan) == 328, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 392, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");

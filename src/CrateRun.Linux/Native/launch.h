@@ -138,6 +138,17 @@ struct crt_plan {
     const char *apparmor_profile;     /* process.apparmorProfile: "exec PROFILE" at execve */
     const char *selinux_label;        /* process.selinuxLabel: the process's label at execve */
     const char *mount_label;          /* linux.mountLabel: context= of the filesystems mounted */
+    /* procattrs: numbers checked by C# (ProcessAttributes.cs); applied while still root */
+    int32_t set_personality;          /* linux.personality: personality(persona) */
+    uint32_t personality;
+    int32_t set_scheduler;            /* process.scheduler: sched_setattr(0, ...) */
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+    int32_t set_ioprio;               /* process.ioPriority: ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio) */
+    int32_t ioprio;
 };
 
 /* Messages on sync_fd (SOCK_SEQPACKET: one struct per message). */
@@ -164,6 +175,7 @@ enum crt_call {
     CRT_CALL_TERMINAL, CRT_CALL_FIFO, CRT_CALL_DUP, CRT_CALL_SYNC, CRT_CALL_UMOUNT,
     CRT_CALL_SETDOMAINNAME, CRT_CALL_NETLINK, CRT_CALL_SETSID, CRT_CALL_HOOK,
     CRT_CALL_LSM_LABEL, /* nsproc: writing /proc/self/attr/.../exec */
+    CRT_CALL_PERSONALITY, CRT_CALL_SCHED_SETATTR, CRT_CALL_IOPRIO_SET, /* procattrs */
 };
 
 /* crt_msg.step for a failed setns of plan->join_fds[i] */

@@ -72,6 +72,13 @@ public sealed class LaunchSpec
     public string? SelinuxLabel { get; set; }
     /// <summary>linux.mountLabel: the context= of the filesystems the container mounts.</summary>
     public string? MountLabel { get; set; }
+    // procattrs
+    /// <summary>process.scheduler: sched_setattr(2) before privileges are dropped; null = leave.</summary>
+    public Core.Oci.SchedulerAttributes? Scheduler { get; set; }
+    /// <summary>process.ioPriority: the ioprio_set(2) value; null = leave.</summary>
+    public int? IoPriority { get; set; }
+    /// <summary>linux.personality: the personality(2) persona; null = leave.</summary>
+    public uint? Personality { get; set; }
 }
 
 /// <summary>The C stage reported a failure: which step, which call, which errno.</summary>

@@ -310,6 +310,20 @@ public static unsafe class Launcher
         plan->ApparmorProfile = a.Str(s.ApparmorProfile);
         plan->SelinuxLabel = a.Str(s.SelinuxLabel);
         plan->MountLabel = a.Str(s.MountLabel);
+        // procattrs
+        if (s.Personality is { } persona) (plan->SetPersonality, plan->Personality) = (1, persona);
+        if (s.Scheduler is { } sched)
+        {
+            plan->SetScheduler = 1;
+            plan->SchedPolicy = sched.Policy;
+            plan->SchedFlags = sched.Flags;
+            plan->SchedNice = sched.Nice;
+            plan->SchedPriority = sched.Priority;
+            plan->SchedRuntime = sched.Runtime;
+            plan->SchedDeadline = sched.Deadline;
+            plan->SchedPeriod = sched.Period;
+        }
+        if (s.IoPriority is { } ioprio) (plan->SetIoPriority, plan->IoPriority) = (1, ioprio);
         plan->Argv = a.StrArray(s.Argv);
         plan->Envp = a.StrArray(s.Envp);
         return plan;
