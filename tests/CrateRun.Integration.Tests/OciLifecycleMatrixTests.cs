@@ -153,7 +153,7 @@ public sealed class OciLifecycleMatrixTests(CrateRunFixture f)
     private async Task Lifecycle(OciBundles oci, JsonObject config, string id, string signal, List<(string File, string Expected)> nsChecks)
     {
         var bundle = oci.Write(config);
-        await Must(oci, "create", "--bundle", bundle, id);
+        await Create(oci, bundle, id);
 
         var (status, pid) = await State(oci, id);
         Assert.Equal("created", status);
@@ -230,6 +230,19 @@ public sealed class OciLifecycleMatrixTests(CrateRunFixture f)
                 Walk(d, depth + 1);
             }
         }
+    }
+
+    /// <summary>
+    /// `create`, its stdio files of its own: the container's process inherits them (as with runc without a terminal),
+    /// so pipes would stay open as long as the container runs.
+    /// </summary>
+    private async Task Create(OciBundles oci, string bundle, string id)
+    {
+        var output = Path.Combine(oci.Dir, "create-" + id);
+        var line = Proc.Describe(oci.Oci, ["--root", oci.StateRoot, "create", "--bundle", bundle, id]);
+        var r = await Proc.Run("/bin/sh", ["-c", $"exec {line} </dev/null >{output}.out 2>{output}.err"], timeout: TimeSpan.FromSeconds(30), env: f.Env);
+        Assert.True(r.ExitCode == 0 && !r.TimedOut,
+            $"{line}: exit {r.ExitCode}\n{File.ReadAllText(output + ".out")}{File.ReadAllText(output + ".err")}");
     }
 
     private static async Task Must(OciBundles oci, params string[] args)
