@@ -172,6 +172,8 @@ public sealed class OciLifecycleMatrixTests(CrateRunFixture f)
         Assert.Equal("running", status);
         Assert.Equal(pid, runningPid);
         Assert.True(Directory.Exists($"/proc/{pid}"), $"running: pid {pid} does not exist");
+        // the leak check below looks for these; they must be found while the container lives
+        Assert.True(CgroupsNamed(id).Count > 0, $"running: no cgroup named after {id} under {HostState.CgroupRoot}");
 
         await Must(oci, "kill", id, signal);
         var deadline = DateTime.UtcNow.AddSeconds(5);
