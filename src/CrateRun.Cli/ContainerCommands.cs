@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using CrateRun.Core;
+using CrateRun.Core.State;
 using CrateRun.Linux.Engine;
 using CrateRun.Linux.Process;
 
@@ -114,5 +115,78 @@ public static class ContainerCommands
             if (one != 0) rc = one;
         }
         return rc;
+    }
+}
+
+/// <summary>version and info: what this craterun is and what it finds on this host, in the layout of Docker's.</summary>
+public static class SystemCommands
+{
+    private static string Arch => System.Runtime.InteropServices.RuntimeInformation.OSArchitecture switch
+    {
+        System.Runtime.InteropServices.Architecture.X64 => "amd64",
+        System.Runtime.InteropServices.Architecture.Arm64 => "arm64",
+        var other => other.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>The commit the binary was built from, when the build stamped it ("1.0.0+SHA").</summary>
+    private static string Commit =>
+        typeof(SystemCommands).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion is { } v && v.IndexOf('+') is var plus and > 0
+            ? v[(plus + 1)..] : "unknown";
+
+    public static Command Version()
+    {
+        var cmd = new Command("version", "Show the CrateRun version information");
+        cmd.SetAction(_ =>
+        {
+            Console.Write($"""
+                Client:
+                 Version:           {OciCli.Version}
+                 OCI spec:          {Core.Config.SpecBuilder.OciVersion}
+                 .NET version:      {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} (NativeAOT)
+                 Git commit:        {Commit}
+                 OS/Arch:           linux/{Arch}
+
+                """);
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command Info()
+    {
+        var cmd = new Command("info", "Display system-wide information");
+        cmd.SetAction(p => Program.Guard(() =>
+        {
+            var engine = DockerCli.Engine(p);
+            var statuses = engine.Store.List().Select(engine.StatusOf).ToList();
+            var images = Directory.Exists(Path.Combine(engine.Store.Root, Linux.Images.ImageStore.DirName))
+                ? new Linux.Images.ImageService(engine.Store.Root).List().Select(i => i.Id).Distinct().Count() : 0;
+            var layout = engine.Layout;
+            var cgroups = layout.IsV2 ? "2" : HostFacts.Cgroup2Mounted ? "1 (hybrid: a cgroup2 tree is mounted too)" : "1";
+            var security = new List<string>();
+            if (HostFacts.Seccomp) security.Add("seccomp");
+            if (HostFacts.NoNewPrivileges) security.Add("no-new-privileges");
+            if (HostFacts.UserNamespaces) security.Add("userns");
+            Console.Write($"""
+                Server:
+                 Containers: {statuses.Count}
+                  Running: {statuses.Count(s => s == ContainerStatus.Running)}
+                  Paused: {statuses.Count(s => s == ContainerStatus.Paused)}
+                  Stopped: {statuses.Count(s => s is not (ContainerStatus.Running or ContainerStatus.Paused))}
+                 Images: {images}
+                 Cgroup Version: {cgroups}
+                 Kernel Version: {HostFacts.KernelVersion}
+                 Operating System: {HostFacts.OperatingSystem}
+                 OSType: linux
+                 Architecture: {Arch}
+                 CrateRun Root Dir: {engine.Store.Root}
+                 Security Options:
+
+                """);
+            foreach (var s in security) Console.WriteLine("  " + s);
+            return 0;
+        }));
+        return cmd;
     }
 }

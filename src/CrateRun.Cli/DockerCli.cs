@@ -37,6 +37,8 @@ public static class DockerCli
         root.Subcommands.Add(ContainerCommands.Unpause());
         root.Subcommands.Add(ContainerCommands.Rename());
         root.Subcommands.Add(ContainerCommands.Top());
+        root.Subcommands.Add(SystemCommands.Version());
+        root.Subcommands.Add(SystemCommands.Info());
         // `craterun oci ...` is dispatched before this parser (Program.Main); listed here for --help
         root.Subcommands.Add(new Command("oci", "The runc-compatible OCI runtime (as craterun-oci): craterun oci --help"));
         root.Subcommands.Add(ImageCommands.Load());

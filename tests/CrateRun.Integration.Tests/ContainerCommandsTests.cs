@@ -179,4 +179,43 @@ public sealed class ContainerCommandsTests(CrateRunFixture f)
             await f.RemoveForce(id);
         }
     }
+
+    [RootFact]
+    public async Task Version_NamesTheBinary_AndTheHost()
+    {
+        var v = await f.Cr("version");
+        Assert.True(v.ExitCode == 0, v.ToString());
+        Assert.StartsWith("Client:\n", v.Stdout);
+        Assert.Matches(@"\n Version: +\d+\.\d+\.\d+", v.Stdout);
+        var arch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.X64 ? "amd64" : "arm64";
+        Assert.Contains($" OS/Arch:           linux/{arch}\n", v.Stdout);
+    }
+
+    [RootFact]
+    public async Task Info_CountsContainersByStatus_AndSaysWhatTheHostHas()
+    {
+        var running = await f.Detached("sleep 60");
+        var paused = await f.Detached("sleep 60");
+        try
+        {
+            Assert.Equal(0, (await f.Cr("pause", paused)).ExitCode);
+            var info = await f.Cr("info");
+            Assert.True(info.ExitCode == 0, info.ToString());
+            var text = info.Stdout;
+            // the suite's state root holds other tests' containers too: ours are counted at least
+            int Count(string label) => int.Parse(System.Text.RegularExpressions.Regex.Match(text, $@"\n +{label}: (\d+)\n").Groups[1].Value);
+            Assert.True(Count("Running") >= 1 && Count("Paused") >= 1, text);
+            Assert.Equal(Count("Containers"), Count("Running") + Count("Paused") + Count("Stopped"));
+            Assert.Contains($" Kernel Version: {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}\n", text);
+            Assert.Contains($" CrateRun Root Dir: {f.StateRoot}\n", text);
+            var v2 = File.ReadAllText("/proc/self/mountinfo").Contains(" /sys/fs/cgroup rw") &&
+                     File.ReadAllLines("/proc/self/mountinfo").Any(l => l.Split(' ')[4] == "/sys/fs/cgroup" && l.Contains(" - cgroup2 "));
+            Assert.Contains(v2 ? " Cgroup Version: 2\n" : " Cgroup Version: 1", text);
+            Assert.Contains("\n  seccomp\n", text);
+        }
+        finally
+        {
+            await f.RemoveForce(running, paused);
+        }
+    }
 }
