@@ -33,6 +33,12 @@ public static class DockerCli
         root.Subcommands.Add(KillCommand());
         root.Subcommands.Add(WaitCommand());
         root.Subcommands.Add(InspectCommand());
+        root.Subcommands.Add(ContainerCommands.Pause());
+        root.Subcommands.Add(ContainerCommands.Unpause());
+        root.Subcommands.Add(ContainerCommands.Rename());
+        root.Subcommands.Add(ContainerCommands.Top());
+        root.Subcommands.Add(SystemCommands.Version());
+        root.Subcommands.Add(SystemCommands.Info());
         // `craterun oci ...` is dispatched before this parser (Program.Main); listed here for --help
         root.Subcommands.Add(new Command("oci", "The runc-compatible OCI runtime (as craterun-oci): craterun oci --help"));
         root.Subcommands.Add(ImageCommands.Load());
@@ -74,7 +80,7 @@ public static class DockerCli
             case System.CommandLine.Parsing.OptionResult { Option: var o } when o.Arity.MinimumNumberOfValues > 0 && error.Message.StartsWith("Required argument missing", StringComparison.Ordinal):
                 return $"flag needs an argument: {o.Name}";
             case System.CommandLine.Parsing.CommandResult when command is RootCommand && error.Message.StartsWith("Required command", StringComparison.Ordinal):
-                return "a command is required (run, ps, logs, rm, exec, stop, kill, wait, inspect, oci)";
+                return "a command is required (run, ps, logs, rm, exec, stop, kill, wait, inspect, pause, unpause, rename, top, oci)";
             case System.CommandLine.Parsing.ArgumentResult { Argument: var a } when error.Message.StartsWith("Required argument missing", StringComparison.Ordinal):
                 return $"\"craterun {command.Name}\" needs a {a.Name} argument";
             case System.CommandLine.Parsing.CommandResult when error.Message.StartsWith("Required argument missing", StringComparison.Ordinal):
@@ -268,8 +274,8 @@ public static class DockerCli
         {
             var engine = Engine(p);
             var list = engine.Store.List();
-            foreach (var r in list) Describe(engine.Store, r);
-            if (!p.GetValue(all)) list = [.. list.Where(r => r.Status == ContainerStatus.Running)];
+            foreach (var r in list) Describe(engine, r);
+            if (!p.GetValue(all)) list = [.. list.Where(r => r.Status is ContainerStatus.Running or ContainerStatus.Paused)]; // Docker lists paused ones too
             if (p.GetValue(quiet))
             {
                 foreach (var r in list) Console.WriteLine(ContainerId.Short(r.Id));
@@ -302,14 +308,14 @@ public static class DockerCli
     } + (r.LogsStopped is null ? "" : " (logs stopped)");
 
     /// <summary>
-    /// The record as it stands now: a dead process is exited; logs that stopped (a full disk, a
-    /// killed monitor) say so.
+    /// The record as it stands now: a dead process is exited, a frozen one paused; logs that
+    /// stopped (a full disk, a killed monitor) say so.
     /// </summary>
-    private static ContainerRecord Describe(ContainerStore store, ContainerRecord r)
+    private static ContainerRecord Describe(ContainerEngine engine, ContainerRecord r)
     {
-        r.Status = ContainerEngine.CurrentStatus(r);
-        r.LogsStopped ??= LogFile.StoppedReason(store.Dir(r.Id));
-        if (r.Status == ContainerStatus.Running && r.MonitorPid > 0 && !Processes.IsAlive(r.MonitorPid, r.MonitorStartTime))
+        r.Status = engine.StatusOf(r);
+        r.LogsStopped ??= LogFile.StoppedReason(engine.Store.Dir(r.Id));
+        if (r.Status is ContainerStatus.Running or ContainerStatus.Paused && r.MonitorPid > 0 && !Processes.IsAlive(r.MonitorPid, r.MonitorStartTime))
             r.LogsStopped ??= $"the monitor (pid {r.MonitorPid}) is gone: output is no longer captured and the exit code will not be recorded";
         return r;
     }
@@ -438,7 +444,7 @@ public static class DockerCli
             var list = new List<ContainerRecord>();
             foreach (var x in p.GetValue(ids)!)
             {
-                list.Add(Describe(engine.Store, engine.Store.Load(engine.Store.Resolve(x))));
+                list.Add(Describe(engine, engine.Store.Load(engine.Store.Resolve(x))));
             }
             PrintJson(list);
             return 0;

@@ -682,6 +682,25 @@ public sealed class ContainerEngine(ContainerStore store)
         RunningCgroup(id).Thaw();
     }
 
+    /// <summary>
+    /// Gives a container a new name (Docker's rule), unique among containers: checked and written
+    /// under the root lock that Register claims names under, and the container's own lock so a
+    /// monitor recording the exit does not write over it.
+    /// </summary>
+    public void Rename(string id, string newName)
+    {
+        if (!ContainerId.IsValidContainerName(newName))
+            throw new UsageException($"invalid container name '{newName}': only [a-zA-Z0-9][a-zA-Z0-9_.-]+ is allowed");
+        using var root = Store.LockRoot();
+        using var one = Store.Lock(id);
+        var r = Store.Load(id);
+        if (r.Name == newName) throw new CrateRunException($"container {ContainerId.Short(id)} is already named '{newName}'");
+        if (Store.List().Any(c => c.Name == newName && c.Id != id))
+            throw new CrateRunException($"the container name '{newName}' is already in use");
+        r.Name = newName;
+        Store.Save(r);
+    }
+
     public void Update(string id, LinuxResources resources)
     {
         using var _ = Store.Lock(id);
