@@ -70,6 +70,30 @@ public sealed class ContainerCommandsTests(CrateRunFixture f)
     }
 
     [RootFact]
+    public async Task Stop_OfAPausedContainer_DeliversTheSignal_AndRecordsTheExit()
+    {
+        // Docker stops a paused container: the signal must reach it, so it is thawed after the signal is sent
+        var id = await f.Detached("trap 'exit 7' TERM; while true; do sleep 0.1; done");
+        try
+        {
+            var pause = await f.Cr("pause", id);
+            Assert.True(pause.ExitCode == 0, pause.ToString());
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var stop = await f.Cr("stop", "-t", "20", id);
+            Assert.True(stop.ExitCode == 0, stop.ToString());
+            // the trap ran (exit 7), well before the 20 s grace period would have ended in a SIGKILL (137)
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"stop took {started.Elapsed}");
+            var state = await f.Inspect(id);
+            Assert.Equal("exited", state.GetProperty("status").GetString());
+            Assert.Equal(7, state.GetProperty("exitCode").GetInt32());
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+        }
+    }
+
+    [RootFact]
     public async Task Pause_Unpause_UnknownOrStopped_OneLine125()
     {
         AssertOneLineError(await f.Cr("pause", "no-such-container-xyz"), "no-such-container-xyz");
