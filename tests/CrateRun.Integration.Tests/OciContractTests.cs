@@ -74,7 +74,7 @@ public sealed class OciContractTests(CrateRunFixture f)
     {
         var runc = RuncPath();
         var dir = NewDir("contract");
-        var bundle = Bundle(dir, "b", BaseConfig(["sleep", "1000"]));
+        var bundle = OciBundles.WriteBundle(dir, "b", BaseConfig(["sleep", "1000"]));
         var failures = new List<string>();
         foreach (var (name, binary) in new[] { ("runc", runc), ("craterun-oci", Oci()) })
         {
@@ -195,7 +195,7 @@ public sealed class OciContractTests(CrateRunFixture f)
     public async Task A_detached_terminal_without_console_socket_is_refused_with_runcs_words_and_leaves_nothing()
     {
         var dir = NewDir("ttyd");
-        var bundle = Bundle(dir, "b", BaseConfig(["sh", "-c", "tty"], terminal: true));
+        var bundle = OciBundles.WriteBundle(dir, "b", BaseConfig(["sh", "-c", "tty"], terminal: true));
         foreach (var (name, binary) in new[] { ("runc", RuncPath()), ("craterun-oci", Oci()) })
         {
             var root = Path.Combine(dir, name + "-root");
@@ -230,7 +230,7 @@ public sealed class OciContractTests(CrateRunFixture f)
         var dir = NewDir("flags");
         var root = Path.Combine(dir, "root");
         var id = "flags-" + Guid.NewGuid().ToString("N")[..8];
-        var bundle = Bundle(dir, "b", BaseConfig(["sleep", "1000"]));
+        var bundle = OciBundles.WriteBundle(dir, "b", BaseConfig(["sleep", "1000"]));
         try
         {
             Assert.Equal(0, (await Proc.Run(Oci(), ["--root", root, "run", "-d", "--bundle", bundle, id])).ExitCode);
@@ -328,11 +328,4 @@ public sealed class OciContractTests(CrateRunFixture f)
         },
     };
 
-    private static string Bundle(string dir, string name, JsonObject config)
-    {
-        var bundle = Path.Combine(dir, name);
-        Directory.CreateDirectory(bundle);
-        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
-        return bundle;
-    }
 }

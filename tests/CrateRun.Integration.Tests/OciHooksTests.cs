@@ -34,7 +34,7 @@ public sealed class OciHooksTests(CrateRunFixture f)
                 ["poststart"] = Hooks(hook, "poststart"),
                 ["poststop"] = Hooks(hook, "poststop"),
             });
-        var bundle = Bundle(dir, "ok", config);
+        var bundle = OciBundles.WriteBundle(dir, "ok", config);
         var r = await Proc.Run(Oci(), ["--root", root, "run", "--bundle", bundle, id], timeout: TimeSpan.FromSeconds(30));
         Assert.True(r.ExitCode == 0, r.ToString());
         // startContainer ran inside the container (its /tmp) before the user's process, which saw the state
@@ -55,7 +55,7 @@ public sealed class OciHooksTests(CrateRunFixture f)
         Directory.CreateDirectory(dir);
         var root = Path.Combine(dir, "oci-root");
         var id = "hookfail-" + Guid.NewGuid().ToString("N")[..8];
-        var bundle = Bundle(dir, "fail", BaseConfig(["/bin/true"],
+        var bundle = OciBundles.WriteBundle(dir, "fail", BaseConfig(["/bin/true"],
             new JsonObject { ["createContainer"] = new JsonArray(new JsonObject { ["path"] = "/bin/false" }) }));
         var r = await Proc.Run(Oci(), ["--root", root, "create", "--bundle", bundle, id], timeout: TimeSpan.FromSeconds(30));
         Assert.True(r.ExitCode != 0, r.ToString());
@@ -190,7 +190,7 @@ public sealed class OciHooksTests(CrateRunFixture f)
             ["args"] = new JsonArray("sh", "-c", $"read -r state; echo \"$0 ${{#state}}\" >> {log}"),
             ["env"] = new JsonArray("PATH=/bin:/usr/bin"),
         };
-        var bundle = Bundle(dir, "argv0", BaseConfig(["/bin/true"], new JsonObject
+        var bundle = OciBundles.WriteBundle(dir, "argv0", BaseConfig(["/bin/true"], new JsonObject
         {
             ["prestart"] = new JsonArray(hook.DeepClone()),
             ["poststop"] = new JsonArray(hook.DeepClone()),
@@ -234,11 +234,4 @@ public sealed class OciHooksTests(CrateRunFixture f)
         },
     };
 
-    private static string Bundle(string dir, string name, JsonObject config)
-    {
-        var bundle = Path.Combine(dir, name);
-        Directory.CreateDirectory(bundle);
-        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
-        return bundle;
-    }
 }

@@ -47,6 +47,15 @@ public sealed class OciBundles(CrateRunFixture f)
     }
 
     /// <summary>craterun-oci --root STATE ARGS...</summary>
+    /// <summary>DIR/NAME/config.json holding <paramref name="config"/>; returns the bundle directory.</summary>
+    public static string WriteBundle(string dir, string name, JsonObject config)
+    {
+        var bundle = Path.Combine(dir, name);
+        Directory.CreateDirectory(bundle);
+        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+        return bundle;
+    }
+
     public Task<ProcResult> Run(params string[] args) => RunWith(TimeSpan.FromSeconds(30), args);
 
     public Task<ProcResult> RunWith(TimeSpan timeout, params string[] args) =>
