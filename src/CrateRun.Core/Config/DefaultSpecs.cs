@@ -37,7 +37,7 @@ public static class DefaultSpecs
             "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "remount", "silent", "loud",
             "nosymfollow", "symfollow", "lazytime", "nolazytime", "iversion", "noiversion", "defaults", "tmpcopyup",
             "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime", "rnoatime", "ratime",
-            "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow"],
+            "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "idmap", "ridmap"],
         Linux = new FeaturesLinux
         {
             Namespaces = ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
@@ -58,7 +58,7 @@ public static class DefaultSpecs
             Apparmor = new FeaturesApparmor { Enabled = true },
             Selinux = new FeaturesSelinux { Enabled = true },
             IntelRdt = new FeaturesIntelRdt { Enabled = false },
-            MountExtensions = new FeaturesMountExtensions { IdMap = new FeaturesIdMap { Enabled = false } },
+            MountExtensions = new FeaturesMountExtensions { IdMap = new FeaturesIdMap { Enabled = true } }, // idmap, ridmap, mounts[].uidMappings
         },
     };
 }

@@ -76,13 +76,19 @@ public sealed record ParsedMountOptions(ulong Flags, ulong Propagation, string D
     /// <summary>tmpcopyup: a tmpfs starts with a copy of what the directory it covers holds.</summary>
     public bool CopyUp { get; init; }
 
+    /// <summary>"idmap" or "ridmap": the bind gets an id mapping (mount_setattr MOUNT_ATTR_IDMAP); the option itself reaches no mount call.</summary>
+    public bool Idmap { get; init; }
+
+    /// <summary>"ridmap": the id mapping covers every mount of an rbind's tree, not only its top.</summary>
+    public bool RecursiveIdmap { get; init; }
+
     /// <summary>Options that runtimes accept and that change nothing here.</summary>
     private static readonly HashSet<string> Ignored = ["defaults", "norbind", "nocopyup", "copyup"];
 
     public static ParsedMountOptions Parse(IEnumerable<string>? options)
     {
         ulong flags = 0, clear = 0, recFlags = 0, recClear = 0, propagation = 0;
-        bool bind = false, recursive = false, rro = false, copyUp = false;
+        bool bind = false, recursive = false, rro = false, copyUp = false, idmap = false, ridmap = false;
         var data = new List<string>();
         foreach (var raw in options ?? [])
         {
@@ -98,13 +104,14 @@ public sealed record ParsedMountOptions(ulong Flags, ulong Propagation, string D
             else if (o == "bind") bind = true;
             else if (o is "tmpcopyup" or "notmpcopyup") copyUp = o == "tmpcopyup";
             else if (o == "rbind") { bind = true; recursive = true; }
-            else if (o is "idmap" or "ridmap")
-                throw new UsageException($"mount option '{o}' (idmapped mounts) is not supported yet");
+            else if (o == "idmap") idmap = true;
+            else if (o == "ridmap") { idmap = true; ridmap = true; }
             else data.Add(o);
         }
         return new ParsedMountOptions(flags, propagation, string.Join(',', data), bind, recursive, rro)
         {
             ClearFlags = clear, RecursiveFlags = recFlags, RecursiveClearFlags = recClear, CopyUp = copyUp,
+            Idmap = idmap, RecursiveIdmap = ridmap,
         };
     }
 

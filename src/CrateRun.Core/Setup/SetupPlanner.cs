@@ -248,6 +248,7 @@ public static class SetupPlanner
             throw new UsageException($"mount destination '{m.Destination}' must be an absolute path");
         var o = ParsedMountOptions.Parse(m.Options);
         var type = m.Type ?? "";
+        var idmap = IdmapOf(m, o, spec, bind: o.Bind || type == "bind");
         if (o.Bind || type == "bind")
         {
             if (string.IsNullOrEmpty(m.Source))
@@ -258,11 +259,13 @@ public static class SetupPlanner
                 var option = m.Options!.First(x => (ParsedMountOptions.Parse([x]).Flags & MountFlags.SuperblockFlags) != 0);
                 throw new UsageException($"mount option '{option}' on the bind mount {m.Destination}: it changes the source's filesystem, not a bind mount (set it where that filesystem is mounted)");
             }
-            var flags = StepFlags.Bind | (o.Recursive ? StepFlags.Recursive : 0);
+            var flags = StepFlags.Bind | (o.Recursive ? StepFlags.Recursive : 0)
+                | (idmap is null ? 0 : StepFlags.IdmapMount | (o.RecursiveIdmap ? StepFlags.IdmapRecursive : 0));
             yield return new SetupStep(StepOp.Mount, Target: m.Destination, Source: m.Source, Flags: flags,
                 MountFlags: o.Flags & ~MountFlags.Remount, Propagation: o.Propagation)
             {
                 ClearFlags = o.ClearFlags, RecursiveSetFlags = o.RecursiveFlags, RecursiveClearFlags = o.RecursiveClearFlags,
+                IdmapUids = idmap?.Uids, IdmapGids = idmap?.Gids,
             };
             yield break;
         }
@@ -289,6 +292,54 @@ public static class SetupPlanner
         yield return new SetupStep(StepOp.Mount, Target: m.Destination, Source: m.Source ?? type, FsType: type,
             Data: data, Flags: stepFlags, MountFlags: fsFlags & ~MountFlags.Remount, Propagation: o.Propagation);
     }
+
+    /// <summary>
+    /// The id mapping of a mount (runtime-spec config.md, "idmap"/"ridmap" and the mount's
+    /// uidMappings/gidMappings), or null for a plain mount. The mount's own mappings win; with
+    /// none, "idmap" takes the container's user namespace mappings (the spec's MAY, as runc
+    /// 1.2 and crun do); mappings without the option are an idmap too (runc 1.1 configs).
+    /// Only a bind can be id-mapped (a new filesystem would be mounted with the option).
+    /// </summary>
+    internal static (IReadOnlyList<LinuxIdMapping> Uids, IReadOnlyList<LinuxIdMapping> Gids)? IdmapOf(Mount m, ParsedMountOptions o, Spec spec, bool bind)
+    {
+        var option = o.RecursiveIdmap ? "ridmap" : "idmap";
+        bool hasUids = m.UidMappings is { Count: > 0 }, hasGids = m.GidMappings is { Count: > 0 };
+        if (!o.Idmap && !hasUids && !hasGids) return null;
+        if (!bind)
+            throw new UsageException($"mount option '{option}' on {m.Destination}: only a bind mount can be id-mapped (type '{m.Type}')");
+        if (hasUids != hasGids)
+            throw new UsageException($"mount on {m.Destination}: uidMappings and gidMappings must be given together for an id-mapped mount");
+        if (hasUids)
+        {
+            CheckMapping(m.Destination!, "uidMappings", m.UidMappings!);
+            CheckMapping(m.Destination!, "gidMappings", m.GidMappings!);
+            return (m.UidMappings!, m.GidMappings!);
+        }
+        if (HasNamespace(spec, "user") && spec.Linux?.UidMappings is { Count: > 0 } uids && spec.Linux.GidMappings is { Count: > 0 } gids)
+            return (uids, gids);
+        throw new UsageException($"mount option '{option}' on {m.Destination}: the mount has no uidMappings/gidMappings and the container no user namespace mappings to use instead");
+    }
+
+    /// <summary>What the kernel accepts in a uid_map/gid_map: 1 to 340 lines, no empty range, no range past 2^32, no two ranges overlapping on either side.</summary>
+    private static void CheckMapping(string destination, string field, List<LinuxIdMapping> maps)
+    {
+        if (maps.Count > 340)
+            throw new UsageException($"mount on {destination}: {field} has {maps.Count} entries (the kernel takes at most 340)");
+        for (var i = 0; i < maps.Count; i++)
+        {
+            var a = maps[i];
+            if (a.Size == 0 || (ulong)a.ContainerId + a.Size > 1UL << 32 || (ulong)a.HostId + a.Size > 1UL << 32)
+                throw new UsageException($"mount on {destination}: {field} entry {{containerID {a.ContainerId}, hostID {a.HostId}, size {a.Size}}} is empty or runs past 4294967295");
+            for (var j = 0; j < i; j++)
+            {
+                var b = maps[j];
+                if (Overlap(a.ContainerId, b.ContainerId, a.Size, b.Size) || Overlap(a.HostId, b.HostId, a.Size, b.Size))
+                    throw new UsageException($"mount on {destination}: {field} entries {j} and {i} overlap");
+            }
+        }
+    }
+
+    private static bool Overlap(uint x, uint y, uint xSize, uint ySize) => (ulong)x < (ulong)y + ySize && (ulong)y < (ulong)x + xSize;
 
     /// <summary>
     /// /sys/fs/cgroup inside the container. On v2 a cgroup2 mount (the cgroup namespace

@@ -40,6 +40,11 @@ public enum StepFlags : uint
     PrivateParent = 0x100,
     PlainDir = 0x200,
     CopyUp = 0x400,
+    // conform: id-mapped bind mounts
+    /// <summary>Mount (bind): the runtime hands over a detached, id-mapped tree of Source (IdmapUids/IdmapGids).</summary>
+    IdmapMount = 0x800,
+    /// <summary>With IdmapMount: the mapping covers every mount of the tree (ridmap), not only its top (idmap).</summary>
+    IdmapRecursive = 0x1000,
 }
 
 /// <summary>
@@ -69,11 +74,18 @@ public sealed record SetupStep(
     /// <summary>Bind mount: MS_* flags cleared on every mount of the tree (rrw, rsuid...).</summary>
     public ulong RecursiveClearFlags { get; init; }
 
+    /// <summary>Id-mapped bind (StepFlags.IdmapMount): the uid mapping of its user namespace (containerID hostID size lines).</summary>
+    public IReadOnlyList<Oci.LinuxIdMapping>? IdmapUids { get; init; }
+
+    /// <summary>Id-mapped bind (StepFlags.IdmapMount): the gid mapping of its user namespace.</summary>
+    public IReadOnlyList<Oci.LinuxIdMapping>? IdmapGids { get; init; }
+
     /// <summary>A short human description, used in error messages ("mount proc on /proc").</summary>
     public string Describe() => Op switch
     {
         StepOp.RootPropagation => "make / private/slave (mount propagation)",
         StepOp.BindRootfs => Flags.HasFlag(StepFlags.Idmap) ? $"mount an id-mapped rootfs {Source}" : $"bind the rootfs {Source} onto itself",
+        StepOp.Mount when Flags.HasFlag(StepFlags.IdmapMount) => $"bind {Source} on {Target} id-mapped",
         StepOp.Mount when Flags.HasFlag(StepFlags.Bind) => $"bind {Source} on {Target}",
         StepOp.Mount => $"mount {FsType} on {Target}",
         StepOp.Mknod when Flags.HasFlag(StepFlags.BindDev) => $"bind device {Source} on {Target}",

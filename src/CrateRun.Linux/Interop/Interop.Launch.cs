@@ -21,6 +21,8 @@ internal static partial class Interop
             public byte* Source, Target, FsType, Data;
             // mounts
             public ulong ClearFlags, RecursiveSetFlags, RecursiveClearFlags;
+            // conform: id-mapped bind mounts
+            public int IdmapFd, IdmapPad;
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -116,5 +118,9 @@ internal static partial class Interop
 
         [LibraryImport("craterun_native", EntryPoint = "crt_launch")]
         public static partial int crt_launch(Plan* plan);
+
+        /// <summary>conform: a child waiting in a new user namespace (launch.h); its pid or -errno.</summary>
+        [LibraryImport("craterun_native", EntryPoint = "crt_userns_holder")]
+        public static partial int crt_userns_holder();
     }
 }

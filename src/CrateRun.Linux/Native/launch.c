@@ -500,11 +500,35 @@ static int copy_dir_contents(int from, int to, int depth)
  * in a user namespace the container's root may not be allowed to look them up. */
 static int *bind_sources;
 
+/* conform: id-mapped bind mounts. The runtime made the detached tree and its mapping before
+ * clone (mount_setattr(MOUNT_ATTR_IDMAP) needs CAP_SYS_ADMIN where the source's filesystem
+ * was mounted, which a container in its own user namespace lacks); the options without "r"
+ * then go on its top mount, the "r" ones on the whole tree, as for any bind. */
+static int idmapped_tree(const struct crt_step *s, int *kind)
+{
+    int mnt = s->idmap_fd;
+    struct stat st;
+    if (mnt < 0 || fstat(mnt, &st) < 0)
+        fail(CRT_CALL_OPEN);
+    *kind = S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE;
+    struct mount_attr top = mount_attr_of(s->mount_flags, s->clear_flags);
+    if (s->flags & CRT_F_READONLY)
+        top.attr_set |= MOUNT_ATTR_RDONLY;
+    if ((top.attr_set || top.attr_clr) && mount_setattr(mnt, "", AT_EMPTY_PATH, &top, sizeof top) < 0)
+        fail(CRT_CALL_MOUNT);
+    struct mount_attr all = mount_attr_of(s->rec_set_flags, s->rec_clear_flags);
+    if ((all.attr_set || all.attr_clr) && mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &all, sizeof all) < 0)
+        fail(CRT_CALL_MOUNT);
+    return mnt;
+}
+
 static void step_mount(int rootfd, const struct crt_step *s)
 {
     int kind = (s->flags & CRT_F_FILE) ? CREATE_FILE : CREATE_DIR;
     int mnt;
-    if (s->flags & CRT_F_BIND) {
+    if (s->flags & CRT_F_IDMAPPED) {
+        mnt = idmapped_tree(s, &kind);
+    } else if (s->flags & CRT_F_BIND) {
         int src = bind_sources ? bind_sources[cur_step] : -1;
         struct stat st;
         if (src >= 0 ? fstat(src, &st) < 0 : stat(s->source, &st) < 0)
@@ -723,7 +747,7 @@ static void prepare_rootfs(const struct crt_plan *plan, int *sources)
             prepared_rootfs = open(s->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (prepared_rootfs < 0)
                 fail(CRT_CALL_OPEN);
-        } else if (s->op == CRT_OP_MOUNT && (s->flags & CRT_F_BIND)) {
+        } else if (s->op == CRT_OP_MOUNT && (s->flags & CRT_F_BIND) && !(s->flags & CRT_F_IDMAPPED)) {
             sources[i] = open(s->source, O_PATH | O_CLOEXEC);
             if (sources[i] < 0)
                 fail(CRT_CALL_OPEN);
@@ -1433,8 +1457,26 @@ int crt_launch(const struct crt_plan *plan)
     return pid < 0 ? -err : (int)pid;
 }
 
+/* conform: id-mapped bind mounts (see launch.h). Forked without a new stack, like fork(),
+ * from a multi-threaded caller: the child makes raw system calls only, then waits forever. */
+int crt_userns_holder(void)
+{
+    pid_t parent = getpid();
+    long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (syscall(SYS_getppid) != parent)
+            syscall(SYS_exit_group, 1);
+        for (;;)
+            syscall(SYS_ppoll, NULL, 0, NULL, NULL, 0);
+    }
+    return (int)pid;
+}
+
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
-_Static_assert(sizeof(struct crt_step) == 104, "crt_step layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_step) == 112, "crt_step layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_plan) == 392, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");

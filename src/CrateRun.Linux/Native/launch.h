@@ -58,6 +58,11 @@ enum crt_op {
                                    symlink (procfs, sysfs: CVE-2023-27561 class)             */
 #define CRT_F_COPYUP 0x400      /* MOUNT (new filesystem): copy what the target directory
                                    holds into the new filesystem first (tmpcopyup)          */
+/* conform: id-mapped bind mounts */
+#define CRT_F_IDMAPPED 0x800    /* MOUNT bind: attach the detached id-mapped tree idmap_fd,
+                                   made by the runtime (crt_userns_holder), not the source  */
+#define CRT_F_IDMAP_RECURSIVE 0x1000 /* with CRT_F_IDMAPPED: the runtime mapped every mount
+                                        of the tree (ridmap); nothing to do here            */
 
 struct crt_step {
     uint32_t op;
@@ -76,6 +81,10 @@ struct crt_step {
     uint64_t clear_flags;     /* MOUNT: cleared on the mount itself (rw, suid, dev, atime...)    */
     uint64_t rec_set_flags;   /* MOUNT bind: set on every mount of the tree (rro, rnosuid...)     */
     uint64_t rec_clear_flags; /* MOUNT bind: cleared on every mount of the tree (rrw, rsuid...)   */
+    /* conform: id-mapped bind mounts */
+    int32_t idmap_fd;         /* MOUNT with CRT_F_IDMAPPED: a detached tree (open_tree) the
+                                 runtime made id-mapped; inherited at clone, -1 = none        */
+    int32_t idmap_pad;
 };
 
 struct crt_rlimit {
@@ -197,5 +206,12 @@ struct crt_msg {
  * process (CLONE_PARENT: the caller stays its parent), sends CRT_MSG_CHILD_PID and exits.
  */
 int crt_launch(const struct crt_plan *plan);
+
+/* conform: id-mapped bind mounts.
+ * A process in a new user namespace that does nothing but wait, so that the runtime can
+ * write its uid_map/gid_map (the mapping of an id-mapped mount) and open /proc/PID/ns/user
+ * for mount_setattr(MOUNT_ATTR_IDMAP). Returns its pid (our child: kill and reap it once the
+ * namespace fd is open) or -errno. It dies with the calling thread (PR_SET_PDEATHSIG). */
+int crt_userns_holder(void);
 
 #endif

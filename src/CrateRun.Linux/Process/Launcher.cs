@@ -39,8 +39,9 @@ public static unsafe class Launcher
 
         int pid, firstPid;
         using (var arena = new NativeArena())
+        using (var idmapped = IdmappedTrees.Make(spec.Steps)) // before clone: the child inherits them
         {
-            var plan = BuildPlan(spec, childEnd.Fd, arena);
+            var plan = BuildPlan(spec, childEnd.Fd, arena, idmapped);
             // only the clone itself runs on the prepared thread: a thread created from there
             // (a socket engine, the thread pool) would stay in the container's cgroup
             var planAddress = (nint)plan;
@@ -235,7 +236,7 @@ public static unsafe class Launcher
         return p;
     }
 
-    private static Interop.Launch.Plan* BuildPlan(LaunchSpec s, int syncFd, NativeArena a)
+    private static Interop.Launch.Plan* BuildPlan(LaunchSpec s, int syncFd, NativeArena a, IdmappedTrees idmapped)
     {
         var plan = (Interop.Launch.Plan*)a.Alloc(sizeof(Interop.Launch.Plan));
         plan->CloneFlags = s.CloneFlags & ~CloneFlags.NewCgroup;
@@ -299,6 +300,7 @@ public static unsafe class Launcher
                 Dev = st.Dev, Mode = st.Mode, Uid = st.Uid, Gid = st.Gid,
                 Source = a.Str(st.Source), Target = a.Str(st.Target), FsType = a.Str(st.FsType), Data = a.Str(st.Data),
                 ClearFlags = st.ClearFlags, RecursiveSetFlags = st.RecursiveSetFlags, RecursiveClearFlags = st.RecursiveClearFlags,
+                IdmapFd = idmapped.FdOf(i),
             };
         }
         plan->CgroupFd = s.CgroupDir?.Fd ?? -1;

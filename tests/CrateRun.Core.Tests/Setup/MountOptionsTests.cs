@@ -165,11 +165,20 @@ public class MountOptionsTests
         Assert.Equal(MountFlags.NoSuid | MountFlags.ReadOnly, o.Flags);
     }
 
+    /// <summary>runtime-spec config.md: idmap and ridmap ask for an id mapping and reach no mount call; only ridmap is recursive.</summary>
     [Theory]
-    [InlineData("idmap")]
-    [InlineData("ridmap")]
-    public void Idmapped_mounts_are_refused(string option) =>
-        Assert.Contains("idmap", Assert.Throws<UsageException>(() => P("rbind", option)).Message);
+    [InlineData(new[] { "rbind", "idmap" }, true, false)]
+    [InlineData(new[] { "rbind", "ridmap" }, true, true)]
+    [InlineData(new[] { "bind", "ro", "idmap" }, true, false)]
+    [InlineData(new[] { "rbind", "ro" }, false, false)]
+    public void Idmap_options_are_understood_and_never_passed_as_data(string[] options, bool idmap, bool recursive)
+    {
+        var o = ParsedMountOptions.Parse(options);
+        Assert.Equal(idmap, o.Idmap);
+        Assert.Equal(recursive, o.RecursiveIdmap);
+        Assert.Equal("", o.Data);
+        Assert.True(o.Bind);
+    }
 
     [Fact]
     public void Remaining_flag_options()
@@ -189,7 +198,7 @@ public class MountOptionsTests
             var o = P(option);
             Assert.True(o.Data == "", $"'{option}' is advertised by features but would be passed to the filesystem as data");
             Assert.True(o.Flags != 0 || o.Propagation != 0 || o.Bind || o.ClearFlags != 0 || o.RecursiveFlags != 0 || o.RecursiveClearFlags != 0
-                || o.CopyUp || option is "defaults", $"'{option}' has no effect");
+                || o.CopyUp || o.Idmap || option is "defaults", $"'{option}' has no effect");
         }
     }
 }
