@@ -210,6 +210,62 @@ public sealed class CgroupTests(CrateRunFixture f)
         }
     }
 
+    // ---- cpu.burst, cpu.idle, memory.kernel, memory.kernelTCP ------------------------------
+
+    /// <summary>
+    /// cpu.burst (cpu.cfs_burst_us, kernel 5.14+) and cpu.idle (5.15+) reach the container's
+    /// cpu cgroup, read from inside through its own /sys/fs/cgroup/cpu. A burst above the
+    /// quota is the kernel's EINVAL, in one line.
+    /// </summary>
+    [RootFact]
+    public async Task Cpu_burst_and_idle_are_applied_as_the_container_sees_them()
+    {
+        Assert.True(File.Exists(Path.Combine(Cg, "cpu", "cpu.cfs_burst_us")) && File.Exists(Path.Combine(Cg, "cpu", "cpu.idle")),
+            "this host's kernel has cpu burst and idle (5.15+)");
+        await using var c = Container("cgburst", RuncSpec("cat", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_burst_us", "/sys/fs/cgroup/cpu/cpu.idle"),
+            cfg => Resources(cfg)["cpu"] = new JsonObject { ["quota"] = 50000, ["period"] = 100000, ["burst"] = 20000, ["idle"] = 1 });
+        var r = await c.Run("run", "--bundle", c.Bundle, c.Id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("50000\n20000\n1\n", r.Stdout);
+
+        await using var over = Container("cgburst", RuncSpec("true"),
+            cfg => Resources(cfg)["cpu"] = new JsonObject { ["quota"] = 50000, ["period"] = 100000, ["burst"] = 80000 });
+        var o = await over.Create();
+        Assert.True(o.ExitCode != 0, o.ToString());
+        Assert.Contains("cpu.cfs_burst_us", Assert.Single(o.ErrLines));
+        Assert.Empty(HostState.CgroupsOf(over.Id));
+    }
+
+    [RootFact]
+    public async Task Cpu_idle_other_than_0_or_1_is_refused_in_one_line()
+    {
+        await using var c = Container("cgidle", RuncSpec("true"), cfg => Resources(cfg)["cpu"] = new JsonObject { ["idle"] = 2 });
+        var r = await c.Create();
+        Assert.True(r.ExitCode != 0, r.ToString());
+        Assert.Contains("cpu.idle", Assert.Single(r.ErrLines));
+        Assert.Empty(HostState.CgroupsOf(c.Id));
+    }
+
+    /// <summary>
+    /// kernelTCP is enforced by v1's memory.kmem.tcp.limit_in_bytes and is written there.
+    /// memory.kernel: since kernel 6.1 a write of memory.kmem.limit_in_bytes is accepted and
+    /// changes nothing, and runc 1.0+ ignores it with a warning: the container runs, one warning.
+    /// </summary>
+    [RootFact]
+    public async Task Memory_kernelTCP_is_applied_and_memory_kernel_is_ignored_with_a_warning()
+    {
+        await using var c = Container("cgkmem", RuncSpec("sleep", "100"),
+            cfg => Resources(cfg)["memory"] = new JsonObject { ["limit"] = 67108864, ["kernel"] = 33554432, ["kernelTCP"] = 16777216 });
+        var r = await c.Create();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var warning = Assert.Single(r.ErrLines);
+        Assert.Contains("warning", warning);
+        Assert.Contains("memory.kernel", warning);
+        var mem = V1Dir("memory", "craterun-" + c.Id);
+        Assert.Equal("16777216", HostState.ReadCgroupFile(mem, "memory.kmem.tcp.limit_in_bytes"));
+        Assert.Equal("67108864", HostState.ReadCgroupFile(mem, "memory.limit_in_bytes"));
+    }
+
     // ---- conformance 16: update ------------------------------------------------------------
 
     [RootFact]

@@ -690,6 +690,34 @@ if [ -f "$TMP/spec.json" ]; then
     all_of "[ $RC != 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q rdma <<<\"\$OUT\"" "[ -z '$left' ]"
   oci_gone
 
+  # cpu.burst / cpu.idle (v2: cpu.max.burst, cpu.idle; v1: cpu.cfs_burst_us, cpu.idle)
+  oci_try '.linux.resources = {cpu: {quota: 50000, period: 100000, burst: 20000, idle: 1}}'
+  if [ "$V2" = 1 ]; then D=$(expected_dir "craterun-$CID" unified); BF=cpu.max.burst; else D=$(expected_dir "craterun-$CID" cpu); BF=cpu.cfs_burst_us; fi
+  if [ -e "$D/$BF" ] || [ "$RC" != 0 ]; then
+    check "cpu.burst 20000 and cpu.idle 1 land in $BF and cpu.idle" "exit $RC: $OUT; $BF '$(rd "$D/$BF")' idle '$(rd "$D/cpu.idle")'" \
+      all_of "[ $RC = 0 ]" "[ '$(rd "$D/$BF")' = 20000 ]" "[ '$(rd "$D/cpu.idle")' = 1 ]"
+  else
+    skip "cpu.burst and cpu.idle" "this kernel has no $BF"
+  fi
+  oci_gone
+  oci_try '.linux.resources = {cpu: {quota: 50000, period: 100000, burst: 80000}}'
+  left=$(leftover $(expected_paths "craterun-$CID"))
+  check "cpu.burst above the quota: the kernel's EINVAL in one line naming the file, nothing left" "exit $RC: $OUT; left: $left" \
+    all_of "[ $RC != 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q burst <<<\"\$OUT\"" "[ -z '$left' ]"
+  oci_gone
+  # memory.kernel / kernelTCP: runc 1.0+ warns and ignores them; v1 still enforces kernelTCP (memory.kmem.tcp.limit_in_bytes)
+  oci_try '.linux.resources = {memory: {limit: 67108864, kernel: 33554432, kernelTCP: 16777216}}'
+  if [ "$V2" = 1 ]; then
+    D=$(expected_dir "craterun-$CID" unified)
+    check "v2: memory.kernel/kernelTCP ignored with one warning line, the limit applied" "exit $RC: $OUT; memory.max $(rd "$D/memory.max")" \
+      all_of "[ $RC = 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q 'warning.*kernel' <<<\"\$OUT\"" "[ '$(rd "$D/memory.max")' = 67108864 ]"
+  else
+    D=$(expected_dir "craterun-$CID" memory)
+    check "v1: memory.kernelTCP lands in memory.kmem.tcp.limit_in_bytes, memory.kernel warned" "exit $RC: $OUT; tcp $(rd "$D/memory.kmem.tcp.limit_in_bytes")" \
+      all_of "[ $RC = 0 ]" "[ '$(rd "$D/memory.kmem.tcp.limit_in_bytes")' = 16777216 ]" "grep -q 'warning.*memory.kernel' <<<\"\$OUT\""
+  fi
+  oci_gone
+
   # a frozen cgroupsPath: refused as runc does, no hang
   FZ=craterun-suite-frozen-$$
   FD=$(expected_dir "$FZ" freezer); note_parents "$FD"; mkdir -p "$FD"

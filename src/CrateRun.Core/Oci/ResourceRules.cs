@@ -21,6 +21,8 @@ public static class ResourceRules
     /// <summary>Values the kernel would refuse with a bare EINVAL, refused first with a line that names them.</summary>
     public static void Validate(LinuxResources r)
     {
+        if (r.Cpu?.Idle is { } idle and not (0 or 1))
+            throw new UsageException($"linux.resources.cpu.idle {idle} is invalid: 0 or 1");
         if (r.Pids is { Limit: > MaxPids } p)
             throw new UsageException($"pids limit {p.Limit} is too large: at most {MaxPids} (the kernel's maximum), or -1 for no limit");
         if (r.BlockIO is { } b)

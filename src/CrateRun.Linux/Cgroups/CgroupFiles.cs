@@ -3,6 +3,14 @@ namespace CrateRun.Linux.Cgroups;
 /// <summary>Reading and writing cgroup control files, with errors that name the file.</summary>
 internal static class CgroupFiles
 {
+    /// <summary>
+    /// A kernel memory limit (memory.kernel, and kernelTCP on v2) is not applied: the warning
+    /// runc 1.0+ gives, on stderr, instead of a failure (the kernel deprecated them; since 6.1
+    /// a write of memory.kmem.limit_in_bytes changes nothing).
+    /// </summary>
+    public static void WarnIgnored(string field) =>
+        Console.Error.WriteLine($"craterun: warning: {field}: kernel memory settings are ignored (as runc does)");
+
     public static void Write(string dir, string file, string value)
     {
         var path = Path.Combine(dir, file);

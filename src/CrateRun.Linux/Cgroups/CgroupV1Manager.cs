@@ -74,11 +74,12 @@ public sealed class CgroupV1Manager(IReadOnlyDictionary<string, string> paths, I
             if (wanted && Dir(controller) is null) missing.Add($"{controller} (for linux.resources.{field})");
         }
         var m = r.Memory;
-        Need(m is not null && (ResourceRules.Set(m.Limit) ?? ResourceRules.Set(m.Swap) ?? ResourceRules.Set(m.Reservation)) is not null
+        Need(m is not null && (ResourceRules.Set(m.Limit) ?? ResourceRules.Set(m.Swap) ?? ResourceRules.Set(m.Reservation) ?? ResourceRules.Set(m.KernelTCP)) is not null
             || m?.Swappiness is not null || m?.DisableOOMKiller == true, "memory", "memory");
         var c = r.Cpu;
         Need(c is not null && (ResourceRules.Set(c.Shares) is not null || ResourceRules.Set(c.Quota) is not null || ResourceRules.Set(c.Period) is not null
-            || ResourceRules.Set(c.RealtimeRuntime) is not null || ResourceRules.Set(c.RealtimePeriod) is not null), "cpu", "cpu");
+            || ResourceRules.Set(c.RealtimeRuntime) is not null || ResourceRules.Set(c.RealtimePeriod) is not null
+            || ResourceRules.Set(c.Burst) is not null || ResourceRules.Set(c.Idle) is not null), "cpu", "cpu");
         Need(ResourceRules.Set(c?.Cpus) is not null || ResourceRules.Set(c?.Mems) is not null, "cpuset", "cpu.cpus/mems");
         Need(ResourceRules.Set(r.Pids?.Limit) is not null, "pids", "pids");
         Need(ResourceRules.HasBlockIO(r.BlockIO), "blkio", "blockIO");
@@ -123,6 +124,12 @@ public sealed class CgroupV1Manager(IReadOnlyDictionary<string, string> paths, I
         else if (swap is { } onlySwap)
             CgroupFiles.Write(dir, "memory.memsw.limit_in_bytes", onlySwap.ToString());
         if (ResourceRules.Set(m.Reservation) is { } res) CgroupFiles.Write(dir, "memory.soft_limit_in_bytes", res.ToString());
+        // kernelTCP: v1 still enforces memory.kmem.tcp.limit_in_bytes. kernel: kernels since
+        // 6.1 accept a write of memory.kmem.limit_in_bytes and change nothing (measured on
+        // 6.18), so it is ignored with runc's warning rather than written
+        if (ResourceRules.Set(m.KernelTCP) is { } tcp)
+            WriteExisting(dir, "memory.kmem.tcp.limit_in_bytes", tcp.ToString(), "linux.resources.memory.kernelTCP needs kernel memory accounting (no memory.kmem.tcp.limit_in_bytes on this host)");
+        if (m.Kernel is not null) CgroupFiles.WarnIgnored("linux.resources.memory.kernel");
         if (m.Swappiness is { } swp && swp <= 100) CgroupFiles.Write(dir, "memory.swappiness", swp.ToString());
         if (m.DisableOOMKiller == true) CgroupFiles.Write(dir, "memory.oom_control", "1");
     }
@@ -148,6 +155,11 @@ public sealed class CgroupV1Manager(IReadOnlyDictionary<string, string> paths, I
                 CgroupFiles.Write(dir, "cpu.cfs_quota_us", q.ToString());
                 if (periodPending) CgroupFiles.Write(dir, "cpu.cfs_period_us", period!.Value.ToString());
             }
+            // burst after the quota it may not exceed; 0 (the default) is no error where the kernel has no burst (runc)
+            if (c.Burst is { } burst && (burst != 0 || File.Exists(Path.Combine(dir, "cpu.cfs_burst_us"))))
+                WriteExisting(dir, "cpu.cfs_burst_us", burst.ToString(), "linux.resources.cpu.burst needs kernel 5.14 or later (no cpu.cfs_burst_us on this host)");
+            if (c.Idle is { } idle && (idle != 0 || File.Exists(Path.Combine(dir, "cpu.idle"))))
+                WriteExisting(dir, "cpu.idle", idle.ToString(), "linux.resources.cpu.idle needs kernel 5.15 or later (no cpu.idle on this host)");
             // real-time budget: the period first, so that a runtime up to the new period fits
             if (ResourceRules.Set(c.RealtimePeriod) is { } rtp) WriteExisting(dir, "cpu.rt_period_us", rtp.ToString(), RtMissing);
             if (ResourceRules.Set(c.RealtimeRuntime) is { } rtr) WriteExisting(dir, "cpu.rt_runtime_us", rtr.ToString(), RtMissing);

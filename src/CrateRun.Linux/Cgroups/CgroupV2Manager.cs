@@ -97,6 +97,12 @@ public sealed class CgroupV2Manager(string path, IReadOnlyList<string>? createdP
             }
             if (ResourceRules.Set(c.Shares) is { } sh)
                 CgroupFiles.Write(Dir, "cpu.weight", (1 + ((Math.Clamp(sh, 2UL, 262144UL) - 2) * 9999 / 262142)).ToString());
+            // burst after cpu.max, whose quota it may not exceed; 0 (the default) is no error where the kernel has no burst (runc)
+            if (c.Burst is { } burst && (burst != 0 || File.Exists(Path.Combine(Dir, "cpu.max.burst"))))
+                WriteV2(Dir, "cpu.max.burst", burst.ToString(), "linux.resources.cpu.burst needs kernel 5.14 or later (no cpu.max.burst here)");
+            // idle after the weight: a SCHED_IDLE group has no weight of its own
+            if (c.Idle is { } idle && (idle != 0 || File.Exists(Path.Combine(Dir, "cpu.idle"))))
+                WriteV2(Dir, "cpu.idle", idle.ToString(), "linux.resources.cpu.idle needs kernel 5.15 or later (no cpu.idle here)");
             if (ResourceRules.Set(c.Cpus) is { } cpus) CgroupFiles.Write(Dir, "cpuset.cpus", cpus);
             if (ResourceRules.Set(c.Mems) is { } mems) CgroupFiles.Write(Dir, "cpuset.mems", mems);
         }
@@ -125,8 +131,16 @@ public sealed class CgroupV2Manager(string path, IReadOnlyList<string>? createdP
         }
     }
 
+    private static void WriteV2(string dir, string file, string value, string whenMissing)
+    {
+        if (!File.Exists(Path.Combine(dir, file))) throw new Core.CrateRunException(whenMissing);
+        CgroupFiles.Write(dir, file, value);
+    }
+
     private void ApplyMemory(LinuxMemory m)
     {
+        // v2 has no separate kernel memory limits (kernel memory counts in memory.max): runc's warning
+        if (m.Kernel is not null || m.KernelTCP is not null) CgroupFiles.WarnIgnored("linux.resources.memory.kernel/kernelTCP");
         var limit = ResourceRules.Set(m.Limit);
         var swap = ResourceRules.Set(m.Swap);
         if (limit is null or -1 && swap is > 0)
