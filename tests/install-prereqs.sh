@@ -13,10 +13,11 @@ export DEBIAN_FRONTEND=noninteractive
 # libseccomp2, golang-github-containers-common: the seccomp tests compare with libseccomp itself and
 # compile podman's profile (/usr/share/containers/seccomp.json); runc and podman pull them in anyway;
 # e2fsprogs: chattr (an immutable state root, CliInputTests); strace: ReapedPidTests (signals
-# after a reap, pidfd_open failing by fault injection).
+# after a reap, pidfd_open failing by fault injection); apparmor: apparmor_parser, which the
+# cgroup v2 VM (whose Debian kernel enables AppArmor) uses to load a profile for apparmorProfile.
 PACKAGES=(busybox-static util-linux procps gcc libc6-dev zlib1g-dev runc file iproute2 ca-certificates uidmap
     podman containerd umoci skopeo jq docker.io containernetworking-plugins qemu-system-x86 cpio xz-utils time
-    libseccomp2 golang-github-containers-common e2fsprogs strace)
+    libseccomp2 golang-github-containers-common e2fsprogs strace apparmor)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -116,6 +116,9 @@ internal static partial class Interop
 
         public const int CallExecLookup = 20;
 
+        /// <summary>CRT_CALL_LSM_LABEL: writing the AppArmor profile or SELinux label for execve.</summary>
+        public const int CallLsmLabel = 30;
+
         [LibraryImport("craterun_native", EntryPoint = "crt_launch")]
         public static partial int crt_launch(Plan* plan);
 

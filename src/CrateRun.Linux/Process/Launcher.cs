@@ -201,6 +201,13 @@ public static unsafe class Launcher
                 : $"exec: \"{cmd}\": permission denied (not an executable file)";
             return new LaunchException(text, "exec", msg.Err, null);
         }
+        if (msg.Call == Interop.Launch.CallLsmLabel)
+        {
+            // conform: name the field; ENOENT from AppArmor is a profile that is not loaded
+            var field = spec.ApparmorProfile is { Length: > 0 } profile ? $"process.apparmorProfile '{profile}'" : $"process.selinuxLabel '{spec.SelinuxLabel}'";
+            var hint = msg.Err == Interop.ENOENT && spec.ApparmorProfile is { Length: > 0 } ? " (no such profile is loaded: apparmor_parser -r PROFILE-FILE)" : "";
+            return new LaunchException($"container setup failed: {field} could not be applied: {reason}{hint}", call, msg.Err, null);
+        }
         if (msg.Step >= 0 && msg.Step < spec.Steps.Count && spec.Steps[msg.Step] is { Flags: var f } plain && f.HasFlag(Core.Setup.StepFlags.PlainDir)
             && call == "open" && msg.Err is Interop.ELOOP or Interop.ENOTDIR)
         {
