@@ -526,7 +526,7 @@ static void step_mount(int rootfd, const struct crt_step *s)
 {
     int kind = (s->flags & CRT_F_FILE) ? CREATE_FILE : CREATE_DIR;
     int mnt;
-    if (s->flags & CRT_F_IDMAPPED) {
+    if (s->flags & CRT_F_IDMAP_MOUNT) {
         mnt = idmapped_tree(s, &kind);
     } else if (s->flags & CRT_F_BIND) {
         int src = bind_sources ? bind_sources[cur_step] : -1;
@@ -747,7 +747,7 @@ static void prepare_rootfs(const struct crt_plan *plan, int *sources)
             prepared_rootfs = open(s->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (prepared_rootfs < 0)
                 fail(CRT_CALL_OPEN);
-        } else if (s->op == CRT_OP_MOUNT && (s->flags & CRT_F_BIND) && !(s->flags & CRT_F_IDMAPPED)) {
+        } else if (s->op == CRT_OP_MOUNT && (s->flags & CRT_F_BIND) && !(s->flags & CRT_F_IDMAP_MOUNT)) {
             sources[i] = open(s->source, O_PATH | O_CLOEXEC);
             if (sources[i] < 0)
                 fail(CRT_CALL_OPEN);

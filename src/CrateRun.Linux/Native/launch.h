@@ -59,9 +59,9 @@ enum crt_op {
 #define CRT_F_COPYUP 0x400      /* MOUNT (new filesystem): copy what the target directory
                                    holds into the new filesystem first (tmpcopyup)          */
 /* conform: id-mapped bind mounts */
-#define CRT_F_IDMAPPED 0x800    /* MOUNT bind: attach the detached id-mapped tree idmap_fd,
+#define CRT_F_IDMAP_MOUNT 0x800 /* MOUNT bind: attach the detached id-mapped tree idmap_fd,
                                    made by the runtime (crt_userns_holder), not the source  */
-#define CRT_F_IDMAP_RECURSIVE 0x1000 /* with CRT_F_IDMAPPED: the runtime mapped every mount
+#define CRT_F_IDMAP_RECURSIVE 0x1000 /* with CRT_F_IDMAP_MOUNT: the runtime mapped every mount
                                         of the tree (ridmap); nothing to do here            */
 
 struct crt_step {
@@ -82,7 +82,7 @@ struct crt_step {
     uint64_t rec_set_flags;   /* MOUNT bind: set on every mount of the tree (rro, rnosuid...)     */
     uint64_t rec_clear_flags; /* MOUNT bind: cleared on every mount of the tree (rrw, rsuid...)   */
     /* conform: id-mapped bind mounts */
-    int32_t idmap_fd;         /* MOUNT with CRT_F_IDMAPPED: a detached tree (open_tree) the
+    int32_t idmap_fd;         /* MOUNT with CRT_F_IDMAP_MOUNT: a detached tree (open_tree) the
                                  runtime made id-mapped; inherited at clone, -1 = none        */
     int32_t idmap_pad;
 };

@@ -32,7 +32,7 @@ public class LaunchInteropTests
     {
         Assert.Equal(392, sizeof(Launch.Plan));
         Assert.Equal(32, sizeof(Launch.Hook));
-        Assert.Equal(104, sizeof(Launch.Step));
+        Assert.Equal(112, sizeof(Launch.Step));
         Assert.Equal(24, sizeof(Launch.Msg));
         Assert.Equal(24, sizeof(Launch.Rlimit));
     }
@@ -56,6 +56,11 @@ public class LaunchInteropTests
     [Fact]
     public void Step_pointers_start_after_the_numbers() =>
         Assert.Equal(48, (int)Marshal.OffsetOf<Launch.Step>(nameof(Launch.Step.Source)));
+
+    /// <summary>conform: the id-mapped tree's fd follows rec_clear_flags (offsetof(struct crt_step, idmap_fd) from gcc).</summary>
+    [Fact]
+    public void Step_idmap_fd_is_at_the_end() =>
+        Assert.Equal(104, (int)Marshal.OffsetOf<Launch.Step>(nameof(Launch.Step.IdmapFd)));
 
     [Fact]
     public void The_header_is_found_and_parsed()
