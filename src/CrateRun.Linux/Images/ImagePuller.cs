@@ -142,7 +142,18 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
                 {
                     tmpSnapshot = store.NewTempPath("snapshot");
                     Directory.CreateDirectory(tmpSnapshot, (UnixFileMode)0b111_101_101);
-                    var result = LayerUnpacker.Unpack(tee, tmpSnapshot);
+                    LayerUnpacker.Result result;
+                    try
+                    {
+                        result = LayerUnpacker.Unpack(tee, tmpSnapshot);
+                    }
+                    catch (Exception e) when (e is InvalidDataException or CrateRunException or EndOfStreamException or FormatException)
+                    {
+                        // a corrupted blob usually breaks the decompressor first: the digest is the better error
+                        tee.CopyTo(Stream.Null);
+                        CheckBlob(layer, tee);
+                        throw e is CrateRunException ? e : new CrateRunException($"layer {layer.Digest}: {e.Message}");
+                    }
                     tee.CopyTo(Stream.Null); // what the decompressor left unread (gzip trailer, padding) is part of the blob
                     CheckBlob(layer, tee);
                     if (result.DiffId != diffId)

@@ -158,8 +158,23 @@ public sealed class RegistryClient : IDisposable
         }
         catch (HttpRequestException e) when (_base.Scheme == "https" && (IsLoopback(Registry) || _options.Insecure) && IsTlsFailure(e))
         {
-            _base = new Uri("http://" + _base.Authority + "/");
-            response = await SendWithRetriesAsync(() => new HttpRequestMessage(HttpMethod.Get, new Uri(_base, "v2/")), null, ct);
+            var plain = new Uri("http://" + _base.Authority + "/");
+            try
+            {
+                response = await SendWithRetriesAsync(() => new HttpRequestMessage(HttpMethod.Get, new Uri(plain, "v2/")), null, ct);
+            }
+            catch (HttpRequestException)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+                throw;
+            }
+            // a TLS server answers plain HTTP with 400: then the TLS error is the one to report
+            if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.Unauthorized)
+            {
+                response.Dispose();
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+            }
+            _base = plain;
         }
         using (response)
         {
@@ -170,9 +185,12 @@ public sealed class RegistryClient : IDisposable
         _pinged = true;
     }
 
-    private static bool IsTlsFailure(HttpRequestException e) =>
-        e.InnerException is AuthenticationException || e.HttpRequestError == HttpRequestError.SecureConnectionError
-        || (e.InnerException is IOException && e.HttpRequestError is HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse);
+    private static bool IsTlsFailure(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+            if (x is AuthenticationException || (x is HttpRequestException h && h.HttpRequestError == HttpRequestError.SecureConnectionError)) return true;
+        return false;
+    }
 
     private static AuthChallenge? ChallengeOf(HttpResponseMessage response)
     {
