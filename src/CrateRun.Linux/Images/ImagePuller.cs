@@ -134,6 +134,7 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
             using (var body = new ResumingBlobStream(client, repository, layer, n => Report(shortDigest, LayerState.Downloading, n, layer.Size, clock.Elapsed), ct))
             using (var tee = new HashingTeeStream(body, file))
             {
+                using var releaseHash = new DisposeAction(tee.ReleaseHash);
                 if (store.HasSnapshot(chainId))
                 {
                     tee.CopyTo(Stream.Null); // only the blob is missing (another image brought the same files)
@@ -258,6 +259,11 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
+    private sealed class DisposeAction(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+
     /// <summary>Reads through: hashes every byte and copies it to <paramref name="copy"/> (the blob's temp file).</summary>
     private sealed class HashingTeeStream(Stream source, Stream copy) : Stream
     {
@@ -281,11 +287,8 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
             return n;
         }
 
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) _hash.Dispose();
-            base.Dispose(disposing);
-        }
+        /// <summary>The hash outlives Dispose: the unpacker closes the stream it reads, the digest is checked after.</summary>
+        public void ReleaseHash() => _hash.Dispose();
 
         public override bool CanRead => true;
         public override bool CanSeek => false;
