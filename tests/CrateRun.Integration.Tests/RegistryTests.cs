@@ -373,7 +373,7 @@ public sealed class RegistryTests(CrateRunFixture f)
         var dir = Work("stop");
         var (layout, big) = await BigImage(dir, 8);
         var registryDir = Path.Combine(dir, "registry");
-        var registry = new LocalRegistry(registryDir);
+        using var registry = new LocalRegistry(registryDir);
         await registry.Start();
         await registry.Push($"oci:{layout.Dir}:big", "stop:1");
         using var proxy = new FaultProxy(registry.Port) { BytesPerSecond = 4 << 20 };
@@ -423,5 +423,53 @@ public sealed class RegistryTests(CrateRunFixture f)
         // the pull that waited for the other's lock found the layer stored
         var shortDigest = big.Digest[7..19];
         Assert.Equal(1, a.OutLines.Concat(b.OutLines).Count(l => l == shortDigest + ": Already exists"));
+    }
+
+    [RootFact]
+    public async Task Pull_ZstdLayer_IsDecompressedAsItStreams()
+    {
+        var dir = Work("zstd");
+        var (layout, layers, _) = await AppImage(dir, compressionOfLast: "zstd");
+        Assert.Equal("application/vnd.oci.image.layer.v1.tar+zstd", layers[2].Layer.MediaType);
+        using var registry = new LocalRegistry(Path.Combine(dir, "registry"));
+        await registry.Start();
+        await registry.Push($"oci:{layout.Dir}:app", "zstd:1");
+        var root = NewRoot(dir);
+        var image = $"{registry.Host}/zstd:1";
+
+        var pull = await CrAt(root, null, "pull", image);
+        Assert.True(pull.ExitCode == 0, pull.ToString());
+        var look = await CrAt(root, null, "run", "--rm", image, "sh", "-c", "test ! -e /data/gone && [ $(stat -c %i /data/c) = $(stat -c %i /data/c2) ] && cat /data/c2");
+        Assert.True(look.ExitCode == 0, look.ToString());
+        Assert.Equal("three\n", look.Stdout);
+    }
+
+    [RootFact]
+    public async Task Pull_BinaryCapabilityXattr_KeepsItsBytes()
+    {
+        var dir = Work("caps");
+        var tree = Directory.CreateDirectory(Path.Combine(dir, "tree")).FullName;
+        File.Copy(Path.Combine(f.Rootfs, "bin", "busybox"), Path.Combine(tree, "pinger"));
+        // cap_setuid is bit 7: the permitted mask's first byte is 0x80, not valid UTF-8 on its own
+        var setcap = await Proc.Run("setcap", ["cap_setuid,cap_net_raw+ep", Path.Combine(tree, "pinger")]);
+        Assert.True(setcap.ExitCode == 0, setcap.ToString());
+        var tar = Path.Combine(dir, "caps.tar");
+        var r = await Proc.Run("tar", ["--numeric-owner", "--xattrs", "--xattrs-include=security.capability", "--format=pax", "-C", tree, "-cf", tar, "pinger"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var layout = new OciLayoutBuilder(Path.Combine(dir, "layout"));
+        var layer = await layout.AddLayer(await File.ReadAllBytesAsync(tar));
+        layout.Tag(layout.AddImage([layer], new JsonObject { ["Cmd"] = new JsonArray("/pinger") }), "caps");
+        using var registry = new LocalRegistry(Path.Combine(dir, "registry"));
+        await registry.Start();
+        await registry.Push($"oci:{layout.Dir}:caps", "caps:1");
+        var root = NewRoot(dir);
+
+        var pull = await CrAt(root, null, "pull", $"{registry.Host}/caps:1");
+        Assert.True(pull.ExitCode == 0, pull.ToString());
+        var unpacked = Path.Combine(root, "images", "snapshots", layer.DiffId[7..], "pinger");
+        var expected = await Proc.Run("getcap", [Path.Combine(tree, "pinger")]);
+        var got = await Proc.Run("getcap", [unpacked]);
+        Assert.Equal(expected.Stdout.Replace(Path.Combine(tree, "pinger"), "X"), got.Stdout.Replace(unpacked, "X"));
+        Assert.Contains("cap_setuid", got.Stdout);
     }
 }

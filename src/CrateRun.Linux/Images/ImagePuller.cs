@@ -20,7 +20,7 @@ public sealed record PulledImage(string Reference, string ManifestDigest, string
 /// --platform's manifest), fetches the config, then the layers in parallel, and records the image.
 ///
 /// Each layer is streamed once: HTTP body → (SHA-256 of the compressed bytes + a copy into
-/// tmp/blob-*) → gunzip → (SHA-256 of the tar = DiffID) → extract into tmp/snapshot-*. Both are
+/// tmp/blob-*) → gunzip or zstd → (SHA-256 of the tar = DiffID) → extract into tmp/snapshot-*. Both are
 /// renamed into place only when both digests verify; on any failure both temporary files go.
 /// A cut connection is resumed with a Range request at the byte where it stopped, so the
 /// extraction never sees the cut. A lock per layer (images/locks/HEX) makes two pulls of the
@@ -73,12 +73,7 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
             throw new CrateRunException($"{what}: {manifest.Layers.Count} layers but the config has {config.RootFs.DiffIds.Count} diff_ids");
         if (config.Os.Length > 0 && (config.Os != platform.Os || config.Architecture != platform.Architecture) && !ImageDocuments.IsIndex(top.Bytes, top.MediaType, what))
             throw new CrateRunException($"{what}: the image is for {config.Os}/{config.Architecture}, not {platform.Os}/{platform.Architecture} (choose with --platform)");
-        foreach (var layer in manifest.Layers)
-        {
-            ImageDocuments.Sha256Hex(layer.Digest);
-            if (layer.MediaType is MediaTypes.OciLayerZstd)
-                throw new CrateRunException($"{what}: layer {layer.Digest} is zstd-compressed; only gzip and plain tar layers are supported yet");
-        }
+        foreach (var layer in manifest.Layers) ImageDocuments.Sha256Hex(layer.Digest);
         var chainIds = ImageDocuments.ChainIds(config.RootFs.DiffIds);
 
         var downloaded = 0;
