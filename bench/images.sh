@@ -15,7 +15,7 @@ for i in $(seq 1 50); do head -c 1048576 /dev/urandom > "$W/rootfs/payload/r$i";
 for i in $(seq 1 50); do yes "line $i of some text that compresses" | head -c 1048576 > "$W/rootfs/payload/t$i" || true; done
 tar --numeric-owner -C "$W/rootfs" -czf "$W/layer.tar.gz" .
 ls -l "$W/layer.tar.gz" | awk '{printf "layer: %.1f MB gzip, ", $5/1e6}'; du -sm "$W/rootfs" | awk '{print $1 " MB unpacked"}'
-ms() { local s e; s=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
+ms() { local s e; s=$(date +%s%N); "$@" >/dev/null || { echo "FAILED: $*" >&2; kill $$; }; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for i in 1 2 3; do
     rm -rf "$W/x" "$W/state"; mkdir -p "$W/x"; sync
@@ -68,7 +68,7 @@ for i in $(seq 1 "$P"); do
     $PR rmi -a -f >/dev/null 2>&1 || true; sync
     ms $PR pull -q --tls-verify=false "$IMG" >> "$W/pull.podman.ms"
     rm -rf "$W/oci" "$W/bundle"; sync
-    s=$(date +%s%N); skopeo copy --quiet --src-tls-verify=false "docker://$IMG" "oci:$W/oci:img" && umoci unpack --image "$W/oci:img" "$W/bundle" >/dev/null; e=$(date +%s%N)
+    s=$(date +%s%N); skopeo copy --quiet --src-tls-verify=false "docker://$IMG" "oci:$W/oci:img"; umoci unpack --image "$W/oci:img" "$W/bundle" >/dev/null; e=$(date +%s%N)
     echo $(( (e - s) / 1000000 )) >> "$W/pull.skopeo.ms"
     rm -rf "$W/floor"; mkdir -p "$W/floor"; sync
     s=$(date +%s%N); for b in "${BLOBS[@]}"; do tar -xzf "$W/reg/storage/docker/registry/v2/blobs/sha256/${b:0:2}/$b/data" -C "$W/floor"; done; e=$(date +%s%N)
@@ -77,10 +77,11 @@ done
 cr=$(median < "$W/pull.cr.ms"); pd=$(median < "$W/pull.podman.ms"); sk=$(median < "$W/pull.skopeo.ms"); tf=$(median < "$W/pull.tar.ms")
 echo "pull+unpack (median of $P, alternating): craterun $cr ms; podman pull $pd ms; skopeo copy + umoci unpack $sk ms; tar -xzf of the blobs $tf ms"
 awk -v c="$cr" -v p="$pd" -v s="$sk" -v t="$tf" 'BEGIN {printf "ratios: craterun/podman %.2f; craterun/(skopeo+umoci) %.2f; craterun/tar %.2f\n", c/p, c/s, c/t}'
-# run --rm IMAGE true, the image present, vs podman run --rm (both without a network namespace setup: --network none for podman)
+# run --rm IMAGE true, the image present, vs podman run --rm (podman: --network none, as craterun sets up no network;
+# --ulimit host, as this machine refuses raising RLIMIT_NOFILE without CAP_SYS_RESOURCE)
 for i in $(seq 1 "$N"); do
     ms "$B" --root "$W/pstate" run --rm "$IMG" /bin/true >> "$W/run.cr.ms"
-    ms $PR run --rm --network none "$IMG" /bin/true >> "$W/run.podman.ms"
+    ms $PR run --rm --network none --ulimit host "$IMG" /bin/true >> "$W/run.podman.ms"
 done
 awk -v c="$(median < "$W/run.cr.ms")" -v p="$(median < "$W/run.podman.ms")" 'BEGIN {printf "run --rm IMAGE true (median of N=%d): craterun %d ms; podman run --rm %d ms; ratio %.2f\n", '"$N"', c, p, c/p}'
 $PR rmi -a -f >/dev/null 2>&1 || true

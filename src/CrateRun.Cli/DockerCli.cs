@@ -50,6 +50,7 @@ public static class DockerCli
         root.Subcommands.Add(PullCommands.Pull());
         root.Subcommands.Add(PullCommands.Login());
         root.Subcommands.Add(PullCommands.Logout());
+        root.Subcommands.Add(SaveCommand.Create());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");
@@ -394,7 +395,9 @@ public static class DockerCli
         var cmd = new Command("stop", "Stop running containers: SIGTERM, then SIGKILL after a timeout") { time, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
         {
-            engine.Stop(id, Signals.Parse("TERM"), TimeSpan.FromSeconds(Math.Max(0, p.GetValue(time) ?? 10)));
+            // an image's StopSignal (kept as the OCI annotation) replaces SIGTERM, as docker stop does
+            var signal = engine.Store.Load(id).Annotations?.GetValueOrDefault("org.opencontainers.image.stopSignal") ?? "TERM";
+            engine.Stop(id, Signals.Parse(signal), TimeSpan.FromSeconds(Math.Max(0, p.GetValue(time) ?? 10)));
             Console.WriteLine(id);
         }));
         return cmd;

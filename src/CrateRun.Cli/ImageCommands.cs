@@ -127,7 +127,14 @@ public static class ImageCommands
             Console.WriteLine(JsonSerializer.Serialize(Service(p).Inspect(p.GetValue(images)!), ImageInspectJsonContext.Default.ListImageInspect));
             return 0;
         }));
-        return new Command("image", "Manage images") { inspect, ListCommand("ls"), RemoveCommand("rm") };
+        var all = new Option<bool>("--all", "-a") { Description = "Remove every image no container uses, not only the unnamed ones" };
+        var prune = new Command("prune", "Remove unnamed images (with -a: all unused ones) and the layers nothing needs") { all };
+        prune.SetAction(p => Program.Guard(() =>
+        {
+            foreach (var id in Service(p).Prune(p.GetValue(all))) Console.WriteLine($"Deleted: {id}");
+            return 0;
+        }));
+        return new Command("image", "Manage images") { inspect, ListCommand("ls"), RemoveCommand("rm"), prune };
     }
 
     /// <summary>What `run IMAGE` takes from the image.</summary>

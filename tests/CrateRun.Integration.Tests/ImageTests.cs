@@ -291,4 +291,32 @@ public sealed class ImageTests(CrateRunFixture f)
         Assert.Contains(fragment, line);
         Assert.Equal(before, f.StateEntries());
     }
+
+    [RootFact]
+    public async Task Stop_SendsTheImagesStopSignal()
+    {
+        var dir = Work("stopsignal");
+        var tar = await DockerArchive(dir, "stopsig/img:1", [await RootfsLayer(dir)], new JsonObject
+        {
+            ["Cmd"] = new JsonArray("/bin/sh", "-c", "trap 'echo got-usr1; exit 7' USR1; trap 'exit 9' TERM; echo trap-set; while true; do sleep 0.1; done"),
+            ["StopSignal"] = "SIGUSR1",
+        });
+        var load = await f.Cr("load", "-i", tar);
+        Assert.True(load.ExitCode == 0, load.ToString());
+        var run = await f.Run("-d", "stopsig/img:1");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var id = run.Id!;
+        try
+        {
+            await f.WaitForLog(id, "trap-set");
+            var stop = await f.CrWith(null, TimeSpan.FromSeconds(30), "stop", "-t", "10", id);
+            Assert.True(stop.ExitCode == 0, stop.ToString());
+            Assert.Equal(7, (await f.Inspect(id)).GetProperty("exitCode").GetInt32());
+            Assert.Contains("got-usr1", (await f.Cr("logs", id)).Stdout);
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+        }
+    }
 }

@@ -472,4 +472,82 @@ public sealed class RegistryTests(CrateRunFixture f)
         Assert.Equal(expected.Stdout.Replace(Path.Combine(tree, "pinger"), "X"), got.Stdout.Replace(unpacked, "X"));
         Assert.Contains("cap_setuid", got.Stdout);
     }
+
+    [RootFact]
+    public async Task Save_DockerAndOciArchives_LoadInPodmanSkopeoAndCraterun()
+    {
+        var dir = Work("save");
+        var (layout, _, _) = await AppImage(dir, compressionOfLast: "zstd");
+        using var registry = new LocalRegistry(Path.Combine(dir, "registry"));
+        await registry.Start();
+        await registry.Push($"oci:{layout.Dir}:app", "save:1");
+        var root = NewRoot(dir);
+        var image = $"{registry.Host}/save:1";
+        var pull = await CrAt(root, null, "pull", "-q", image);
+        Assert.True(pull.ExitCode == 0, pull.ToString());
+        var inspect = JsonDocument.Parse((await CrAt(root, null, "image", "inspect", image)).Stdout).RootElement[0];
+        var id = inspect.GetProperty("Id").GetString()!;
+        var manifestDigest = inspect.GetProperty("ManifestDigest").GetString()!;
+
+        var docker = Path.Combine(dir, "docker.tar");
+        var save = await CrAt(root, null, "save", "-o", docker, image);
+        Assert.True(save.ExitCode == 0, save.ToString());
+        var oci = Path.Combine(dir, "oci.tar");
+        save = await CrAt(root, null, "save", "--format", "oci-archive", "-o", oci, image);
+        Assert.True(save.ExitCode == 0, save.ToString());
+
+        string[] podman = ["--root", Path.Combine(dir, "podman", "root"), "--runroot", Path.Combine(dir, "podman", "run"), "--storage-driver", "vfs"];
+        var load = await Proc.Run("podman", [.. podman, "load", "-i", docker], timeout: TimeSpan.FromSeconds(120));
+        Assert.True(load.ExitCode == 0, load.ToString());
+        var podmanId = await Proc.Run("podman", [.. podman, "image", "inspect", "--format", "{{.Id}}", image]);
+        Assert.True(podmanId.ExitCode == 0, podmanId.ToString());
+        Assert.Equal(id[7..], podmanId.Stdout.Trim()); // the same config: the same image id
+        var loadOci = await Proc.Run("podman", [.. podman, "load", "-i", oci], timeout: TimeSpan.FromSeconds(120));
+        Assert.True(loadOci.ExitCode == 0, loadOci.ToString());
+
+        var skopeo = await Proc.Run("skopeo", ["inspect", "--raw", $"oci-archive:{oci}"]);
+        Assert.True(skopeo.ExitCode == 0, skopeo.ToString());
+        Assert.Equal(manifestDigest, "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(skopeo.Stdout))));
+        var skopeoDocker = await Proc.Run("skopeo", ["inspect", $"docker-archive:{docker}"]);
+        Assert.True(skopeoDocker.ExitCode == 0, skopeoDocker.ToString());
+
+        // and back into craterun, in another store
+        var other = NewRoot(Directory.CreateDirectory(Path.Combine(dir, "other")).FullName);
+        var back = await CrAt(other, null, "load", "-i", docker);
+        Assert.True(back.ExitCode == 0, back.ToString());
+        var run = await CrAt(other, null, "run", "--rm", image, "cat", "/data/c2");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("three\n", run.Stdout);
+    }
+
+    [RootFact]
+    public async Task ImagePrune_RemovesTheImageATagMovedAway_ThenAllWithDashA()
+    {
+        var dir = Work("prune");
+        var (layout, layers, _) = await AppImage(dir);
+        var second = layout.AddImage(layers, new JsonObject { ["Cmd"] = new JsonArray("echo", "second") });
+        layout.Tag(second, "second");
+        using var registry = new LocalRegistry(Path.Combine(dir, "registry"));
+        await registry.Start();
+        var root = NewRoot(dir);
+        var image = $"{registry.Host}/prune:1";
+        await registry.Push($"oci:{layout.Dir}:app", "prune:1");
+        Assert.Equal(0, (await CrAt(root, null, "pull", "-q", image)).ExitCode);
+        var firstId = JsonDocument.Parse((await CrAt(root, null, "image", "inspect", image)).Stdout).RootElement[0].GetProperty("Id").GetString()!;
+        await registry.Push($"oci:{layout.Dir}:second", "prune:1"); // the tag moves
+        Assert.Equal(0, (await CrAt(root, null, "pull", "-q", image)).ExitCode);
+        Assert.Equal(2, (await CrAt(root, null, "images", "-q")).OutLines.Length);
+
+        var prune = await CrAt(root, null, "image", "prune");
+        Assert.True(prune.ExitCode == 0, prune.ToString());
+        Assert.Equal($"Deleted: {firstId}\n", prune.Stdout);
+        Assert.False(File.Exists(Path.Combine(root, "images", "blobs", "sha256", firstId[7..])));
+        Assert.Single((await CrAt(root, null, "images", "-q")).OutLines);
+        Assert.True(Directory.Exists(Path.Combine(root, "images", "snapshots", layers[0].DiffId[7..])), "a layer the remaining image uses went");
+
+        prune = await CrAt(root, null, "image", "prune", "-a");
+        Assert.True(prune.ExitCode == 0, prune.ToString());
+        Assert.Empty((await CrAt(root, null, "images", "-q")).OutLines);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(root, "images", "snapshots")));
+    }
 }

@@ -71,7 +71,9 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
         var config = ImageDocuments.ReadConfig(configBytes, $"{what} config");
         if (config.RootFs.DiffIds.Count != manifest.Layers.Count)
             throw new CrateRunException($"{what}: {manifest.Layers.Count} layers but the config has {config.RootFs.DiffIds.Count} diff_ids");
-        if (config.Os.Length > 0 && (config.Os != platform.Os || config.Architecture != platform.Architecture) && !ImageDocuments.IsIndex(top.Bytes, top.MediaType, what))
+        // a single-platform image is taken as it is unless another platform was asked for (docker only warns then)
+        if (platform != PlatformSpec.Default && config.Os.Length > 0 && (config.Os != platform.Os || config.Architecture != platform.Architecture)
+            && !ImageDocuments.IsIndex(top.Bytes, top.MediaType, what))
             throw new CrateRunException($"{what}: the image is for {config.Os}/{config.Architecture}, not {platform.Os}/{platform.Architecture} (choose with --platform)");
         foreach (var layer in manifest.Layers) ImageDocuments.Sha256Hex(layer.Digest);
         var chainIds = ImageDocuments.ChainIds(config.RootFs.DiffIds);
