@@ -276,7 +276,7 @@ public sealed class ImageTests(CrateRunFixture f)
         Assert.Contains("Untagged: test/imported:latest", rmi.Stdout);
         Assert.Contains("Deleted: " + imp.Stdout.Trim(), rmi.Stdout);
         Assert.Equal(snapshotsBefore - 1, Directory.GetDirectories(Path.Combine(ImagesDir, "snapshots")).Length);
-        Assert.Contains("no such image", (await f.Run("--rm", "test/imported")).Stderr);
+        Assert.Contains("no such image", (await f.Run("--rm", "--pull", "never", "test/imported")).Stderr);
     }
 
     [RootTheory]
@@ -285,7 +285,7 @@ public sealed class ImageTests(CrateRunFixture f)
     public async Task Run_of_a_bad_or_missing_image_is_one_line(string image, string fragment)
     {
         var before = f.StateEntries();
-        var r = await f.Run("--rm", image, "true");
+        var r = await f.Run("--rm", "--pull", "never", image, "true"); // never: no registry is contacted
         Assert.Equal(125, r.ExitCode);
         var line = Assert.Single(r.ErrLines);
         Assert.Contains(fragment, line);

@@ -496,7 +496,21 @@ public sealed class RegistryTests(CrateRunFixture f)
         save = await CrAt(root, null, "save", "--format", "oci-archive", "-o", oci, image);
         Assert.True(save.ExitCode == 0, save.ToString());
 
-        string[] podman = ["--root", Path.Combine(dir, "podman", "root"), "--runroot", Path.Combine(dir, "podman", "run"), "--storage-driver", "vfs"];
+        // podman refuses a runroot longer than 50 characters: a short one, removed at the end
+        var podmanDir = Directory.CreateTempSubdirectory("crp-").FullName;
+        try
+        {
+            await SaveChecks(dir, podmanDir, image, id, manifestDigest, docker, oci);
+        }
+        finally
+        {
+            Directory.Delete(podmanDir, recursive: true);
+        }
+    }
+
+    private async Task SaveChecks(string dir, string podmanDir, string image, string id, string manifestDigest, string docker, string oci)
+    {
+        string[] podman = ["--root", Path.Combine(dir, "podman-root"), "--runroot", Path.Combine(podmanDir, "run"), "--storage-driver", "vfs"];
         var load = await Proc.Run("podman", [.. podman, "load", "-i", docker], timeout: TimeSpan.FromSeconds(120));
         Assert.True(load.ExitCode == 0, load.ToString());
         var podmanId = await Proc.Run("podman", [.. podman, "image", "inspect", "--format", "{{.Id}}", image]);
