@@ -47,6 +47,10 @@ public static class DockerCli
         root.Subcommands.Add(ImageCommands.Rmi());
         root.Subcommands.Add(ImageCommands.Tag());
         root.Subcommands.Add(ImageCommands.Image());
+        root.Subcommands.Add(PullCommands.Pull());
+        root.Subcommands.Add(PullCommands.Login());
+        root.Subcommands.Add(PullCommands.Logout());
+        root.Subcommands.Add(SaveCommand.Create());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");
@@ -155,7 +159,7 @@ public static class DockerCli
         var userns = new Option<string?>("--userns") { Description = "User namespace: host, auto, or CONTAINERID:HOSTID:SIZE (default: host for root, auto otherwise)" };
         var securityOpt = new Option<string[]>("--security-opt") { Description = "seccomp=unconfined|PROFILE.json, no-new-privileges=true|false" };
         var entrypoint = new Option<string?>("--entrypoint") { Description = "Replace the image's Entrypoint (\"\" clears it)" };
-        var pull = new Option<string?>("--pull") { Description = "never or missing: the image must be in the local store (pulling is not implemented yet)" };
+        var pull = new Option<string?>("--pull") { Description = "missing (default): pull when not stored; always; never" };
         var command = new Argument<string[]>("command") { Description = "IMAGE [CMD...], or CMD after -- with --rootfs", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("run", "Create and run a container")
         {
@@ -391,7 +395,9 @@ public static class DockerCli
         var cmd = new Command("stop", "Stop running containers: SIGTERM, then SIGKILL after a timeout") { time, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
         {
-            engine.Stop(id, Signals.Parse("TERM"), TimeSpan.FromSeconds(Math.Max(0, p.GetValue(time) ?? 10)));
+            // an image's StopSignal (kept as the OCI annotation) replaces SIGTERM, as docker stop does
+            var signal = engine.Store.Load(id).Annotations?.GetValueOrDefault("org.opencontainers.image.stopSignal") ?? "TERM";
+            engine.Stop(id, Signals.Parse(signal), TimeSpan.FromSeconds(Math.Max(0, p.GetValue(time) ?? 10)));
             Console.WriteLine(id);
         }));
         return cmd;

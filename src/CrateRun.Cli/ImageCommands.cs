@@ -127,30 +127,46 @@ public static class ImageCommands
             Console.WriteLine(JsonSerializer.Serialize(Service(p).Inspect(p.GetValue(images)!), ImageInspectJsonContext.Default.ListImageInspect));
             return 0;
         }));
-        return new Command("image", "Manage images") { inspect, ListCommand("ls"), RemoveCommand("rm") };
+        var all = new Option<bool>("--all", "-a") { Description = "Remove every image no container uses, not only the unnamed ones" };
+        var prune = new Command("prune", "Remove unnamed images (with -a: all unused ones) and the layers nothing needs") { all };
+        prune.SetAction(p => Program.Guard(() =>
+        {
+            foreach (var id in Service(p).Prune(p.GetValue(all))) Console.WriteLine($"Deleted: {id}");
+            return 0;
+        }));
+        return new Command("image", "Manage images") { inspect, ListCommand("ls"), RemoveCommand("rm"), prune };
     }
 
     /// <summary>What `run IMAGE` takes from the image.</summary>
     public sealed record RunImage(ImageRunSettings Settings, IReadOnlyDictionary<string, string> Annotations, Func<string, string?> ReadFile);
 
     /// <summary>
-    /// Resolves `run [--pull never|missing] IMAGE [CMD...]`: the image in the local store and its
-    /// config merged with the flags. Pulling is not implemented yet: a missing image is an error.
+    /// Resolves `run [--pull missing|always|never] IMAGE [CMD...]`: the image in the local store
+    /// (pulled first when missing, or always), and its config merged with the flags.
     /// </summary>
     public static RunImage ResolveForRun(string stateRoot, IReadOnlyList<string> positionals, string? entrypoint, string? pull,
         IReadOnlyList<string> env, string? workdir, string? user)
     {
-        if (pull is not (null or "missing" or "never"))
-            throw new UsageException($"invalid --pull '{pull}': never or missing (pulling from a registry is not implemented yet)");
+        if (pull is not (null or "missing" or "never" or "always"))
+            throw new UsageException($"invalid --pull '{pull}': missing, always or never");
         var name = positionals[0];
         if (!ImageReference.TryParse(name, out _) && !name.StartsWith("sha256:", StringComparison.Ordinal))
             throw new UsageException($"'{name}' is not an image reference; to run a command in a directory: craterun run --rootfs DIR -- CMD");
         ImageStore.RequireRoot();
         var service = new ImageService(stateRoot);
         var index = service.Store.LoadIndex();
-        var found = service.Store.Find(index, name)
-            ?? throw new CrateRunException($"no such image: {name} (craterun load -i FILE or import it; pulling is not implemented yet; or run a directory: --rootfs DIR)");
-        var image = found.Image;
+        var found = pull == "always" ? null : service.Store.Find(index, name);
+        if (found is null && pull != "never" && ImageReference.TryParse(name, out _))
+        {
+            // as docker run: the pull's progress goes to stderr, the container's output stays alone on stdout
+            if (pull != "always") Console.Error.WriteLine($"Unable to find image '{ImageReference.Parse(name).FamiliarString}' locally");
+            PullCommands.PullImage(stateRoot, name, PlatformSpec.Default, PullCommands.Options(insecure: false, certDir: null), Console.Error);
+            index = service.Store.LoadIndex();
+            found = service.Store.Find(index, name);
+        }
+        if (found is null)
+            throw new CrateRunException($"no such image: {name} (--pull never; craterun pull or load it; or run a directory: --rootfs DIR)");
+        var image = found.Value.Image;
         var config = service.Store.ReadConfig(image);
         var settings = ImageRunConfig.Merge(config.Config, [.. positionals.Skip(1)], entrypoint, env, workdir, user, name);
         var annotations = new Dictionary<string, string>();

@@ -276,7 +276,7 @@ public sealed class ImageTests(CrateRunFixture f)
         Assert.Contains("Untagged: test/imported:latest", rmi.Stdout);
         Assert.Contains("Deleted: " + imp.Stdout.Trim(), rmi.Stdout);
         Assert.Equal(snapshotsBefore - 1, Directory.GetDirectories(Path.Combine(ImagesDir, "snapshots")).Length);
-        Assert.Contains("no such image", (await f.Run("--rm", "test/imported")).Stderr);
+        Assert.Contains("no such image", (await f.Run("--rm", "--pull", "never", "test/imported")).Stderr);
     }
 
     [RootTheory]
@@ -285,10 +285,38 @@ public sealed class ImageTests(CrateRunFixture f)
     public async Task Run_of_a_bad_or_missing_image_is_one_line(string image, string fragment)
     {
         var before = f.StateEntries();
-        var r = await f.Run("--rm", image, "true");
+        var r = await f.Run("--rm", "--pull", "never", image, "true"); // never: no registry is contacted
         Assert.Equal(125, r.ExitCode);
         var line = Assert.Single(r.ErrLines);
         Assert.Contains(fragment, line);
         Assert.Equal(before, f.StateEntries());
+    }
+
+    [RootFact]
+    public async Task Stop_SendsTheImagesStopSignal()
+    {
+        var dir = Work("stopsignal");
+        var tar = await DockerArchive(dir, "stopsig/img:1", [await RootfsLayer(dir)], new JsonObject
+        {
+            ["Cmd"] = new JsonArray("/bin/sh", "-c", "trap 'echo got-usr1; exit 7' USR1; trap 'exit 9' TERM; echo trap-set; while true; do sleep 0.1; done"),
+            ["StopSignal"] = "SIGUSR1",
+        });
+        var load = await f.Cr("load", "-i", tar);
+        Assert.True(load.ExitCode == 0, load.ToString());
+        var run = await f.Run("-d", "stopsig/img:1");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var id = run.Id!;
+        try
+        {
+            await f.WaitForLog(id, "trap-set");
+            var stop = await f.CrWith(null, TimeSpan.FromSeconds(30), "stop", "-t", "10", id);
+            Assert.True(stop.ExitCode == 0, stop.ToString());
+            Assert.Equal(7, (await f.Inspect(id)).GetProperty("exitCode").GetInt32());
+            Assert.Contains("got-usr1", (await f.Cr("logs", id)).Stdout);
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+        }
     }
 }

@@ -68,14 +68,21 @@ public static class ImageDocuments
     /// The manifest of an index for a platform (default linux/amd64, as Docker picks on this machine):
     /// an exact os/architecture(/variant) match; an entry without a platform when it is the only one.
     /// </summary>
-    public static Descriptor SelectPlatform(ImageIndex index, string what, string os = "linux", string architecture = "amd64")
+    public static Descriptor SelectPlatform(ImageIndex index, string what, string os = "linux", string architecture = "amd64") =>
+        SelectPlatform(index, what, new PlatformSpec(os, architecture, null));
+
+    /// <summary>As above for --platform os/arch[/variant]: with a variant, an entry of that variant (or without one) matches.</summary>
+    public static Descriptor SelectPlatform(ImageIndex index, string what, PlatformSpec platform)
     {
+        var (os, architecture) = (platform.Os, platform.Architecture);
         var candidates = index.Manifests.Where(d => MediaTypes.IsManifest(d.MediaType) || MediaTypes.IsIndex(d.MediaType) || d.MediaType.Length == 0).ToList();
-        var match = candidates.FirstOrDefault(d => d.Platform is { } p && p.Os == os && p.Architecture == architecture);
+        var matches = candidates.Where(d => d.Platform is { } p && p.Os == os && p.Architecture == architecture).ToList();
+        var match = platform.Variant is null ? matches.FirstOrDefault()
+            : matches.FirstOrDefault(d => d.Platform!.Variant == platform.Variant) ?? matches.FirstOrDefault(d => d.Platform!.Variant is null);
         if (match is not null) return match;
         if (candidates.Count == 1 && candidates[0].Platform is null) return candidates[0];
-        var have = string.Join(", ", candidates.Select(d => d.Platform is { } p ? $"{p.Os}/{p.Architecture}" : "unknown"));
-        throw new CrateRunException($"{what}: no image for {os}/{architecture} (it has: {(have.Length == 0 ? "none" : have)})");
+        var have = string.Join(", ", candidates.Select(d => d.Platform is { } p ? $"{p.Os}/{p.Architecture}{(p.Variant is null ? "" : "/" + p.Variant)}" : "unknown"));
+        throw new CrateRunException($"{what}: no image for {platform} (it has: {(have.Length == 0 ? "none" : have)})");
     }
 
     public static T Read<T>(byte[] json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info, string what)

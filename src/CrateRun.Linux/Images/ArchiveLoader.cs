@@ -157,8 +157,10 @@ public sealed class ArchiveLoader(ImageStore store)
     private static string LayerMediaType(ArchiveFile layer)
     {
         using var s = File.OpenRead(layer.TempPath);
-        var head = new byte[2];
-        return s.Read(head) == 2 && head[0] == 0x1f && head[1] == 0x8b ? MediaTypes.OciLayerGzip : MediaTypes.OciLayer;
+        var head = new byte[4];
+        var n = s.Read(head);
+        if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return MediaTypes.OciLayerGzip;
+        return n == 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd ? MediaTypes.OciLayerZstd : MediaTypes.OciLayer;
     }
 
     // ---- OCI image layout -----------------------------------------------------------------
@@ -213,8 +215,6 @@ public sealed class ArchiveLoader(ImageStore store)
         for (var i = 0; i < manifest.Layers.Count; i++)
         {
             var layer = manifest.Layers[i];
-            if (layer.MediaType is MediaTypes.OciLayerZstd)
-                throw new CrateRunException($"layer {layer.Digest}: zstd-compressed layers are not supported yet (gzip and plain tar are)");
             size += store.EnsureSnapshot(chainIds[i], config.RootFs.DiffIds[i], store.BlobPath(layer.Digest), $"layer {i + 1} ({layer.Digest})");
         }
         var manifestDigest = store.WriteBlob(manifestBytes ?? ImageDocuments.Write(manifest, ImageJsonContext.Default.ImageManifest));

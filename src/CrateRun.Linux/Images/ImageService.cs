@@ -75,6 +75,29 @@ public sealed class ImageService(string stateRoot)
         return lines;
     }
 
+    /// <summary>
+    /// `image prune`: removes the images no name refers to (dangling), or with <paramref name="all"/>
+    /// every image no container uses; then the blobs and snapshots nothing needs. Returns the ids removed.
+    /// </summary>
+    public List<string> Prune(bool all)
+    {
+        ImageStore.RequireRoot();
+        using var _ = Store.Lock();
+        var index = Store.LoadIndex();
+        var removed = new List<string>();
+        foreach (var (manifest, image) in index.Images.ToList())
+        {
+            var named = index.Refs.ContainsValue(manifest);
+            if ((named && !all) || ContainersUsing(image).Count > 0) continue;
+            foreach (var r in index.Refs.Where(kv => kv.Value == manifest).Select(kv => kv.Key).ToList()) index.Refs.Remove(r);
+            index.Images.Remove(manifest);
+            removed.Add(image.Config);
+        }
+        Store.SaveIndex(index);
+        Store.CollectGarbage(index, AllContainerSnapshots());
+        return removed;
+    }
+
     /// <summary>Containers (any state) whose root is made of this image's snapshots.</summary>
     private List<string> ContainersUsing(StoredImage image)
     {

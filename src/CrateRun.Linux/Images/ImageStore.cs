@@ -147,6 +147,31 @@ public sealed class ImageStore
         }
     }
 
+    /// <summary>Renames a complete unpacked layer into place (or drops it when another pull got there first).</summary>
+    public void PublishSnapshot(string tempDir, string chainId, long size)
+    {
+        Directory.CreateDirectory(SnapshotsDir);
+        var final = SnapshotPath(chainId);
+        if (Directory.Exists(final))
+        {
+            RemoveTree(tempDir);
+            return;
+        }
+        File.WriteAllText(Path.Combine(SnapshotsDir, ImageDocuments.Sha256Hex(chainId) + ".size"), size.ToString());
+        Directory.Move(tempDir, final);
+    }
+
+    /// <summary>The unpacked size recorded for a snapshot (0 when unknown).</summary>
+    public long SnapshotSizeOf(string chainId) => SnapshotSize(SnapshotPath(chainId));
+
+    /// <summary>A lock per layer blob: two pulls of the same layer download and unpack it once.</summary>
+    public FileLock LayerLock(string digest)
+    {
+        var dir = Path.Combine(Root, "locks");
+        Directory.CreateDirectory(dir);
+        return FileLock.Acquire(Path.Combine(dir, ImageDocuments.Sha256Hex(digest)), timeoutMs: 60 * 60_000);
+    }
+
     private static long SnapshotSize(string snapshot) =>
         long.TryParse(TryRead(snapshot + ".size"), out var size) ? size : 0;
 

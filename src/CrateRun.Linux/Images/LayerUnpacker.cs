@@ -11,7 +11,7 @@ using static CrateRun.Linux.Interop.Images;
 namespace CrateRun.Linux.Images;
 
 /// <summary>
-/// Unpacks one layer (a tar stream, plain or gzip) into an empty snapshot directory, turning the
+/// Unpacks one layer (a tar stream, plain, gzip or zstd) into an empty snapshot directory, turning the
 /// OCI whiteouts into overlayfs ones: <c>.wh.NAME</c> → a 0:0 character device NAME,
 /// <c>.wh..wh..opq</c> → <c>trusted.overlay.opaque=y</c> on its directory.
 ///
@@ -29,6 +29,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
     private readonly List<(string Path, DateTimeOffset Time)> _directoryTimes = [];
     private string? _cachedDir;
     private SafeFd? _cachedDirFd;
+    private PaxXattrSniffer? _rawXattrs;
 
     private LayerUnpacker(string rootPath)
     {
@@ -52,7 +53,9 @@ public sealed unsafe class LayerUnpacker : IDisposable
         using var tar = new HashingStream(Decompressed(buffered));
         using (var u = new LayerUnpacker(snapshot))
         {
-            var reader = new TarReader(tar, leaveOpen: true);
+            var sniffer = new PaxXattrSniffer(tar);
+            u._rawXattrs = sniffer;
+            var reader = new TarReader(sniffer, leaveOpen: true);
             while (reader.GetNextEntry(copyData: false) is { } entry) u.Apply(entry);
             u.SetDirectoryTimes();
         }
@@ -60,7 +63,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
         return new Result(tar.Digest(), tar.Length);
     }
 
-    /// <summary>gzip (1f 8b) is decompressed as it streams; zstd is refused with a clear error; anything else is a plain tar.</summary>
+    /// <summary>gzip (1f 8b) and zstd (28 b5 2f fd) are decompressed as they stream; anything else is a plain tar.</summary>
     private static Stream Decompressed(BufferedStream s)
     {
         Span<byte> magic = stackalloc byte[4];
@@ -76,7 +79,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
         var whole = new PrefixedStream(head, s);
         if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return new GZipStream(whole, CompressionMode.Decompress);
         if (n == 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)
-            throw new CrateRunException("zstd-compressed layers are not supported yet (gzip and plain tar are)");
+            return new ZstdSharp.DecompressionStream(whole); // application/vnd.oci.image.layer.v1.tar+zstd
         return whole;
     }
 
@@ -198,7 +201,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
     }
 
     /// <summary>The PAX SCHILY.xattr.* records of an entry, set on the file (trusted.overlay.* from a layer is ignored: it steers overlayfs).</summary>
-    private static void ApplyXattrs(int fd, TarEntry e, string name)
+    private void ApplyXattrs(int fd, TarEntry e, string name)
     {
         if (e is not PaxTarEntry pax) return;
         foreach (var (key, value) in pax.ExtendedAttributes)
@@ -206,11 +209,13 @@ public sealed unsafe class LayerUnpacker : IDisposable
             if (!key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal)) continue;
             var attr = key["SCHILY.xattr.".Length..];
             if (attr.StartsWith("trusted.overlay.", StringComparison.Ordinal)) continue;
-            // System.Formats.Tar hands PAX values over as UTF-8 text: a binary value with bytes that are
-            // not valid UTF-8 cannot be recovered from it. Refuse rather than write a corrupted one.
-            if (value.Contains('\uFFFD'))
-                throw new CrateRunException($"layer entry '{e.Name}': the binary value of xattr {attr} cannot be read exactly (not supported yet)");
-            var bytes = Encoding.UTF8.GetBytes(value);
+            // System.Formats.Tar hands PAX values over as UTF-8 text, which loses binary values (bytes ≥ 0x80
+            // that are not UTF-8): the raw bytes come from the sniffer that read the same PAX header.
+            byte[] bytes;
+            if (_rawXattrs?.Current?.TryGetValue(attr, out var raw) == true) bytes = raw;
+            else if (value.Contains('\uFFFD'))
+                throw new CrateRunException($"layer entry '{e.Name}': the binary value of xattr {attr} cannot be read exactly");
+            else bytes = Encoding.UTF8.GetBytes(value);
             fixed (byte* p = bytes)
             {
                 if (fsetxattr(fd, attr, p, (nuint)bytes.Length, 0) == -1)
