@@ -35,7 +35,7 @@ public static class OciCli
             Console.WriteLine($"craterun version {Version}\nspec: {SpecBuilder.OciVersion}\nruntime: .NET NativeAOT, C stage launch.c");
             return 0;
         }
-        // state/start/kill/delete, sent many times per container by shims: no System.CommandLine tree
+        // create/state/start/kill/delete, sent for every container by shims: no System.CommandLine tree
         if (OciShortArgs.TryParse(args) is { } quick)
         {
             _globals = quick.Globals;
@@ -80,8 +80,14 @@ public static class OciCli
     {
         "state" => Handle(c.Name, engine => PrintState(engine, c.Id)),
         "start" => Handle(c.Name, engine => StartContainer(engine, c.Id)),
-        "kill" => Handle(c.Name, engine => KillContainer(engine, c.Id, c.Signal, c.Flag)),
-        "delete" => Handle(c.Name, engine => DeleteContainer(engine, c.Id, c.Flag)),
+        "kill" => Handle(c.Name, engine => KillContainer(engine, c.Id, c.Signal, c.Has("--all"))),
+        "delete" => Handle(c.Name, engine => DeleteContainer(engine, c.Id, c.Has("--force"))),
+        "create" => Handle(c.Name, engine =>
+        {
+            CreateContainer(engine, new CreateArgs(c.Value("--bundle") ?? ".", c.Value("--pid-file"), c.Value("--console-socket"),
+                c.Has("--no-pivot"), c.Value("--preserve-fds") is { } n ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : 0), c.Id);
+            return 0;
+        }),
         _ => throw new InvalidOperationException($"not a short OCI command: {c.Name}"),
     };
 
@@ -172,6 +178,12 @@ public static class OciCli
         new Option<bool>("--no-new-keyring") { Description = "Accepted for compatibility: no session keyring is created anyway" },
         new Option<int>("--preserve-fds") { Description = "Pass this many fds after stdio (3..) to the container" });
 
+    /// <summary>create's (and run's) options, from either parser.</summary>
+    private sealed record CreateArgs(string Bundle, string? PidFile, string? ConsoleSocket, bool NoPivot, int PreserveFds);
+
+    private static CreateArgs Read(ParseResult p, CreateFlags f) =>
+        new(p.GetValue(f.Bundle) ?? ".", p.GetValue(f.PidFile), p.GetValue(f.ConsoleSocket), p.GetValue(f.NoPivot), p.GetValue(f.PreserveFds));
+
     private static void AddFlags(Command c, CreateFlags f)
     {
         c.Options.Add(f.Bundle);
@@ -187,9 +199,9 @@ public static class OciCli
     /// terminal asked for without --console-socket comes back to us, as runc relays its caller's
     /// terminal: the returned pty master, else null.
     /// </summary>
-    private static (ContainerRecord Record, SafeFd? Master) CreateContainer(ContainerEngine engine, ParseResult p, CreateFlags f, string id, bool foreground = false)
+    private static (ContainerRecord Record, SafeFd? Master) CreateContainer(ContainerEngine engine, CreateArgs a, string id, bool foreground = false)
     {
-        var bundle = Path.GetFullPath(p.GetValue(f.Bundle) ?? ".");
+        var bundle = Path.GetFullPath(a.Bundle);
         var record = new ContainerRecord { Id = id, Bundle = bundle, Created = DateTimeOffset.UtcNow, Face = "oci" };
         var spec = ContainerEngine.LoadSpec(record);
         if (_globals.SystemdCgroup || spec.Linux?.CgroupsPath?.Count(c => c == ':') == 2)
@@ -200,15 +212,15 @@ public static class OciCli
         record.Annotations = spec.Annotations;
         record.Command = spec.Process?.Args ?? [];
         record.Tty = spec.Process?.Terminal ?? false;
-        using var console = ForegroundConsole.For(record.Tty && foreground && p.GetValue(f.ConsoleSocket) is null);
+        using var console = ForegroundConsole.For(record.Tty && foreground && a.ConsoleSocket is null);
         engine.Register(record);
         var created = engine.Create(id, new CreateOptions
         {
             ConsoleFd = console?.Theirs.Fd ?? -1,
-            ConsoleSocketPath = p.GetValue(f.ConsoleSocket),
-            PidFile = p.GetValue(f.PidFile),
-            NoPivot = p.GetValue(f.NoPivot),
-            PreserveFds = p.GetValue(f.PreserveFds),
+            ConsoleSocketPath = a.ConsoleSocket,
+            PidFile = a.PidFile,
+            NoPivot = a.NoPivot,
+            PreserveFds = a.PreserveFds,
         });
         return (created, console?.ReceiveMaster());
     }
@@ -221,7 +233,7 @@ public static class OciCli
         AddFlags(cmd, f);
         cmd.SetAction(p => Handle(p, engine =>
         {
-            CreateContainer(engine, p, f, p.GetValue(id)!);
+            CreateContainer(engine, Read(p, f), p.GetValue(id)!);
             return 0;
         }));
         return cmd;
@@ -246,7 +258,7 @@ public static class OciCli
         cmd.SetAction(p => Handle(p, engine =>
         {
             var cid = p.GetValue(id)!;
-            var (r, master) = CreateContainer(engine, p, f, cid, foreground: !p.GetValue(detach));
+            var (r, master) = CreateContainer(engine, Read(p, f), cid, foreground: !p.GetValue(detach));
             int code;
             using (master)
             {

@@ -211,7 +211,7 @@ public sealed class OciContractTests(CrateRunFixture f)
     }
 
     /// <summary>
-    /// The short commands in the spellings callers send them: containerd's shim puts
+    /// The per-container commands in the spellings callers send them: containerd's shim puts
     /// --root/--log/--log-format json before the command and reads the error from the log
     /// (as JSON: level, msg); conmon and scripts write --root=R, -a, -f. runc is the reference
     /// for the exit code and the log line; both runtimes must leave a JSON error line.
@@ -244,9 +244,15 @@ public sealed class OciContractTests(CrateRunFixture f)
                 var sh = await Proc.Run("/bin/sh", ["-c", "{ \"$0\" --root \"$1\" state \"$2\"; \"$0\" --root \"$1\" state \"$2\"; } >\"$3\" 2>&1", binary, root, id, both]);
                 Assert.True(File.ReadAllLines(both).Count(l => l.Contains("does not exist")) == 2, $"{name}: {File.ReadAllText(both)} ({sh})");
 
-                Assert.Equal(0, (await Proc.Run(binary, ["--root", root, "run", "-d", "--bundle", bundle, id], timeout: TimeSpan.FromSeconds(20))).ExitCode);
+                // the shim's create and start; the pid file holds the process that state reports
+                var pidFile = Path.Combine(dir, name + ".pid");
+                var create = await Proc.Run(binary, [.. shim, "create", "--bundle", bundle, "--pid-file", pidFile, id], timeout: TimeSpan.FromSeconds(20));
+                Assert.True(create.ExitCode == 0, $"{name}: {create}");
+                var start = await Proc.Run(binary, [.. shim, "start", id]);
+                Assert.True(start.ExitCode == 0, $"{name}: {start}");
                 var state = await Proc.Run(binary, ["--root=" + root, "state", id]);
                 Assert.True(state.ExitCode == 0 && (string?)JsonNode.Parse(state.Stdout)!["status"] == "running", $"{name}: {state}");
+                Assert.Equal(File.ReadAllText(pidFile).Trim(), ((int)JsonNode.Parse(state.Stdout)!["pid"]!).ToString());
                 var kill = await Proc.Run(binary, ["--root", root, "--log", log, "kill", "-a", id, "KILL"]);
                 Assert.True(kill.ExitCode == 0, $"{name}: {kill}");
                 var deadline = DateTime.UtcNow.AddSeconds(10);
