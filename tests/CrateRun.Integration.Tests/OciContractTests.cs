@@ -230,7 +230,7 @@ public sealed class OciContractTests(CrateRunFixture f)
             try
             {
                 // errors on a container that is not there: exit 1, "does not exist", one JSON error line in --log
-                foreach (string[] args in new[] { ["state", id], ["kill", "--all", id, "9"], ["delete", id], ["start", id] })
+                foreach (string[] args in new[] { new[] { "state", id }, ["kill", "--all", id, "9"], ["delete", id], ["start", id] })
                 {
                     File.Delete(log);
                     var r = await Proc.Run(binary, [.. shim, .. args]);
