@@ -109,7 +109,7 @@ start_hogs() {   # start_hogs N
 }
 stop_hogs() {
     local pid
-    for pid in "${HOG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    for pid in "${HOG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; done
     HOG_PIDS=()
     return 0
 }
