@@ -3,13 +3,20 @@
 #
 # The OCI CLI (what podman/containerd drive), craterun-oci vs runc, same bundle, same
 # commands, alternating each round (order swapped every round), 3 warm-ups each first.
-# One timed CYCLE, for either runtime X with its own --root in a temp dir:
-#     X --root R create --bundle B ID          (container ready, /bin/true not yet run)
+# One timed CYCLE, for either runtime X with its own --root in a temp dir, of a container
+# running `sleep 1000` (so that every short command meets a live container):
+#     X --root R create --bundle B ID          (container ready, not yet started)
 #     X --root R start ID
-#     X --root R state ID   ... repeated, no sleep, until its JSON says "status": "stopped"
+#     X --root R state ID                      (once: "running")
+#     X --root R kill ID KILL
+#     X --root R state ID   ... repeated, no sleep, until its JSON says "stopped" (step "wait")
 #     X --root R delete ID
-# Sample = wall time of the whole cycle (EPOCHREALTIME before create and after delete,
-# in-process). Each phase is timed too. stdout/stderr of every command go to files.
+# Each step and the whole cycle are timed: wall (EPOCHREALTIME around the command, no fork
+# for the clock) and CPU: user+sys of every process the command started, the container and
+# orphans (runc init, a monitor) included, from a cpuacct cgroup that the script moves
+# itself into (lib.sh cpu_acct_enter; the memory cgroup is left alone). Then the same
+# again with one CPU hog per CPU (BENCH_HOG=0: not), where nothing can overlap.
+# stdout/stderr of every command go to files.
 #
 # If `craterun-oci --root R create --bundle B ID` fails (the OCI face is not written yet,
 # or out/craterun-oci does not exist), it prints "craterun-oci: not available" with the
@@ -57,64 +64,118 @@ cleanup() {
 install_cleanup_traps
 
 # must CMD...: runs CMD (stdout/stderr to files); a failure is fatal, with the exact command.
-must() {
-    local rc=0
-    "$@" >"$OUT_FILE" 2>"$ERR_FILE" </dev/null || rc=$?
-    if ((rc != 0)); then report_failure "$rc" "$@"; exit 1; fi
-}
+# Sets LAST_US and LAST_CPU_US as `timed` does.
+must() { timed "$@"; }
 
 # Any cgroup of the bundle's cgroupsPath still there after delete: reported, removed.
 check_cgroup_gone() {   # check_cgroup_gone RUNTIME
     local own d
     own=$(own_memory_cgroup)
-    for d in /sys/fs/cgroup/memory"$own"/"$CGNAME" /sys/fs/cgroup/pids/"$CGNAME" /sys/fs/cgroup/cpu/"$CGNAME"; do
+    for d in /sys/fs/cgroup/memory"$own"/"$CGNAME" /sys/fs/cgroup/pids/"$CGNAME" /sys/fs/cgroup/cpu/"$CGNAME" ${CPU_ACCT:+"$CPU_ACCT/$CGNAME"}; do
         if [[ -d $d ]]; then
             echo "ODD: $1 delete left cgroup $d behind" >&2
             remove_cgroup_leftovers "$CGNAME"
+            [[ -z $CPU_ACCT ]] || rmdir "$CPU_ACCT/$CGNAME" 2>/dev/null
             return
         fi
     done
 }
 
+STEPS=(create start state kill wait delete)
 SEQ=0
-# cycle RUNTIME: one create/start/wait/delete; sets C_CREATE C_START C_WAIT C_DELETE C_TOTAL
-# (microseconds) and C_POLLS.
+# cycle RUNTIME: one create/start/state/kill/wait/delete of a `sleep` container. Sets, per
+# step and for the whole cycle, C[W,step] (wall) and C[U,step] (CPU) in microseconds, and C_POLLS.
+declare -A C=()
 cycle() {
-    local name=$1 bin=${BIN_OF[$1]} root=${ROOT_OF[$1]} id t0 t1 t2 t3 t4 st deadline
+    local name=$1 bin=${BIN_OF[$1]} root=${ROOT_OF[$1]} id st deadline t0 u=0 w=0
     SEQ=$((SEQ + 1))
     id=bench-$$-$SEQ
     CREATED+=("$name $id")
     C_POLLS=0
     t0=${EPOCHREALTIME/[.,]/}
-    must "$bin" --root "$root" create --bundle "$BUNDLE" "$id"
-    t1=${EPOCHREALTIME/[.,]/}
-    must "$bin" --root "$root" start "$id"
-    t2=${EPOCHREALTIME/[.,]/}
-    deadline=$((t2 + POLL_TIMEOUT_S * 1000000))
+    must "$bin" --root "$root" create --bundle "$BUNDLE" "$id"; C[W,create]=$LAST_US C[U,create]=${LAST_CPU_US:-0}
+    must "$bin" --root "$root" start "$id"; C[W,start]=$LAST_US C[U,start]=${LAST_CPU_US:-0}
+    must "$bin" --root "$root" state "$id"; C[W,state]=$LAST_US C[U,state]=${LAST_CPU_US:-0}
+    st=""
+    read -r -d '' st <"$OUT_FILE" || true     # no fork
+    [[ $st =~ \"status\"[[:space:]]*:[[:space:]]*\"running\" ]] || { echo "FAILED: $name $id not running after start: $st" >&2; exit 1; }
+    must "$bin" --root "$root" kill "$id" KILL; C[W,kill]=$LAST_US C[U,kill]=${LAST_CPU_US:-0}
+    deadline=$((${EPOCHREALTIME/[.,]/} + POLL_TIMEOUT_S * 1000000))
     while :; do
         must "$bin" --root "$root" state "$id"
-        C_POLLS=$((C_POLLS + 1))
+        C_POLLS=$((C_POLLS + 1)) w=$((w + LAST_US)) u=$((u + ${LAST_CPU_US:-0}))
         st=""
-        read -r -d '' st <"$OUT_FILE" || true     # no fork
+        read -r -d '' st <"$OUT_FILE" || true
         [[ $st =~ \"status\"[[:space:]]*:[[:space:]]*\"stopped\" ]] && break
         if ((${EPOCHREALTIME/[.,]/} > deadline)); then
-            echo "FAILED: $name container $id not 'stopped' ${POLL_TIMEOUT_S}s after start; last state: $st" >&2
+            echo "FAILED: $name container $id not 'stopped' ${POLL_TIMEOUT_S}s after kill; last state: $st" >&2
             exit 1
         fi
     done
-    t3=${EPOCHREALTIME/[.,]/}
-    must "$bin" --root "$root" delete "$id"
-    t4=${EPOCHREALTIME/[.,]/}
-    C_CREATE=$((t1 - t0)) C_START=$((t2 - t1)) C_WAIT=$((t3 - t2)) C_DELETE=$((t4 - t3)) C_TOTAL=$((t4 - t0))
+    C[W,wait]=$w C[U,wait]=$u
+    must "$bin" --root "$root" delete "$id"; C[W,delete]=$LAST_US C[U,delete]=${LAST_CPU_US:-0}
+    C[W,cycle]=$((${EPOCHREALTIME/[.,]/} - t0))
+    C[U,cycle]=$((C[U,create] + C[U,start] + C[U,state] + C[U,kill] + C[U,wait] + C[U,delete]))
     check_cgroup_gone "$name"
 }
+
+# shellcheck disable=SC2086  # unquoted on purpose: a list of numbers
+med() { stats $1 | cut -d' ' -f1; }
+
+# phase LABEL: WARMUP + N alternating cycles of each runtime; prints the tables.
+phase() {
+    local label=$1 i name k
+    declare -A S=() POLLS=()
+    for ((i = 0; i < WARMUP + N; i++)); do
+        order=("${RUNTIMES[@]}")
+        if ((i % 2 == 1 && ${#RUNTIMES[@]} == 2)); then order=("${RUNTIMES[1]}" "${RUNTIMES[0]}"); fi
+        for name in "${order[@]}"; do
+            cycle "$name"
+            ((i >= WARMUP)) || continue
+            for k in "${STEPS[@]}" cycle; do
+                S[$name,W,$k]+=" ${C[W,$k]}"
+                S[$name,U,$k]+=" ${C[U,$k]}"
+            done
+            POLLS[$name]+=" $C_POLLS"
+        done
+    done
+    echo "--- $label: $N cycles each after $WARMUP warm-ups each, alternating; loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-13s %9s %9s %9s %9s %12s   (ms; whole cycle: create, start, state, kill, wait, delete)\n' runtime "wall med" p90 min max "cpu med"
+    for name in "${RUNTIMES[@]}"; do
+        # shellcheck disable=SC2086
+        read -r m p lo hi < <(stats ${S[$name,W,cycle]})
+        printf '%-13s %9s %9s %9s %9s %12s\n' "$name" "$m" "$p" "$lo" "$hi" "$(cpu_med "${S[$name,U,cycle]}")"
+    done
+    echo
+    if ((${#RUNTIMES[@]} == 2)); then
+        printf '%-8s %11s %9s %7s   %11s %9s %7s   (medians, ms)\n' step "oci wall" "runc wall" ratio "oci cpu" "runc cpu" ratio
+        for k in "${STEPS[@]}" cycle; do
+            local cw rw cu ru
+            cw=$(med "${S[craterun-oci,W,$k]}") rw=$(med "${S[runc,W,$k]}")
+            cu=$(cpu_med "${S[craterun-oci,U,$k]}") ru=$(cpu_med "${S[runc,U,$k]}")
+            printf '%-8s %11s %9s %7s   %11s %9s %7s\n' "$k" "$cw" "$rw" "$(ratio "$cw" "$rw")x" "$cu" "$ru" "$( [[ $cu == n/a ]] && echo n/a || echo "$(ratio "$cu" "$ru")x")"
+        done
+        for name in "${RUNTIMES[@]}"; do
+            printf '  %s: %s state polls per wait (mean)\n' "$name" "$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.1f", s / NF }' <<<"${POLLS[$name]}")"
+        done
+        echo "ratio craterun-oci/runc, whole cycle: wall $(ratio "$(med "${S[craterun-oci,W,cycle]}")" "$(med "${S[runc,W,cycle]}")")x, cpu $( [[ -z $CPU_ACCT ]] && echo n/a || echo "$(ratio "$(med "${S[craterun-oci,U,cycle]}")" "$(med "${S[runc,U,cycle]}")")x")   target: <= 0.33x runc"
+    else
+        for k in "${STEPS[@]}"; do printf '  %-8s wall %s ms, cpu %s ms (median)\n' "$k" "$(med "${S[runc,W,$k]}")" "$(cpu_med "${S[runc,U,$k]}")"; done
+    fi
+    echo
+}
+cpu_med() { if [[ -z $CPU_ACCT ]]; then echo n/a; else med "$1"; fi; }
 
 snapshot_binaries "$WORK"
 BIN_OF=([craterun-oci]=$CRATERUN_OCI [runc]=$RUNC)
 print_header "OCI CLI cycle (create, start, state until stopped, delete): craterun-oci vs runc"
 echo "oci:      $CRATERUN_OCI_SRC"
+cpu_acct_enter
 "$BENCH_DIR/make-bundle.sh" "$BUNDLE" "$CGNAME" >/dev/null
-echo "bundle:   $BUNDLE (/bin/true, cgroupsPath $CGNAME, relative)"
+jq '.process.args = ["/bin/sleep", "1000"]' "$BUNDLE/config.json" >"$WORK/config.json"
+mv "$WORK/config.json" "$BUNDLE/config.json"
+echo "cpu:      ${CPU_ACCT:+cgroup $CPU_ACCT (cpuacct.usage: every process of a step, orphans included)}${CPU_ACCT_WHY:+n/a: $CPU_ACCT_WHY}"
+echo "bundle:   $BUNDLE (/bin/sleep 1000, cgroupsPath $CGNAME, relative)"
 if [[ ${BENCH_OCI_COMPAT:-0} == 1 ]]; then
     # Workaround, opt-in: the part of runc's default spec that craterun-oci rejected when
     # this was written (see README). Applied to the one bundle both runtimes use.
@@ -146,37 +207,9 @@ fi
 echo "runs:     $N cycles each after $WARMUP warm-ups each${probe_err:+ (runc only)}, alternating (order swapped every round)"
 echo
 
-declare -A S_TOTAL=() S_CREATE=() S_START=() S_WAIT=() S_DELETE=() S_POLLS=()
-for ((i = 0; i < WARMUP + N; i++)); do
-    order=("${RUNTIMES[@]}")
-    if ((i % 2 == 1 && ${#RUNTIMES[@]} == 2)); then order=("${RUNTIMES[1]}" "${RUNTIMES[0]}"); fi
-    for name in "${order[@]}"; do
-        cycle "$name"
-        if ((i >= WARMUP)); then
-            S_TOTAL[$name]+=" $C_TOTAL"; S_CREATE[$name]+=" $C_CREATE"; S_START[$name]+=" $C_START"
-            S_WAIT[$name]+=" $C_WAIT"; S_DELETE[$name]+=" $C_DELETE"; S_POLLS[$name]+=" $C_POLLS"
-        fi
-    done
-done
-
-# shellcheck disable=SC2086  # unquoted on purpose: a list of numbers
-med() { stats $1 | cut -d' ' -f1; }
-printf '%-13s %9s %9s %9s %9s   (ms, n=%d each; whole cycle)\n' runtime median p90 min max "$N"
-for name in "${RUNTIMES[@]}"; do
-    # shellcheck disable=SC2086
-    read -r m p lo hi < <(stats ${S_TOTAL[$name]})
-    printf '%-13s %9s %9s %9s %9s\n' "$name" "$m" "$p" "$lo" "$hi"
-done
-echo
-printf '%-13s %9s %9s %9s %9s %11s   (medians, ms)\n' runtime create start wait delete "state polls"
-for name in "${RUNTIMES[@]}"; do
-    polls=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.1f", s / NF }' <<<"${S_POLLS[$name]}")
-    printf '%-13s %9s %9s %9s %9s %11s\n' "$name" "$(med "${S_CREATE[$name]}")" "$(med "${S_START[$name]}")" \
-        "$(med "${S_WAIT[$name]}")" "$(med "${S_DELETE[$name]}")" "$polls (mean)"
-done
-echo
-if [[ -z $probe_err ]]; then
-    echo "ratio craterun-oci/runc (medians of the whole cycle): $(ratio "$(med "${S_TOTAL[craterun-oci]}")" "$(med "${S_TOTAL[runc]}")")x   target: <= 0.33x runc"
-else
-    echo "ratio craterun-oci/runc: n/a (craterun-oci not available)   target: <= 0.33x runc"
+phase "quiet (nothing else of ours running)"
+if [[ ${BENCH_HOG:-1} == 1 ]]; then
+    start_hogs "$(nproc)"
+    phase "busy: $(nproc) CPU hogs (sh -c 'while :; do :; done', pids ${HOG_PIDS[*]}) on $(nproc) CPUs"
+    stop_hogs
 fi

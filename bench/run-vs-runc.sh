@@ -5,7 +5,10 @@
 #   craterun: craterun --root S run --rm --rootfs B/rootfs -- /bin/true
 #   runc:     runc --root R run --bundle B <unique id>        (create+start+wait+delete)
 # Each sample is the wall time of that one command (EPOCHREALTIME around it, in-process,
-# no fork for the clock), stdout/stderr to files. 3 warm-ups of each first, not counted.
+# no fork for the clock), stdout/stderr to files, and its CPU time: user+sys of every process
+# it started (the monitor, the container, runc init; orphans too) from a cpuacct cgroup the
+# script moves itself into (lib.sh cpu_acct_enter), read once nothing of the run is left.
+# Then the same with one CPU hog per CPU (BENCH_HOG=0: not), where nothing can overlap. 3 warm-ups of each first, not counted.
 # Rounds alternate the order (even: craterun first, odd: runc first) so neither always
 # runs right after the other.
 #
@@ -66,6 +69,8 @@ install_cleanup_traps
 
 snapshot_binaries "$WORK"
 print_header "craterun run --rm vs runc run: /bin/true on a busybox rootfs"
+cpu_acct_enter
+echo "cpu:      ${CPU_ACCT:+cgroup $CPU_ACCT (cpuacct.usage: every process of a run, the monitor and the container included)}${CPU_ACCT_WHY:+n/a: $CPU_ACCT_WHY}"
 "$BENCH_DIR/make-bundle.sh" "$BUNDLE" "$CGNAME" >/dev/null
 echo "bundle:   $BUNDLE (cgroupsPath $CGNAME, relative)"
 echo "runs:     $N each after $WARMUP warm-ups each, alternating (order swapped every round)"
@@ -78,30 +83,47 @@ run_runc() {
     timed "$RUNC" --root "$RUNC_ROOT" run --bundle "$BUNDLE" "bench-$$-$SEQ"
 }
 
-declare -a T_CR=() T_RUNC=()
-for ((i = 0; i < WARMUP + N; i++)); do
-    if ((i % 2 == 0)); then
-        run_craterun; cr=$LAST_US
-        run_runc; rc=$LAST_US
-    else
-        run_runc; rc=$LAST_US
-        run_craterun; cr=$LAST_US
-    fi
-    if ((i >= WARMUP)); then
-        T_CR+=("$cr"); T_RUNC+=("$rc")
-    fi
-done
-
-# Nothing may be left behind by the --rm runs
-left=$("$CRATERUN" --root "$CR_STATE" ps -a -q)
-[[ -z $left ]] || echo "ODD: craterun run --rm left containers in its state: $left" >&2
-
-read -r cr_med cr_p90 cr_min cr_max < <(stats "${T_CR[@]}")
-read -r rc_med rc_p90 rc_min rc_max < <(stats "${T_RUNC[@]}")
-printf '%-10s %9s %9s %9s %9s   (ms, n=%d each)\n' runtime median p90 min max "$N"
-printf '%-10s %9s %9s %9s %9s\n' craterun "$cr_med" "$cr_p90" "$cr_min" "$cr_max"
-printf '%-10s %9s %9s %9s %9s\n' runc "$rc_med" "$rc_p90" "$rc_min" "$rc_max"
-echo "ratio craterun/runc (medians): $(ratio "$cr_med" "$rc_med")x   target: <= 0.33x runc"
+# phase LABEL: WARMUP + N alternating runs of each; prints wall and CPU (user+sys of every
+# process a run started, the monitor included: cpuacct, SETTLE=1 waits for the monitor's exit).
+phase() {
+    local i cr rc cru rcu
+    local -a T_CR=() T_RUNC=() U_CR=() U_RUNC=()
+    for ((i = 0; i < WARMUP + N; i++)); do
+        if ((i % 2 == 0)); then
+            run_craterun; cr=$LAST_US cru=${LAST_CPU_US:-0}
+            run_runc; rc=$LAST_US rcu=${LAST_CPU_US:-0}
+        else
+            run_runc; rc=$LAST_US rcu=${LAST_CPU_US:-0}
+            run_craterun; cr=$LAST_US cru=${LAST_CPU_US:-0}
+        fi
+        if ((i >= WARMUP)); then
+            T_CR+=("$cr"); T_RUNC+=("$rc"); U_CR+=("$cru"); U_RUNC+=("$rcu")
+        fi
+    done
+    # Nothing may be left behind by the --rm runs
+    left=$("$CRATERUN" --root "$CR_STATE" ps -a -q)
+    [[ -z $left ]] || echo "ODD: craterun run --rm left containers in its state: $left" >&2
+    read -r cr_med cr_p90 cr_min cr_max < <(stats "${T_CR[@]}")
+    read -r rc_med rc_p90 rc_min rc_max < <(stats "${T_RUNC[@]}")
+    read -r cu_med _ < <(stats "${U_CR[@]}")
+    read -r ru_med _ < <(stats "${U_RUNC[@]}")
+    [[ -n $CPU_ACCT ]] || cu_med=n/a ru_med=n/a
+    echo "--- $1: loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-10s %9s %9s %9s %9s %9s   (ms, n=%d each)\n' runtime "wall med" p90 min max "cpu med" "$N"
+    printf '%-10s %9s %9s %9s %9s %9s\n' craterun "$cr_med" "$cr_p90" "$cr_min" "$cr_max" "$cu_med"
+    printf '%-10s %9s %9s %9s %9s %9s\n' runc "$rc_med" "$rc_p90" "$rc_min" "$rc_max" "$ru_med"
+    echo "ratio craterun/runc (medians): wall $(ratio "$cr_med" "$rc_med")x, cpu $([[ -n $CPU_ACCT ]] && echo "$(ratio "$cu_med" "$ru_med")x" || echo n/a)   target: <= 0.33x runc"
+}
+# shellcheck disable=SC2034  # read by lib.sh timed
+SETTLE=1
+phase "quiet (nothing else of ours running)"
+if [[ ${BENCH_HOG:-1} == 1 ]]; then
+    start_hogs "$(nproc)"
+    phase "busy: $(nproc) CPU hogs (sh -c 'while :; do :; done', pids ${HOG_PIDS[*]}) on $(nproc) CPUs"
+    stop_hogs
+fi
+# shellcheck disable=SC2034
+SETTLE=0
 # For scale only (not alternated, not a runtime): the bare floor of namespaces + exec,
 # no cgroup, no pivot_root, no mounts (unshare makes the new mount namespace private).
 if command -v unshare >/dev/null; then

@@ -25,7 +25,8 @@ public static class OciCli
     private static readonly Option<string?> Rootless = new("--rootless") { Hidden = true, Recursive = true };
     private static readonly Option<string?> Criu = new("--criu") { Hidden = true, Recursive = true };
 
-    private static ParseResult? _parsed;
+    /// <summary>The global options of this invocation (defaults until parsed).</summary>
+    private static OciGlobals _globals = new();
 
     public static int Run(string[] args)
     {
@@ -34,6 +35,13 @@ public static class OciCli
             Console.WriteLine($"craterun version {Version}\nspec: {SpecBuilder.OciVersion}\nruntime: .NET NativeAOT, C stage launch.c");
             return 0;
         }
+        // create/state/start/kill/delete, sent for every container by shims: no System.CommandLine tree
+        if (OciShortArgs.TryParse(args) is { } quick)
+        {
+            _globals = quick.Globals;
+            DebugLog("command line: " + string.Join(' ', args));
+            return RunShort(quick);
+        }
         var root = new RootCommand("craterun-oci: a runc-compatible OCI runtime")
         {
             Root, Log, LogFormat, Debug, SystemdCgroup, Rootless, Criu,
@@ -41,14 +49,15 @@ public static class OciCli
             ListCommand(), PsCommand(), PauseCommand(), ResumeCommand(), EventsCommand(), UpdateCommand(), SpecCommand(), FeaturesCommand(),
         };
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["exec"] = 1 });
-        _parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        if (_parsed.Errors.Count > 0)
+        var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        _globals = new OciGlobals(parsed.GetValue(Root), parsed.GetValue(Log), parsed.GetValue(LogFormat) ?? "text", parsed.GetValue(Debug), parsed.GetValue(SystemdCgroup));
+        if (parsed.Errors.Count > 0)
         {
-            foreach (var e in _parsed.Errors) Fail(e.Message);
+            foreach (var e in parsed.Errors) Fail(e.Message);
             return ExitCodes.OciError;
         }
         DebugLog("command line: " + string.Join(' ', args));
-        return _parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+        return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
     }
 
     public static string Version => typeof(OciCli).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
@@ -66,9 +75,25 @@ public static class OciCli
         return false;
     }
 
-    private static ContainerEngine Engine(ParseResult p)
+    /// <summary>A command that <see cref="OciShortArgs"/> read: the same actions as the full parser's.</summary>
+    private static int RunShort(OciShortCommand c) => c.Name switch
     {
-        var root = p.GetValue(Root);
+        "state" => Handle(c.Name, engine => PrintState(engine, c.Id)),
+        "start" => Handle(c.Name, engine => StartContainer(engine, c.Id)),
+        "kill" => Handle(c.Name, engine => KillContainer(engine, c.Id, c.Signal, c.Has("--all"))),
+        "delete" => Handle(c.Name, engine => DeleteContainer(engine, c.Id, c.Has("--force"))),
+        "create" => Handle(c.Name, engine =>
+        {
+            CreateContainer(engine, new CreateArgs(c.Value("--bundle") ?? ".", c.Value("--pid-file"), c.Value("--console-socket"),
+                c.Has("--no-pivot"), c.Value("--preserve-fds") is { } n ? int.Parse(n, System.Globalization.CultureInfo.InvariantCulture) : 0), c.Id);
+            return 0;
+        }),
+        _ => throw new InvalidOperationException($"not a short OCI command: {c.Name}"),
+    };
+
+    private static ContainerEngine Engine()
+    {
+        var root = _globals.Root;
         if (string.IsNullOrEmpty(root))
         {
             var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
@@ -82,12 +107,15 @@ public static class OciCli
     /// format. As runc, every error exits 1, except exec's: 255 (<paramref name="errorCode"/>),
     /// so that a caller tells them from the exec'd process's own code.
     /// </summary>
-    private static int Handle(ParseResult p, Func<ContainerEngine, int> handler, int errorCode = ExitCodes.OciError)
+    private static int Handle(ParseResult p, Func<ContainerEngine, int> handler, int errorCode = ExitCodes.OciError) =>
+        Handle(p.CommandResult.Command.Name, handler, errorCode);
+
+    private static int Handle(string command, Func<ContainerEngine, int> handler, int errorCode = ExitCodes.OciError)
     {
         try
         {
-            var code = handler(Engine(p));
-            DebugLog($"{p.CommandResult.Command.Name}: exit {code}");
+            var code = handler(Engine());
+            DebugLog($"{command}: exit {code}");
             return code;
         }
         catch (NoSuchContainerException e)
@@ -108,24 +136,24 @@ public static class OciCli
     /// <summary>One line on stderr and, as containerd expects, in --log at that level.</summary>
     private static void Report(string level, string message)
     {
-        Console.Error.WriteLine(level == "error" ? "craterun-oci: " + message : $"craterun-oci: {level}: {message}");
+        StdStreams.WriteLine(StdStreams.Err, level == "error" ? "craterun-oci: " + message : $"craterun-oci: {level}: {message}");
         WriteLog(level, message);
     }
 
     /// <summary>With --debug: a debug line in --log (runc's logrus lines), nothing otherwise.</summary>
     private static void DebugLog(string message)
     {
-        if (_parsed?.GetValue(Debug) == true) WriteLog("debug", message);
+        if (_globals.Debug) WriteLog("debug", message);
     }
 
     /// <summary>One line in --log, in --log-format: text (logrus key=value) or json, as containerd reads runc's.</summary>
     private static void WriteLog(string level, string message)
     {
-        if (_parsed?.GetValue(Log) is not { Length: > 0 } log) return;
+        if (_globals.Log is not { Length: > 0 } log) return;
         try
         {
             var time = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", System.Globalization.CultureInfo.InvariantCulture);
-            var line = _parsed.GetValue(LogFormat) == "json"
+            var line = _globals.LogFormat == "json"
                 ? $"{{\"level\":\"{level}\",\"msg\":{JsonSerializer.Serialize(message, CliJson.Default.String)},\"time\":\"{time}\"}}\n"
                 : $"time=\"{time}\" level={level} msg={JsonSerializer.Serialize(message, CliJson.Default.String)}\n";
             File.AppendAllText(log, line);
@@ -150,6 +178,12 @@ public static class OciCli
         new Option<bool>("--no-new-keyring") { Description = "Accepted for compatibility: no session keyring is created anyway" },
         new Option<int>("--preserve-fds") { Description = "Pass this many fds after stdio (3..) to the container" });
 
+    /// <summary>create's (and run's) options, from either parser.</summary>
+    private sealed record CreateArgs(string Bundle, string? PidFile, string? ConsoleSocket, bool NoPivot, int PreserveFds);
+
+    private static CreateArgs Read(ParseResult p, CreateFlags f) =>
+        new(p.GetValue(f.Bundle) ?? ".", p.GetValue(f.PidFile), p.GetValue(f.ConsoleSocket), p.GetValue(f.NoPivot), p.GetValue(f.PreserveFds));
+
     private static void AddFlags(Command c, CreateFlags f)
     {
         c.Options.Add(f.Bundle);
@@ -165,12 +199,12 @@ public static class OciCli
     /// terminal asked for without --console-socket comes back to us, as runc relays its caller's
     /// terminal: the returned pty master, else null.
     /// </summary>
-    private static (ContainerRecord Record, SafeFd? Master) CreateContainer(ContainerEngine engine, ParseResult p, CreateFlags f, string id, bool foreground = false)
+    private static (ContainerRecord Record, SafeFd? Master) CreateContainer(ContainerEngine engine, CreateArgs a, string id, bool foreground = false)
     {
-        var bundle = Path.GetFullPath(p.GetValue(f.Bundle) ?? ".");
+        var bundle = Path.GetFullPath(a.Bundle);
         var record = new ContainerRecord { Id = id, Bundle = bundle, Created = DateTimeOffset.UtcNow, Face = "oci" };
         var spec = ContainerEngine.LoadSpec(record);
-        if (p.GetValue(SystemdCgroup) || spec.Linux?.CgroupsPath?.Count(c => c == ':') == 2)
+        if (_globals.SystemdCgroup || spec.Linux?.CgroupsPath?.Count(c => c == ':') == 2)
             throw new CrateRunException("the systemd cgroup driver is not supported: use cgroupfs (a plain cgroupsPath, without --systemd-cgroup)");
         // joining another container's PID namespace: processes there could reach ours (CVE-2019-5736)
         if (spec.Linux?.Namespaces?.Any(n => n.Type == "pid" && !string.IsNullOrEmpty(n.Path)) == true)
@@ -178,15 +212,15 @@ public static class OciCli
         record.Annotations = spec.Annotations;
         record.Command = spec.Process?.Args ?? [];
         record.Tty = spec.Process?.Terminal ?? false;
-        using var console = ForegroundConsole.For(record.Tty && foreground && p.GetValue(f.ConsoleSocket) is null);
+        using var console = ForegroundConsole.For(record.Tty && foreground && a.ConsoleSocket is null);
         engine.Register(record);
         var created = engine.Create(id, new CreateOptions
         {
             ConsoleFd = console?.Theirs.Fd ?? -1,
-            ConsoleSocketPath = p.GetValue(f.ConsoleSocket),
-            PidFile = p.GetValue(f.PidFile),
-            NoPivot = p.GetValue(f.NoPivot),
-            PreserveFds = p.GetValue(f.PreserveFds),
+            ConsoleSocketPath = a.ConsoleSocket,
+            PidFile = a.PidFile,
+            NoPivot = a.NoPivot,
+            PreserveFds = a.PreserveFds,
         });
         return (created, console?.ReceiveMaster());
     }
@@ -199,7 +233,7 @@ public static class OciCli
         AddFlags(cmd, f);
         cmd.SetAction(p => Handle(p, engine =>
         {
-            CreateContainer(engine, p, f, p.GetValue(id)!);
+            CreateContainer(engine, Read(p, f), p.GetValue(id)!);
             return 0;
         }));
         return cmd;
@@ -209,12 +243,7 @@ public static class OciCli
     {
         var id = IdArgument();
         var cmd = new Command("start", "Start a created container") { id };
-        cmd.SetAction(p => Handle(p, engine =>
-        {
-            var cid = p.GetValue(id)!;
-            engine.Start(cid);
-            return 0;
-        }));
+        cmd.SetAction(p => Handle(p, engine => StartContainer(engine, p.GetValue(id)!)));
         return cmd;
     }
 
@@ -229,7 +258,7 @@ public static class OciCli
         cmd.SetAction(p => Handle(p, engine =>
         {
             var cid = p.GetValue(id)!;
-            var (r, master) = CreateContainer(engine, p, f, cid, foreground: !p.GetValue(detach));
+            var (r, master) = CreateContainer(engine, Read(p, f), cid, foreground: !p.GetValue(detach));
             int code;
             using (master)
             {
@@ -251,11 +280,7 @@ public static class OciCli
     {
         var id = IdArgument();
         var cmd = new Command("state", "Print the container's state as JSON") { id };
-        cmd.SetAction(p => Handle(p, engine =>
-        {
-            Console.WriteLine(OciJson.Serialize(State(engine, p.GetValue(id)!)));
-            return 0;
-        }));
+        cmd.SetAction(p => Handle(p, engine => PrintState(engine, p.GetValue(id)!)));
         return cmd;
     }
 
@@ -268,11 +293,7 @@ public static class OciCli
         var id = IdArgument();
         var signal = new Argument<string>("signal") { Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "SIGTERM" };
         var cmd = new Command("kill", "Send a signal to the container") { all, id, signal };
-        cmd.SetAction(p => Handle(p, engine =>
-        {
-            engine.Kill(p.GetValue(id)!, Signals.Parse(p.GetValue(signal) ?? "SIGTERM"), p.GetValue(all));
-            return 0;
-        }));
+        cmd.SetAction(p => Handle(p, engine => KillContainer(engine, p.GetValue(id)!, p.GetValue(signal) ?? "SIGTERM", p.GetValue(all))));
         return cmd;
     }
 
@@ -281,15 +302,36 @@ public static class OciCli
         var force = new Option<bool>("--force", "-f") { Description = "Kill a running container first" };
         var id = IdArgument();
         var cmd = new Command("delete", "Delete a container and everything it holds") { force, id };
-        cmd.SetAction(p => Handle(p, engine =>
-        {
-            // As runc: `delete --force` of a container that is not there succeeds. containerd's
-            // shim runs it again after a normal delete, podman after a failed create.
-            if (p.GetValue(force) && !engine.Store.Exists(p.GetValue(id)!)) return 0;
-            engine.Delete(p.GetValue(id)!, p.GetValue(force));
-            return 0;
-        }));
+        cmd.SetAction(p => Handle(p, engine => DeleteContainer(engine, p.GetValue(id)!, p.GetValue(force))));
         return cmd;
+    }
+
+    private static int StartContainer(ContainerEngine engine, string id)
+    {
+        engine.Start(id);
+        return 0;
+    }
+
+    private static int PrintState(ContainerEngine engine, string id)
+    {
+        // not through Console (its set-up is a tenth of this command), nor the generated serializer (another tenth)
+        StdStreams.WriteLine(StdStreams.Out, OciStateJson.Write(State(engine, id)));
+        return 0;
+    }
+
+    private static int KillContainer(ContainerEngine engine, string id, string signal, bool all)
+    {
+        engine.Kill(id, Signals.Parse(signal), all);
+        return 0;
+    }
+
+    private static int DeleteContainer(ContainerEngine engine, string id, bool force)
+    {
+        // As runc: `delete --force` of a container that is not there succeeds. containerd's
+        // shim runs it again after a normal delete, podman after a failed create.
+        if (force && !engine.Store.Exists(id)) return 0;
+        engine.Delete(id, force);
+        return 0;
     }
 
     // ---- exec ---------------------------------------------------------------------------

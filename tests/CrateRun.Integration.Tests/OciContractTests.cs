@@ -210,6 +210,64 @@ public sealed class OciContractTests(CrateRunFixture f)
         }
     }
 
+    /// <summary>
+    /// The per-container commands in the spellings callers send them: containerd's shim puts
+    /// --root/--log/--log-format json before the command and reads the error from the log
+    /// (as JSON: level, msg); conmon and scripts write --root=R, -a, -f. runc is the reference
+    /// for the exit code and the log line; both runtimes must leave a JSON error line.
+    /// </summary>
+    [RootFact]
+    public async Task Short_commands_take_the_global_options_shims_send_and_log_errors_as_runc_does()
+    {
+        var dir = NewDir("short");
+        var bundle = OciBundles.WriteBundle(dir, "b", BaseConfig(["sleep", "1000"]));
+        foreach (var (name, binary) in new[] { ("runc", RuncPath()), ("craterun-oci", Oci()) })
+        {
+            var root = Path.Combine(dir, name + "-root");
+            var log = Path.Combine(dir, name + "-log.json");
+            var id = "short-" + Guid.NewGuid().ToString("N")[..8];
+            string[] shim = ["--root", root, "--log", log, "--log-format", "json"];
+            try
+            {
+                // errors on a container that is not there: exit 1, "does not exist", one JSON error line in --log
+                foreach (string[] args in new[] { new[] { "state", id }, ["kill", "--all", id, "9"], ["delete", id], ["start", id] })
+                {
+                    File.Delete(log);
+                    var r = await Proc.Run(binary, [.. shim, .. args]);
+                    Assert.True(r.ExitCode == 1 && r.Stderr.Contains("does not exist"), $"{name} {string.Join(' ', args)}: {r}");
+                    var error = File.ReadAllLines(log).Select(l => JsonNode.Parse(l)!.AsObject()).Where(o => (string?)o["level"] == "error").ToList();
+                    Assert.True(error.Count == 1 && ((string)error[0]["msg"]!).Contains("does not exist"), $"{name} {string.Join(' ', args)}: log {File.ReadAllText(log)}");
+                }
+                Assert.Equal(0, (await Proc.Run(binary, [.. shim, "delete", "--force", id])).ExitCode);
+                // two commands writing to one file, as a script's `{ ...; ...; } >FILE 2>&1`: both lines stay
+                var both = Path.Combine(dir, name + "-both.txt");
+                var sh = await Proc.Run("/bin/sh", ["-c", "{ \"$0\" --root \"$1\" state \"$2\"; \"$0\" --root \"$1\" state \"$2\"; } >\"$3\" 2>&1", binary, root, id, both]);
+                Assert.True(File.ReadAllLines(both).Count(l => l.Contains("does not exist")) == 2, $"{name}: {File.ReadAllText(both)} ({sh})");
+
+                // the shim's create and start; the pid file holds the process that state reports
+                var pidFile = Path.Combine(dir, name + ".pid");
+                var create = await Proc.Run(binary, [.. shim, "create", "--bundle", bundle, "--pid-file", pidFile, id], timeout: TimeSpan.FromSeconds(20));
+                Assert.True(create.ExitCode == 0, $"{name}: {create}");
+                var start = await Proc.Run(binary, [.. shim, "start", id]);
+                Assert.True(start.ExitCode == 0, $"{name}: {start}");
+                var state = await Proc.Run(binary, ["--root=" + root, "state", id]);
+                Assert.True(state.ExitCode == 0 && (string?)JsonNode.Parse(state.Stdout)!["status"] == "running", $"{name}: {state}");
+                Assert.Equal(File.ReadAllText(pidFile).Trim(), ((int)JsonNode.Parse(state.Stdout)!["pid"]!).ToString());
+                var kill = await Proc.Run(binary, ["--root", root, "--log", log, "kill", "-a", id, "KILL"]);
+                Assert.True(kill.ExitCode == 0, $"{name}: {kill}");
+                var deadline = DateTime.UtcNow.AddSeconds(10);
+                while (!(await Proc.Run(binary, ["--root", root, "state", id])).Stdout.Contains("\"stopped\"") && DateTime.UtcNow < deadline) await Task.Delay(20);
+                var delete = await Proc.Run(binary, ["--root", root, "delete", "-f", id]);
+                Assert.True(delete.ExitCode == 0, $"{name}: {delete}");
+                Assert.False(Directory.Exists(Path.Combine(root, id)), $"{name}: state left behind");
+            }
+            finally
+            {
+                await Proc.Run(binary, ["--root", root, "delete", "--force", id]);
+            }
+        }
+    }
+
     // ---- item 8: flags scripts use ----------------------------------------------------------
 
     [RootFact]

@@ -79,7 +79,7 @@ public sealed class ContainerStore(string root)
     {
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(PathOf(id, MetadataFile)), StateJsonContext.Default.ContainerRecord);
+            return ContainerRecordReader.Read(File.ReadAllBytes(PathOf(id, MetadataFile)));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return null; }
         catch (JsonException e) { throw new CrateRunException($"container {id}: corrupt {MetadataFile}: {e.Message}"); }
