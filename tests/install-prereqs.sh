@@ -13,9 +13,10 @@ export DEBIAN_FRONTEND=noninteractive
 # libseccomp2, golang-github-containers-common: the seccomp tests compare with libseccomp itself and
 # compile podman's profile (/usr/share/containers/seccomp.json); runc and podman pull them in anyway;
 # e2fsprogs: chattr (an immutable state root, CliInputTests).
+# docker-registry, apache2-utils (htpasswd), openssl, zstd, libcap2-bin (setcap, getcap): RegistryTests.
 PACKAGES=(busybox-static util-linux procps gcc libc6-dev zlib1g-dev runc file iproute2 ca-certificates uidmap
     podman containerd umoci skopeo jq docker.io containernetworking-plugins qemu-system-x86 cpio xz-utils time
-    libseccomp2 golang-github-containers-common e2fsprogs)
+    libseccomp2 golang-github-containers-common e2fsprogs docker-registry apache2-utils openssl zstd libcap2-bin)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
