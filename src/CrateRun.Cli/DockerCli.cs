@@ -295,11 +295,12 @@ public static class DockerCli
                     PrintJson(list);
                     return 0;
                 case "table":
-                    Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND"],
+                    Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND", "PORTS"],
                         list.Select(r => new[]
                         {
                             ContainerId.Short(r.Id), r.Name ?? "-", r.Status == ContainerStatus.Exited || r.Pid == 0 ? "-" : r.Pid.ToString(),
                             StatusText(r), r.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss") + " UTC", Table.Command(r.Command),
+                            string.Join(", ", r.Network?.Ports.Select(port => port.ToString()) ?? []),
                         })));
                     return 0;
                 default:
