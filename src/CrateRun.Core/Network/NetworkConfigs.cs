@@ -69,17 +69,31 @@ public static partial class NetworkConfigs
     public static (string Subnet, string Gateway) ParseSubnet(string subnet, string? gateway)
     {
         var parts = subnet.Split('/');
-        if (parts.Length != 2 || !IPAddress.TryParse(parts[0], out var ip) || ip.AddressFamily != AddressFamily.InterNetwork
+        if (parts.Length != 2 || !TryParseAddress(parts[0], out var ip) || ip.AddressFamily != AddressFamily.InterNetwork
             || !int.TryParse(parts[1], out var prefix) || prefix is < 8 or > 30)
             throw new UsageException($"invalid --subnet '{subnet}': expected an IPv4 CIDR like 10.212.0.0/24 (prefix 8 to 30)");
         var mask = prefix == 0 ? 0u : uint.MaxValue << (32 - prefix);
         var network = ToUint(ip) & mask;
         var normalised = $"{FromUint(network)}/{prefix}";
         if (gateway is null) return (normalised, FromUint(network + 1).ToString());
-        if (!IPAddress.TryParse(gateway, out var gw) || gw.AddressFamily != AddressFamily.InterNetwork || (ToUint(gw) & mask) != network
+        if (!TryParseAddress(gateway, out var gw) || gw.AddressFamily != AddressFamily.InterNetwork || (ToUint(gw) & mask) != network
             || ToUint(gw) == network || ToUint(gw) == (network | ~mask))
             throw new UsageException($"invalid --gateway '{gateway}': not a host address of {normalised}");
         return (normalised, gw.ToString());
+    }
+
+    /// <summary>An IP address as people write one: IPv6, or IPv4 as four decimal parts (not inet_aton's "1.2.3" or "0x7f.1").</summary>
+    public static bool TryParseAddress(string text, out IPAddress address)
+    {
+        address = IPAddress.None;
+        if (!text.Contains(':'))
+        {
+            var parts = text.Split('.');
+            if (parts.Length != 4 || parts.Any(p => p.Length is 0 or > 3 || !p.All(char.IsAsciiDigit))) return false;
+        }
+        if (!IPAddress.TryParse(text, out var parsed)) return false;
+        address = parsed;
+        return true;
     }
 
     /// <summary>Whether two IPv4 CIDRs overlap.</summary>
@@ -154,7 +168,7 @@ public static partial class NetworkConfigs
                 default: throw Bad(parts.Length == 1 ? "no host port (publishing on a random port is not supported)" : "too many ':'");
             }
         }
-        if (hostIp is not null && (hostIp.Length == 0 || !IPAddress.TryParse(hostIp, out _))) throw Bad($"'{hostIp}' is not an IP address");
+        if (hostIp is not null && (hostIp.Length == 0 || !TryParseAddress(hostIp, out _))) throw Bad($"'{hostIp}' is not an IP address");
         return new PortMapping { HostIp = hostIp is null ? null : IPAddress.Parse(hostIp).ToString(), HostPort = Port(hostPart, "host"), ContainerPort = Port(ctrPart, "container"), Protocol = protocol };
 
         int Port(string p, string which) =>
@@ -169,11 +183,11 @@ public static partial class NetworkConfigs
         var sep = text.IndexOf('=') is var eq and >= 0 ? eq : text.IndexOf(':');
         if (sep <= 0 || sep == text.Length - 1) throw new UsageException($"invalid --add-host '{text}': expected NAME:IP");
         var (name, ip) = (text[..sep], text[(sep + 1)..].Trim('[', ']'));
-        if (!IPAddress.TryParse(ip, out _)) throw new UsageException($"invalid --add-host '{text}': '{ip}' is not an IP address");
+        if (!TryParseAddress(ip, out _)) throw new UsageException($"invalid --add-host '{text}': '{ip}' is not an IP address");
         if (name.Any(c => char.IsWhiteSpace(c) || c == '#')) throw new UsageException($"invalid --add-host '{text}': bad host name");
         return (name, ip);
     }
 
     public static string ParseDns(string text) =>
-        IPAddress.TryParse(text, out var ip) ? ip.ToString() : throw new UsageException($"invalid --dns '{text}': not an IP address");
+        TryParseAddress(text, out var ip) ? ip.ToString() : throw new UsageException($"invalid --dns '{text}': not an IP address");
 }

@@ -108,7 +108,7 @@ public class NetworkConfigTests
     private static Spec NewSpec() => new()
     {
         Mounts = [new Mount { Destination = "/proc", Type = "proc", Source = "proc" }],
-        Linux = new Linux { Namespaces = [new LinuxNamespace { Type = "pid" }, new LinuxNamespace { Type = "network" }] },
+        Linux = new Core.Oci.Linux { Namespaces = [new LinuxNamespace { Type = "pid" }, new LinuxNamespace { Type = "network" }] },
     };
 
     [Fact]
