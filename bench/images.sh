@@ -4,6 +4,7 @@
 #   bench/images.sh [N]     (root; run under flock /tmp/craterun-suite.lock)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CRATERUN_NETWORK=${CRATERUN_NETWORK:-none} # no bridge in this machine's own network namespace
 B=${CRATERUN_BIN:-$PWD/out/craterun}
 N=${1:-20}
 W=$(mktemp -d /tmp/craterun-bench-images.XXXXXX)

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Shared helpers for the bench scripts (sourced, not run).
 # Requires: bash >= 5 (EPOCHREALTIME), awk, sort, jq.
+export CRATERUN_NETWORK=${CRATERUN_NETWORK:-none} # craterun run defaults to a bridge: not in this machine's own network namespace
 
 export LC_ALL=C   # EPOCHREALTIME with a '.' and awk with '.' decimals
 

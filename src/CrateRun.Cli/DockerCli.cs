@@ -51,6 +51,7 @@ public static class DockerCli
         root.Subcommands.Add(PullCommands.Login());
         root.Subcommands.Add(PullCommands.Logout());
         root.Subcommands.Add(SaveCommand.Create());
+        root.Subcommands.Add(NetworkCommands.Network());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");
@@ -126,7 +127,9 @@ public static class DockerCli
     internal static ContainerEngine Engine(ParseResult p)
     {
         var root = p.GetValue(RootOption) ?? ContainerStore.DefaultRoot(Environment.IsPrivilegedProcess);
-        return new ContainerEngine(new ContainerStore(root));
+        var engine = new ContainerEngine(new ContainerStore(root));
+        engine.ReleaseOrphanNetworks(); // a container whose monitor was killed still holds its network
+        return engine;
     }
 
     // ---- run --------------------------------------------------------------------------
@@ -161,10 +164,12 @@ public static class DockerCli
         var entrypoint = new Option<string?>("--entrypoint") { Description = "Replace the image's Entrypoint (\"\" clears it)" };
         var pull = new Option<string?>("--pull") { Description = "missing (default): pull when not stored; always; never" };
         var command = new Argument<string[]>("command") { Description = "IMAGE [CMD...], or CMD after -- with --rootfs", Arity = ArgumentArity.ZeroOrMore };
+        var (network, publish, dns, addHost) = NetworkCommands.RunOptions();
         var cmd = new Command("run", "Create and run a container")
         {
             rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
             cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull, command,
+            network, publish, dns, addHost,
         };
         cmd.SetAction(p => Program.Guard(() =>
         {
@@ -195,8 +200,11 @@ public static class DockerCli
                 throw new UsageException("the input device is not a TTY (-it needs a terminal on stdin; use -i alone for piped input)");
             var (nnp, unconfined, profilePath) = SpecBuilder.ParseSecurityOpts(p.GetValue(securityOpt) ?? []);
             var maps = SpecBuilder.ParseUserns(p.GetValue(userns), Environment.IsPrivilegedProcess, Linux.Process.UserNamespaces.Uid, Linux.Process.UserNamespaces.Gid);
+            var (networkSettings, joinNetns) = NetworkCommands.ForRun(engine, p.GetValue(network), p.GetValue(publish), p.GetValue(dns), p.GetValue(addHost));
             var options = new RunOptions
             {
+                Network = networkSettings,
+                JoinNetns = joinNetns,
                 Rootfs = resolvedRootfs,
                 Devices = [.. (p.GetValue(device) ?? []).Select(d => SpecBuilder.ParseDevice(d, DeviceNodes.Stat))],
                 Command = cmdArgs,
@@ -291,11 +299,12 @@ public static class DockerCli
                     PrintJson(list);
                     return 0;
                 case "table":
-                    Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND"],
+                    Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND", "PORTS"],
                         list.Select(r => new[]
                         {
                             ContainerId.Short(r.Id), r.Name ?? "-", r.Status == ContainerStatus.Exited || r.Pid == 0 ? "-" : r.Pid.ToString(),
                             StatusText(r), r.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss") + " UTC", Table.Command(r.Command),
+                            string.Join(", ", r.Network?.Ports.Select(port => port.ToString()) ?? []),
                         })));
                     return 0;
                 default:

@@ -19,6 +19,7 @@ public static class RunFlow
     {
         var id = ContainerId.New();
         var spec = SpecBuilder.Build(id, options);
+        if (options.Network is { } network) Core.Network.NetworkSpec.Apply(spec, network, engine.Store.Dir(id), options.JoinNetns);
         // the monitor, started before parsing; it is registered with the container
         var (monitorPid, control) = DockerCli.EarlyMonitor
             ?? throw new CrateRunException("cannot start the container's monitor (craterun _monitor)");
@@ -42,6 +43,7 @@ public static class RunFlow
                 MemoryBytes = options.Memory, Pids = options.Pids, CpuQuota = options.Cpu?.Quota, CpuPeriod = options.Cpu?.Period,
             },
             Annotations = spec.Annotations,
+            Network = options.Network,
         };
         try
         {

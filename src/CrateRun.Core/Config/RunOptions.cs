@@ -69,4 +69,8 @@ public sealed class RunOptions
     public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
     /// <summary>Host devices made available (--device), already looked up on the host.</summary>
     public IReadOnlyList<(Oci.LinuxDevice Device, string Access)> Devices { get; init; } = [];
+    /// <summary>--network, -p, --dns, --add-host (null: the config's own new network namespace, lo only).</summary>
+    public Network.NetworkSettings? Network { get; init; }
+    /// <summary>--network container:ID: the namespace to join (/proc/PID/ns/net).</summary>
+    public string? JoinNetns { get; init; }
 }

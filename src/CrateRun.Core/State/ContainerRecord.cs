@@ -55,6 +55,8 @@ public sealed class ContainerRecord
     public string? LogsStopped { get; set; }
     /// <summary>The face that created it: "docker" (craterun run) or "oci" (craterun-oci create).</summary>
     public string Face { get; set; } = "docker";
+    /// <summary>How it is networked (craterun run --network/-p/--dns/--add-host); null: the OCI face, the config decides.</summary>
+    public Network.NetworkSettings? Network { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

@@ -42,7 +42,7 @@ public sealed class ExecOptions
 /// The container lifecycle of the OCI runtime spec: create, start, state, kill, delete,
 /// plus exec, pause/resume and update. Both faces (craterun run and craterun-oci) use it.
 /// </summary>
-public sealed class ContainerEngine(ContainerStore store)
+public sealed partial class ContainerEngine(ContainerStore store)
 {
     public ContainerStore Store { get; } = store;
     /// <summary>Where warnings go (a failed poststart or poststop hook): stderr unless the face says otherwise.</summary>
@@ -100,6 +100,7 @@ public sealed class ContainerEngine(ContainerStore store)
                 requireLayout: false);
             r.Rootfs = rootfs;
             var launch = new LaunchSpec { PreserveFds = o.PreserveFds, Stdio = o.Stdio };
+            PrepareNetworkFiles(r); // the sources of the /etc/hosts, resolv.conf, hostname binds exist before the mounts
             using var joined = PlanNamespaces(spec, launch);
             bool userns = SetupPlanner.HasNamespace(spec, "user", newOnly: false);
             // The Docker-like face asks for an id-mapped rootfs with --userns; OCI clients prepare their own.
@@ -141,7 +142,11 @@ public sealed class ContainerEngine(ContainerStore store)
             {
                 JoinCgroup = cg is null ? null : cg.AddProcess,
                 MapIds = pid => UserNamespaces.WriteMaps(pid, spec.Linux?.UidMappings, spec.Linux?.GidMappings),
-                BeforeGo = pid => SetOomScoreAdj(pid, process.OomScoreAdj),
+                BeforeGo = pid =>
+                {
+                    SetOomScoreAdj(pid, process.OomScoreAdj);
+                    AttachNetworks(r, pid); // its network namespace exists (clone), its process has not run anything yet
+                },
                 IdmappedRootfs = idmap ? pid => UserNamespaces.IdmappedTree(rootfs, pid) : null,
                 SeccompListener = (pid, listener) => SendSeccompListener(spec, id, r.Bundle, Core.Oci.OciStatus.Creating, pid, pid, listener),
                 RunHooks = pid =>
@@ -180,6 +185,7 @@ public sealed class ContainerEngine(ContainerStore store)
             ownPrepared?.Dispose(); // removes the cgroup it made, unless kept
             if (removeCgroupOnFailure) TryRemoveCreated(cgroup!);
             if (imageMounted) Images.ImageRootfs.Unmount(Store.Dir(id));
+            DetachNetworks(id, null);
             Store.RemoveDir(id);
             throw;
         }
@@ -487,6 +493,7 @@ public sealed class ContainerEngine(ContainerStore store)
             throw new CrateRunException(ContainerStatus.DeleteRefusal(id, status));
         if (status is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Paused)
         {
+            DetachNetworks(id, r); // while its namespace still exists: the plugins remove the veth themselves
             var cg = Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents);
             if (cg.IsFrozen()) cg.Thaw();
             Processes.Signal(r.Pid, Interop.Sys.SIGKILL);
@@ -507,6 +514,7 @@ public sealed class ContainerEngine(ContainerStore store)
                 cg.Destroy();
             }
             if (Images.ImageRootfs.IsImageContainer(fresh.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
+            DetachNetworks(id, fresh);
             Store.RemoveDir(id);
         }
         if (r.Hooks?.Poststop is { Count: > 0 } poststop)
@@ -535,6 +543,7 @@ public sealed class ContainerEngine(ContainerStore store)
         }
         // the image's overlay is only needed while the process runs
         if (Images.ImageRootfs.IsImageContainer(r.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
+        DetachNetworks(id, r);
         Store.Save(r);
         return r;
     }

@@ -67,6 +67,8 @@ public sealed class CrateRunFixture : IDisposable
     {
         ["CRATERUN_ROOT"] = StateRoot,
         [MarkerVariable] = StateRoot,
+        // no bridge in this machine's own network namespace: NetworkTests make a sandbox for theirs
+        ["CRATERUN_NETWORK"] = "none",
     };
 
     public const string MarkerVariable = "CRATERUN_INTEGRATION_TESTS";

@@ -1,0 +1,216 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using CrateRun.Core;
+using CrateRun.Core.Network;
+using CrateRun.Core.State;
+using CrateRun.Linux.Process;
+
+namespace CrateRun.Linux.Network;
+
+/// <summary>
+/// A container's networking through CNI, for the engine: checks before anything exists, the
+/// /etc files before the launch, ADD between clone and execve, DEL on every way out.
+/// </summary>
+public sealed class ContainerNetworking(ContainerStore store)
+{
+    private readonly NetworkStore _networks = new(store.Root);
+    private CniExec? _cni;
+    private CniExec Cni => _cni ??= CniExec.Default();
+    public NetworkStore Networks => _networks;
+
+    /// <summary>
+    /// Before the container is registered: its networks exist, the container it joins runs, its
+    /// ports are free. Returns the network namespace to join (--network container:ID), if any.
+    /// </summary>
+    public string? Check(NetworkSettings s)
+    {
+        SweepOrphans();
+        string? join = null;
+        switch (s.Mode)
+        {
+            case "cni":
+                foreach (var n in s.Networks) _networks.Load(n);
+                break;
+            case "container":
+                var id = store.Resolve(s.JoinedContainer!);
+                var other = store.Load(id);
+                if (!Processes.IsAlive(other.Pid, other.PidStartTime) || other.Pid == 0)
+                    throw new CrateRunException($"--network container:{s.JoinedContainer}: container {ContainerId.Short(id)} is not running");
+                s.JoinedContainer = id;
+                join = $"/proc/{other.Pid}/ns/net";
+                break;
+        }
+        CheckPortsFree(s.Ports);
+        return join;
+    }
+
+    /// <summary>A host port is taken when another container publishes it, or a socket on this host is bound to it.</summary>
+    private void CheckPortsFree(List<PortMapping> ports)
+    {
+        var seen = new HashSet<(int, string)>();
+        foreach (var p in ports)
+        {
+            if (!seen.Add((p.HostPort, p.Protocol))) throw new UsageException($"-p: host port {p.HostPort}/{p.Protocol} is given twice");
+            var owner = _networks.AllAttachments().FirstOrDefault(a => a.PortMappings.Any(q => q.HostPort == p.HostPort && q.Protocol == p.Protocol
+                && (string.IsNullOrEmpty(q.HostIp) || string.IsNullOrEmpty(p.HostIp) || q.HostIp == p.HostIp)));
+            if (owner is not null)
+                throw new CrateRunException($"port {p.HostPort}/{p.Protocol} is already published by container {ContainerId.Short(owner.ContainerId)}");
+            var address = string.IsNullOrEmpty(p.HostIp) ? IPAddress.Any : IPAddress.Parse(p.HostIp);
+            using var socket = new Socket(address.AddressFamily, p.Protocol == "udp" ? SocketType.Dgram : SocketType.Stream, p.Protocol == "udp" ? ProtocolType.Udp : ProtocolType.Tcp);
+            try { socket.Bind(new IPEndPoint(address, p.HostPort)); }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                throw new CrateRunException($"port {p.HostPort}/{p.Protocol} is already in use on the host");
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+            {
+                throw new UsageException($"-p: {p.HostIp} is not an address of this host");
+            }
+        }
+    }
+
+    /// <summary>Before the launch: the files bound over /etc/hosts, /etc/resolv.conf and /etc/hostname exist.</summary>
+    public void WriteEtcFiles(ContainerRecord r)
+    {
+        var s = r.Network!;
+        var hostname = r.Hostname ?? ContainerId.Short(r.Id);
+        File.WriteAllText(store.PathOf(r.Id, "hostname"), hostname + "\n");
+        File.WriteAllText(store.PathOf(r.Id, "resolv.conf"), EtcFiles.ResolvConf(ReadOrNull("/etc/resolv.conf"),
+            ReadOrNull("/run/systemd/resolve/resolv.conf"), s.Dns, sharesHostNetwork: s.Mode == "host"));
+        var own = new List<string>();
+        if (s.Mode == "container" && store.TryLoad(s.JoinedContainer!)?.Network is { } joined)
+            own.AddRange(joined.Addresses.Select(a => a.Split('=').Last().Split('/')[0]));
+        var hosts = EtcFiles.Hosts(hostname, r.Name, own, [], s.ExtraHosts.Select(NetworkConfigs.ParseExtraHost));
+        if (s.Mode == "host") hosts = (ReadOrNull("/etc/hosts") ?? "") + string.Concat(s.ExtraHosts.Select(NetworkConfigs.ParseExtraHost).Select(e => $"{e.Address}\t{e.Name}\n"));
+        File.WriteAllText(store.PathOf(r.Id, "hosts"), hosts);
+    }
+
+    private static string? ReadOrNull(string path)
+    {
+        try { return File.Exists(path) ? File.ReadAllText(path) : null; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary>
+    /// CNI ADD of each network (eth0, eth1, ...) into the namespace of <paramref name="pid"/>,
+    /// which exists but runs nothing yet. Each result is cached before the next network, so a
+    /// failure half-way is undone by <see cref="Detach"/>. Ports go to the first network.
+    /// </summary>
+    public void Attach(ContainerRecord r, int pid)
+    {
+        var s = r.Network!;
+        var netns = $"/proc/{pid}/ns/net";
+        var attached = new List<CniAttachment>();
+        for (var i = 0; i < s.Networks.Count; i++)
+        {
+            var list = _networks.Load(s.Networks[i]);
+            var ports = i == 0 ? s.Ports : [];
+            var ifName = $"eth{i}";
+            var raw = Cni.AddList(list, r.Id, netns, ifName, Capabilities(ports));
+            var (result, _) = CniProtocol.ParseResult(raw.ToJsonString(), list.Name);
+            var (addresses, gateway) = CniProtocol.AddressesOf(result);
+            attached.Add(new CniAttachment
+            {
+                ContainerId = r.Id, ContainerName = r.Name, Network = list.Name, IfName = ifName, ConfList = CniProtocol.ToJson(list),
+                PortMappings = [.. ports], Result = raw, Addresses = addresses, Gateway = gateway,
+                HostsFile = store.PathOf(r.Id, "hosts"), Hostname = r.Hostname,
+            });
+            _networks.SaveAttachments(r.Id, attached);
+            foreach (var ip in result.Ips ?? []) s.Addresses.Add($"{list.Name}={ip.Address}");
+        }
+        RefreshHosts(s.Networks);
+    }
+
+    private static Dictionary<string, JsonNode> Capabilities(List<PortMapping> ports) =>
+        ports.Count == 0 ? [] : new() { ["portMappings"] = CniProtocol.PortMappingsArg(ports) };
+
+    /// <summary>
+    /// CNI DEL of everything ADD made for the container, last network first, with the cached
+    /// lists and results. While the process lives its namespace is named (the bridge plugin then
+    /// removes the veth itself); once it is gone CNI_NETNS is empty and the plugins release the
+    /// rest (the kernel removed the veth with the namespace). Safe to call twice, from anyone.
+    /// </summary>
+    public void Detach(string id, ContainerRecord? r, Action<string>? warn = null)
+    {
+        if (!File.Exists(_networks.AttachmentsPath(id))) return;
+        Directory.CreateDirectory(_networks.AttachmentsDir);
+        var lockPath = Path.Combine(_networks.AttachmentsDir, id + ".lock");
+        var networks = new List<string>();
+        using (FileLock.Acquire(lockPath))
+        {
+            var attached = _networks.LoadAttachments(id);
+            if (attached.Count == 0 && !File.Exists(_networks.AttachmentsPath(id))) return;
+            var netns = r is not null && r.Pid > 0 && Processes.IsAlive(r.Pid, r.PidStartTime) ? $"/proc/{r.Pid}/ns/net" : "";
+            for (var i = attached.Count - 1; i >= 0; i--)
+            {
+                var a = attached[i];
+                networks.Add(a.Network);
+                try
+                {
+                    var list = CniProtocol.ParseConfList(a.ConfList.ToJsonString(), $"the cached network {a.Network}");
+                    Cni.DelList(list, id, netns, a.IfName, Capabilities(a.PortMappings), a.Result);
+                }
+                catch (CrateRunException e)
+                {
+                    (warn ?? (m => Console.Error.WriteLine("warning: " + m)))($"container {ContainerId.Short(id)}: network {a.Network}: {e.Message}");
+                }
+            }
+            File.Delete(_networks.AttachmentsPath(id));
+        }
+        File.Delete(lockPath);
+        RefreshHosts(networks);
+    }
+
+    /// <summary>
+    /// The next command after a monitor was killed: a container whose process and monitor are
+    /// both gone (or whose state is gone) still holds addresses, rules and ports: DEL them.
+    /// </summary>
+    public void SweepOrphans()
+    {
+        foreach (var id in _networks.AttachedIds().ToList())
+        {
+            var r = store.TryLoad(id);
+            if (r is not null && r.MonitorPid > 0 && Processes.IsAlive(r.MonitorPid, r.MonitorStartTime)) continue;
+            if (r is not null && r.Pid > 0 && Processes.IsAlive(r.Pid, r.PidStartTime)) continue;
+            Detach(id, r);
+        }
+    }
+
+    /// <summary>
+    /// Rewrites, in place (the file is bind-mounted: same inode), the hosts file of every
+    /// container on these networks so that it lists its peers by name: called after each ADD
+    /// and DEL, so names follow containers as they come and go.
+    /// </summary>
+    private void RefreshHosts(IEnumerable<string> networks)
+    {
+        var set = networks.ToHashSet();
+        if (set.Count == 0) return;
+        using var _ = _networks.Lock();
+        var all = _networks.AllAttachments();
+        foreach (var group in all.GroupBy(a => a.ContainerId).Where(g => g.Any(a => set.Contains(a.Network))))
+        {
+            var mine = group.ToList();
+            var myNetworks = mine.Select(a => a.Network).ToHashSet();
+            var record = store.TryLoad(group.Key);
+            var path = mine[0].HostsFile;
+            if (path is null || !File.Exists(path)) continue;
+            var peers = all.Where(a => a.ContainerId != group.Key && myNetworks.Contains(a.Network))
+                .SelectMany(a => a.Addresses.Select(ip => (ip, PeerNames(a)))).Distinct().ToList();
+            var extra = (record?.Network?.ExtraHosts ?? []).Select(NetworkConfigs.ParseExtraHost);
+            var hostname = record?.Hostname ?? mine[0].Hostname ?? ContainerId.Short(group.Key);
+            try
+            {
+                File.WriteAllText(path, EtcFiles.Hosts(hostname, record?.Name ?? mine[0].ContainerName, mine.SelectMany(a => a.Addresses), peers, extra));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
+    private string PeerNames(CniAttachment a)
+    {
+        var name = store.TryLoad(a.ContainerId)?.Name ?? a.ContainerName;
+        var hostname = a.Hostname ?? ContainerId.Short(a.ContainerId);
+        return name is null || name == hostname ? hostname : $"{name} {hostname}";
+    }
+}
