@@ -24,7 +24,7 @@ public static class ExplainText
     {
         var sb = new StringBuilder();
         var head = $"[{e.Seq,3}] {e.Text}";
-        var cost = e.Micros.ToString(e.Micros < 10 ? "0.0" : "0", CultureInfo.InvariantCulture) + " µs";
+        var cost = e.Micros.ToString(e.Micros < 1 ? "0.0##" : e.Micros < 10 ? "0.0" : "0", CultureInfo.InvariantCulture) + " µs";
         sb.Append(head);
         sb.Append(' ', Math.Max(1, 78 - head.Length - cost.Length));
         sb.Append(cost).Append('\n');

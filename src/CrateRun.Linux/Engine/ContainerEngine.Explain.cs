@@ -31,10 +31,10 @@ public sealed partial class ContainerEngine
     }
 
     /// <summary>Shows the C stage's records so far (at READY, or after a failure: the failed step with errno and hint).</summary>
-    private void ShowTrace(LaunchTrace? trace, TraceContext context)
+    private void ShowTrace(LaunchTrace? trace, TraceContext context, bool failed = false)
     {
         if (_explain is null || trace is null) return;
-        _explain.Release(trace.TakeNew().Select(r => TraceDecoder.Describe(r, context)));
+        _explain.Release(trace.TakeNew(finishedOnly: !failed).Select(r => TraceDecoder.Describe(r, context)));
     }
 
     /// <summary>Runs a step of the runtime's own, shown with its cost (and its failure).</summary>
@@ -89,7 +89,7 @@ public sealed partial class ContainerEngine
     private void ShowAfterExec(LaunchTrace trace, int pid, TraceContext context)
     {
         var execNs = WaitForExec(trace, pid);
-        var records = trace.TakeNew();
+        var records = trace.TakeNew(finishedOnly: false);
         _explain!.Release(records.Select(rec =>
         {
             if (rec.What == TraceDecoder.Execve && rec.EndNs == 0 && rec.Err == 0) rec.EndNs = execNs;

@@ -181,7 +181,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         }
         catch
         {
-            if (trace is not null) ShowTrace(trace, traced!); // the step that failed, with errno and hint
+            if (trace is not null) ShowTrace(trace, traced!, failed: true); // the step that failed, with errno and hint
             if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
             ownPrepared?.Dispose(); // removes the cgroup it made, unless kept
             if (removeCgroupOnFailure) TryRemoveCreated(cgroup!);
@@ -609,7 +609,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         }
         catch when (trace is not null)
         {
-            ShowTrace(trace, new Explain.TraceContext(launch, spec, r.Rootfs)); // the step that failed, with errno and hint
+            ShowTrace(trace, new Explain.TraceContext(launch, spec, r.Rootfs), failed: true); // the step that failed, with errno and hint
             throw;
         }
         finally

@@ -18,6 +18,7 @@ namespace CrateRun.Linux.Engine;
 /// "P" + the pty master (SCM_RIGHTS, -t only), "S pid" started, "E code message" failed,
 /// "X code" exited.
 /// </summary>
+// docs/the-monitor.md
 public static unsafe partial class ContainerMonitor
 {
     public const int ControlFd = 3;

@@ -93,7 +93,15 @@ public sealed class ExplainSession(ExplainFormat format, Action<string> write)
         Active?.Runtime(ExplainTopic.Cgroups, "cgroup-write", $"cgroup: write {value} to {Path.GetFileName(path)}",
             $"openat(AT_FDCWD, \"{path}\", O_WRONLY|O_TRUNC); write(fd, \"{value}\", {Encoding.UTF8.GetByteCount(value)})", startNs, error: error);
 
+    /// <summary>"the memory hierarchy" (v1: one per controller) or "the cgroup v2 tree".</summary>
+    private static string Hierarchy(string path)
+    {
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        return parts.Length > 3 && parts[0] == "sys" && parts[2] == "cgroup" && parts[3] != "unified" && !File.Exists("/sys/fs/cgroup/cgroup.controllers")
+            ? $"the {parts[3]} hierarchy" : "the cgroup tree";
+    }
+
     public static void CgroupMkdir(string path, long startNs, Exception? error) =>
-        Active?.Runtime(ExplainTopic.Cgroups, "cgroup-mkdir", $"cgroup: make the directory {Path.GetFileName(path)} (a new cgroup)",
+        Active?.Runtime(ExplainTopic.Cgroups, "cgroup-mkdir", $"cgroup: make {Path.GetFileName(path)} in {Hierarchy(path)}",
             $"mkdir(\"{path}\", 0755)", startNs, error: error);
 }

@@ -87,13 +87,22 @@ public sealed unsafe class LaunchTrace : IDisposable
         return false;
     }
 
-    /// <summary>The records not shown yet, marked shown.</summary>
-    internal List<Interop.Launch.TraceRecord> TakeNew()
+    /// <summary>
+    /// The records not shown yet, marked shown. While the process still runs (<paramref name="finishedOnly"/>),
+    /// only up to the first step it has not finished (at READY it has already begun waiting for start).
+    /// </summary>
+    internal List<Interop.Launch.TraceRecord> TakeNew(bool finishedOnly)
     {
         var list = new List<Interop.Launch.TraceRecord>();
         var n = Written;
-        for (var i = (int)_header->Shown; i < n; i++) list.Add(Records[i]);
-        _header->Shown = (uint)n;
+        var i = (int)_header->Shown;
+        for (; i < n; i++)
+        {
+            var r = Records[i];
+            if (finishedOnly && r.EndNs == 0 && r.Err == 0) break;
+            list.Add(r);
+        }
+        _header->Shown = (uint)i;
         return list;
     }
 

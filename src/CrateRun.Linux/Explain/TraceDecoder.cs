@@ -167,7 +167,9 @@ public static class TraceDecoder
             case Chdir:
                 return Ev(ExplainTopic.Process, "chdir", $"enter the working directory {l?.Cwd ?? ""}".TrimEnd(), $"chdir(\"{l?.Cwd ?? "CWD"}\"); getcwd() (must be inside the root: CVE-2024-21626)");
             case Lookup:
-                return Ev(ExplainTopic.Process, "lookup", $"find {Argv0(c)} in PATH, inside the new root, as the final user", $"stat(DIR/{Argv0(c)}); access(X_OK) for each DIR of PATH");
+                return Argv0(c).Contains('/')
+                    ? Ev(ExplainTopic.Process, "lookup", $"find {Argv0(c)} inside the new root, as the final user", $"stat(\"{Argv0(c)}\"); access(\"{Argv0(c)}\", X_OK)")
+                    : Ev(ExplainTopic.Process, "lookup", $"find {Argv0(c)} in PATH, inside the new root, as the final user", $"stat(DIR/{Argv0(c)}); access(X_OK) for each DIR of PATH");
             case CloseFds:
                 return Ev(ExplainTopic.Process, "close-fds", "every fd of the runtime closes at execve (only stdio and preserved fds pass)",
                     $"close_range({3 + (long)r.Arg}, ~0U, CLOSE_RANGE_CLOEXEC)", ["a leaked fd of the runtime could lead out of the container (CVE-2024-21626)"]);

@@ -221,6 +221,7 @@ static int receive_fd(int type)
 
 /* Once in our cgroup, a new cgroup namespace makes it the root of what we see. */
 static int entered_cgroup = 0;
+/* docs/cgroups.md */
 static void enter_cgroup(const struct crt_plan *plan)
 {
     if (entered_cgroup)
@@ -566,6 +567,7 @@ static int copy_dir_contents(int from, int to, int depth)
  * in a user namespace the container's root may not be allowed to look them up. */
 static int *bind_sources;
 
+/* docs/rootfs-and-pivot-root.md (bind mounts), docs/proc-and-dev.md (proc, sysfs, /dev) */
 static void step_mount(int rootfd, const struct crt_step *s)
 {
     int kind = (s->flags & CRT_F_FILE) ? CREATE_FILE : CREATE_DIR;
@@ -618,6 +620,7 @@ static void step_mount(int rootfd, const struct crt_step *s)
     close(target);
 }
 
+/* docs/proc-and-dev.md */
 static void step_mknod(int rootfd, const struct crt_step *s)
 {
     char buf[4096];
@@ -735,7 +738,8 @@ static void step_loopback_up(void)
     close(fd);
 }
 
-/* pivot_root(".", ".") stacks the old root under the new one; detaching "." then
+/* docs/rootfs-and-pivot-root.md
+ * pivot_root(".", ".") stacks the old root under the new one; detaching "." then
  * removes the old root from this mount namespace entirely. */
 static int step_pivot_root(int rootfd, const struct crt_step *s)
 {
@@ -1161,6 +1165,7 @@ static void capset_sets(uint64_t effective, uint64_t permitted, uint64_t inherit
 }
 
 /* setgroups/setgid/setuid keeping capabilities, then the five capability sets. */
+/* docs/capabilities.md, docs/the-process.md */
 static void set_user_and_caps(const struct crt_plan *plan)
 {
     if (plan->set_caps) {
@@ -1328,6 +1333,7 @@ static int enter_cwd_as_root(const struct crt_plan *plan)
 }
 
 /* Block until `craterun start` opens exec.fifo for reading. */
+/* docs/oci-lifecycle.md */
 static void wait_for_start(const struct crt_plan *plan)
 {
     char path[64] = "/proc/self/fd/";
@@ -1363,7 +1369,8 @@ static void make_undumpable(void)
  * nothing of the runtime's may run under the user's filter. With no_new_privs the filter
  * needs no privilege, and execve is the only call after it. Without, loading it needs
  * CAP_SYS_ADMIN (kept by set_user_and_caps), so the capset that drops it follows the filter:
- * the one call besides execve that such a profile must allow (runc and crun need it too). */
+ * the one call besides execve that such a profile must allow (runc and crun need it too).
+ * docs/seccomp.md */
 static int locked_down = 0; /* once only: a second time would be calls under the filter */
 static void lock_down(const struct crt_plan *plan)
 {
@@ -1380,6 +1387,7 @@ static void lock_down(const struct crt_plan *plan)
     locked_down = 1;
 }
 
+/* docs/the-process.md */
 static _Noreturn void container_main(const struct crt_plan *plan)
 {
     TRACE(CRT_T_WAIT_GO, -1, 0);
@@ -1537,6 +1545,7 @@ static _Noreturn void child_entry(const struct crt_plan *plan)
     container_main(plan);
 }
 
+/* docs/namespaces.md */
 int crt_launch(const struct crt_plan *plan)
 {
     /* Block every signal across clone so that no handler of the runtime runs in the child
