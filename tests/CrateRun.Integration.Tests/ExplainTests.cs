@@ -140,7 +140,7 @@ public sealed partial class ExplainTests(CrateRunFixture f)
         var r = await f.Run("--rm", "--explain", "--rootfs", f.Rootfs, "--", "/no/such/program");
         Assert.Equal(127, r.ExitCode);
         var failed = ParseText(r.Stderr).Single(s => s.Block.Contains("FAILED:"));
-        Assert.Contains("find /no/such/program in PATH", failed.Text);
+        Assert.Contains("find /no/such/program inside the new root", failed.Text);
         Assert.Contains("(errno 2)", failed.Block);
         Assert.Contains("hint: the command was not found in the rootfs", failed.Block);
     }

@@ -112,9 +112,13 @@ static void trace_end(int64_t result)
     open_rec = NULL;
 }
 
-/* The open step failed (or, outside any, the current plan step): record the call and errno. */
+/* The open step failed (or, outside any, the current plan step): record the call and errno.
+ * A plan step failing inside a wider record (prepare_rootfs opens each bind source) is shown
+ * as that step: the wider one ends there. */
 static void trace_fail(int call, int err)
 {
+    if (open_rec && cur_step >= 0 && open_rec->what != CRT_T_STEP)
+        trace_end(0);
     if (!open_rec)
         open_rec = trace_reserve(trace, cur_step >= 0 ? CRT_T_STEP : 0, cur_step, 0);
     if (!open_rec)
