@@ -56,7 +56,8 @@ public sealed partial class ExplainTests(CrateRunFixture f)
 
         // the order the kernel needs: limits before the process, mounts before pivot_root,
         // capabilities, then no_new_privs and seccomp, execve last, then the monitor
-        var memory = Find(steps, "memory.limit_in_bytes\", O_WRONLY");
+        // the memory limit file: cgroup v1's or v2's
+        var memory = File.Exists("/sys/fs/cgroup/cgroup.controllers") ? Find(steps, "memory.max\", O_WRONLY") : Find(steps, "memory.limit_in_bytes\", O_WRONLY");
         var clone = Find(steps, "clone(", memory);
         Assert.Contains("CLONE_NEWPID: ", steps[clone].Block);
         Assert.Contains("CLONE_NEWNS: ", steps[clone].Block);

@@ -63,7 +63,10 @@ public static class TraceDecoder
         var stepName = r.What == Step && c.Launch?.Steps is { } steps && r.Step >= 0 && r.Step < steps.Count && steps[r.Step].Flags.HasFlag(StepFlags.Bind) ? "bind" : null;
         return e with
         {
-            Micros = micros, StartNs = r.StartNs, By = "child", Errno = r.Err,
+            Micros = micros,
+            StartNs = r.StartNs,
+            By = "child",
+            Errno = r.Err,
             Error = $"{call}: {Interop.ErrorText(r.Err)}",
             Hint = ExplainHints.For(call, r.Err, stepName),
         };
