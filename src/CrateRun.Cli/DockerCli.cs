@@ -171,11 +171,14 @@ public static class DockerCli
             cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull, command,
             network, publish, dns, addHost,
         };
+        var explain = ExplainCli.Make();
+        ExplainCli.AddTo(cmd, explain);
         cmd.SetAction(p => Program.Guard(() =>
         {
             var cmdArgs = p.GetValue(command) ?? [];
             var rootfsDir = p.GetValue(rootfs);
             var engine = Engine(p);
+            ExplainCli.Attach(engine, p, explain); // the monitor explains: RunFlow hands it our stderr
             if (rootfsDir is null && cmdArgs is ["hello-world", ..])
             {
                 rootfsDir = HelloWorld.Extract(engine.Store.Root);
@@ -497,11 +500,14 @@ public static class DockerCli
         var id = new Argument<string>("container");
         var command = new Argument<string[]>("command") { Arity = ArgumentArity.OneOrMore };
         var cmd = new Command("exec", "Run a command in a running container") { interactive, tty, detach, env, workdir, user, id, command };
+        var explain = ExplainCli.Make();
+        ExplainCli.AddTo(cmd, explain);
         cmd.SetAction(p => Program.Guard(() =>
         {
             if (p.GetValue(tty) && p.GetValue(interactive) && !Terminal.IsTerminal(0))
                 throw new UsageException("the input device is not a TTY (-it needs a terminal on stdin; use -i alone for piped input)");
             var engine = Engine(p);
+            ExplainCli.Attach(engine, p, explain);
             var cid = engine.Store.Resolve(p.GetValue(id)!);
             // names resolve in the container's own /etc/passwd and /etc/group, as for run
             var rootfs = engine.Store.Load(cid).Rootfs;

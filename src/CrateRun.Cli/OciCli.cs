@@ -24,6 +24,7 @@ public static class OciCli
     private static readonly Option<bool> SystemdCgroup = new("--systemd-cgroup") { Description = "Use systemd for cgroups (not supported: refused when a config asks for it)", Recursive = true };
     private static readonly Option<string?> Rootless = new("--rootless") { Hidden = true, Recursive = true };
     private static readonly Option<string?> Criu = new("--criu") { Hidden = true, Recursive = true };
+    private static readonly ExplainCli.Options Explain = ExplainCli.Make(recursive: true); // to stderr: stdout is the client's
 
     /// <summary>The global options of this invocation (defaults until parsed).</summary>
     private static OciGlobals _globals = new();
@@ -44,7 +45,7 @@ public static class OciCli
         }
         var root = new RootCommand("craterun-oci: a runc-compatible OCI runtime")
         {
-            Root, Log, LogFormat, Debug, SystemdCgroup, Rootless, Criu,
+            Root, Log, LogFormat, Debug, SystemdCgroup, Rootless, Criu, Explain.Text, Explain.Json,
             CreateCommand(), StartCommand(), StateCommand(), KillCommand(), DeleteCommand(), RunCommand(), ExecCommand(),
             ListCommand(), PsCommand(), PauseCommand(), ResumeCommand(), EventsCommand(), UpdateCommand(), SpecCommand(), FeaturesCommand(),
         };
@@ -99,7 +100,9 @@ public static class OciCli
             var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
             root = Environment.IsPrivilegedProcess || string.IsNullOrEmpty(xdg) ? "/run/craterun" : Path.Combine(xdg, "craterun");
         }
-        return new ContainerEngine(new ContainerStore(root)) { Warn = m => Report("warning", m) };
+        var engine = new ContainerEngine(new ContainerStore(root)) { Warn = m => Report("warning", m) };
+        ExplainCli.Attach(engine, p, Explain);
+        return engine;
     }
 
     /// <summary>

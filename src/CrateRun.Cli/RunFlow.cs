@@ -81,6 +81,7 @@ public static class RunFlow
         int code;
         using (control)
         {
+            if (engine.Explainer is { } explain) ContainerMonitor.ExplainTo(control, explain.Format, 2); // --explain: the monitor writes to our stderr
             ContainerMonitor.Assign(control, engine.Store.Root, id, options.Interactive, options.Tty, detach, ContainerEngine.CgroupsPathOf(spec, id));
             Timing.Mark("monitor assigned");
             code = Attach(engine, id, control, options, detach);

@@ -2,6 +2,7 @@
  * hello.c - the embedded hello-world container: a static program with no libc, small
  * enough to ship inside craterun. It tells what the runtime just did, and proves it from
  * inside: its pid (1, a new PID namespace) and its hostname (the container's own).
+ * The next step is `craterun run --explain hello-world`: the same run, every step shown.
  */
 #include <stddef.h>
 #include <sys/syscall.h>
@@ -44,12 +45,13 @@ void _start(void)
         " 2. created a cgroup for the container's limits,\n"
         " 3. cloned a process into new PID, mount, UTS, IPC, network and cgroup namespaces,\n"
         " 4. mounted /proc, /dev and /sys for it, then pivot_root'ed into its rootfs,\n"
-        " 5. dropped capabilities, set no_new_privs, and exec'd this program.\n\n");
+        " 5. dropped capabilities, set no_new_privs, loaded a seccomp filter, and exec'd this program.\n\n");
     put("Seen from inside: my pid is ");
     put_num(sys3(SYS_getpid, 0, 0, 0));
     put(" and my hostname is ");
     put(u.nodename);
-    put(".\n\nTry an interactive shell:  craterun run -it --rootfs DIR -- /bin/sh\n\n");
+    put(".\n\nSee every step, with its kernel call and its cost:  craterun run --rm --explain hello-world\n"
+        "(each step names its page in docs/), or try a shell:  craterun run -it --rootfs DIR -- /bin/sh\n\n");
     sys3(SYS_exit_group, 0, 0, 0);
     for (;;) {
     }

@@ -11,21 +11,26 @@ internal static class CgroupFiles
     public static void WarnIgnored(string field) =>
         Console.Error.WriteLine($"craterun: warning: {field}: kernel memory settings are ignored (as runc does)");
 
+    // docs/cgroups.md
     public static void Write(string dir, string file, string value)
     {
         var path = Path.Combine(dir, file);
+        var t0 = Explain.ExplainSession.Active is null ? 0 : Explain.ExplainClock.Now();
         try
         {
             File.WriteAllText(path, value);
         }
         catch (IOException e)
         {
+            if (t0 != 0) Explain.ExplainSession.CgroupWrite(path, value, t0, e);
             throw new Core.CrateRunException($"cgroup: write '{value}' to {path}: {e.Message}");
         }
         catch (UnauthorizedAccessException e)
         {
+            if (t0 != 0) Explain.ExplainSession.CgroupWrite(path, value, t0, e);
             throw new Core.CrateRunException($"cgroup: write '{value}' to {path}: {e.Message}");
         }
+        if (t0 != 0) Explain.ExplainSession.CgroupWrite(path, value, t0, null);
     }
 
     public static string? Read(string dir, string file)
@@ -85,9 +90,11 @@ internal static class CgroupFiles
         foreach (var d in missing)
         {
             if (Directory.Exists(d)) continue;
+            var t0 = Explain.ExplainSession.Active is null ? 0 : Explain.ExplainClock.Now();
             try
             {
                 Directory.CreateDirectory(d);
+                if (t0 != 0) Explain.ExplainSession.CgroupMkdir(d, t0, null);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -68,7 +68,11 @@ public sealed class PreparedCgroup : IDisposable
             // threadgroup lock, and with it the RCU grace period (Linux 5.18, "cgroup: Optimize
             // single thread migration"); its own tid would not
             foreach (var dir in Manager.Paths.Values.Distinct())
+            {
+                var t0 = Explain.ExplainSession.Active is null ? 0 : Explain.ExplainClock.Now();
                 File.WriteAllText(Path.Combine(dir, "tasks"), "0");
+                if (t0 != 0) Explain.ExplainSession.CgroupWrite(Path.Combine(dir, "tasks"), "0", t0, null); // this launcher thread: the clone is born here
+            }
             _joined.SetResult();
         }
         catch (Exception e)

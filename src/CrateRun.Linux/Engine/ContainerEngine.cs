@@ -89,6 +89,8 @@ public sealed partial class ContainerEngine(ContainerStore store)
         PreparedCgroup? ownPrepared = null;
         var removeCgroupOnFailure = false; // a prepared cgroup removes what it made itself, unless kept
         var imageMounted = false;
+        Explain.LaunchTrace? trace = null; // --explain: the C stage's step records
+        Explain.TraceContext? traced = null;
         try
         {
             var spec = LoadSpec(r);
@@ -141,7 +143,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             var callbacks = new Launcher.Callbacks
             {
                 JoinCgroup = cg is null ? null : cg.AddProcess,
-                MapIds = pid => UserNamespaces.WriteMaps(pid, spec.Linux?.UidMappings, spec.Linux?.GidMappings),
+                MapIds = _explain is null ? pid => UserNamespaces.WriteMaps(pid, spec.Linux?.UidMappings, spec.Linux?.GidMappings) : ExplainedIdMaps(spec),
                 BeforeGo = pid =>
                 {
                     SetOomScoreAdj(pid, process.OomScoreAdj);
@@ -162,7 +164,10 @@ public sealed partial class ContainerEngine(ContainerStore store)
             using var cgroupDir = Layout.IsV2 && cgroup is CgroupV2Manager v2 ? OpenDir(v2.Dir) : null;
             launch.CgroupDir = cgroupDir;
             if (cgroupDir is not null) callbacks = callbacks with { JoinCgroup = null };
+            launch.Trace = trace = StartTrace(Store.PathOf(id, Explain.LaunchTrace.FileName));
+            traced = new Explain.TraceContext(launch, spec, rootfs);
             r.Pid = Launcher.Launch(launch, callbacks);
+            ShowTrace(trace, traced);
             r.PidStartTime = Processes.StartTime(r.Pid);
             Timing.Mark("launched (ready)");
             ApplyPidsLimit(cgroup, resources);
@@ -181,6 +186,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         }
         catch
         {
+            if (trace is not null) ShowTrace(trace, traced!, failed: true); // the step that failed, with errno and hint
             if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
             ownPrepared?.Dispose(); // removes the cgroup it made, unless kept
             if (removeCgroupOnFailure) TryRemoveCreated(cgroup!);
@@ -188,6 +194,10 @@ public sealed partial class ContainerEngine(ContainerStore store)
             DetachNetworks(id, null);
             Store.RemoveDir(id);
             throw;
+        }
+        finally
+        {
+            trace?.Dispose();
         }
     }
 
@@ -392,10 +402,12 @@ public sealed partial class ContainerEngine(ContainerStore store)
         var status = StatusOf(r);
         if (!ContainerStatus.CanStart(status)) throw new CrateRunException(ContainerStatus.StartRefusal(status));
         var path = Store.PathOf(id, ExecFifo);
+        var explainStart = _explain is null ? 0 : Explain.ExplainClock.Now();
         var fd = Interop.Sys.open(path, Interop.Sys.O_RDONLY | Interop.Sys.O_NONBLOCK | Interop.Sys.O_CLOEXEC, 0);
         using var fifo = new SafeFd(Interop.Check(fd, "open", path));
         WaitForFifoByte(fifo, r);
         File.Delete(path);
+        ExplainStart(id, r, explainStart);
         r.Status = ContainerStatus.Running;
         r.Started = DateTimeOffset.UtcNow;
         Store.Save(r);
@@ -570,6 +582,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         var spec = LoadSpec(r);
         var launch = new LaunchSpec { Stdio = o.Stdio, PreserveFds = o.PreserveFds };
         var fds = new List<SafeFd>();
+        Explain.LaunchTrace? trace = null; // --explain
         try
         {
             // user first (it grants the rights for the rest); mnt last: after it, host paths are gone
@@ -591,6 +604,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             using var console = o.Process.Terminal ? ConsoleSocket(o.ConsoleFd, o.ConsoleSocketPath) : null;
             launch.ConsoleFd = console?.Fd ?? -1;
             var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(SubCgroupPaths(r.CgroupPaths, o.SubCgroups)) : null;
+            launch.Trace = trace = StartTrace(null);
             var pid = Launcher.Launch(launch, new Launcher.Callbacks
             {
                 JoinCgroup = cg is null ? null : cg.AddProcess,
@@ -598,11 +612,18 @@ public sealed partial class ContainerEngine(ContainerStore store)
                 // the exec'd process has a filter (and listener) of its own, for the same agent
                 SeccompListener = (p, listener) => SendSeccompListener(spec, id, r.Bundle, Core.Oci.OciStatus.Running, r.Pid, p, listener),
             });
+            if (trace is not null) ShowAfterExec(trace, pid, new Explain.TraceContext(launch, spec, r.Rootfs)); // no start: it runs on to execve
             if (o.PidFile is { } pf) ContainerStore.WriteAtomic(Path.GetFullPath(pf), System.Text.Encoding.ASCII.GetBytes(pid.ToString()));
             return pid;
         }
+        catch when (trace is not null)
+        {
+            ShowTrace(trace, new Explain.TraceContext(launch, spec, r.Rootfs), failed: true); // the step that failed, with errno and hint
+            throw;
+        }
         finally
         {
+            trace?.Dispose();
             foreach (var f in fds) f.Dispose();
         }
     }

@@ -18,7 +18,8 @@ namespace CrateRun.Linux.Engine;
 /// "P" + the pty master (SCM_RIGHTS, -t only), "S pid" started, "E code message" failed,
 /// "X code" exited.
 /// </summary>
-public static unsafe class ContainerMonitor
+// docs/the-monitor.md
+public static unsafe partial class ContainerMonitor
 {
     public const int ControlFd = 3;
 
@@ -86,7 +87,9 @@ public static unsafe class ContainerMonitor
             Fail(engine, id, ExitCodes.RuntimeError, e.Message);
             return ExitCodes.RuntimeError;
         }
+        var told = Explain.ExplainClock.Now();
         UnixSockets.Send(ControlFd, $"S {pid}");
+        ExplainMonitor(engine, pid, told);
 
         // A short-lived container ends here; a longer one is watched by the C waiting phase.
         var status = pump.RunUntilExit(pid, GraceMs);
@@ -226,6 +229,12 @@ public static unsafe class ContainerMonitor
             try { msg = UnixSockets.Receive(ControlFd, out fd); }
             catch (SyscallException) { throw new UsageException($"{MonitorArg} is started by craterun run, with its control socket on fd {ControlFd}"); }
             if (msg is null) return 0;
+            if (msg.StartsWith("V\t", StringComparison.Ordinal) && fd >= 0) // --explain: "V\tFORMAT" + the fd to write to
+            {
+                _explainFd = new SafeFd(fd);
+                Explain.ExplainSession.Active = Explain.ExplainSession.ToFd(Enum.Parse<Core.Explain.ExplainFormat>(msg[2..]), fd);
+                continue;
+            }
             if (msg.Length == 2 && msg[0] == 'F' && fd >= 0)
             {
                 Interop.Sys.dup2(fd, msg[1] - '0');
@@ -235,7 +244,7 @@ public static unsafe class ContainerMonitor
             var parts = msg.Split('\t');
             if (parts is ["C", var root, var id, var flags, var cgroupsPath])
             {
-                var engine = new ContainerEngine(new Core.State.ContainerStore(root));
+                var engine = new ContainerEngine(new Core.State.ContainerStore(root)) { Explainer = Explain.ExplainSession.Active };
                 // join the container's cgroup now, while the config is read and planned
                 using var prepared = PreparedCgroup.TryPrepare(engine.Layout, cgroupsPath);
                 try

@@ -94,7 +94,27 @@ internal static partial class Interop
             public ulong SchedRuntime, SchedDeadline, SchedPeriod;
             public int SetIoPriority;
             public int IoPriority;
+            // explain: the step records buffer (struct crt_trace), null = off
+            public TraceHeader* Trace;
         }
+
+        // explain: struct crt_trace_rec / struct crt_trace and enum crt_trace_what (launch.h)
+        [StructLayout(LayoutKind.Sequential)]
+        public struct TraceRecord
+        {
+            public int What, Step, Call, Err;
+            public long Result;
+            public ulong Arg;
+            public long StartNs, EndNs;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct TraceHeader
+        {
+            public uint Magic, Capacity, Count, Shown;
+        }
+
+        public const uint TraceMagic = 0x45585043;
 
         public const int MsgGo = 1, MsgChildPid = 2, MsgReady = 3, MsgError = 4, MsgCgroupJoined = 6, MsgRootfsFd = 7, MsgHooks = 8, MsgSeccompFd = 5, MsgStateFd = 9;
 

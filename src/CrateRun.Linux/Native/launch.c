@@ -72,6 +72,74 @@ static int sync_fd = -1;
 static int cur_step = -1;
 static int prepared_rootfs = -1; /* see prepare_rootfs() */
 
+/* ---- explain: steps recorded as data (docs/README.md) ------------------------------ */
+
+/* The runtime's buffer (plan->trace), or NULL: then every TRACE below is one test. A record
+ * is reserved, stamped at its start, and finished (or failed, by fail()) at its end; the
+ * runtime reads them once we are READY, have exec'd, or have failed. */
+static struct crt_trace *trace;
+static struct crt_trace_rec *open_rec;
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no lock, no allocation */
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static struct crt_trace_rec *trace_reserve(struct crt_trace *t, int what, int step, uint64_t arg)
+{
+    uint32_t i = __atomic_fetch_add(&t->count, 1, __ATOMIC_RELAXED);
+    if (i >= t->capacity)
+        return NULL;
+    struct crt_trace_rec *r = &t->recs[i];
+    r->what = what;
+    r->step = step;
+    r->arg = arg;
+    r->start_ns = monotonic_ns();
+    return r;
+}
+
+static void trace_begin(int what, int step, uint64_t arg)
+{
+    open_rec = trace_reserve(trace, what, step, arg);
+}
+
+static void trace_end(int64_t result)
+{
+    open_rec->result = result;
+    open_rec->end_ns = monotonic_ns();
+    open_rec = NULL;
+}
+
+/* The open step failed (or, outside any, the current plan step): record the call and errno.
+ * A plan step failing inside a wider record (prepare_rootfs opens each bind source) is shown
+ * as that step: the wider one ends there. */
+static void trace_fail(int call, int err)
+{
+    if (open_rec && cur_step >= 0 && open_rec->what != CRT_T_STEP)
+        trace_end(0);
+    if (!open_rec)
+        open_rec = trace_reserve(trace, cur_step >= 0 ? CRT_T_STEP : 0, cur_step, 0);
+    if (!open_rec)
+        return;
+    open_rec->call = call;
+    open_rec->err = err;
+    open_rec->end_ns = monotonic_ns();
+    open_rec = NULL;
+}
+
+#define TRACE(what, step, arg)            \
+    do {                                  \
+        if (trace)                        \
+            trace_begin(what, step, arg); \
+    } while (0)
+#define TRACE_END(result)       \
+    do {                        \
+        if (open_rec)           \
+            trace_end(result);  \
+    } while (0)
+
 /* ---- talking to the runtime ------------------------------------------------------- */
 
 static void send_msg(int type, int call, int err, int pid)
@@ -86,6 +154,8 @@ static void put_errno_text(int fd, const char *what, const char *arg, int err);
 static _Noreturn void fail(int call)
 {
     int err = errno;
+    if (trace)
+        trace_fail(call, err);
     send_msg(CRT_MSG_ERROR, call, err, 0);
     /* after READY nobody listens on the sync socket any more: say it on stderr */
     if (ready_sent)
@@ -155,6 +225,7 @@ static int receive_fd(int type)
 
 /* Once in our cgroup, a new cgroup namespace makes it the root of what we see. */
 static int entered_cgroup = 0;
+/* docs/cgroups.md */
 static void enter_cgroup(const struct crt_plan *plan)
 {
     if (entered_cgroup)
@@ -522,6 +593,7 @@ static int idmapped_tree(const struct crt_step *s, int *kind)
     return mnt;
 }
 
+/* docs/rootfs-and-pivot-root.md (bind mounts), docs/proc-and-dev.md (proc, sysfs, /dev) */
 static void step_mount(int rootfd, const struct crt_step *s)
 {
     int kind = (s->flags & CRT_F_FILE) ? CREATE_FILE : CREATE_DIR;
@@ -576,6 +648,7 @@ static void step_mount(int rootfd, const struct crt_step *s)
     close(target);
 }
 
+/* docs/proc-and-dev.md */
 static void step_mknod(int rootfd, const struct crt_step *s)
 {
     char buf[4096];
@@ -693,7 +766,8 @@ static void step_loopback_up(void)
     close(fd);
 }
 
-/* pivot_root(".", ".") stacks the old root under the new one; detaching "." then
+/* docs/rootfs-and-pivot-root.md
+ * pivot_root(".", ".") stacks the old root under the new one; detaching "." then
  * removes the old root from this mount namespace entirely. */
 static int step_pivot_root(int rootfd, const struct crt_step *s)
 {
@@ -859,6 +933,8 @@ static void run_hooks(const struct crt_hook *hooks, int n, int dirfd, const stru
         if (pid < 0)
             fail(CRT_CALL_HOOK);
         if (pid == 0) {
+            trace = NULL; /* explain: a hook's own lock-down is not the container's */
+            open_rec = NULL;
             if (dup2(state_fd, 0) < 0 || (dirfd >= 0 && fchdir(dirfd) < 0))
                 _exit(126);
             if (lock)
@@ -905,6 +981,7 @@ static int run_steps(const struct crt_plan *plan)
     for (int i = 0; i < plan->n_steps; i++) {
         const struct crt_step *s = &plan->steps[i];
         cur_step = i;
+        TRACE(CRT_T_STEP, i, s->op);
         switch (s->op) {
         case CRT_OP_ROOT_PROPAGATION:
             if (mount(NULL, "/", NULL, s->mount_flags, NULL) < 0)
@@ -994,6 +1071,7 @@ static int run_steps(const struct crt_plan *plan)
             errno = EINVAL;
             fail(CRT_CALL_SYNC);
         }
+        TRACE_END(0);
     }
     cur_step = -1;
     return rootfd;
@@ -1086,9 +1164,11 @@ static void load_seccomp(const struct crt_plan *plan)
     if (seccomp_loaded || !plan->seccomp_len)
         return;
     struct sock_fprog prog = {.len = (unsigned short)plan->seccomp_len, .filter = (struct sock_filter *)plan->seccomp_filter};
+    TRACE(CRT_T_SECCOMP, -1, (uint64_t)plan->seccomp_len);
     long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan->seccomp_flags, &prog);
     if (rc < 0)
         fail(CRT_CALL_SECCOMP);
+    TRACE_END(rc);
     seccomp_loaded = 1;
     if (plan->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
         seccomp_listener = (int)rc; /* close-on-exec: never reaches the user's program */
@@ -1113,24 +1193,34 @@ static void capset_sets(uint64_t effective, uint64_t permitted, uint64_t inherit
 }
 
 /* setgroups/setgid/setuid keeping capabilities, then the five capability sets. */
+/* docs/capabilities.md, docs/the-process.md */
 static void set_user_and_caps(const struct crt_plan *plan)
 {
     if (plan->set_caps) {
+        TRACE(CRT_T_CAPBSET, -1, plan->cap_bounding);
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
             fail(CRT_CALL_PRCTL);
         for (int cap = 0; cap <= plan->last_cap; cap++)
             if (!(plan->cap_bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
                 fail(CRT_CALL_PRCTL);
+        TRACE_END(0);
     }
     if (plan->set_user) {
+        TRACE(CRT_T_SETGROUPS, -1, (uint64_t)(int64_t)plan->n_groups);
         if (plan->n_groups >= 0 && syscall(SYS_setgroups, plan->n_groups, plan->groups) < 0)
             fail(CRT_CALL_SETGROUPS);
+        TRACE_END(0);
+        TRACE(CRT_T_SETGID, -1, plan->gid);
         if (syscall(SYS_setresgid, plan->gid, plan->gid, plan->gid) < 0)
             fail(CRT_CALL_SETGID);
+        TRACE_END(0);
+        TRACE(CRT_T_SETUID, -1, plan->uid);
         if (syscall(SYS_setresuid, plan->uid, plan->uid, plan->uid) < 0)
             fail(CRT_CALL_SETUID);
+        TRACE_END(0);
     }
     if (plan->set_caps) {
+        TRACE(CRT_T_CAPSET, -1, plan->cap_effective);
         uint64_t extra = caps_for_seccomp(plan); /* dropped by lock_down, after the filter */
         capset_sets(plan->cap_effective | extra, plan->cap_permitted | extra, plan->cap_inheritable);
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
@@ -1141,6 +1231,7 @@ static void set_user_and_caps(const struct crt_plan *plan)
         for (int cap = 0; cap <= plan->last_cap; cap++)
             if ((ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
                 fail(CRT_CALL_PRCTL);
+        TRACE_END(0);
     }
 }
 
@@ -1270,6 +1361,7 @@ static int enter_cwd_as_root(const struct crt_plan *plan)
 }
 
 /* Block until `craterun start` opens exec.fifo for reading. */
+/* docs/oci-lifecycle.md */
 static void wait_for_start(const struct crt_plan *plan)
 {
     char path[64] = "/proc/self/fd/";
@@ -1305,14 +1397,17 @@ static void make_undumpable(void)
  * nothing of the runtime's may run under the user's filter. With no_new_privs the filter
  * needs no privilege, and execve is the only call after it. Without, loading it needs
  * CAP_SYS_ADMIN (kept by set_user_and_caps), so the capset that drops it follows the filter:
- * the one call besides execve that such a profile must allow (runc and crun need it too). */
+ * the one call besides execve that such a profile must allow (runc and crun need it too).
+ * docs/seccomp.md */
 static int locked_down = 0; /* once only: a second time would be calls under the filter */
 static void lock_down(const struct crt_plan *plan)
 {
     if (locked_down)
         return;
+    TRACE(CRT_T_NO_NEW_PRIVS, -1, (uint64_t)plan->no_new_privs);
     if (plan->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(CRT_CALL_PRCTL);
+    TRACE_END(0);
     load_seccomp(plan);
     uint64_t extra = caps_for_seccomp(plan);
     if (extra & ~(plan->cap_effective & plan->cap_permitted))
@@ -1320,59 +1415,89 @@ static void lock_down(const struct crt_plan *plan)
     locked_down = 1;
 }
 
+/* docs/the-process.md */
 static _Noreturn void container_main(const struct crt_plan *plan)
 {
+    TRACE(CRT_T_WAIT_GO, -1, 0);
     wait_go(); /* after the id maps: an unprivileged runtime cannot write those of an undumpable process */
+    TRACE_END(0);
+    TRACE(CRT_T_UNDUMPABLE, -1, 0);
     make_undumpable();
+    TRACE_END(0);
     int sources[plan->n_steps > 0 ? plan->n_steps : 1];
     mount_label = plan->mount_label && *plan->mount_label ? plan->mount_label : NULL;
+    TRACE(CRT_T_PREPARE, -1, (uint64_t)plan->n_steps);
     prepare_rootfs(plan, sources);
+    TRACE_END(0);
     if (plan->clone_flags & CLONE_NEWUSER) {
         /* become root of the new user namespace, where that uid is mapped */
+        TRACE(CRT_T_USERNS_ROOT, -1, 0);
         (void)syscall(SYS_setresgid, 0, 0, 0);
         (void)syscall(SYS_setresuid, 0, 0, 0);
+        TRACE_END(0);
     }
     int rootfd = run_steps(plan);
     close(rootfd);
     enter_cgroup(plan);
 
+    TRACE(CRT_T_SETSID, -1, 0);
     if (setsid() < 0 && errno != EPERM)
         fail(CRT_CALL_SETSID);
+    TRACE_END(0);
+    TRACE(plan->terminal ? CRT_T_TERMINAL : CRT_T_STDIO, -1, 0);
     if (plan->terminal)
         setup_terminal(plan);
     else
         setup_stdio(plan);
+    TRACE_END(0);
+    TRACE(CRT_T_RLIMITS, -1, (uint64_t)plan->n_rlimits);
     set_rlimits(plan);
+    TRACE_END(0);
+    TRACE(CRT_T_PROCATTRS, -1, 0);
     set_process_attributes(plan);
+    TRACE_END(0);
     /* With no capability sets to keep CAP_SYS_ADMIN in, a filter without no_new_privs has to
      * go in while we are still root (the old order: the calls below then run under it). */
     if (plan->seccomp_len && !plan->no_new_privs && !plan->set_caps)
         load_seccomp(plan);
+    TRACE(CRT_T_LABELS, -1, 0);
     set_exec_labels(plan);
+    TRACE_END(0);
+    TRACE(CRT_T_CHDIR, -1, 0);
     int cwd_pending = enter_cwd_as_root(plan);
+    TRACE_END(cwd_pending);
     set_user_and_caps(plan);
+    if (cwd_pending)
+        TRACE(CRT_T_CHDIR, -1, 1);
     if (cwd_pending && chdir(plan->cwd) < 0)
         fail(CRT_CALL_CHDIR);
     verify_cwd();
+    TRACE_END(0);
     if (plan->umask >= 0)
         umask((mode_t)plan->umask);
 
     char exe[4096];
+    TRACE(CRT_T_LOOKUP, -1, 0);
     if (lookup_executable(plan, exe, sizeof exe) < 0)
         fail(CRT_CALL_EXEC_LOOKUP);
+    TRACE_END(0);
 
     /* Nothing of the runtime's may reach the container: every fd past stdio and the
      * preserved ones closes at execve (CVE-2024-21626). */
+    TRACE(CRT_T_CLOSE_FDS, -1, (uint64_t)plan->preserve_fds);
     for (int fd = 3; fd < 3 + plan->preserve_fds; fd++)
         (void)fcntl(fd, F_SETFD, 0);
     if (close_range(3 + (unsigned)plan->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         fail(CRT_CALL_SYNC);
+    TRACE_END(0);
 
     /* A notify listener must reach the runtime while it still listens (`create` hands it to
      * the agent): the filter goes in now and READY carries the listener; the wait for start
      * then runs under the filter. */
     if (plan->seccomp_len && (plan->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
         lock_down(plan);
+    TRACE(CRT_T_READY, -1, 0);
+    TRACE_END(0); /* recorded before it is sent: the runtime reads the records at READY */
     if (seccomp_listener >= 0) {
         struct crt_msg ready = {.type = CRT_MSG_READY, .step = -1};
         if (send_with_fd(sync_fd, &ready, sizeof ready, seccomp_listener) < 0)
@@ -1381,13 +1506,20 @@ static _Noreturn void container_main(const struct crt_plan *plan)
         send_msg(CRT_MSG_READY, 0, 0, 0);
     }
     ready_sent = 1;
+    TRACE(CRT_T_WAIT_START, -1, 0);
     if (plan->exec_fifo_fd >= 0)
         wait_for_start(plan);
+    TRACE_END(0);
+    TRACE(CRT_T_START_HOOKS, -1, (uint64_t)plan->n_start_hooks);
     run_hooks(plan->start_hooks, plan->n_start_hooks, -1, plan); /* paths resolve inside the container */
+    TRACE_END(0);
     lock_down(plan);
 
+    TRACE(CRT_T_EXECVE, -1, 0); /* left open: after a successful execve there is nobody to close it */
     execve(exe, (char *const *)plan->argv, (char *const *)plan->envp);
     int err = errno;
+    if (trace)
+        trace_fail(CRT_CALL_EXEC_LOOKUP, err);
     put_errno_text(2, "exec", plan->argv[0], err);
     send_msg(CRT_MSG_ERROR, CRT_CALL_EXEC_LOOKUP, err, 0);
     _exit(err == ENOENT ? 127 : 126);
@@ -1410,6 +1542,7 @@ static void reset_signals(void)
 static _Noreturn void child_entry(const struct crt_plan *plan)
 {
     sync_fd = plan->sync_fd;
+    trace = plan->trace;
     reset_signals();
     if (plan->n_join > 0) {
         /* Stage 1: join the given namespaces, then clone the container process into them
@@ -1419,14 +1552,20 @@ static _Noreturn void child_entry(const struct crt_plan *plan)
         make_undumpable();
         for (int i = 0; i < plan->n_join; i++) {
             cur_step = CRT_JOIN_STEP(i);
+            TRACE(CRT_T_SETNS, i, (uint64_t)plan->join_types[i]);
             if (setns(plan->join_fds[i], plan->join_types[i]) < 0)
                 fail(CRT_CALL_SETNS);
+            TRACE_END(0);
         }
         cur_step = -1;
+        TRACE(CRT_T_CLONE, -1, CLONE_PARENT | plan->clone_flags);
         long pid = syscall(SYS_clone, CLONE_PARENT | plan->clone_flags | SIGCHLD, 0, 0, 0, 0);
         if (pid < 0)
             fail(CRT_CALL_CLONE);
+        if (pid == 0)
+            open_rec = NULL; /* the parent stage finishes the clone's record */
         if (pid > 0) {
+            TRACE_END(pid);
             send_msg(CRT_MSG_CHILD_PID, 0, 0, (int)pid);
             _exit(0);
         }
@@ -1434,6 +1573,7 @@ static _Noreturn void child_entry(const struct crt_plan *plan)
     container_main(plan);
 }
 
+/* docs/namespaces.md */
 int crt_launch(const struct crt_plan *plan)
 {
     /* Block every signal across clone so that no handler of the runtime runs in the child
@@ -1443,6 +1583,10 @@ int crt_launch(const struct crt_plan *plan)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     uint64_t flags = plan->n_join > 0 ? 0 : plan->clone_flags;
     long pid;
+    /* explain: the parent records the clone (a local pointer: other threads may launch too) */
+    struct crt_trace_rec *rec = plan->trace ? trace_reserve(plan->trace, CRT_T_CLONE, -1, flags) : NULL;
+    if (rec && plan->cgroup_fd >= 0 && plan->n_join == 0)
+        rec->arg |= CLONE_INTO_CGROUP;
     if (plan->cgroup_fd >= 0 && plan->n_join == 0) {
         /* cgroup v2: born in the container's cgroup, nothing to move afterwards */
         struct clone_args args = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)plan->cgroup_fd};
@@ -1453,6 +1597,12 @@ int crt_launch(const struct crt_plan *plan)
     if (pid == 0)
         child_entry(plan);
     int err = errno;
+    if (rec) {
+        rec->result = pid;
+        rec->err = pid < 0 ? err : 0;
+        rec->call = pid < 0 ? CRT_CALL_CLONE : 0;
+        rec->end_ns = monotonic_ns();
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return pid < 0 ? -err : (int)pid;
 }
@@ -1477,6 +1627,8 @@ int crt_userns_holder(void)
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
 _Static_assert(sizeof(struct crt_step) == 112, "crt_step layout changed: update Interop.Launch.cs");
-_Static_assert(sizeof(struct crt_plan) == 392, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 400, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_trace_rec) == 48, "crt_trace_rec layout changed: update Interop.Launch.cs"); /* explain */
+_Static_assert(sizeof(struct crt_trace) == 16, "crt_trace layout changed: update Interop.Launch.cs");     /* explain */

@@ -158,6 +158,9 @@ struct crt_plan {
     uint64_t sched_runtime, sched_deadline, sched_period;
     int32_t set_ioprio;               /* process.ioPriority: ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio) */
     int32_t ioprio;
+    /* explain: where the stage records its steps (a MAP_SHARED buffer the runtime mapped
+       before clone, struct crt_trace below); NULL = off, and each step costs one test */
+    struct crt_trace *trace;
 };
 
 /* Messages on sync_fd (SOCK_SEQPACKET: one struct per message). */
@@ -197,6 +200,62 @@ struct crt_msg {
     int32_t err;  /* errno */
     int32_t pid;
     int32_t pad;
+};
+
+/* explain: the steps of the C stage come back to the runtime as data, never as text: nothing
+ * may be printed between clone and execve. Each step is one fixed-size record in a buffer
+ * the runtime mapped MAP_SHARED before clone (a file in the state directory, so that
+ * `craterun-oci start` reads what the process did after `create` returned). The runtime
+ * decodes them at READY, after the execve, or after a failure (Explain/LaunchTrace.cs). */
+enum crt_trace_what {
+    CRT_T_CLONE = 1,        /* clone/clone3: arg = flags, result = pid (written by the parent) */
+    CRT_T_SETNS = 2,        /* setns(join_fds[step], arg = type)                               */
+    CRT_T_WAIT_GO = 3,      /* waiting for GO: the runtime maps ids, sets oom_score_adj        */
+    CRT_T_UNDUMPABLE = 4,   /* prctl(PR_SET_DUMPABLE, 0)                                       */
+    CRT_T_PREPARE = 5,      /* open the rootfs and bind sources with the runtime's ids         */
+    CRT_T_USERNS_ROOT = 6,  /* setresgid/setresuid(0) in the new user namespace                */
+    CRT_T_STEP = 7,         /* plan->steps[step]                                               */
+    CRT_T_SETSID = 8,       /* setsid()                                                        */
+    CRT_T_TERMINAL = 9,     /* a pty in the container's devpts, sent to the console socket     */
+    CRT_T_STDIO = 10,       /* dup2 of the given stdio onto 0, 1, 2                            */
+    CRT_T_RLIMITS = 11,     /* prlimit64 for each of arg rlimits                               */
+    CRT_T_PROCATTRS = 12,   /* sched_setattr, ioprio_set, personality                          */
+    CRT_T_CAPBSET = 13,     /* prctl(PR_CAPBSET_DROP) for each cap not in the bounding set     */
+    CRT_T_SETGROUPS = 14,   /* setgroups(arg, groups)                                          */
+    CRT_T_SETGID = 15,      /* setresgid(arg x3)                                               */
+    CRT_T_SETUID = 16,      /* setresuid(arg x3)                                               */
+    CRT_T_CAPSET = 17,      /* capset (v3) of effective/permitted/inheritable, then ambient    */
+    CRT_T_CHDIR = 18,       /* chdir(cwd)                                                      */
+    CRT_T_LOOKUP = 19,      /* argv[0] looked up in PATH, inside the new root                  */
+    CRT_T_CLOSE_FDS = 20,   /* close_range(3 + preserve_fds, ~0, CLOSE_RANGE_CLOEXEC)          */
+    CRT_T_READY = 21,       /* READY sent to the runtime                                       */
+    CRT_T_WAIT_START = 22,  /* blocked writing exec.fifo until `start` opens it                */
+    CRT_T_START_HOOKS = 23, /* startContainer hooks, arg = how many                            */
+    CRT_T_NO_NEW_PRIVS = 24,/* prctl(PR_SET_NO_NEW_PRIVS, 1)                                   */
+    CRT_T_SECCOMP = 25,     /* seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): arg = BPF length */
+    CRT_T_EXECVE = 26,      /* execve: the end is seen by the runtime (no record after it)     */
+    CRT_T_LABELS = 27,      /* LSM exec labels written to /proc/self/attr                      */
+};
+
+struct crt_trace_rec {
+    int32_t what;     /* enum crt_trace_what */
+    int32_t step;     /* CRT_T_STEP: index into plan->steps; CRT_T_SETNS: join index; else -1 */
+    int32_t call;     /* the failed call (enum crt_call), 0 = none */
+    int32_t err;      /* errno of the failure, 0 = it worked */
+    int64_t result;   /* what the call returned (clone: the pid) */
+    uint64_t arg;     /* what it was given (see enum crt_trace_what) */
+    int64_t start_ns; /* CLOCK_MONOTONIC around the step */
+    int64_t end_ns;   /* 0: not finished (execve, or still running) */
+};
+
+#define CRT_TRACE_MAGIC 0x45585043 /* "CPXE" */
+
+struct crt_trace {
+    uint32_t magic;
+    uint32_t capacity; /* records that fit after this header */
+    uint32_t count;    /* records reserved so far (atomically: parent and child both write) */
+    uint32_t shown;    /* records the runtime has shown already (create shows, start goes on) */
+    struct crt_trace_rec recs[];
 };
 
 /*

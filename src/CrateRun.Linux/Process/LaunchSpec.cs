@@ -79,6 +79,8 @@ public sealed class LaunchSpec
     public int? IoPriority { get; set; }
     /// <summary>linux.personality: the personality(2) persona; null = leave.</summary>
     public uint? Personality { get; set; }
+    /// <summary>explain: the buffer the C stage records its steps in; null = off.</summary>
+    public Explain.LaunchTrace? Trace { get; set; }
 }
 
 /// <summary>The C stage reported a failure: which step, which call, which errno.</summary>

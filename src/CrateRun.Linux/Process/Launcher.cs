@@ -335,6 +335,7 @@ public static unsafe class Launcher
         if (s.IoPriority is { } ioprio) (plan->SetIoPriority, plan->IoPriority) = (1, ioprio);
         plan->Argv = a.StrArray(s.Argv);
         plan->Envp = a.StrArray(s.Envp);
+        plan->Trace = s.Trace is null ? null : s.Trace.Header; // explain
         return plan;
     }
 }

@@ -4,6 +4,7 @@ using CrateRun.Core.Oci;
 namespace CrateRun.Linux.Process;
 
 /// <summary>uid/gid maps of a new user namespace, and id-mapped mounts into it.</summary>
+// docs/user-namespaces.md
 public static unsafe class UserNamespaces
 {
     public static uint Uid => Interop.Sys.getuid();

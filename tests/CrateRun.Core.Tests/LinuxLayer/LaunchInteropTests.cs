@@ -30,11 +30,15 @@ public class LaunchInteropTests
     [Fact]
     public unsafe void Struct_sizes_match_the_c_side()
     {
-        Assert.Equal(392, sizeof(Launch.Plan));
+        Assert.Equal(400, sizeof(Launch.Plan));
         Assert.Equal(32, sizeof(Launch.Hook));
         Assert.Equal(112, sizeof(Launch.Step));
         Assert.Equal(24, sizeof(Launch.Msg));
         Assert.Equal(24, sizeof(Launch.Rlimit));
+        // explain
+        Assert.Equal(48, sizeof(Launch.TraceRecord));
+        Assert.Equal(16, sizeof(Launch.TraceHeader));
+        Assert.Equal(392, (int)Marshal.OffsetOf<Launch.Plan>(nameof(Launch.Plan.Trace)));
     }
 
     [Theory]
