@@ -31,6 +31,8 @@ public static class ExplainCli
     /// <summary>Turns explaining on for this engine, to our stderr.</summary>
     public static void Attach(ContainerEngine engine, ParseResult p, Options o)
     {
-        if (o.Format(p) is { } format) engine.Explainer = ExplainSession.ToFd(format, 2);
+        if (o.Format(p) is { } format) Attach(engine, format);
     }
+
+    public static void Attach(ContainerEngine engine, ExplainFormat format) => engine.Explainer = ExplainSession.ToFd(format, 2);
 }

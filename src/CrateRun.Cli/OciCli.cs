@@ -51,7 +51,7 @@ public static class OciCli
         };
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["exec"] = 1 });
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        _globals = new OciGlobals(parsed.GetValue(Root), parsed.GetValue(Log), parsed.GetValue(LogFormat) ?? "text", parsed.GetValue(Debug), parsed.GetValue(SystemdCgroup));
+        _globals = new OciGlobals(parsed.GetValue(Root), parsed.GetValue(Log), parsed.GetValue(LogFormat) ?? "text", parsed.GetValue(Debug), parsed.GetValue(SystemdCgroup), Explain.Format(parsed));
         if (parsed.Errors.Count > 0)
         {
             foreach (var e in parsed.Errors) Fail(e.Message);
@@ -101,7 +101,7 @@ public static class OciCli
             root = Environment.IsPrivilegedProcess || string.IsNullOrEmpty(xdg) ? "/run/craterun" : Path.Combine(xdg, "craterun");
         }
         var engine = new ContainerEngine(new ContainerStore(root)) { Warn = m => Report("warning", m) };
-        ExplainCli.Attach(engine, p, Explain);
+        if (_globals.Explain is { } format) ExplainCli.Attach(engine, format);
         return engine;
     }
 

@@ -1,7 +1,9 @@
 namespace CrateRun.Cli;
 
 /// <summary>The OCI face's global options (runc's), however they were parsed.</summary>
-public sealed record OciGlobals(string? Root = null, string? Log = null, string LogFormat = "text", bool Debug = false, bool SystemdCgroup = false);
+/// <param name="Explain">--explain or --explain=json (the full parser only: the short path never explains).</param>
+public sealed record OciGlobals(string? Root = null, string? Log = null, string LogFormat = "text", bool Debug = false, bool SystemdCgroup = false,
+    CrateRun.Core.Explain.ExplainFormat? Explain = null);
 
 /// <summary>
 /// One of the commands that containerd's shim, conmon and podman send for every container
