@@ -79,10 +79,10 @@ cr=$(median < "$W/pull.cr.ms"); pd=$(median < "$W/pull.podman.ms"); sk=$(median 
 echo "pull+unpack (median of $P, alternating): craterun $cr ms; podman pull $pd ms; skopeo copy + umoci unpack $sk ms; tar -xzf of the blobs $tf ms"
 awk -v c="$cr" -v p="$pd" -v s="$sk" -v t="$tf" 'BEGIN {printf "ratios: craterun/podman %.2f; craterun/(skopeo+umoci) %.2f; craterun/tar %.2f\n", c/p, c/s, c/t}'
 # run --rm IMAGE true, the image present, vs podman run --rm (podman: --network none, as craterun sets up no network;
-# --ulimit host, as this machine refuses raising RLIMIT_NOFILE without CAP_SYS_RESOURCE)
+# nofile at the hard limit: podman's default 1048576 is refused here without CAP_SYS_RESOURCE)
 for i in $(seq 1 "$N"); do
     ms "$B" --root "$W/pstate" run --rm "$IMG" /bin/true >> "$W/run.cr.ms"
-    ms $PR run --rm --network none --ulimit host "$IMG" /bin/true >> "$W/run.podman.ms"
+    ms $PR run --rm --network none --ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit nproc=32768:32768 "$IMG" /bin/true >> "$W/run.podman.ms"
 done
 awk -v c="$(median < "$W/run.cr.ms")" -v p="$(median < "$W/run.podman.ms")" 'BEGIN {printf "run --rm IMAGE true (median of N=%d): craterun %d ms; podman run --rm %d ms; ratio %.2f\n", '"$N"', c, p, c/p}'
 $PR rmi -a -f >/dev/null 2>&1 || true
