@@ -83,7 +83,7 @@ public sealed class CliInputTests(CrateRunFixture f)
     [RootTheory]
     [InlineData("--bogus", new[] { "--bogus" })]
     [InlineData("--bogus", new[] { "--bogus=1" })]
-    [InlineData("-p", new[] { "-p", "8080:80" })]
+    [InlineData("-Y", new[] { "-Y", "8080:80" })]
     [InlineData("-Z", new[] { "-Z" })]
     [InlineData("-itZ", new[] { "-itZ" })]
     public async Task UnknownFlagsBeforeTheCommand_AreErrors_NotTheCommand(string named, string[] flag)

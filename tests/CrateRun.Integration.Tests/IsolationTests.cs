@@ -17,7 +17,10 @@ public sealed class IsolationTests(CrateRunFixture f)
         Assert.NotEmpty(mounts);
 
         var hostPaths = new[] { Prerequisites.RepoRoot, "/work", "/home", "/var/lib", "/tmp", "/root", "/usr", "/etc", "/run", f.TempBase, f.Rootfs };
-        foreach (var m in mounts)
+        // the container's own hosts, resolv.conf and hostname (files of its state directory), as Docker's
+        string[] etcFiles = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"];
+        Assert.All(etcFiles, e => Assert.Single(mounts, m => m.MountPoint == e));
+        foreach (var m in mounts.Where(m => !etcFiles.Contains(m.MountPoint)))
         {
             Assert.True(m.MountPoint == "/" || AllowedMountPrefixes.Any(p => m.MountPoint == p || m.MountPoint.StartsWith(p + "/", StringComparison.Ordinal)),
                 $"unexpected mount point {m.MountPoint} inside the container:\n{m.Line}");
