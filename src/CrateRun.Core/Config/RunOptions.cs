@@ -69,4 +69,6 @@ public sealed class RunOptions
     public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
     /// <summary>Host devices made available (--device), already looked up on the host.</summary>
     public IReadOnlyList<(Oci.LinuxDevice Device, string Access)> Devices { get; init; } = [];
+    /// <summary>Docker's labels (--label, --label-file): metadata of the container, not of its config.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 }

@@ -42,7 +42,7 @@ public sealed class ExecOptions
 /// The container lifecycle of the OCI runtime spec: create, start, state, kill, delete,
 /// plus exec, pause/resume and update. Both faces (craterun run and craterun-oci) use it.
 /// </summary>
-public sealed class ContainerEngine(ContainerStore store)
+public sealed partial class ContainerEngine(ContainerStore store)
 {
     public ContainerStore Store { get; } = store;
     /// <summary>Where warnings go (a failed poststart or poststop hook): stderr unless the face says otherwise.</summary>
@@ -180,7 +180,8 @@ public sealed class ContainerEngine(ContainerStore store)
             ownPrepared?.Dispose(); // removes the cgroup it made, unless kept
             if (removeCgroupOnFailure) TryRemoveCreated(cgroup!);
             if (imageMounted) Images.ImageRootfs.Unmount(Store.Dir(id));
-            Store.RemoveDir(id);
+            // a container made by `craterun create` stays, to be told about and removed by the user (Docker's rule)
+            if (!r.KeepOnFailure) Store.RemoveDir(id);
             throw;
         }
     }
