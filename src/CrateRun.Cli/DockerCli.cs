@@ -282,7 +282,7 @@ public static class DockerCli
         var all = new Option<bool>("--all", "-a") { Description = "Show all containers (default: running ones only)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only print ids" };
         var format = new Option<string>("--format") { Description = "table, json (an array, as podman), or a Go template: '{{.ID}} {{.Names}} {{.Status}}', 'table {{.ID}}\t{{.Label \"k\"}}'", DefaultValueFactory = _ => "table" };
-        var filter = new Option<string[]>("--filter", "-f") { Description = "status=, name=, id=, label=KEY[=VALUE], exited=CODE (same key: any; different keys: all)" };
+        var filter = new Option<string[]>("--filter", "-f") { Description = "status=, name=, id=, label=KEY[=VALUE], exited=CODE (the same key: any of them, labels: all of them; different keys: all)" };
         var noTrunc = new Option<bool>("--no-trunc") { Description = "Full ids and commands in templates" };
         var cmd = new Command("ps", "List containers") { all, quiet, format, filter, noTrunc };
         cmd.SetAction(p => Program.Guard(() =>

@@ -4,7 +4,7 @@ namespace CrateRun.Core.Docker;
 
 /// <summary>
 /// ps --filter (and container prune --filter): KEY=VALUE terms. As Docker: terms with the same
-/// key are ORed, different keys ANDed. Keys: id (prefix), name (regular expression, as Docker),
+/// key are ORed (except label terms, which must all match, as Docker's MatchKVList), different keys ANDed. Keys: id (prefix), name (regular expression, as Docker),
 /// label (KEY or KEY=VALUE), status (created, running, paused, exited; Docker's restarting,
 /// removing and dead are accepted and match nothing here), exited (exit code), until (prune only).
 /// </summary>
@@ -70,7 +70,7 @@ public sealed class ContainerFilter
             {
                 "id" => values.Any(v => row.Id.StartsWith(v, StringComparison.Ordinal)),
                 "name" => values.Any(v => Regex.IsMatch(row.Name, v, RegexOptions.None, TimeSpan.FromSeconds(1))),
-                "label" => values.Any(v => LabelMatches(row.Labels, v)),
+                "label" => values.All(v => LabelMatches(row.Labels, v)),
                 "status" => values.Contains(row.State),
                 "exited" => row.State == "exited" && values.Any(v => int.Parse(v) == row.ExitCode),
                 "until" => _until is { } u && row.Created < u,
