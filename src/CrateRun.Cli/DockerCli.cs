@@ -29,6 +29,7 @@ public static class DockerCli
         root.Subcommands.Add(LifecycleCommands.Start());
         root.Subcommands.Add(LifecycleCommands.Restart());
         root.Subcommands.Add(LifecycleCommands.Container());
+        root.Subcommands.Add(UpdateCommand.Create());
         root.Subcommands.Add(PsCommand());
         root.Subcommands.Add(LogsCommand());
         root.Subcommands.Add(RmCommand());

@@ -81,3 +81,37 @@ public sealed partial class ContainerEngine
         return removed;
     }
 }
+
+/// <summary>Docker's update: new limits for a container, applied to its cgroup when it runs and kept for its next start.</summary>
+public sealed partial class ContainerEngine
+{
+    /// <summary>
+    /// Applies <paramref name="memory"/>, <paramref name="cpu"/> and <paramref name="pids"/> (null: unchanged)
+    /// to the running cgroup (the same code as the OCI face's update), then records them in the
+    /// metadata and in config.json, so that start and restart keep them.
+    /// </summary>
+    public void UpdateLimits(string id, long? memory, (long Quota, ulong Period)? cpu, long? pids)
+    {
+        var resources = new Core.Oci.LinuxResources
+        {
+            Memory = memory is { } m ? new Core.Oci.LinuxMemory { Limit = m, Swap = m } : null,
+            Cpu = cpu is { } c ? new Core.Oci.LinuxCpu { Quota = c.Quota, Period = c.Period } : null,
+            Pids = pids is { } p ? new Core.Oci.LinuxPids { Limit = p } : null,
+        };
+        var r = Store.Load(id);
+        if (CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created) Update(id, resources);
+        using var _ = Store.Lock(id);
+        r = Store.Load(id);
+        if (memory is not null) r.Limits.MemoryBytes = memory;
+        if (pids is not null) r.Limits.Pids = pids;
+        if (cpu is { } cc) (r.Limits.CpuQuota, r.Limits.CpuPeriod) = (cc.Quota, cc.Period);
+        var spec = LoadSpec(r);
+        spec.Linux ??= new Core.Oci.Linux();
+        spec.Linux.Resources ??= new Core.Oci.LinuxResources();
+        if (resources.Memory is not null) spec.Linux.Resources.Memory = resources.Memory;
+        if (resources.Cpu is not null) spec.Linux.Resources.Cpu = resources.Cpu;
+        if (resources.Pids is not null) spec.Linux.Resources.Pids = resources.Pids;
+        ContainerStore.WriteAtomic(Path.Combine(r.Bundle, ConfigFile), Core.Oci.OciJson.WriteUtf8Bytes(spec, indented: true));
+        Store.Save(r);
+    }
+}
