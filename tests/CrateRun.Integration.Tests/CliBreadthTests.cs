@@ -309,4 +309,38 @@ public sealed class CliBreadthTests(CrateRunFixture f)
             await f.RemoveForce(running, exited, created, other);
         }
     }
+
+    [RootFact]
+    public async Task Update_ChangesTheLimitsOfARunningContainer_AndKeepsThemForTheNextStart()
+    {
+        var id = await f.Detached("trap 'exit 0' TERM; while true; do sleep 0.05; done", "--memory", "64m");
+        try
+        {
+            var update = await f.Cr("update", "--memory", "48m", "--pids-limit", "12", id[..12]);
+            Assert.True(update.ExitCode == 0, update.ToString());
+            Assert.Equal(id[..12] + "\n", update.Stdout);
+            // from inside: the container's own cgroup files
+            var inside = await f.Cr("exec", id, "--", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max");
+            Assert.True(inside.ExitCode == 0, inside.ToString());
+            Assert.Equal("50331648\n12\n", inside.Stdout);
+            // pushed past: 20 more processes cannot all start under pids.max 12
+            var fork = await f.Cr("exec", id, "--", "/bin/sh", "-c", "n=0; for i in $(seq 20); do sleep 2 2>/dev/null & n=$((n+1)); done; wait; echo done");
+            Assert.Contains("can't fork", fork.Stderr + fork.Stdout);
+            var rec = await f.Inspect(id);
+            Assert.Equal(50331648, rec.GetProperty("limits").GetProperty("memoryBytes").GetInt64());
+
+            // restarted: the new limits are the container's now
+            var restart = await f.Cr("restart", "-t", "5", id);
+            Assert.True(restart.ExitCode == 0, restart.ToString());
+            var after = await f.Cr("exec", id, "--", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max");
+            Assert.Equal("50331648\n12\n", after.Stdout);
+
+            AssertOneLineError(await f.Cr("update", id), "--memory");
+            AssertOneLineError(await f.Cr("update", "--memory", "lots", id), "lots");
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+        }
+    }
 }
