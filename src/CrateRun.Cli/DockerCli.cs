@@ -25,6 +25,11 @@ public static class DockerCli
         var root = new RootCommand("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)");
         root.Options.Add(RootOption);
         root.Subcommands.Add(RunCommand());
+        root.Subcommands.Add(RunCommand("create"));
+        root.Subcommands.Add(LifecycleCommands.Start());
+        root.Subcommands.Add(LifecycleCommands.Restart());
+        root.Subcommands.Add(LifecycleCommands.Container());
+        root.Subcommands.Add(UpdateCommand.Create());
         root.Subcommands.Add(PsCommand());
         root.Subcommands.Add(LogsCommand());
         root.Subcommands.Add(RmCommand());
@@ -134,7 +139,8 @@ public static class DockerCli
 
     // ---- run --------------------------------------------------------------------------
 
-    private static Command RunCommand()
+    /// <summary>run, or with <paramref name="verb"/> "create" Docker's create: the same flags, the container is made but not started.</summary>
+    private static Command RunCommand(string verb = "run")
     {
         var rootfs = new Option<string?>("--rootfs") { Description = "Root filesystem directory of the container" };
         var memory = new Option<string?>("--memory", "-m") { Description = "Memory limit: bytes, or 64m, 1g" };
@@ -163,13 +169,16 @@ public static class DockerCli
         var securityOpt = new Option<string[]>("--security-opt") { Description = "seccomp=unconfined|PROFILE.json, no-new-privileges=true|false" };
         var entrypoint = new Option<string?>("--entrypoint") { Description = "Replace the image's Entrypoint (\"\" clears it)" };
         var pull = new Option<string?>("--pull") { Description = "missing (default): pull when not stored; always; never" };
+        var envFile = new Option<string[]>("--env-file") { Description = "Read environment variables from a file (KEY=VALUE lines, # comments)" };
+        var label = new Option<string[]>("--label", "-l") { Description = "Set a label on the container: KEY[=VALUE]" };
+        var labelFile = new Option<string[]>("--label-file") { Description = "Read labels from a file (KEY[=VALUE] lines)" };
         var command = new Argument<string[]>("command") { Description = "IMAGE [CMD...], or CMD after -- with --rootfs", Arity = ArgumentArity.ZeroOrMore };
         var (network, publish, dns, addHost) = NetworkCommands.RunOptions();
-        var cmd = new Command("run", "Create and run a container")
+        var cmd = new Command(verb, verb == "create" ? "Create a new container (start it with craterun start)" : "Create and run a container")
         {
             rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
-            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull, command,
-            network, publish, dns, addHost,
+            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull,
+            envFile, label, labelFile, command, network, publish, dns, addHost,
         };
         var explain = ExplainCli.Make();
         ExplainCli.AddTo(cmd, explain);
@@ -177,6 +186,9 @@ public static class DockerCli
         {
             var cmdArgs = p.GetValue(command) ?? [];
             var rootfsDir = p.GetValue(rootfs);
+            // --env-file first, then -e: a later value of a variable wins (Docker's order)
+            string[] envs = [.. RunInputs.EnvFiles(p.GetValue(envFile) ?? []), .. p.GetValue(env) ?? []];
+            var labels = RunInputs.Labels(p.GetValue(labelFile) ?? [], p.GetValue(label) ?? []);
             var engine = Engine(p);
             ExplainCli.Attach(engine, p, explain); // the monitor explains: RunFlow hands it our stderr
             if (rootfsDir is null && cmdArgs is ["hello-world", ..])
@@ -186,7 +198,7 @@ public static class DockerCli
             }
             // without --rootfs the first positional is an image; its config supplies what the flags do not
             var image = rootfsDir is null && cmdArgs.Length > 0
-                ? ImageCommands.ResolveForRun(engine.Store.Root, cmdArgs, p.GetValue(entrypoint), p.GetValue(pull), p.GetValue(env) ?? [], p.GetValue(workdir), p.GetValue(user))
+                ? ImageCommands.ResolveForRun(engine.Store.Root, cmdArgs, p.GetValue(entrypoint), p.GetValue(pull), envs, p.GetValue(workdir), p.GetValue(user))
                 : null;
             if (image is not null) cmdArgs = [.. image.Settings.Command];
             if (rootfsDir is null && image is null) throw new UsageException("an image or --rootfs DIR is required: craterun run IMAGE [CMD...] (or try: craterun run --rm hello-world)");
@@ -216,7 +228,7 @@ public static class DockerCli
                 Memory = p.GetValue(memory) is { } m ? Quantities.ParseMemory(m) : null,
                 Pids = p.GetValue(pids) is { } pl ? Quantities.ParsePids(pl) : null,
                 Cpu = p.GetValue(cpu) is { } c ? Quantities.ParseCpu(c) : p.GetValue(cpus) is { } cs ? Quantities.ParseCpus(cs, Environment.ProcessorCount) : null,
-                Env = image?.Settings.Env ?? p.GetValue(env) ?? [],
+                Env = image?.Settings.Env ?? envs,
                 Workdir = image is null ? p.GetValue(workdir) : image.Settings.Workdir,
                 Annotations = image?.Annotations ?? new Dictionary<string, string>(),
                 Volumes = [.. (p.GetValue(volume) ?? []).Select(CheckVolume)],
@@ -238,8 +250,9 @@ public static class DockerCli
                 SeccompUnconfined = unconfined,
                 Seccomp = profilePath is null ? null : LoadSeccomp(profilePath),
                 ConsoleSize = isTty ? Terminal.Size(1) ?? Terminal.Size(0) : null,
+                Labels = labels,
             };
-            return RunFlow.Run(engine, options, p.GetValue(detach), p.GetValue(rm), p.GetValue(cidfile));
+            return RunFlow.Run(engine, options, p.GetValue(detach), p.GetValue(rm), p.GetValue(cidfile), createOnly: verb == "create");
         }));
         return cmd;
     }
@@ -283,25 +296,37 @@ public static class DockerCli
     {
         var all = new Option<bool>("--all", "-a") { Description = "Show all containers (default: running ones only)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only print ids" };
-        var format = new Option<string>("--format") { Description = "table or json", DefaultValueFactory = _ => "table" };
-        var cmd = new Command("ps", "List containers") { all, quiet, format };
+        var format = new Option<string>("--format") { Description = "table, json (an array, as podman), or a Go template: '{{.ID}} {{.Names}} {{.Status}}', 'table {{.ID}}\t{{.Label \"k\"}}'", DefaultValueFactory = _ => "table" };
+        var filter = new Option<string[]>("--filter", "-f") { Description = "status=, name=, id=, label=KEY[=VALUE], exited=CODE (the same key: any of them, labels: all of them; different keys: all)" };
+        var noTrunc = new Option<bool>("--no-trunc") { Description = "Full ids and commands in templates" };
+        var cmd = new Command("ps", "List containers") { all, quiet, format, filter, noTrunc };
         cmd.SetAction(p => Program.Guard(() =>
         {
             var engine = Engine(p);
+            var filters = Core.Docker.ContainerFilter.Parse(p.GetValue(filter) ?? [], DateTimeOffset.UtcNow);
+            var formatText = p.GetValue(format)!;
+            var template = formatText is "table" or "json" ? null : Core.Docker.GoTemplate.Parse(formatText, Core.Docker.ContainerRow.Fields.Keys);
             var list = engine.Store.List();
             foreach (var r in list) Describe(engine, r);
-            if (!p.GetValue(all)) list = [.. list.Where(r => r.Status is ContainerStatus.Running or ContainerStatus.Paused)]; // Docker lists paused ones too
+            // as Docker: a status filter looks at every container, -a or not
+            if (!p.GetValue(all) && !filters.HasStatus) list = [.. list.Where(r => r.Status is ContainerStatus.Running or ContainerStatus.Paused)]; // Docker lists paused ones too
+            list = [.. list.Where(r => filters.Matches(PsView.Row(engine, r)))];
             if (p.GetValue(quiet))
             {
                 foreach (var r in list) Console.WriteLine(ContainerId.Short(r.Id));
                 return 0;
             }
-            switch (p.GetValue(format))
+            if (template is not null)
+            {
+                PsView.Print(template, list.Select(r => PsView.Row(engine, r)), truncate: !p.GetValue(noTrunc));
+                return 0;
+            }
+            switch (formatText)
             {
                 case "json":
                     PrintJson(list);
                     return 0;
-                case "table":
+                default:
                     Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND", "PORTS"],
                         list.Select(r => new[]
                         {
@@ -310,8 +335,6 @@ public static class DockerCli
                             string.Join(", ", r.Network?.Ports.Select(port => port.ToString()) ?? []),
                         })));
                     return 0;
-                default:
-                    throw new UsageException($"invalid --format '{p.GetValue(format)}': table or json");
             }
         }));
         return cmd;
@@ -319,6 +342,7 @@ public static class DockerCli
 
     private static string StatusText(ContainerRecord r) => r.Status switch
     {
+        ContainerStatus.Configured => "created",
         ContainerStatus.Exited => r.ExitCode is { } c ? $"exited ({c})" : "exited (unknown)",
         _ => r.Status,
     } + (r.LogsStopped is null ? "" : " (logs stopped)");
@@ -373,13 +397,18 @@ public static class DockerCli
             },
         };
         var timestamps = new Option<bool>("--timestamps", "-t") { Description = "Prefix each line with the time it was written" };
+        var since = new Option<string?>("--since") { Description = "Only output written since: 2026-11-30T02:00:00Z, Unix seconds, or relative (10m, 1h30m)" };
+        var until = new Option<string?>("--until") { Description = "Only output written before: the same forms as --since" };
         var id = new Argument<string>("container");
-        var cmd = new Command("logs", "Print a container's output") { follow, tail, timestamps, id };
+        var cmd = new Command("logs", "Print a container's output") { follow, tail, timestamps, since, until, id };
         cmd.SetAction(p => Program.Guard(() =>
         {
+            var now = DateTimeOffset.UtcNow;
+            var from = p.GetValue(since) is { } sv ? Core.Docker.TimeArgument.Parse(sv, now, "--since") : (DateTimeOffset?)null;
+            var to = p.GetValue(until) is { } uv ? Core.Docker.TimeArgument.Parse(uv, now, "--until") : (DateTimeOffset?)null;
             var engine = Engine(p);
             var cid = engine.Store.Resolve(p.GetValue(id)!);
-            return Logs.Print(engine, cid, p.GetValue(follow), p.GetValue(tail) is >= 0 and var n ? n : null, p.GetValue(timestamps));
+            return Logs.Print(engine, cid, p.GetValue(follow), p.GetValue(tail) is >= 0 and var n ? n : null, p.GetValue(timestamps), from, to);
         }));
         return cmd;
     }

@@ -7,7 +7,8 @@ namespace CrateRun.Cli;
 
 /// <summary>
 /// craterun logs: stdout.log to stdout and stderr.log to stderr, merged in the order they were
-/// written (the .times files); -t stamps each line, -f follows, --tail N keeps the last N lines.
+/// written (the .times files); -t stamps each line, -f follows, --tail N keeps the last N lines of the merged output,
+/// --since/--until keep what was written in that window.
 /// </summary>
 public static class Logs
 {
@@ -32,8 +33,9 @@ public static class Logs
         public IEnumerable<LogPiece> Pieces(long fallbackNanos, int start) => Cursor.Pieces(Data, Position, fallbackNanos, start);
     }
 
-    public static int Print(ContainerEngine engine, string id, bool follow, int? tail, bool timestamps)
+    public static int Print(ContainerEngine engine, string id, bool follow, int? tail, bool timestamps, DateTimeOffset? since = null, DateTimeOffset? until = null)
     {
+        var window = (Since: since is { } s ? Nanos(s) : (long?)null, Until: until is { } u ? Nanos(u) : (long?)null);
         using var stdout = new BufferedStream(Console.OpenStandardOutput(), 64 * 1024);
         using var stderr = new BufferedStream(Console.OpenStandardError(), 64 * 1024);
         var sources = new[]
@@ -43,7 +45,7 @@ public static class Logs
         };
         var writer = new Writer(timestamps);
         var fallback = engine.Store.TryLoad(id)?.Created is { } created ? (created - DateTimeOffset.UnixEpoch).Ticks * 100 : 0;
-        Emit(sources, tail, writer, fallback);
+        Emit(sources, tail, writer, fallback, window);
         if (!follow) return 0;
         while (true)
         {
@@ -51,19 +53,22 @@ public static class Logs
             var r = engine.Store.TryLoad(id);
             var running = r is not null && ContainerEngine.CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Creating;
             var monitorAlive = r is not null && r.MonitorPid > 0 && Processes.IsAlive(r.MonitorPid, r.MonitorStartTime);
-            Emit(sources, null, writer, fallback);
+            Emit(sources, null, writer, fallback, window);
             if (!running && !monitorAlive) return 0;
             Thread.Sleep(50);
         }
     }
 
-    /// <summary>Prints what was appended to both logs since the last call, merged by time.</summary>
-    private static void Emit(Source[] sources, int? tail, Writer writer, long fallbackNanos)
+    private static long Nanos(DateTimeOffset t) => (t - DateTimeOffset.UnixEpoch).Ticks * 100;
+
+    /// <summary>Prints what was appended to both logs since the last call, merged by time, within the --since/--until window.</summary>
+    private static void Emit(Source[] sources, int? tail, Writer writer, long fallbackNanos, (long? Since, long? Until) window)
     {
         foreach (var s in sources) s.ReadMore();
-        // --tail N: the last N lines of each stream
-        var pieces = sources.Select(s => s.Pieces(fallbackNanos, tail is { } n ? LogCursor.TailStart(s.Data, n) : 0)).ToArray();
-        foreach (var piece in LogCursor.Merge(pieces[0], pieces[1]))
+        var merged = LogCursor.Between(LogCursor.Merge(sources[0].Pieces(fallbackNanos, 0), sources[1].Pieces(fallbackNanos, 0)), window.Since, window.Until);
+        // --tail N: the last N lines of the merged output (Docker counts over both streams)
+        if (tail is { } n) merged = LogCursor.TailOfMerged(merged, piece => sources[piece.Stream].Data, n);
+        foreach (var piece in merged)
             writer.Write(sources[piece.Stream], piece);
         foreach (var s in sources)
         {

@@ -15,21 +15,23 @@ namespace CrateRun.Cli;
 /// </summary>
 public static class RunFlow
 {
-    public static int Run(ContainerEngine engine, RunOptions options, bool detach, bool autoRemove, string? cidfile)
+    /// <summary>With <paramref name="createOnly"/> (Docker's create): registered and configured, no monitor, nothing started.</summary>
+    public static int Run(ContainerEngine engine, RunOptions options, bool detach, bool autoRemove, string? cidfile, bool createOnly = false)
     {
         var id = ContainerId.New();
         var spec = SpecBuilder.Build(id, options);
         if (options.Network is { } network) Core.Network.NetworkSpec.Apply(spec, network, engine.Store.Dir(id), options.JoinNetns);
         // the monitor, started before parsing; it is registered with the container
-        var (monitorPid, control) = DockerCli.EarlyMonitor
+        (int Pid, SafeFd? Control) monitor = createOnly ? (0, null) : DockerCli.EarlyMonitor
             ?? throw new CrateRunException("cannot start the container's monitor (craterun _monitor)");
+        var (monitorPid, control) = monitor;
         // the cidfile is claimed before anything else exists: a bad path fails with nothing to undo
         using var cid = cidfile is null ? null : CreateCidFile(cidfile);
         var record = new ContainerRecord
         {
             Id = id,
             MonitorPid = monitorPid,
-            MonitorStartTime = Processes.StartTime(monitorPid),
+            MonitorStartTime = createOnly ? 0 : Processes.StartTime(monitorPid),
             Name = options.Name,
             Bundle = engine.Store.Dir(id),
             Rootfs = options.Rootfs,
@@ -44,6 +46,8 @@ public static class RunFlow
             },
             Annotations = spec.Annotations,
             Network = options.Network,
+            Labels = options.Labels.Count > 0 ? new Dictionary<string, string>(options.Labels) : null,
+            KeepOnFailure = createOnly,
         };
         try
         {
@@ -77,7 +81,14 @@ public static class RunFlow
             cid?.Abandon();
             throw new CrateRunException($"cannot write --cidfile {cidfile}: {e.Message}");
         }
+        if (createOnly)
+        {
+            engine.MarkConfigured(id);
+            Console.WriteLine(id);
+            return 0;
+        }
 
+        ArgumentNullException.ThrowIfNull(control); // run always has its monitor (checked above)
         int code;
         using (control)
         {
@@ -127,7 +138,7 @@ public static class RunFlow
         }
     }
 
-    private static int Attach(ContainerEngine engine, string id, SafeFd control, RunOptions options, bool detach)
+    internal static int Attach(ContainerEngine engine, string id, SafeFd control, RunOptions options, bool detach)
     {
         SafeFd? master = null;
         int pid;

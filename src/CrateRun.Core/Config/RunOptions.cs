@@ -73,4 +73,6 @@ public sealed class RunOptions
     public Network.NetworkSettings? Network { get; init; }
     /// <summary>--network container:ID: the namespace to join (/proc/PID/ns/net).</summary>
     public string? JoinNetns { get; init; }
+    /// <summary>Docker's labels (--label, --label-file): metadata of the container, not of its config.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 }

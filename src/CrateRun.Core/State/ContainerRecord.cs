@@ -57,6 +57,12 @@ public sealed class ContainerRecord
     public string Face { get; set; } = "docker";
     /// <summary>How it is networked (craterun run --network/-p/--dns/--add-host); null: the OCI face, the config decides.</summary>
     public Network.NetworkSettings? Network { get; set; }
+    /// <summary>Docker's labels (--label, --label-file): key to value, for ps --filter label=... and inspect.</summary>
+    public Dictionary<string, string>? Labels { get; set; }
+    /// <summary>Made by <c>craterun create</c>: a failed start leaves it (exited, with the code) instead of removing it.</summary>
+    public bool KeepOnFailure { get; set; }
+    /// <summary>How often the container was started again (start of an exited one, restart).</summary>
+    public int RestartCount { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

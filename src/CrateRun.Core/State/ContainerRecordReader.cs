@@ -62,6 +62,11 @@ public static class ContainerRecordReader
             else if (r.ValueTextEquals("hooks"u8)) c.Hooks = ReadHooks(ref r);
             else if (r.ValueTextEquals("logsStopped"u8)) c.LogsStopped = String(ref r);
             else if (r.ValueTextEquals("face"u8)) c.Face = String(ref r) ?? "";
+            else if (r.ValueTextEquals("labels"u8)) c.Labels = StringMap(ref r);
+            else if (r.ValueTextEquals("keepOnFailure"u8)) c.KeepOnFailure = Value(ref r).GetBoolean();
+            else if (r.ValueTextEquals("restartCount"u8)) c.RestartCount = Value(ref r).GetInt32();
+            // only the Docker face's containers have one: the generated reader, whose set-up cost the OCI commands never pay
+            else if (r.ValueTextEquals("network"u8)) c.Network = Nullable(ref r) ? JsonSerializer.Deserialize(ref r, StateJsonContext.Default.NetworkSettings) : null;
             else Skip(ref r);
         }
         return c;

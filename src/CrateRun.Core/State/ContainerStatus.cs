@@ -9,6 +9,11 @@ namespace CrateRun.Core.State;
 public static class ContainerStatus
 {
     public const string Creating = "creating";
+    /// <summary>
+    /// Docker's "created" (<c>craterun create</c>, or an exited container being started again):
+    /// config and metadata only, no process, no cgroup. The Docker-like face shows it as "created".
+    /// </summary>
+    public const string Configured = "configured";
     public const string Created = "created";
     public const string Running = "running";
     /// <summary>Not stored: a created or running container whose cgroup is frozen (runc's "paused").</summary>
@@ -25,10 +30,13 @@ public static class ContainerStatus
     public static bool CanKill(string status) => status is Created or Running or Paused;
 
     /// <summary>Without --force: a container with no live process, or one that never started.</summary>
-    public static bool CanDelete(string status) => status is Created or Exited;
+    public static bool CanDelete(string status) => status is Created or Exited or Configured;
 
     /// <summary>runc joins a created container too; a paused one only when the caller says it knows.</summary>
     public static bool CanExec(string status, bool ignorePaused) => status is Created or Running || (status == Paused && ignorePaused);
+
+    /// <summary>The Docker-like face's start: a container made by create, or one that has exited (Docker starts it again).</summary>
+    public static bool CanStartAgain(string status) => status is Configured or Exited;
 
     public static bool CanPause(string status) => status is Created or Running;
     public static bool CanResume(string status) => status == Paused;

@@ -82,6 +82,41 @@ public sealed class LogCursor(int stream)
         return 0;
     }
 
+    /// <summary>
+    /// The last <paramref name="lines"/> lines of the merged output (Docker's --tail counts over
+    /// stdout and stderr together): pieces in order, the first one cut where its last lines
+    /// begin. A newline in either stream ends a line; an unterminated last line counts.
+    /// <paramref name="dataOf"/> gives the bytes a piece's offset refers to.
+    /// </summary>
+    public static List<LogPiece> TailOfMerged(IEnumerable<LogPiece> merged, Func<LogPiece, byte[]> dataOf, int lines)
+    {
+        var list = merged.ToList();
+        if (lines <= 0) return [];
+        var trailing = true; // the newline that ends the very last line does not start another
+        var count = 0;
+        for (var p = list.Count - 1; p >= 0; p--)
+        {
+            var piece = list[p];
+            var data = dataOf(piece);
+            for (var i = piece.Offset + piece.Length - 1; i >= piece.Offset; i--)
+            {
+                if (data[i] == '\n' && !trailing && ++count == lines)
+                {
+                    var cut = i + 1 - piece.Offset;
+                    var rest = list.GetRange(p + 1, list.Count - p - 1);
+                    if (cut < piece.Length) rest.Insert(0, piece with { Offset = i + 1, Length = piece.Length - cut, StartsLine = true });
+                    return rest;
+                }
+                trailing = false;
+            }
+        }
+        return list;
+    }
+
+    /// <summary>Pieces written in [<paramref name="sinceNanos"/>, <paramref name="untilNanos"/>] (Docker's --since/--until, both inclusive).</summary>
+    public static IEnumerable<LogPiece> Between(IEnumerable<LogPiece> pieces, long? sinceNanos, long? untilNanos) =>
+        pieces.Where(p => (sinceNanos is not { } s || p.Nanos >= s) && (untilNanos is not { } u || p.Nanos <= u));
+
     /// <summary>The time of the chunk holding <paramref name="offset"/>; offsets only grow, so the pointer only moves forward.</summary>
     private long TimeAt(long offset, long fallbackNanos)
     {

@@ -192,7 +192,8 @@ public sealed partial class ContainerEngine(ContainerStore store)
             if (removeCgroupOnFailure) TryRemoveCreated(cgroup!);
             if (imageMounted) Images.ImageRootfs.Unmount(Store.Dir(id));
             DetachNetworks(id, null);
-            Store.RemoveDir(id);
+            // a container made by `craterun create` stays, to be told about and removed by the user (Docker's rule)
+            if (!r.KeepOnFailure) Store.RemoveDir(id);
             throw;
         }
         finally

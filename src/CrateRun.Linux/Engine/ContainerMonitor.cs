@@ -171,7 +171,9 @@ public static unsafe partial class ContainerMonitor
     private static void Fail(ContainerEngine engine, string id, int code, string message)
     {
         // Create cleans up after itself; a failure after it (start) must too.
-        if (engine.Store.TryLoad(id) is { } left)
+        if (engine.Store.TryLoad(id) is { KeepOnFailure: true })
+            engine.RecordFailedStart(id, code); // made by `create`: it stays, exited with the code
+        else if (engine.Store.TryLoad(id) is { } left)
         {
             try { engine.Delete(id, force: true); }
             catch (CrateRunException)
@@ -206,6 +208,15 @@ public static unsafe partial class ContainerMonitor
 
     /// <summary>The hidden argument that makes craterun a monitor.</summary>
     public const string MonitorArg = "_monitor";
+
+    /// <summary>A new monitor (monitor.c's spawn, as `run` gets one early): its pid and our end of its control socket.</summary>
+    public static (int Pid, SafeFd Control) Spawn()
+    {
+        int pid, fd;
+        if (Interop.Monitor.crt_spawn_monitor(&pid, &fd) < 0)
+            throw new SyscallException("posix_spawn", "craterun _monitor", Marshal.GetLastPInvokeError());
+        return (pid, new SafeFd(fd));
+    }
 
     /// <summary>Hands a registered container to an early monitor, with the stdio it should use.</summary>
     public static void Assign(SafeFd control, string storeRoot, string id, bool interactive, bool tty, bool detach, string cgroupsPath)
@@ -263,3 +274,4 @@ public static unsafe partial class ContainerMonitor
     private static string[] Environ() =>
         [.. Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>().Select(e => $"{e.Key}={e.Value}")];
 }
+

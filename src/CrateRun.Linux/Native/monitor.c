@@ -39,6 +39,9 @@
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
+int crt_spawn_monitor(int *pid_out, int *fd_out);
+
 #define MAX_ROUTES 8
 
 struct route {
@@ -304,21 +307,24 @@ static int above_stdio(int fd)
 }
 
 /* The monitor: this executable in a new session, stdio /dev/null, the control socket on
- * fd 3, default signal dispositions, nothing blocked. If it cannot be started, `run` says
- * so (RunFlow.cs) and starts nothing. */
-static void spawn_early_monitor(char **envp)
+ * fd 3, default signal dispositions, nothing blocked. Returns 0 with its pid and our end of
+ * the control socket, or -1 (errno set). Also called from managed code (`start`, `restart`:
+ * ContainerMonitor.Spawn), where no constructor spawned one early. */
+int crt_spawn_monitor(int *pid_out, int *fd_out)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        return;
+        return -1;
     sv[0] = above_stdio(sv[0]);
     sv[1] = above_stdio(sv[1]);
     if (sv[0] < 0 || sv[1] < 0) {
+        int saved = errno;
         if (sv[0] >= 0)
             close(sv[0]);
         if (sv[1] >= 0)
             close(sv[1]);
-        return;
+        errno = saved;
+        return -1;
     }
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     posix_spawn_file_actions_t fa;
@@ -336,18 +342,31 @@ static void spawn_early_monitor(char **envp)
     posix_spawnattr_setsigdefault(&attr, &set);
     char *args[] = {"craterun", "_monitor", NULL};
     pid_t pid;
-    int ok = devnull >= 0 && posix_spawn(&pid, "/proc/self/exe", &fa, &attr, args, envp) == 0;
+    int rc = devnull < 0 ? errno : posix_spawn(&pid, "/proc/self/exe", &fa, &attr, args, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(sv[1]);
     if (devnull >= 0)
         close(devnull);
-    if (!ok) {
+    if (rc != 0) {
         close(sv[0]);
-        return;
+        errno = rc;
+        return -1;
     }
+    *pid_out = pid;
+    *fd_out = sv[0];
+    return 0;
+}
+
+/* For `run`: a monitor spawned before the .NET runtime starts. If it cannot be started,
+ * `run` says so (RunFlow.cs) and starts nothing. */
+static void spawn_early_monitor(void)
+{
+    int pid, fd;
+    if (crt_spawn_monitor(&pid, &fd) < 0)
+        return;
     char value[32];
-    snprintf(value, sizeof value, "%d,%d", (int)pid, sv[0]);
+    snprintf(value, sizeof value, "%d,%d", pid, fd);
     setenv("CRATERUN_EARLY_MONITOR", value, 1);
 }
 
@@ -357,5 +376,5 @@ __attribute__((constructor)) static void monitor_entry(int argc, char **argv, ch
     if (argc >= 2 && strcmp(argv[1], "_monitor-wait") == 0)
         _exit(monitor_wait(argc, argv, envp));
     if (argc >= 2 && is_docker_run(argc, argv))
-        spawn_early_monitor(envp);
+        spawn_early_monitor();
 }

@@ -29,6 +29,12 @@ public sealed class ContainerRecordReaderTests
             StartContainer = [Hook("/sc")], Poststart = [Hook("/ps"), Hook("/ps2")], Poststop = [Hook("/stop")],
         },
         LogsStopped = "disk full", Face = "oci",
+        Labels = new() { ["tier"] = "web" }, KeepOnFailure = true, RestartCount = 2,
+        Network = new Core.Network.NetworkSettings
+        {
+            Mode = "cni", Networks = ["bridge"], JoinedContainer = "other", Ports = [new Core.Network.PortMapping { HostPort = 8080, ContainerPort = 80, HostIp = "127.0.0.1" }],
+            Dns = ["10.0.0.53"], ExtraHosts = ["db:10.0.0.2"], Addresses = ["bridge=10.211.0.2/16"],
+        },
     };
 
     private static Hook Hook(string path) => new() { Path = path, Args = [path, "x"], Env = ["A=1"], Timeout = 5 };

@@ -1,0 +1,13 @@
+using System.Runtime.InteropServices;
+
+namespace CrateRun.Linux;
+
+internal static partial class Interop
+{
+    /// <summary>Native/monitor.c: spawning a container's monitor (the same code `run` uses before .NET starts).</summary>
+    internal static unsafe partial class Monitor
+    {
+        [LibraryImport("craterun_native", EntryPoint = "crt_spawn_monitor", SetLastError = true)]
+        public static partial int crt_spawn_monitor(int* pid, int* fd);
+    }
+}
