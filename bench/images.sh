@@ -8,6 +8,7 @@ export CRATERUN_NETWORK=${CRATERUN_NETWORK:-none} # no bridge in this machine's 
 B=${CRATERUN_BIN:-$PWD/out/craterun}
 N=${1:-20}
 W=$(mktemp -d /tmp/craterun-bench-images.XXXXXX)
+# shellcheck disable=SC2154 # id is the for-loop variable inside the trap string
 trap 'for id in $("$B" --root "$W/state" ps -a -q 2>/dev/null); do "$B" --root "$W/state" rm -f "$id" >/dev/null; done; rm -rf --one-file-system "$W"' EXIT
 tests/fixtures/make-rootfs.sh "$W/rootfs" >/dev/null
 mkdir -p "$W/rootfs/payload"
@@ -43,7 +44,7 @@ storage: {filesystem: {rootdirectory: $W/reg/storage}}
 http: {addr: 127.0.0.1:$PORT}
 YML
 /usr/bin/docker-registry serve "$W/reg/config.yml" 2>"$W/reg/log" & REG=$!
-trap 'kill $REG 2>/dev/null || true; for id in $("$B" --root "$W/state" ps -a -q 2>/dev/null); do "$B" --root "$W/state" rm -f "$id" >/dev/null; done; grep -o " $W[^ ]*" /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null || true; rm -rf --one-file-system "$W"' EXIT
+trap 'kill $REG 2>/dev/null || true; for id in $("$B" --root "$W/state" ps -a -q 2>/dev/null); do "$B" --root "$W/state" rm -f "$id" >/dev/null; done; grep -o " ${W}[^ ]*" /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null || true; rm -rf --one-file-system "$W"' EXIT
 # payload: 10,000 files of ~10 KB, half random, half text (~100 MB)
 for d in $(seq 1 100); do
     mkdir -p "$W/pl/payload/d$d"

@@ -58,7 +58,7 @@ median() { sort -n | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + 
 # warm-up: the default network's conflist is written, podman's storage made, caches filled
 ms "${C[@]}" run --rm --rootfs "$W/rootfs" -- /bin/true >/dev/null
 ms "${P[@]}" run --rm --network bench "${PR[@]}" >/dev/null
-for i in $(seq "$N"); do
+for _ in $(seq "$N"); do
     ms "${C[@]}" run --rm --rootfs "$W/rootfs" -- /bin/true >> "$W/c-bridge"
     ms "${C[@]}" run --rm --network none --rootfs "$W/rootfs" -- /bin/true >> "$W/c-none"
     ms "${P[@]}" run --rm --network bench "${PR[@]}" >> "$W/p-bridge"

@@ -12,7 +12,7 @@
 # artifacts/test-results: one .trx per suite), SUITE_TIMEOUT (default 20m, per suite).
 # Exit status: 0 when every suite ran and nothing failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 
 RESULTS=${TEST_RESULTS_DIR:-$PWD/artifacts/test-results}
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-20m}

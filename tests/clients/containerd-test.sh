@@ -154,7 +154,7 @@ t_container_rm() {
     c containers rm "$D" || return 1
     if "${C[@]}" containers ls -q | grep -qx -- "$D"; then echo "detail: container still listed"; return 1; fi
     if [[ -n $(cgroup_leftovers "$D") ]]; then echo "detail: cgroups left: $(cgroup_leftovers "$D" | tr '\n' ' ')"; return 1; fi
-    if [[ -n $(ls -A "$RUNC_ROOT/$NS" 2>/dev/null | grep -x -- "$D") ]]; then echo "detail: runtime state left in $RUNC_ROOT/$NS/$D"; return 1; fi
+    if [[ -e $RUNC_ROOT/$NS/$D || -L $RUNC_ROOT/$NS/$D ]]; then echo "detail: runtime state left in $RUNC_ROOT/$NS/$D"; return 1; fi
     echo "detail: removed, no cgroup or runtime state left"
 }
 

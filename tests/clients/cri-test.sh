@@ -230,9 +230,11 @@ clean_state() {
     x=$(for d in $(cg_dirs); do cat "$d/cgroup.procs"; done | sort -u); [[ -z $x ]] || left+=("container processes: $(tr '\n' ' ' <<<"$x")")
     x=$(cg_dirs); [[ -z $x ]] || left+=("cgroups: $(tr '\n' ' ' <<<"$x")")
     x=$(comm -13 <(sort <<<"$MOUNTS_BASE") <(mounts_under "$WORK" | sort)); [[ -z $x ]] || left+=("mounts: $(tr '\n' ' ' <<<"$x")")
+    # shellcheck disable=SC2010 # IPAM's file names are IP addresses; the listing is only printed
     x=$(ls "$IPAM/$NET" 2>/dev/null | grep -v '^lock$\|^last_reserved_ip'); [[ -z $x ]] || left+=("IPs allocated: $(tr '\n' ' ' <<<"$x")")
     x=$(nsenter --net="$NETNS" ip -o link show type veth | awk -F': ' '{ print $2 }'); [[ -z $x ]] || left+=("veths: $(tr '\n' ' ' <<<"$x")")
     x=$(grep -rls -- "$NET" /var/lib/cni/results 2>/dev/null); [[ -z $x ]] || left+=("CNI cache: $(tr '\n' ' ' <<<"$x")")
+    # shellcheck disable=SC2010 # ls over several dirs, headers dropped: container ids, only printed
     x=$(ls "$WORK"/runtime-root-*/k8s.io 2>/dev/null | grep -v ':$' | grep .); [[ -z $x ]] || left+=("runtime state: $(tr '\n' ' ' <<<"$x")")
     if ((${#left[@]})); then printf '%s\n' "${left[@]}"; echo "detail: left behind: ${left[*]}"; return 1; fi
     echo "detail: nothing left (pods, containers, shims, processes, cgroups, mounts, IPs, veths, CNI cache, runtime state)"
@@ -351,6 +353,7 @@ t_limits() {
     # past the memory limit: a 96 MiB dd buffer in an exec is killed
     load
     local out rc; exec_out out "$C1" sh -c 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.shares' || return 1
+    # shellcheck disable=SC2034 # dd is assigned by name (exec_out VAR) and not needed: only rc is
     local dd; rc=0; exec_out dd "$C1" dd if=/dev/zero of=/dev/null bs=96M count=1 || rc=$?
     expect_eq "memory.limit quota period shares, dd 96M" "67108864 20000 100000 512, killed" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//'), $( ((rc != 0)) && echo killed || echo "exit 0")"
 }
@@ -359,10 +362,10 @@ t_shared_ns() {
     # its PID namespace is its own (pid: CONTAINER)
     load
     C2=$(run_ctr "$P1" c2 '["sleep", "300"]'); local rc=$?; save C2 "$C2"; ((rc == 0)) || return 1
-    local spid cpid spec; spid=$(inspectp_field "$P1" .info.pid); cpid=$(inspect_field "$C2" .info.pid)
+    local spid spec; spid=$(inspectp_field "$P1" .info.pid)
     spec=$(inspect_field "$C2" '[.info.runtimeSpec.linux.namespaces[] | select(.path) | .type] | sort | join(",")')
     local out; exec_out out "$C2" sh -c 'for n in net ipc uts pid; do readlink /proc/self/ns/$n | tr -dc 0-9; echo -n " "; done; echo; hostname; tr "\0" " " </proc/1/cmdline' || return 1
-    local want="$(ns_inode "$spid" net) $(ns_inode "$spid" ipc) $(ns_inode "$spid" uts) "
+    local want; want="$(ns_inode "$spid" net) $(ns_inode "$spid" ipc) $(ns_inode "$spid" uts) "
     local got; got=$(head -n 1 <<<"$out")
     local pidns three; pidns=$(awk '{ print $4 }' <<<"$got"); three="$(cut -d' ' -f1-3 <<<"$got") "
     expect_eq "joined by path / net ipc uts same as pause / pid not / hostname / pid 1" \
@@ -382,6 +385,7 @@ t_rm() {
     cri rm "$C1" "$C2" || return 1
     local x; x=$("${CC[@]}" ps -aq --pod "$P1")
     [[ -z $x ]] || { echo "detail: still listed: $x"; return 1; }
+    # shellcheck disable=SC2010 # container ids only; the listing is only printed
     x=$(ls "$WORK/runtime-root-$LABEL/k8s.io" 2>/dev/null | grep -v "^$P1") && [[ -n $x ]] && { echo "detail: runtime state left: $x"; return 1; }
     echo "detail: removed, no runtime state left but the pod's"
 }
@@ -423,7 +427,7 @@ PODNAME=sec
 P2=$(cri runp --runtime "$LABEL" "$(pod_json sec '"namespace_options": {"network": 0, "pid": 1, "ipc": 0}, "privileged": true')" 2>>"$LOGDIR/$SUITE-sec-pod.log")
 # one_shot VAR NAME COMMAND-JSON [EXTRA-JSON]: runs a container to its end; its log into VAR
 # (and the check's log), its exit code into $EXIT, its reason into $REASON; removes it
-EXIT= REASON=
+EXIT='' REASON=''
 one_shot() {
     local __v=$1 id; shift
     id=$(run_ctr "$P2" "$@") || { [[ -n $id ]] && cri rm -f "$id" >/dev/null; return 1; }

@@ -71,7 +71,7 @@ cleanup() {
     # container processes a failed stop left: SIGKILL by pid, then remove the cgroups
     local left d; left=$(cgroup_left)
     if [[ -n $left ]]; then
-        for d in $(find $left -type d); do xargs -r kill -9 <"$d/cgroup.procs" 2>/dev/null; done
+        while IFS= read -r d; do xargs -r kill -9 <"$d/cgroup.procs" 2>/dev/null; done < <(find $left -type d)
         wait_for 5 eval '[[ -z $(find $left -name cgroup.procs -exec cat {} +) ]]'
         for d in $(sort -r <<<"$left"); do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
     fi
@@ -225,7 +225,7 @@ t_cap_drop() {
     local script='touch /tmp/f; chown 65534 /tmp/f && echo chown-ok; grep CapBnd /proc/self/status' out1 out2
     cap out1 drun capd --cap-drop CHOWN "$IMG" sh -c "$script"
     cap out2 drun capk "$IMG" sh -c "$script"
-    local bnd1 bnd2; bnd1=$(awk '$1 == "CapBnd:" { print $2 }' <<<"$out1"); bnd2=$(awk '$1 == "CapBnd:" { print $2 }' <<<"$out2")
+    local bnd1; bnd1=$(awk '$1 == "CapBnd:" { print $2 }' <<<"$out1")
     local bit0=set; [[ -n $bnd1 ]] && (((16#$bnd1 & 1) == 0)) && bit0=clear
     expect_eq "dropped: chown/CAP_CHOWN in CapBnd; default: chown" "denied/clear; chown-ok" \
         "$(grep -aqi 'operation not permitted' <<<"$out1" && echo denied || echo allowed)/$bit0; $(grep -ax chown-ok <<<"$out2")"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the client suites (sourced, not run).
 # A suite runs checks; each check is a shell function whose output goes to a log file.
 # Results are appended to $RESULTS as "suite<TAB>check<TAB>PASS|FAIL<TAB>detail".

@@ -86,18 +86,19 @@ mkdir -p "$ST" "$OST" "$TMP/bin"
 our_mounts() { awk -v t="$TMP" -v c="$CG" '$5 == t || index($5, t "/") == 1 || $5 == c || index($5, c "/") == 1 {print $5}' /proc/self/mountinfo | sort; }
 MOUNTS_BEFORE=$(our_mounts)
 
+# shellcheck disable=SC2046 # unquoted on purpose: word splitting puts the pids on one line
 cg_pids_of() { local d=$1; [ -r "$d/cgroup.procs" ] && echo $(< "$d/cgroup.procs"); }
 
 cleanup() {
-  local id d p i
+  local id d p
   trap - EXIT INT TERM HUP
-  for id in $(ls -A "$ST" 2>/dev/null | grep -v '^\.'); do timeout 30 "$CR" --root "$ST" rm -f "$id" >/dev/null 2>&1; done
-  for id in $(ls -A "$OST" 2>/dev/null | grep -v '^\.'); do timeout 30 "$OCI" --root "$OST" delete --force "$id" >/dev/null 2>&1; done
+  for d in "$ST"/*; do [ -e "$d" ] || continue; id=${d##*/}; timeout 30 "$CR" --root "$ST" rm -f "$id" >/dev/null 2>&1; done
+  for d in "$OST"/*; do [ -e "$d" ] || continue; id=${d##*/}; timeout 30 "$OCI" --root "$OST" delete --force "$id" >/dev/null 2>&1; done
   for p in $(cat "$TMP/pids"); do kill -9 "$p" 2>/dev/null; done
   # whatever the runtime left: its processes (by pid), then the directories, deepest first
   for d in $(sort -u "$TMP/cgdirs" "$TMP/cgparents" | awk '{print length($0) " " $0}' | sort -rn | cut -d' ' -f2-); do
     [ -d "$d" ] || continue
-    for i in 1 2 3 4 5; do
+    for _ in 1 2 3 4 5; do
       [ -e "$d/cgroup.kill" ] && echo 1 > "$d/cgroup.kill" 2>/dev/null
       for p in $(cg_pids_of "$d"); do kill -9 "$p" 2>/dev/null; done
       rmdir "$d" 2>/dev/null && break
@@ -145,8 +146,9 @@ stat_of() {   # FILE KEY: the value of KEY in a flat-keyed file (cpu.stat, cgrou
 json_str() {  # JSON KEY: the first "KEY": string-or-scalar value in JSON text (objects skipped)
   [[ $1 =~ \"$2\":\ *(\"([^\"]*)\"|([0-9.eE+-]+|true|false|null)) ]] && echo "${BASH_REMATCH[2]}${BASH_REMATCH[3]}"
 }
-has_word() { [[ " "${1//$'\n'/ }" " == *" $2 "* ]]; }   # LIST WORD
+has_word() { [[ " ${1//$'\n'/ } " == *" $2 "* ]]; }   # LIST WORD
 leftover() { local d out=""; for d; do [ -d "$d" ] && out="$out $d"; done; echo "${out# }"; }
+leftover_expected() { local -a ps; mapfile -t ps < <(expected_paths "$1"); leftover "${ps[@]}"; }   # CGROUPSPATH
 all_gone() { local d; while read -r d; do [ -z "$d" ] || [ ! -d "$d" ] || return 1; done < "$1"; }
 joinp() { local p="${1%/}/${2#/}"; echo "${p%/}"; }
 
@@ -200,7 +202,7 @@ load() {
   eval "printf '%s\n' \${${1}_dirs}" >> "$TMP/cgdirs"
 }
 dir_of() {   # PREFIX CONTROLLER: the loaded container's directory for CONTROLLER
-  local v="${1}_d_$([ "$V2" = 1 ] && echo unified || echo "$2")"
+  local v; v="${1}_d_$([ "$V2" = 1 ] && echo unified || echo "$2")"
   echo "${!v:-}"
 }
 
@@ -223,9 +225,9 @@ pids_by_cmdline() {   # ARGS...: pids of processes whose command line is exactly
     [ "${a[*]:-}" = "$want" ] && echo "${p#/proc/}"
   done
 }
-oci_state() {   # ID: sets OS_status, OS_pid
+oci_state() {   # ID: sets OS_status
   local s; s=$(oci state "$1" 2>&1)
-  OS_status=$(json_str "$s" status); OS_pid=$(json_str "$s" pid)
+  OS_status=$(json_str "$s" status)
 }
 
 # ---------------------------------------------------------------------------------------
@@ -257,6 +259,7 @@ info "host: $(uname -r), $([ "$V2" = 1 ] && echo "cgroup v2 (cgroup2fs)" || echo
 section "1. limits as written: A (--memory 32m --cpu), B (--cpus 0.5 --pids 10)"
 # =======================================================================================
 A=$(cr run -d --memory 32m --cpu "50000 100000" --rootfs "$ROOTFS" -- sleep 1000 2>"$TMP/a.err")
+# shellcheck disable=SC2154 # A_* are set by load() through eval
 if [ -n "$A" ] && load A "$A"; then
   check "run -d (container A) is running" "status $A_status" [ "$A_status" = running ]
 else
@@ -267,6 +270,7 @@ if [ -z "$B" ] || ! load B "$B"; then
   fail "run -d (container B)" "no container: $(< "$TMP/b.err")"; B=""
 fi
 
+# shellcheck disable=SC2154 # A_* are set by load() through eval
 if [ -n "$A" ]; then
   if [ "$V2" = 1 ]; then
     want=$(expected_dir "craterun-$A")
@@ -352,7 +356,7 @@ else
   [ -n "$A" ] && [ -n "$B" ] || info "(siblings A/B were not running: the sibling check proves less)"
 fi
 if [ -n "$NS_ID" ]; then
-  left=$(leftover $(expected_paths "craterun-$NS_ID"))
+  left=$(leftover_expected "craterun-$NS_ID")
   check "run --rm: cgroup dir and state gone after exit" "left: $left $(ls -d "$ST/$NS_ID" 2>/dev/null)" \
     all_of "[ -z '$left' ]" "[ ! -e '$ST/$NS_ID' ]"
 fi
@@ -360,6 +364,7 @@ fi
 # =======================================================================================
 section "3. exec joins the container's cgroup; cpu throttling under the quota"
 # =======================================================================================
+# shellcheck disable=SC2154 # A_* are set by load() through eval
 if [ -n "$A" ]; then
   out=$(cr exec "$A" -- cat /proc/self/cgroup 2>&1)
   if [ "$V2" = 1 ]; then
@@ -370,7 +375,7 @@ if [ -n "$A" ]; then
   fi
   cr exec -d "$A" -- sleep 4242 >"$TMP/exec.out" 2>&1
   EP=""
-  for i in $(seq 50); do EP=$(pids_by_cmdline sleep 4242); [ -n "$EP" ] && break; sleep 0.1; done
+  for _ in $(seq 50); do EP=$(pids_by_cmdline sleep 4242); [ -n "$EP" ] && break; sleep 0.1; done
   EP=${EP%%$'\n'*}
   if [ -z "$EP" ]; then
     fail "exec: the exec'd process joins the container's cgroup" "exec -d sleep 4242 did not show up: $(< "$TMP/exec.out")"
@@ -467,6 +472,7 @@ done
 PARENT=craterun-suite-parent-$$
 expected_paths "$PARENT" >> "$TMP/cgparents"
 M=$(cr run -d --cgroup-parent "$PARENT" --memory 48m --rootfs "$ROOTFS" -- sleep 1000 2>"$TMP/m.err")
+# shellcheck disable=SC2154 # M_* are set by load() through eval
 if [ -z "$M" ] || ! load M "$M"; then
   fail "run -d --cgroup-parent" "no container: $(< "$TMP/m.err")"
 else
@@ -485,7 +491,7 @@ else
     check "rm -f after the monitor was SIGKILLed: cgroup dir, process and state gone" \
       "monitor $M_monitor; rc $rc $(< "$TMP/rm.err"); left: $left; init $M_pid $(alive "$M_pid" && echo alive || echo gone)" \
       all_of "[ $rc = 0 ]" "[ -z '$left' ]" "[ ! -e '$ST/$M' ]" "gone $M_pid"
-    left=$(leftover $(expected_paths "$PARENT"))
+    left=$(leftover_expected "$PARENT")
     check "--cgroup-parent: the parent dirs the runtime made are gone with the container" "left: $left" [ -z "$left" ]
   else
     fail "rm -f after the monitor was SIGKILLed" "inspect gave no live monitorPid (${M_monitor:-none})"
@@ -534,7 +540,7 @@ else
       "init ${ipid:-?}; cgroup.procs:$bad" [ -z "$bad" ]
     if [ "$n" = 2 ]; then   # (created, not started: enough to see where it landed)
       oci delete --force "$O" >/dev/null 2>&1
-      left=$(leftover $(expected_paths "$CP"))
+      left=$(leftover_expected "$CP")
       check "oci: delete --force removes the $kind cgroup dir" "left: $left" [ -z "$left" ]
       continue
     fi
@@ -590,7 +596,7 @@ else
     check "oci: events --stats prints memory usage (> 0, limit 64m)" "event: ${ev:0:400}" \
       all_of "[ '$(json_str "$ev" type)' = stats ]" "[ '${usage:-0}' -gt 0 ]" "[ '$limit' = 67108864 ]"
     oci delete --force "$O" >/dev/null 2>"$TMP/o.err"
-    left=$(leftover $(expected_paths "$CP"))
+    left=$(leftover_expected "$CP")
     check "oci: delete --force removes the $kind cgroup dir and the state" "err: $(< "$TMP/o.err"); left: $left" \
       all_of "[ -z '$left' ]" "[ ! -e '$OST/$O' ]"
   done
@@ -685,7 +691,7 @@ if [ -f "$TMP/spec.json" ]; then
   oci_gone
   # rdma: no RDMA device here; the controller must be asked, and its answer (or its absence) named
   oci_try '.linux.resources = {rdma: {"mlx5_1": {hcaHandles: 3, hcaObjects: 10000}}}'
-  left=$(leftover $(expected_paths "craterun-$CID"))
+  left=$(leftover_expected "craterun-$CID")
   check "rdma without such a device: create fails in one line naming rdma, nothing left" "exit $RC: $OUT; left: $left" \
     all_of "[ $RC != 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q rdma <<<\"\$OUT\"" "[ -z '$left' ]"
   oci_gone
@@ -701,7 +707,7 @@ if [ -f "$TMP/spec.json" ]; then
   fi
   oci_gone
   oci_try '.linux.resources = {cpu: {quota: 50000, period: 100000, burst: 80000}}'
-  left=$(leftover $(expected_paths "craterun-$CID"))
+  left=$(leftover_expected "craterun-$CID")
   check "cpu.burst above the quota: the kernel's EINVAL in one line naming the file, nothing left" "exit $RC: $OUT; left: $left" \
     all_of "[ $RC != 0 ]" "[ $(wc -l <<<"$OUT") = 1 ]" "grep -q burst <<<\"\$OUT\"" "[ -z '$left' ]"
   oci_gone
@@ -773,7 +779,7 @@ if [ -f "$TMP/spec.json" ]; then
   if oci create --bundle "$BUNDLE" "$CID" >/dev/null 2>"$TMP/o.err" </dev/null; then
     for d in $(expected_paths "craterun-$CID"); do echo "$d" >> "$TMP/cgdirs"; [ -d "$d" ] && mkdir -p "$d/sub/deeper"; done
     oci delete --force "$CID" >/dev/null 2>"$TMP/o.err"; rc=$?
-    left=$(leftover $(expected_paths "craterun-$CID"))
+    left=$(leftover_expected "craterun-$CID")
     check "delete --force removes the cgroups the container made below its own (depth first)" "exit $rc $(< "$TMP/o.err"); left: $left" \
       all_of "[ $rc = 0 ]" "[ -z '$left' ]"
   else
@@ -825,7 +831,7 @@ fi
 # =======================================================================================
 section "9. nothing left behind"
 # =======================================================================================
-check "cleanup: every container cgroup dir the suite saw is gone" "left: $(leftover $(sort -u "$TMP/cgdirs"))" \
+check "cleanup: every container cgroup dir the suite saw is gone" "left: $(mapfile -t ds < <(sort -u "$TMP/cgdirs"); leftover "${ds[@]}")" \
   all_gone "$TMP/cgdirs"
 check "cleanup: no container left in the state roots" "left: $(ls "$ST" "$OST")" \
   all_of "[ -z '$(ls "$ST")' ]" "[ -z '$(ls "$OST")' ]"
