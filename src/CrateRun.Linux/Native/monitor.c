@@ -135,6 +135,8 @@ static void pump(struct route *r)
 
 static int parse_int(const char *s, int *out)
 {
+    if (s == NULL) /* a missing argument is bad input, like a malformed one */
+        return -1;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
