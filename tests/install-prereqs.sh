@@ -16,7 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 # after a reap, pidfd_open failing by fault injection); apparmor: apparmor_parser, which the
 # cgroup v2 VM (whose Debian kernel enables AppArmor) uses to load a profile for apparmorProfile.
 # docker-registry, apache2-utils (htpasswd), openssl, zstd, libcap2-bin (setcap, getcap): RegistryTests.
-# shellcheck: .ci/run lints every shell script (severity warning and above).
+# and the linter shellcheck: .ci/run checks every shell script (severity warning and above).
 PACKAGES=(busybox-static util-linux procps gcc libc6-dev zlib1g-dev runc file iproute2 ca-certificates uidmap
     podman containerd umoci skopeo jq docker.io containernetworking-plugins qemu-system-x86 cpio xz-utils time
     libseccomp2 golang-github-containers-common e2fsprogs strace apparmor docker-registry apache2-utils openssl zstd
