@@ -52,6 +52,30 @@ public sealed class OciTimeNamespaceTests(CrateRunFixture f)
     }
 
     [RootFact]
+    public async Task Exec_enters_the_containers_time_namespace()
+    {
+        var oci = new OciBundles(f);
+        var config = await oci.RuncSpec("/bin/sleep", "60");
+        OciBundles.Namespaces(config).Add((JsonNode)new JsonObject { ["type"] = "time" });
+        config["linux"]!["timeOffsets"] = new JsonObject { ["boottime"] = new JsonObject { ["secs"] = 4321, ["nanosecs"] = 0 } };
+        var id = OciBundles.NewId("exectime");
+        CrateRunFixture.Track(id);
+        try
+        {
+            var created = await oci.Run("create", "--bundle", oci.Write(config), id);
+            Assert.True(created.ExitCode == 0, created.ToString());
+            var r = await oci.Run("exec", id, "/bin/sh", "-c", "cat /proc/self/timens_offsets; readlink /proc/self/ns/time");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Contains("boottime 4321 0", r.OutLines.Select(Words));
+            Assert.NotEqual(OciBundles.Ns("self", "time"), r.OutLines[^1]);
+        }
+        finally
+        {
+            await oci.Run("delete", "--force", id);
+        }
+    }
+
+    [RootFact]
     public async Task Time_offsets_without_a_time_namespace_are_refused_with_one_line_and_nothing_left()
     {
         var oci = new OciBundles(f);
