@@ -40,7 +40,7 @@ public static class DefaultSpecs
             "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "idmap", "ridmap"],
         Linux = new FeaturesLinux
         {
-            Namespaces = ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            Namespaces = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             Capabilities = [.. Capabilities.All],
             Cgroup = new FeaturesCgroup { V1 = true, V2 = true, Systemd = false, SystemdUser = false, Rdma = false },
             Seccomp = new FeaturesSeccomp

@@ -1,6 +1,9 @@
 namespace CrateRun.Core.Oci;
 
 /// <summary>sched_setattr(2) values for process.scheduler (struct sched_attr, in numbers).</summary>
+/// <summary>timens: the offsets a new time namespace gets (/proc/PID/timens_offsets).</summary>
+public sealed record TimeNamespaceOffsets(long MonotonicSecs, uint MonotonicNanosecs, long BoottimeSecs, uint BoottimeNanosecs);
+
 public sealed record SchedulerAttributes(uint Policy, ulong Flags, int Nice, uint Priority, ulong Runtime, ulong Deadline, ulong Period);
 
 /// <summary>
@@ -91,7 +94,30 @@ public static class ProcessAttributes
         if (linux?.IntelRdt is { } rdt && (!string.IsNullOrEmpty(rdt.ClosId) || !string.IsNullOrEmpty(rdt.L3CacheSchema)
                 || !string.IsNullOrEmpty(rdt.MemBwSchema) || rdt.EnableCMT || rdt.EnableMBM))
             throw new UsageException("linux.intelRdt is not supported: craterun does not manage the resctrl filesystem (Intel RDT)");
-        if (linux?.TimeOffsets is { Count: > 0 })
-            throw new UsageException("linux.timeOffsets is not supported: craterun does not create time namespaces yet");
+    }
+
+    /// <summary>
+    /// timens: linux.timeOffsets, checked: the clocks a time namespace has (monotonic, boottime),
+    /// nanoseconds below a second, and a new time namespace to hold them (one joined by path
+    /// has its offsets already, frozen by the kernel). Null: no offsets.
+    /// </summary>
+    public static TimeNamespaceOffsets? TimeOffsets(Linux? linux)
+    {
+        if (linux?.TimeOffsets is not { Count: > 0 } offsets) return null;
+        var timeNs = linux.Namespaces?.FirstOrDefault(n => n.Type == "time");
+        if (timeNs is null)
+            throw new UsageException("linux.timeOffsets needs a new time namespace: add {\"type\": \"time\"} to linux.namespaces");
+        if (!string.IsNullOrEmpty(timeNs.Path))
+            throw new UsageException($"linux.timeOffsets needs a new time namespace, not the one joined at {timeNs.Path} (its offsets are fixed)");
+        foreach (var (clock, value) in offsets)
+        {
+            if (clock is not ("monotonic" or "boottime"))
+                throw new UsageException($"linux.timeOffsets: unknown clock '{clock}' (a time namespace has monotonic and boottime)");
+            if (value.Nanosecs >= 1_000_000_000)
+                throw new UsageException($"linux.timeOffsets.{clock}.nanosecs must be below 1000000000 (got {value.Nanosecs})");
+        }
+        var mono = offsets.GetValueOrDefault("monotonic");
+        var boot = offsets.GetValueOrDefault("boottime");
+        return new TimeNamespaceOffsets(mono?.Secs ?? 0, mono?.Nanosecs ?? 0, boot?.Secs ?? 0, boot?.Nanosecs ?? 0);
     }
 }

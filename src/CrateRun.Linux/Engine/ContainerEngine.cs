@@ -220,7 +220,8 @@ public sealed partial class ContainerEngine(ContainerStore store)
     {
         var fds = new List<SafeFd>();
         var seen = new HashSet<string>();
-        foreach (var ns in (spec.Linux?.Namespaces ?? []).OrderBy(n => n.Type == "user" ? 0 : n.Type == "mount" ? 2 : 1))
+        // time before user: setns(time) needs CAP_SYS_ADMIN over its owner, which we lose in a joined user namespace
+        foreach (var ns in (spec.Linux?.Namespaces ?? []).OrderBy(n => n.Type == "time" ? -1 : n.Type == "user" ? 0 : n.Type == "mount" ? 2 : 1))
         {
             if (!seen.Add(ns.Type)) throw new UsageException($"namespace '{ns.Type}' is listed twice");
             var (flag, _) = CloneFlags.Of(ns.Type);
@@ -586,8 +587,9 @@ public sealed partial class ContainerEngine(ContainerStore store)
         Explain.LaunchTrace? trace = null; // --explain
         try
         {
-            // user first (it grants the rights for the rest); mnt last: after it, host paths are gone
-            foreach (var ns in new[] { "user", "ipc", "uts", "net", "pid", "cgroup", "mnt" })
+            // user first (it grants the rights for the rest); mnt last: after it, host paths are gone;
+            // time before user: its owner may be our user namespace, where the container's user has no rights
+            foreach (var ns in new[] { "time", "user", "ipc", "uts", "net", "pid", "cgroup", "mnt" })
             {
                 var theirs = $"/proc/{r.Pid}/ns/{ns}";
                 string target;

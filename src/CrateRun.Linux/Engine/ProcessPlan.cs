@@ -50,6 +50,7 @@ public static class ProcessPlan
         l.Scheduler = ProcessAttributes.Scheduler(p.Scheduler);
         l.IoPriority = ProcessAttributes.IoPriority(p.IoPriority);
         l.Personality = ProcessAttributes.Personality(spec.Linux?.Personality);
+        l.TimeOffsets = ProcessAttributes.TimeOffsets(spec.Linux); // timens
         if (p.Capabilities is { } caps)
         {
             var last = Processes.LastCap();

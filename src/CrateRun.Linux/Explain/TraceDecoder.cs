@@ -83,10 +83,10 @@ public static class TraceDecoder
             case Clone:
                 {
                     var why = CloneFlagWords.Where(w => (r.Arg & w.Flag) != 0).Select(w => $"{w.Name}: {w.Why}").ToList();
-                    var joins = l?.Joins.Count ?? 0;
+                    var twoStage = l?.TwoStage ?? false;
                     string text;
                     if ((r.Arg & CloneParent) != 0) text = "clone the container process into the joined namespaces";
-                    else if (joins > 0 && (r.Arg & ~CloneIntoCgroup) == 0) { text = "clone a first stage that joins the container's namespaces"; why.Add("no new namespace: the stage calls setns, then clones the process itself (a pid namespace applies to children only)"); }
+                    else if (twoStage && (r.Arg & ~CloneIntoCgroup) == 0) { text = "clone a first stage that joins the container's namespaces"; why.Add("no new namespace: the stage calls setns (or unshares a time namespace), then clones the process itself (pid and time namespaces apply to children only)"); }
                     else text = "clone the container's first process in new namespaces";
                     var call = (r.Arg & CloneIntoCgroup) != 0
                         ? $"clone3({{flags={CloneFlagNames(r.Arg)}, cgroup=<fd of the container's cgroup>}}) = {r.Result}"

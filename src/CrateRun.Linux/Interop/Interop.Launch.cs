@@ -96,6 +96,11 @@ internal static partial class Interop
             public int IoPriority;
             // explain: the step records buffer (struct crt_trace), null = off
             public TraceHeader* Trace;
+            // timens: linux.timeOffsets, written by stage 1 into its new time namespace
+            public int SetTimeOffsets;
+            public uint MonotonicNanosecs, BoottimeNanosecs;
+            public int Pad3;
+            public long MonotonicSecs, BoottimeSecs;
         }
 
         // explain: struct crt_trace_rec / struct crt_trace and enum crt_trace_what (launch.h)

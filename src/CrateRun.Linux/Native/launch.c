@@ -1539,17 +1539,63 @@ static void reset_signals(void)
     (void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
 }
 
+/* timens: "clock secs nanosecs" lines for /proc/PID/timens_offsets, without stdio. */
+static char *put_offset(char *p, const char *clock, int64_t secs, uint32_t nsecs)
+{
+    while (*clock)
+        *p++ = *clock++;
+    *p++ = ' ';
+    uint64_t mag = secs < 0 ? (uint64_t)0 - (uint64_t)secs : (uint64_t)secs;
+    if (secs < 0)
+        *p++ = '-';
+    for (int pass = 0; pass < 2; pass++) {
+        char digits[24];
+        int n = 0;
+        uint64_t v = pass == 0 ? mag : nsecs;
+        do
+            digits[n++] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        while (n > 0)
+            *p++ = digits[--n];
+        *p++ = pass == 0 ? ' ' : '\n';
+    }
+    return p;
+}
+
+/* timens: unshare(CLONE_NEWTIME) only sets the namespace of our children, and its offsets
+ * can be written until the first process enters it: so this runs in stage 1, and the
+ * container process cloned next is born in it with the offsets in place. The file was
+ * opened before any setns (a joined mount namespace may have another /proc); a write
+ * applies to the time namespace our children will get at the time of the write. */
+static void enter_new_time_ns(const struct crt_plan *plan, int offsets_fd)
+{
+    if (unshare(CLONE_NEWTIME) < 0)
+        fail(CRT_CALL_UNSHARE);
+    if (offsets_fd < 0)
+        return;
+    char buf[128], *end = buf;
+    end = put_offset(end, "monotonic", plan->monotonic_secs, plan->monotonic_nsecs);
+    end = put_offset(end, "boottime", plan->boottime_secs, plan->boottime_nsecs);
+    if (write(offsets_fd, buf, (size_t)(end - buf)) != end - buf)
+        fail(CRT_CALL_WRITE);
+    close(offsets_fd);
+}
+
 static _Noreturn void child_entry(const struct crt_plan *plan)
 {
     sync_fd = plan->sync_fd;
     trace = plan->trace;
     reset_signals();
-    if (plan->n_join > 0) {
+    if (plan->n_join > 0 || (plan->clone_flags & CLONE_NEWTIME)) {
         /* Stage 1: join the given namespaces, then clone the container process into them
-         * (a pid namespace only applies to children). CLONE_PARENT keeps the runtime its
-         * parent, so it can wait for it. */
+         * (a pid namespace only applies to children, and so does a new time namespace).
+         * CLONE_PARENT keeps the runtime its parent, so it can wait for it. */
         wait_go();
         make_undumpable();
+        int offsets_fd = -1;
+        if ((plan->clone_flags & CLONE_NEWTIME) && plan->set_time_offsets &&
+            (offsets_fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC)) < 0)
+            fail(CRT_CALL_OPEN);
         for (int i = 0; i < plan->n_join; i++) {
             cur_step = CRT_JOIN_STEP(i);
             TRACE(CRT_T_SETNS, i, (uint64_t)plan->join_types[i]);
@@ -1558,8 +1604,13 @@ static _Noreturn void child_entry(const struct crt_plan *plan)
             TRACE_END(0);
         }
         cur_step = -1;
-        TRACE(CRT_T_CLONE, -1, CLONE_PARENT | plan->clone_flags);
-        long pid = syscall(SYS_clone, CLONE_PARENT | plan->clone_flags | SIGCHLD, 0, 0, 0, 0);
+        /* after the joins: a joined user namespace owns the new time namespace */
+        if (plan->clone_flags & CLONE_NEWTIME)
+            enter_new_time_ns(plan, offsets_fd);
+        /* legacy clone: CLONE_NEWTIME is an exit-signal bit there (clone3 only), and unshare did it */
+        uint64_t flags = CLONE_PARENT | (plan->clone_flags & ~(uint64_t)CLONE_NEWTIME);
+        TRACE(CRT_T_CLONE, -1, flags);
+        long pid = syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
         if (pid < 0)
             fail(CRT_CALL_CLONE);
         if (pid == 0)
@@ -1581,13 +1632,14 @@ int crt_launch(const struct crt_plan *plan)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    uint64_t flags = plan->n_join > 0 ? 0 : plan->clone_flags;
+    int two_stage = plan->n_join > 0 || (plan->clone_flags & CLONE_NEWTIME); /* see child_entry */
+    uint64_t flags = two_stage ? 0 : plan->clone_flags;
     long pid;
     /* explain: the parent records the clone (a local pointer: other threads may launch too) */
     struct crt_trace_rec *rec = plan->trace ? trace_reserve(plan->trace, CRT_T_CLONE, -1, flags) : NULL;
-    if (rec && plan->cgroup_fd >= 0 && plan->n_join == 0)
+    if (rec && plan->cgroup_fd >= 0 && !two_stage)
         rec->arg |= CLONE_INTO_CGROUP;
-    if (plan->cgroup_fd >= 0 && plan->n_join == 0) {
+    if (plan->cgroup_fd >= 0 && !two_stage) {
         /* cgroup v2: born in the container's cgroup, nothing to move afterwards */
         struct clone_args args = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)plan->cgroup_fd};
         pid = syscall(SYS_clone3, &args, sizeof args);
@@ -1627,7 +1679,7 @@ int crt_userns_holder(void)
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
 _Static_assert(sizeof(struct crt_step) == 112, "crt_step layout changed: update Interop.Launch.cs");
-_Static_assert(sizeof(struct crt_plan) == 400, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 432, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_trace_rec) == 48, "crt_trace_rec layout changed: update Interop.Launch.cs"); /* explain */

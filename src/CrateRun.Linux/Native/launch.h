@@ -161,6 +161,13 @@ struct crt_plan {
     /* explain: where the stage records its steps (a MAP_SHARED buffer the runtime mapped
        before clone, struct crt_trace below); NULL = off, and each step costs one test */
     struct crt_trace *trace;
+    /* timens: linux.timeOffsets of a new time namespace (clone_flags has CLONE_NEWTIME).
+       Stage 1 unshares the namespace and writes them before the container process is
+       cloned into it (the kernel freezes them once a process has entered it). */
+    int32_t set_time_offsets;
+    uint32_t monotonic_nsecs, boottime_nsecs;
+    int32_t pad3;
+    int64_t monotonic_secs, boottime_secs;
 };
 
 /* Messages on sync_fd (SOCK_SEQPACKET: one struct per message). */
@@ -261,7 +268,7 @@ struct crt_trace {
 /*
  * Clone the container's first process and run the plan in it. Returns the pid of the
  * cloned child (>0) or -errno. The child never returns. When the plan joins namespaces
- * (n_join > 0) the child is an intermediate stage that joins them, clones the container
+ * (n_join > 0) or creates a time namespace the child is an intermediate stage that joins them, clones the container
  * process (CLONE_PARENT: the caller stays its parent), sends CRT_MSG_CHILD_PID and exits.
  */
 int crt_launch(const struct crt_plan *plan);

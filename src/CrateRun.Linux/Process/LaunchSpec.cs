@@ -79,6 +79,11 @@ public sealed class LaunchSpec
     public int? IoPriority { get; set; }
     /// <summary>linux.personality: the personality(2) persona; null = leave.</summary>
     public uint? Personality { get; set; }
+    /// <summary>timens: linux.timeOffsets of the new time namespace; null = none (zero).</summary>
+    public Core.Oci.TimeNamespaceOffsets? TimeOffsets { get; set; }
+    /// <summary>A first stage clones the container process: it joins namespaces, or unshares
+    /// a time namespace (one only its children enter; clone() cannot create it).</summary>
+    public bool TwoStage => Joins.Count > 0 || (CloneFlags & global::CrateRun.Linux.Process.CloneFlags.NewTime) != 0;
     /// <summary>explain: the buffer the C stage records its steps in; null = off.</summary>
     public Explain.LaunchTrace? Trace { get; set; }
 }

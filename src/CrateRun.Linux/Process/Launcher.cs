@@ -57,7 +57,7 @@ public static unsafe class Launcher
         SafeFd? pidfd = null;
         try
         {
-            if (spec.Joins.Count > 0)
+            if (spec.TwoStage)
             {
                 // stage 1 must be in the cgroup before it joins the cgroup namespace
                 callbacks.JoinCgroup?.Invoke(firstPid);
@@ -86,7 +86,7 @@ public static unsafe class Launcher
             }
             // The cgroup attach (slow on v1: an RCU grace period) overlaps the child's mounts;
             // it waits for CGROUP_JOINED before it unshares its cgroup namespace.
-            if (spec.Joins.Count == 0 && callbacks.JoinCgroup is { } join)
+            if (!spec.TwoStage && callbacks.JoinCgroup is { } join)
             {
                 join(pid);
                 Core.Timing.Mark("launch: moved into its cgroup");
@@ -321,6 +321,9 @@ public static unsafe class Launcher
         plan->MountLabel = a.Str(s.MountLabel);
         // procattrs
         if (s.Personality is { } persona) (plan->SetPersonality, plan->Personality) = (1, persona);
+        // timens
+        if (s.TimeOffsets is { } t)
+            (plan->SetTimeOffsets, plan->MonotonicSecs, plan->MonotonicNanosecs, plan->BoottimeSecs, plan->BoottimeNanosecs) = (1, t.MonotonicSecs, t.MonotonicNanosecs, t.BoottimeSecs, t.BoottimeNanosecs);
         if (s.Scheduler is { } sched)
         {
             plan->SetScheduler = 1;

@@ -105,14 +105,34 @@ public class ProcessAttributesTests
     }
 
     [Fact]
-    public void IntelRdt_and_timeOffsets_are_refused_naming_the_field()
+    public void IntelRdt_is_refused_naming_the_field()
     {
         var rdt = Read("""{ "ociVersion": "1.2.0", "linux": { "intelRdt": { "closID": "guaranteed_group", "l3CacheSchema": "L3:0=7f0" } } }""");
         Assert.StartsWith("linux.intelRdt is not supported",
             Assert.Throws<UsageException>(() => ProcessAttributes.RefuseUnsupported(rdt.Linux)).Message);
-        var time = Read("""{ "ociVersion": "1.2.0", "linux": { "timeOffsets": { "monotonic": { "secs": 3600 } } } }""");
-        Assert.StartsWith("linux.timeOffsets is not supported",
-            Assert.Throws<UsageException>(() => ProcessAttributes.RefuseUnsupported(time.Linux)).Message);
+    }
+
+    // timens: time_namespaces(7) has two clocks with offsets; nanoseconds are below a second
+    [Fact]
+    public void TimeOffsets_of_a_new_time_namespace_are_both_clocks()
+    {
+        var spec = Read("""{ "ociVersion": "1.2.0", "linux": { "namespaces": [ { "type": "time" } ], "timeOffsets": { "monotonic": { "secs": -5, "nanosecs": 999999999 }, "boottime": { "secs": 86400 } } } }""");
+        Assert.Equal(new TimeNamespaceOffsets(-5, 999_999_999, 86400, 0), ProcessAttributes.TimeOffsets(spec.Linux));
+        Assert.Null(ProcessAttributes.TimeOffsets(Read("""{ "ociVersion": "1.2.0", "linux": { "namespaces": [ { "type": "time" } ] } }""").Linux));
+    }
+
+    [Theory]
+    [InlineData("""[]""", """{ "monotonic": { "secs": 1 } }""", "needs a new time namespace")]
+    [InlineData("""[ { "type": "time", "path": "/proc/1/ns/time" } ]""", """{ "monotonic": { "secs": 1 } }""", "not the one joined at /proc/1/ns/time")]
+    [InlineData("""[ { "type": "time" } ]""", """{ "realtime": { "secs": 1 } }""", "unknown clock 'realtime'")]
+    [InlineData("""[ { "type": "time" } ]""", """{ "boottime": { "secs": 1, "nanosecs": 1000000000 } }""", "boottime.nanosecs must be below 1000000000")]
+    public void Bad_timeOffsets_are_refused_in_one_line(string namespaces, string offsets, string expected)
+    {
+        var spec = Read($$"""{ "ociVersion": "1.2.0", "linux": { "namespaces": {{namespaces}}, "timeOffsets": {{offsets}} } }""");
+        var message = Assert.Throws<UsageException>(() => ProcessAttributes.TimeOffsets(spec.Linux)).Message;
+        Assert.StartsWith("linux.timeOffsets", message);
+        Assert.Contains(expected, message);
+        Assert.DoesNotContain('\n', message);
     }
 
     [Fact]
