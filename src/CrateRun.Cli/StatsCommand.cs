@@ -65,3 +65,24 @@ public sealed class StatsJson(StatsRow row)
     [System.Text.Json.Serialization.JsonPropertyName("MemPerc")] public string MemPerc { get; } = row.MemPerc;
     [System.Text.Json.Serialization.JsonPropertyName("PIDs")] public string Pids { get; } = row.Pids;
 }
+
+/// <summary>craterun cp: Docker's copy between a container (CONTAINER:PATH) and the host; the Linux layer resolves paths inside the container.</summary>
+public static class CopyCommand
+{
+    public static Command Create()
+    {
+        var source = new Argument<string>("SRC");
+        var destination = new Argument<string>("DEST");
+        var cmd = new Command("cp", "Copy files/folders between a container and the local filesystem: cp CONTAINER:SRC DEST, cp SRC CONTAINER:DEST") { source, destination };
+        cmd.SetAction(p => Program.Guard(() =>
+        {
+            var a = CopyArguments.Parse(p.GetValue(source)!, p.GetValue(destination)!);
+            var engine = DockerCli.Engine(p);
+            var id = engine.Store.Resolve(a.Container);
+            if (a.IntoContainer) engine.CopyIn(id, a.HostPath, a.ContainerPath);
+            else engine.CopyOut(id, a.ContainerPath, a.HostPath);
+            return 0;
+        }));
+        return cmd;
+    }
+}

@@ -76,4 +76,93 @@ public sealed class CliStatsCpTests(CrateRunFixture f)
             await f.RemoveForce(r.Id!);
         }
     }
+
+    private string NewDir(string prefix)
+    {
+        var dir = Path.Combine(f.TempBase, prefix + "-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    [RootFact]
+    public async Task Cp_BothWays_OnARunningContainer_SeesItsTmpfs_KeepsModes_AndPlantedSymlinksStayInside()
+    {
+        var probe = "cp-probe-" + Guid.NewGuid().ToString("N")[..8];
+        // a tree on the container's own tmpfs (only its mount namespace has it), and two symlinks to /etc
+        var id = await f.Detached("mkdir -p /t/d/sub && echo inner > /t/d/sub/f && chmod 750 /t/d/sub && chmod 640 /t/d/sub/f"
+            + " && ln -s /etc /t/evil && ln -s ../../../../../etc /t/up && echo ready; sleep 60", "--tmpfs", "/t");
+        var host = NewDir("cp");
+        try
+        {
+            await f.WaitForLog(id, "ready");
+
+            // out: a directory, its content and modes
+            var r = await f.Cr("cp", id + ":/t/d", Path.Combine(host, "out"));
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Equal("inner\n", File.ReadAllText(Path.Combine(host, "out/sub/f")));
+            Assert.Equal((UnixFileMode)0x1E8 /* 0750 */, File.GetUnixFileMode(Path.Combine(host, "out/sub")));
+            Assert.Equal((UnixFileMode)0x1A0 /* 0640 */, File.GetUnixFileMode(Path.Combine(host, "out/sub/f")));
+
+            // out through the planted symlinks: the container's /etc/passwd, never the host's
+            var containerPasswd = File.ReadAllText(Path.Combine(f.Rootfs, "etc/passwd"));
+            Assert.NotEqual(File.ReadAllText("/etc/passwd"), containerPasswd);
+            foreach (var link in new[] { "/t/evil/passwd", "/t/up/passwd" })
+            {
+                var dest = Path.Combine(host, "passwd-" + Path.GetFileName(Path.GetDirectoryName(link)));
+                r = await f.Cr("cp", id + ":" + link, dest);
+                Assert.True(r.ExitCode == 0, r.ToString());
+                Assert.Equal(containerPasswd, File.ReadAllText(dest));
+            }
+
+            // in through the symlink: lands in the container's /etc, the host's /etc is untouched
+            var src = Path.Combine(host, probe);
+            File.WriteAllText(src, "probe\n");
+            File.SetUnixFileMode(src, (UnixFileMode)0x184 /* 0604 */);
+            r = await f.Cr("cp", src, id + ":/t/evil/" + probe);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.False(File.Exists("/etc/" + probe), "cp wrote into the host's /etc");
+            var inside = await f.Cr("exec", id, "stat", "-c", "%a %s", "/etc/" + probe);
+            Assert.Equal("604 6\n", inside.Stdout);
+
+            // in: a directory onto the tmpfs (into an existing directory: under its own name)
+            Directory.CreateDirectory(Path.Combine(host, "tree/deep"));
+            File.WriteAllText(Path.Combine(host, "tree/deep/x"), "x");
+            File.SetUnixFileMode(Path.Combine(host, "tree/deep"), (UnixFileMode)0x1ED /* 0755 */ & ~UnixFileMode.OtherRead);
+            r = await f.Cr("cp", Path.Combine(host, "tree"), id + ":/t");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            inside = await f.Cr("exec", id, "sh", "-c", "cat /t/tree/deep/x; stat -c ' %a' /t/tree/deep");
+            Assert.Equal("x 751\n", inside.Stdout);
+        }
+        finally
+        {
+            File.Delete(Path.Combine(f.Rootfs, "etc", probe));
+            await f.RemoveForce(id);
+        }
+    }
+
+    [RootFact]
+    public async Task Cp_FromAStoppedContainer_AndBadArguments_OneLineError125()
+    {
+        var r = await f.Run(["--rootfs", f.Rootfs, "--", "/bin/true"]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        CrateRunFixture.Track(r.Id!);
+        var host = NewDir("cp-stopped");
+        try
+        {
+            var c = await f.Cr("cp", r.Id! + ":/etc/passwd", host);
+            Assert.True(c.ExitCode == 0, c.ToString());
+            Assert.Equal(File.ReadAllText(Path.Combine(f.Rootfs, "etc/passwd")), File.ReadAllText(Path.Combine(host, "passwd")));
+
+            foreach (var args in new[] { new[] { "cp", "a", "b" }, ["cp", r.Id! + ":/nonexistent", host], ["cp", "nosuchcontainer:/x", host] })
+            {
+                var bad = await f.Cr(args);
+                Assert.True(bad.ExitCode == 125, bad.ToString());
+                Assert.StartsWith("craterun: ", Assert.Single(bad.ErrLines));
+            }
+        }
+        finally
+        {
+            await f.RemoveForce(r.Id!);
+        }
+    }
 }
