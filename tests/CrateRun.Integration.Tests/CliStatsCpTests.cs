@@ -165,4 +165,21 @@ public sealed class CliStatsCpTests(CrateRunFixture f)
             await f.RemoveForce(r.Id!);
         }
     }
+
+    [RootFact]
+    public async Task Mount_BindReadonly_And_TmpfsWithASize_SeenFromInside()
+    {
+        var dir = NewDir("mount");
+        File.WriteAllText(Path.Combine(dir, "hello"), "from host");
+        var r = await f.Sh("cat /m/hello; echo; echo x > /m/new && echo WROTE; dd if=/dev/zero of=/t/big bs=1k count=2048 2>/dev/null || echo FULL; ls -l /t/big | awk '{print $5}'",
+            "--mount", $"type=bind,source={dir},target=/m,readonly", "--mount", "type=tmpfs,destination=/t,tmpfs-size=1m");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["from host", "FULL", "1048576"], r.OutLines);
+        Assert.False(File.Exists(Path.Combine(dir, "new")));
+
+        var bad = await f.Sh("true", "--mount", "type=bind,target=/m");
+        Assert.True(bad.ExitCode == 125, bad.ToString());
+        Assert.Contains("source is required", Assert.Single(bad.ErrLines));
+        Assert.Null(bad.Id); // nothing was made
+    }
 }
