@@ -82,4 +82,5 @@ public sealed class PidsStats
 [JsonSerializable(typeof(List<int>))]
 [JsonSerializable(typeof(List<OciListEntry>))]
 [JsonSerializable(typeof(OciEvent))]
+[JsonSerializable(typeof(StatsJson))]
 public sealed partial class CliJson : JsonSerializerContext;

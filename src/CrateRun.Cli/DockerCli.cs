@@ -42,6 +42,8 @@ public static class DockerCli
         root.Subcommands.Add(ContainerCommands.Unpause());
         root.Subcommands.Add(ContainerCommands.Rename());
         root.Subcommands.Add(ContainerCommands.Top());
+        root.Subcommands.Add(StatsCommand.Create());
+        root.Subcommands.Add(CopyCommand.Create());
         root.Subcommands.Add(SystemCommands.Version());
         root.Subcommands.Add(SystemCommands.Info());
         // `craterun oci ...` is dispatched before this parser (Program.Main); listed here for --help
@@ -163,6 +165,7 @@ public static class DockerCli
         var privileged = new Option<bool>("--privileged") { Description = "All capabilities, no masked paths, writable /sys" };
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the root filesystem read-only" };
         var tmpfs = new Option<string[]>("--tmpfs") { Description = "Mount a tmpfs: PATH[:OPTIONS]" };
+        var mount = new Option<string[]>("--mount") { Description = "type=bind|tmpfs,source=...,target=...[,readonly][,bind-propagation=...][,tmpfs-size=...][,tmpfs-mode=...]" };
         var user = new Option<string?>("--user", "-u") { Description = "USER[:GROUP] or UID[:GID] to run as (names from the rootfs)" };
         var device = new Option<string[]>("--device") { Description = "Add a host device: HOSTPATH[:CONTAINERPATH][:rwm]" };
         var userns = new Option<string?>("--userns") { Description = "User namespace: host, auto, or CONTAINERID:HOSTID:SIZE (default: host for root, auto otherwise)" };
@@ -178,7 +181,7 @@ public static class DockerCli
         {
             rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
             cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull,
-            envFile, label, labelFile, command, network, publish, dns, addHost,
+            envFile, label, labelFile, mount, command, network, publish, dns, addHost,
         };
         var explain = ExplainCli.Make();
         ExplainCli.AddTo(cmd, explain);
@@ -189,6 +192,7 @@ public static class DockerCli
             // --env-file first, then -e: a later value of a variable wins (Docker's order)
             string[] envs = [.. RunInputs.EnvFiles(p.GetValue(envFile) ?? []), .. p.GetValue(env) ?? []];
             var labels = RunInputs.Labels(p.GetValue(labelFile) ?? [], p.GetValue(label) ?? []);
+            var mounts = (p.GetValue(mount) ?? []).Select(MountArgument.Parse).ToList(); // bad --mount: one line before anything is made
             var engine = Engine(p);
             ExplainCli.Attach(engine, p, explain); // the monitor explains: RunFlow hands it our stderr
             if (rootfsDir is null && cmdArgs is ["hello-world", ..])
@@ -231,7 +235,7 @@ public static class DockerCli
                 Env = image?.Settings.Env ?? envs,
                 Workdir = image is null ? p.GetValue(workdir) : image.Settings.Workdir,
                 Annotations = image?.Annotations ?? new Dictionary<string, string>(),
-                Volumes = [.. (p.GetValue(volume) ?? []).Select(CheckVolume)],
+                Volumes = [.. (p.GetValue(volume) ?? []).Select(CheckVolume), .. mounts.Select(m => m.Bind).OfType<Volume>().Select(CheckBindSource)],
                 Tty = isTty,
                 Interactive = p.GetValue(interactive),
                 CgroupParent = p.GetValue(cgroupParent),
@@ -240,7 +244,7 @@ public static class DockerCli
                 Privileged = p.GetValue(privileged),
                 GrantableCapabilities = BoundingSet(),
                 ReadOnlyRoot = p.GetValue(readOnly),
-                Tmpfs = p.GetValue(tmpfs) ?? [],
+                Tmpfs = [.. p.GetValue(tmpfs) ?? [], .. mounts.Select(m => m.Tmpfs).OfType<string>()],
                 Uid = uid,
                 Gid = gid,
                 NoNewPrivileges = nnp ?? true,
@@ -281,6 +285,10 @@ public static class DockerCli
 
     /// <summary>A file of the rootfs as the container sees it (symlinks stay inside it; only a regular file is read).</summary>
     private static string? ReadInRootfs(string rootfs, string relative) => Linux.Process.RootfsFiles.ReadInRoot(rootfs, relative);
+
+    private static Volume CheckBindSource(Volume v) => Directory.Exists(v.HostPath) || File.Exists(v.HostPath)
+        ? v
+        : throw new UsageException($"invalid argument for \"--mount\": the source path '{v.HostPath}' does not exist");
 
     private static Volume CheckVolume(string text)
     {

@@ -1,7 +1,7 @@
 namespace CrateRun.Core.Config;
 
-/// <summary>A volume: a host directory bound into the container.</summary>
-public sealed record Volume(string HostPath, string ContainerPath, bool ReadOnly)
+/// <summary>A volume: a host directory bound into the container (--mount may set its propagation: rshared, rslave...).</summary>
+public sealed record Volume(string HostPath, string ContainerPath, bool ReadOnly, string? Propagation = null)
 {
     /// <summary>HOSTDIR:CTRDIR[:ro|rw]. The host path must be absolute; it is checked to exist by the caller.</summary>
     public static Volume Parse(string spec)

@@ -106,7 +106,7 @@ public static class SpecBuilder
                 Destination = v.ContainerPath,
                 Type = "bind",
                 Source = v.HostPath,
-                Options = v.ReadOnly ? ["rbind", "ro"] : ["rbind"],
+                Options = [.. (v.ReadOnly ? new[] { "rbind", "ro" } : ["rbind"]), .. v.Propagation is { } pr ? new[] { pr } : []],
             });
         }
         // As Docker: a mount of the user's replaces the default one at the same place, and one

@@ -1,0 +1,20 @@
+using System.Runtime.InteropServices;
+
+namespace CrateRun.Linux;
+
+internal static partial class Interop
+{
+    /// <summary>The *at calls `craterun cp` uses to make entries inside a container's root.</summary>
+    internal static unsafe partial class Copy
+    {
+        private const string Libc = "libc";
+
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int mkdirat(int dirfd, string path, uint mode);
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int symlinkat(string target, int dirfd, string path);
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial nint readlinkat(int dirfd, string path, byte* buffer, nuint size);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int fchmod(int fd, uint mode);
+
+        public const uint S_IFDIR = 0x4000, S_IFLNK = 0xA000;
+        public const int EEXIST = 17;
+    }
+}
