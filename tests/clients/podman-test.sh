@@ -21,6 +21,9 @@ source "$HERE/lib.sh"
 OWN_WORK=0
 if [[ -z ${WORK:-} ]]; then WORK=$(mktemp -d /tmp/craterun-podman.XXXXXX); OWN_WORK=1; fi
 mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd -P)
+# conmon writes an `oom` marker into its working directory when a container is OOM-killed:
+# work in WORK, never in the caller's directory (the repository's root in CI).
+cd "$WORK" || exit 2
 TAG=$(basename "$RUNTIME" | tr -c 'a-zA-Z0-9\n' '-')-$$      # distinct container names per runtime
 HARD=$(ulimit -Hn)
 
