@@ -39,6 +39,10 @@ public sealed class CrateRunFixture : IDisposable
 
     public CrateRunFixture()
     {
+        // For every process the tests start, not only those given Env (pty tests go through
+        // script(1), others through their own helpers): `craterun run` as root defaults to a
+        // bridge, which must never be made in this machine's own network namespace.
+        Environment.SetEnvironmentVariable("CRATERUN_NETWORK", "none");
         if (Prerequisites.MissingReason() is { } missing)
         {
             if (Prerequisites.IsCI) throw new InvalidOperationException($"CI=true and a prerequisite is missing: {missing}");
