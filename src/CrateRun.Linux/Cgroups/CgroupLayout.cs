@@ -3,8 +3,24 @@ namespace CrateRun.Linux.Cgroups;
 /// <summary>One mounted v1 hierarchy: its controllers and where this process sits in it.</summary>
 public sealed record V1Hierarchy(string Controllers, string MountPoint, string MountRoot, string OwnPath);
 
+/// <summary>
+/// The host's cgroups as the engine uses them: their layout, and a manager for a container's
+/// cgroup. <see cref="CgroupLayout"/> is the host's; a unit test gives a fake.
+/// </summary>
+public interface ICgroupHost
+{
+    bool IsV2 { get; }
+    IReadOnlyList<V1Hierarchy> V1 { get; }
+    /// <summary>Each v1 controller to the container's directory for <paramref name="cgroupsPath"/>.</summary>
+    Dictionary<string, string> V1Paths(string cgroupsPath);
+    /// <summary>The manager for a container whose OCI cgroupsPath is given (relative: below our own cgroup).</summary>
+    ICgroupManager ManagerFor(string cgroupsPath);
+    /// <summary>A manager for directories recorded earlier (in metadata.json).</summary>
+    ICgroupManager ManagerForPaths(IReadOnlyDictionary<string, string> paths, IReadOnlyList<string>? createdParents = null);
+}
+
 /// <summary>What the host's cgroups look like: pure v2, or v1 controllers (pure or hybrid).</summary>
-public sealed record CgroupLayout(bool IsV2, string V2Mount, string V2OwnPath, IReadOnlyList<V1Hierarchy> V1)
+public sealed record CgroupLayout(bool IsV2, string V2Mount, string V2OwnPath, IReadOnlyList<V1Hierarchy> V1) : ICgroupHost
 {
     public const long Cgroup2Magic = 0x63677270, TmpfsMagic = 0x01021994, CgroupV1Magic = 0x27e0eb;
     public const string Base = "/sys/fs/cgroup";

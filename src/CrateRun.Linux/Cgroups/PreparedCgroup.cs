@@ -32,7 +32,7 @@ public sealed class PreparedCgroup : IDisposable
     }
 
     /// <summary>Starts joining the cgroup for <paramref name="cgroupsPath"/>; null where this does not apply (v2, not root).</summary>
-    public static PreparedCgroup? TryStart(CgroupLayout layout, string cgroupsPath)
+    public static PreparedCgroup? TryStart(ICgroupHost layout, string cgroupsPath)
     {
         if (layout.IsV2 || !Environment.IsPrivilegedProcess) return null;
         var manager = layout.ManagerFor(cgroupsPath);
@@ -41,7 +41,7 @@ public sealed class PreparedCgroup : IDisposable
     }
 
     /// <summary><see cref="TryStart"/>, with a bad path left for the usual path to report.</summary>
-    public static PreparedCgroup? TryPrepare(CgroupLayout layout, string cgroupsPath)
+    public static PreparedCgroup? TryPrepare(ICgroupHost layout, string cgroupsPath)
     {
         try { return TryStart(layout, cgroupsPath); }
         catch (Core.CrateRunException) { return null; }

@@ -42,13 +42,18 @@ public sealed class ExecOptions
 /// The container lifecycle of the OCI runtime spec: create, start, state, kill, delete,
 /// plus exec, pause/resume and update. Both faces (craterun run and craterun-oci) use it.
 /// </summary>
-public sealed partial class ContainerEngine(ContainerStore store)
+/// <param name="host">The host's processes, launcher, cgroups, hooks and privilege (null: the real host).</param>
+public sealed partial class ContainerEngine(ContainerStore store, ContainerHost? host = null)
 {
     public ContainerStore Store { get; } = store;
+    private readonly ContainerHost _host = host ?? ContainerHost.Real;
+    // named as the static classes they stand for (Process.Processes, Engine.Hooks): the lifecycle's calls read the same
+    private IHostProcesses Processes => _host.Processes;
+    private IHookRunner Hooks => _host.Hooks;
     /// <summary>Where warnings go (a failed poststart or poststop hook): stderr unless the face says otherwise.</summary>
     public Action<string> Warn { get; init; } = message => Console.Error.WriteLine("warning: " + message);
-    private CgroupLayout? _layout;
-    public CgroupLayout Layout => _layout ??= CgroupLayout.Detect();
+    private ICgroupHost? _layout;
+    public ICgroupHost Layout => _layout ??= _host.Cgroups ?? CgroupLayout.Detect();
 
     public const string ConfigFile = "config.json";
     public const string ExecFifo = "exec.fifo";
@@ -166,7 +171,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             if (cgroupDir is not null) callbacks = callbacks with { JoinCgroup = null };
             launch.Trace = trace = StartTrace(Store.PathOf(id, Explain.LaunchTrace.FileName));
             traced = new Explain.TraceContext(launch, spec, rootfs);
-            r.Pid = Launcher.Launch(launch, callbacks);
+            r.Pid = _host.Launcher.Launch(launch, callbacks);
             ShowTrace(trace, traced);
             r.PidStartTime = Processes.StartTime(r.Pid);
             Timing.Mark("launched (ready)");
@@ -323,7 +328,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         var r = spec.Linux?.Resources;
         var limits = r is not null && (r.Memory is not null || r.Cpu is not null || r.Pids is not null || r.Unified is { Count: > 0 }
             || r.BlockIO is not null || r.HugepageLimits is { Count: > 0 } || r.Network is not null || r.Rdma is { Count: > 0 });
-        if (Environment.IsPrivilegedProcess)
+        if (_host.IsPrivileged)
         {
             try
             {
@@ -386,7 +391,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
     /// <summary>On v1 without a cgroup namespace: each hierarchy's controllers to the container's directory in it, bound at /sys/fs/cgroup/CONTROLLERS.</summary>
     private IReadOnlyDictionary<string, string>? V1CgroupDirs(string cgroupsPath)
     {
-        if (Layout.IsV2 || !Environment.IsPrivilegedProcess) return null;
+        if (Layout.IsV2 || !_host.IsPrivileged) return null;
         var paths = Layout.V1Paths(cgroupsPath);
         return Layout.V1.ToDictionary(h => h.Controllers, h => paths[h.Controllers.Split(',')[0]]);
     }
@@ -418,7 +423,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             Hooks.Run(poststart, "poststart", State(id), Warn);
     }
 
-    private static unsafe void WaitForFifoByte(SafeFd fifo, ContainerRecord r)
+    private unsafe void WaitForFifoByte(SafeFd fifo, ContainerRecord r)
     {
         while (true)
         {
@@ -435,9 +440,11 @@ public sealed partial class ContainerEngine(ContainerStore store)
     }
 
     /// <summary>The status now: a container whose process died unseen is exited, never running.</summary>
-    public static string CurrentStatus(ContainerRecord r)
+    public static string CurrentStatus(ContainerRecord r) => CurrentStatus(r, ContainerHost.Real.Processes);
+
+    private static string CurrentStatus(ContainerRecord r, IHostProcesses processes)
     {
-        if (r.Status is ContainerStatus.Created or ContainerStatus.Running && !Processes.IsAlive(r.Pid, r.PidStartTime))
+        if (r.Status is ContainerStatus.Created or ContainerStatus.Running && !processes.IsAlive(r.Pid, r.PidStartTime))
             return ContainerStatus.Exited;
         return r.Status;
     }
@@ -445,7 +452,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
     /// <summary>The status now, with runc's "paused" for a live container whose cgroup is frozen.</summary>
     public string StatusOf(ContainerRecord r)
     {
-        var status = CurrentStatus(r);
+        var status = CurrentStatus(r, Processes);
         if (status is ContainerStatus.Created or ContainerStatus.Running && r.CgroupPaths.Count > 0 && Layout.ManagerForPaths(r.CgroupPaths).IsFrozen())
             return ContainerStatus.Paused;
         return status;
@@ -562,6 +569,20 @@ public sealed partial class ContainerEngine(ContainerStore store)
         return r;
     }
 
+    /// <summary>
+    /// The end of a monitored run: the exit recorded (<see cref="RecordExit"/>), then a container
+    /// run with --rm (<see cref="ContainerRecord.AutoRemove"/>) removed with its state.
+    /// </summary>
+    public ContainerRecord CompleteRun(string id, int exitCode)
+    {
+        var record = RecordExit(id, exitCode);
+        if (record.AutoRemove)
+        {
+            using (Store.TryLock(id)) Store.RemoveDir(id);
+        }
+        return record;
+    }
+
     private static void TryDestroy(ICgroupManager cg)
     {
         try { cg.Destroy(); }
@@ -608,7 +629,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             launch.ConsoleFd = console?.Fd ?? -1;
             var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(SubCgroupPaths(r.CgroupPaths, o.SubCgroups)) : null;
             launch.Trace = trace = StartTrace(null);
-            var pid = Launcher.Launch(launch, new Launcher.Callbacks
+            var pid = _host.Launcher.Launch(launch, new Launcher.Callbacks
             {
                 JoinCgroup = cg is null ? null : cg.AddProcess,
                 BeforeGo = p => SetOomScoreAdj(p, o.Process.OomScoreAdj),
@@ -698,7 +719,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
     /// <summary>Waits (a bounded time) for the container's monitor to record the exit and end.</summary>
     public static void WaitForMonitor(ContainerRecord r)
     {
-        if (r.MonitorPid > 0) Processes.WaitExit(r.MonitorPid, r.MonitorStartTime, 5000);
+        if (r.MonitorPid > 0) Process.Processes.WaitExit(r.MonitorPid, r.MonitorStartTime, 5000);
     }
 
     public void Pause(string id)
@@ -747,7 +768,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
     public IReadOnlyList<int> ContainerPids(string id)
     {
         var r = Store.Load(id);
-        if (CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created) return RunningCgroup(id).Pids();
+        if (CurrentStatus(r, Processes) is ContainerStatus.Running or ContainerStatus.Created) return RunningCgroup(id).Pids();
         if (r.CgroupPaths.Count == 0 || !r.CgroupPaths.Values.Any(Directory.Exists)) return [];
         return Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents).Pids();
     }
@@ -755,7 +776,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
     public ICgroupManager RunningCgroup(string id)
     {
         var r = Store.Load(id);
-        var status = CurrentStatus(r);
+        var status = CurrentStatus(r, Processes);
         if (status is not (ContainerStatus.Running or ContainerStatus.Created))
             throw new CrateRunException($"container {id} is not running (status {status})");
         if (r.CgroupPaths.Count == 0) throw new CrateRunException($"container {id} has no cgroup");

@@ -151,11 +151,7 @@ public static unsafe partial class ContainerMonitor
         var result = 0;
         try
         {
-            var record = engine.RecordExit(id, code);
-            if (record.AutoRemove)
-            {
-                using (engine.Store.TryLock(id)) engine.Store.RemoveDir(id);
-            }
+            engine.CompleteRun(id, code);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CrateRunException)
         {
