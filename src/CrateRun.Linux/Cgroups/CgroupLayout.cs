@@ -85,11 +85,11 @@ public sealed record CgroupLayout(bool IsV2, string V2Mount, string V2OwnPath, I
 
     /// <summary>The manager for a container whose OCI cgroupsPath is given (relative: below our own cgroup).</summary>
     public ICgroupManager ManagerFor(string cgroupsPath) =>
-        IsV2 ? new CgroupV2Manager(V2Path(cgroupsPath)) : new CgroupV1Manager(V1Paths(cgroupsPath));
+        IsV2 ? new CgroupV2Manager(V2Path(cgroupsPath), mountRoot: V2Mount) : new CgroupV1Manager(V1Paths(cgroupsPath));
 
     /// <summary>A manager for directories recorded earlier (in metadata.json).</summary>
     public ICgroupManager ManagerForPaths(IReadOnlyDictionary<string, string> paths, IReadOnlyList<string>? createdParents = null) =>
-        IsV2 ? new CgroupV2Manager(paths.GetValueOrDefault("unified", ""), createdParents) : new CgroupV1Manager(paths, createdParents);
+        IsV2 ? new CgroupV2Manager(paths.GetValueOrDefault("unified", ""), createdParents, V2Mount) : new CgroupV1Manager(paths, createdParents);
 
     public static void ValidatePath(string cgroupsPath)
     {

@@ -5,7 +5,8 @@ namespace CrateRun.Linux.Cgroups;
 /// <summary>cgroup v2: one directory in the unified hierarchy.</summary>
 /// <param name="path">The container's directory.</param>
 /// <param name="createdParents">Ancestors an earlier Create made (from the container's record), removed with it.</param>
-public sealed class CgroupV2Manager(string path, IReadOnlyList<string>? createdParents = null) : ICgroupManager
+/// <param name="mountRoot">Where the unified hierarchy is mounted: <paramref name="path"/> lies below it (a test gives a plain directory).</param>
+public sealed class CgroupV2Manager(string path, IReadOnlyList<string>? createdParents = null, string mountRoot = CgroupLayout.Base) : ICgroupManager
 {
     private static readonly string[] Wanted = ["cpu", "cpuset", "memory", "pids", "io", "hugetlb", "rdma"];
 
@@ -19,7 +20,7 @@ public sealed class CgroupV2Manager(string path, IReadOnlyList<string>? createdP
     public void Create()
     {
         // Controllers must be enabled in every ancestor's subtree_control, from the top down.
-        var root = CgroupLayout.Base;
+        var root = mountRoot.TrimEnd('/');
         var rel = Dir.StartsWith(root + "/", StringComparison.Ordinal) ? Dir[(root.Length + 1)..] : throw new Core.CrateRunException($"cgroup path {Dir} is outside {root}");
         var current = root;
         foreach (var part in rel.Split('/', StringSplitOptions.RemoveEmptyEntries))

@@ -90,9 +90,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     public ContainerRecord Create(string id, CreateOptions o)
     {
         var r = Store.Load(id);
-        ICgroupManager? cgroup = null;
-        PreparedCgroup? ownPrepared = null;
-        var removeCgroupOnFailure = false; // a prepared cgroup removes what it made itself, unless kept
+        CgroupPlacement? placement = null;
         var imageMounted = false;
         Explain.LaunchTrace? trace = null; // --explain: the C stage's step records
         Explain.TraceContext? traced = null;
@@ -122,21 +120,10 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
 
             // The cgroup exists and holds its limits before the process does anything. On v1 a
             // launcher thread moves itself in first (cheap, see PreparedCgroup) unless a monitor already did.
-            var prepared = o.Prepared is { } pc && pc.CgroupsPath == CgroupsPathOf(spec, id) ? pc : null;
-            if (o.Prepared is null) prepared = ownPrepared = PreparedCgroup.TryPrepare(Layout, CgroupsPathOf(spec, id));
             var resources = spec.Linux?.Resources;
             if (resources is not null) ResourceRules.Validate(resources);
-            if (prepared is not null)
-            {
-                cgroup = prepared.Manager; // the prepared cgroup removes what it made unless kept
-                prepared.WaitCreated();
-                cgroup.Apply(WithoutPidsLimit(resources));
-            }
-            else
-            {
-                cgroup = CreateCgroup(id, spec);
-                removeCgroupOnFailure = cgroup is not null;
-            }
+            placement = CgroupPlacement.Prepare(Layout, CgroupsPathOf(spec, id), o.Prepared, WithoutPidsLimit(resources), () => CreateCgroup(id, spec));
+            var cgroup = placement.Cgroup;
             Timing.Mark("cgroup ready");
 
             using var fifo = MakeExecFifo(id);
@@ -144,10 +131,8 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             using var console = process.Terminal ? ConsoleSocket(o.ConsoleFd, o.ConsoleSocketPath) : null;
             launch.ConsoleFd = console?.Fd ?? -1;
 
-            var cg = prepared is null ? cgroup : null; // born in the prepared cgroup: nothing to move
             var callbacks = new Launcher.Callbacks
             {
-                JoinCgroup = cg is null ? null : cg.AddProcess,
                 MapIds = _explain is null ? pid => UserNamespaces.WriteMaps(pid, spec.Linux?.UidMappings, spec.Linux?.GidMappings) : ExplainedIdMaps(spec),
                 BeforeGo = pid =>
                 {
@@ -164,11 +149,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
                     return OciJson.WriteUtf8Bytes(state);
                 },
             };
-            if (prepared is not null) launch.CloneOn = prepared.Run;
-            // cgroup v2: clone3(CLONE_INTO_CGROUP) starts the process in its cgroup
-            using var cgroupDir = Layout.IsV2 && cgroup is CgroupV2Manager v2 ? OpenDir(v2.Dir) : null;
-            launch.CgroupDir = cgroupDir;
-            if (cgroupDir is not null) callbacks = callbacks with { JoinCgroup = null };
+            callbacks = placement.Place(launch, callbacks); // cloned on the prepared thread, into the v2 directory, or moved in
             launch.Trace = trace = StartTrace(Store.PathOf(id, Explain.LaunchTrace.FileName));
             traced = new Explain.TraceContext(launch, spec, rootfs);
             r.Pid = _host.Launcher.Launch(launch, callbacks);
@@ -185,16 +166,14 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             Store.Save(r);
             if (o.PidFile is { } pf) ContainerStore.WriteAtomic(Path.GetFullPath(pf), System.Text.Encoding.ASCII.GetBytes(r.Pid.ToString()));
             // created: the cgroup stays when the launcher thread leaves it (until then, a failure removes it)
-            prepared?.Keep();
-            ownPrepared?.Dispose();
+            placement.Commit();
             return r;
         }
         catch
         {
             if (trace is not null) ShowTrace(trace, traced!, failed: true); // the step that failed, with errno and hint
             if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
-            ownPrepared?.Dispose(); // removes the cgroup it made, unless kept
-            if (removeCgroupOnFailure) TryRemoveCreated(cgroup!);
+            placement?.Rollback(); // what this create made of the cgroup
             if (imageMounted) Images.ImageRootfs.Unmount(Store.Dir(id));
             DetachNetworks(id, null);
             // a container made by `craterun create` stays, to be told about and removed by the user (Docker's rule)
@@ -203,6 +182,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         }
         finally
         {
+            placement?.Dispose();
             trace?.Dispose();
         }
     }
@@ -307,9 +287,6 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         if (!UnixSockets.Send(agent.Fd, OciJson.WriteUtf8Bytes(state), listener.Fd))
             throw new CrateRunException($"seccomp notify: cannot send the listener to {path}");
     }
-
-    private static SafeFd OpenDir(string path) =>
-        new(Interop.Check(Interop.Sys.open(path, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "open", path));
 
     /// <summary>The config's cgroupsPath, or the default: craterun-ID below our own cgroup.</summary>
     public static string CgroupsPathOf(Spec spec, string id) => spec.Linux?.CgroupsPath is { Length: > 0 } cp ? cp : "craterun-" + id;
