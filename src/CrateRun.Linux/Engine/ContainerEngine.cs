@@ -489,7 +489,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
 
         if (!force && !ContainerStatus.CanDelete(status))
             throw new CrateRunException(ContainerStatus.DeleteRefusal(id, status));
-        if (status is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Paused)
+        if (ContainerStatus.CanKill(status))
         {
             DetachNetworks(id, r); // while its namespace still exists: the plugins remove the veth themselves
             var cg = Layout.ManagerForPaths(r.CgroupPaths, r.CgroupCreatedParents);

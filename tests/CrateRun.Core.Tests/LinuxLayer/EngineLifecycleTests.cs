@@ -76,6 +76,15 @@ public sealed class EngineLifecycleTests : IDisposable
         fifo.WriteByte(0);
     });
 
+    /// <summary>fifo(7): a non-blocking open for writing fails with ENXIO while nobody has it open for reading.</summary>
+    private bool ExecFifoHasReader()
+    {
+        var fd = Interop.Sys.open(Store.PathOf(Id, ContainerEngine.ExecFifo), Interop.Sys.O_WRONLY | Interop.Sys.O_NONBLOCK | Interop.Sys.O_CLOEXEC, 0);
+        if (fd < 0) return false;
+        Interop.Sys.close(fd);
+        return true;
+    }
+
     /// <summary>Brings a created container to the state named, as the host would show it.</summary>
     private void Reach(string state)
     {
@@ -225,15 +234,16 @@ public sealed class EngineLifecycleTests : IDisposable
     }
 
     [Fact]
-    public void Start_fails_when_the_process_dies_while_start_waits_for_it()
+    public async Task Start_fails_when_the_process_dies_while_start_waits_for_it()
     {
         var r = Create();
         _hooks.Ran.Clear();
-        // alive when start looks at the status; gone before it writes to exec.fifo
-        var looks = 0;
-        _processes.OnIsAlive = pid => { if (pid == r.Pid && ++looks > 1) _processes.Die(pid); };
+        // alive when start looks at the status; gone once start waits on exec.fifo, before writing to it
+        _processes.OnIsAlive = pid => { if (pid == r.Pid && ExecFifoHasReader()) _processes.Die(pid); };
 
-        var e = Assert.Throws<CrateRunException>(() => _engine.Start(Id));
+        var start = Task.Run(() => _engine.Start(Id));
+        Assert.Same(start, await Task.WhenAny(start, Task.Delay(TimeSpan.FromSeconds(20)))); // no endless wait for a dead process
+        var e = await Assert.ThrowsAsync<CrateRunException>(() => start);
 
         Assert.Equal($"container {Id} exited before it could start", e.Message);
         Assert.NotEqual(ContainerStatus.Running, Store.Load(Id).Status);
