@@ -393,7 +393,13 @@ public sealed partial class ContainerEngine(ContainerStore store)
 
     private static void SetOomScoreAdj(int pid, int? adj)
     {
-        if (adj is { } a) File.WriteAllText($"/proc/{pid}/oom_score_adj", a.ToString());
+        if (adj is not { } a) return;
+        try { File.WriteAllText($"/proc/{pid}/oom_score_adj", a.ToString()); }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException && !ResourceLimits.CanRaise)
+        {
+            // EACCES: below the lowest value the runtime itself may set (its own minimum, 0 unless someone privileged lowered it)
+            throw new UsageException($"oomScoreAdj {a}: lowering the OOM score adjustment below the runtime's own minimum needs CAP_SYS_RESOURCE, which this runtime does not hold");
+        }
     }
 
     /// <summary>OCI start: lets the waiting process exec the user's program.</summary>
