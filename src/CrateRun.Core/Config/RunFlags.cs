@@ -94,17 +94,33 @@ public static class RunFlags
         : key.StartsWith("net.", StringComparison.Ordinal) && key.Length > "net.".Length ? "network"
         : null;
 
-    /// <summary>--cpuset-cpus/--cpuset-mems: a list like 0-3,5 (cpuset(7)'s list format).</summary>
-    public static string ParseCpuset(string text, string flag)
+    /// <summary>
+    /// --cpuset-cpus/--cpuset-mems: a list like 0-3,5 (cpuset(7)'s list format), each one among
+    /// <paramref name="available"/> (the host's online CPUs or memory nodes, in the same format) when known.
+    /// </summary>
+    public static string ParseCpuset(string text, string flag, string? available = null)
     {
-        var ok = text.Length > 0;
+        var list = ParseCpuList(text, flag);
+        if (available is not null && list.FirstOrDefault(n => !ParseCpuList(available, flag).Contains(n), -1) is var missing and >= 0)
+            throw new UsageException($"invalid {flag} '{text}': {(flag == "--cpuset-mems" ? "memory node" : "CPU")} {missing} is not available (this host has {available})");
+        return text;
+    }
+
+    private static List<int> ParseCpuList(string text, string flag)
+    {
+        var list = new List<int>();
         foreach (var part in text.Split(','))
         {
             var range = part.Split('-');
-            ok &= range.Length is 1 or 2 && range.All(r => r.Length > 0 && r.All(char.IsAsciiDigit) && int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out _))
-                && (range.Length == 1 || int.Parse(range[0], CultureInfo.InvariantCulture) <= int.Parse(range[1], CultureInfo.InvariantCulture));
+            // at most 5 digits: the kernel's CPU and node numbers stay far below 100000
+            if (range.Length is not (1 or 2) || !range.All(r => r.Length is > 0 and <= 5 && r.All(char.IsAsciiDigit)))
+                throw new UsageException($"invalid {flag} '{text}': expected a list like 0-3,5");
+            var first = int.Parse(range[0], CultureInfo.InvariantCulture);
+            var last = int.Parse(range[^1], CultureInfo.InvariantCulture);
+            if (first > last) throw new UsageException($"invalid {flag} '{text}': the range {part} goes backwards");
+            list.AddRange(Enumerable.Range(first, last - first + 1));
         }
-        return ok ? text : throw new UsageException($"invalid {flag} '{text}': expected a list like 0-3,5");
+        return list;
     }
 
     /// <summary>--cpu-shares: a relative weight (the kernel keeps it within 2..262144); 0 means the default.</summary>
