@@ -43,6 +43,7 @@ public static class DockerCli
         root.Subcommands.Add(ContainerCommands.Rename());
         root.Subcommands.Add(ContainerCommands.Top());
         root.Subcommands.Add(StatsCommand.Create());
+        root.Subcommands.Add(EventsCommand.Create());
         root.Subcommands.Add(CopyCommand.Create());
         root.Subcommands.Add(SystemCommands.Version());
         root.Subcommands.Add(SystemCommands.Info());

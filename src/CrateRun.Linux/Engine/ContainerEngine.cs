@@ -69,6 +69,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             Store.CreateDir(r.Id);
             r.Status = ContainerStatus.Creating;
             Store.Save(r);
+            Emit(r, "create");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -419,6 +420,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         r.Status = ContainerStatus.Running;
         r.Started = DateTimeOffset.UtcNow;
         Store.Save(r);
+        Emit(r, "start");
         // poststart hooks: after the user's process started; a failure is reported, not fatal
         if (r.Hooks?.Poststart is { Count: > 0 } poststart)
             Hooks.Run(poststart, "poststart", State(id), Warn);
@@ -497,6 +499,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         }
         if (!Processes.Signal(r.Pid, signal))
             throw new CrateRunException(ContainerStatus.NotRunning);
+        Emit(r, "kill", ("signal", signal.ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 
     /// <summary>
@@ -536,6 +539,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             if (Images.ImageRootfs.IsImageContainer(fresh.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
             DetachNetworks(id, fresh);
             Store.RemoveDir(id);
+            Emit(fresh, "destroy");
         }
         if (r.Hooks?.Poststop is { Count: > 0 } poststop)
             Hooks.Run(poststop, "poststop", new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Stopped, Bundle = r.Bundle, Annotations = r.Annotations }, Warn);
@@ -565,6 +569,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         if (Images.ImageRootfs.IsImageContainer(r.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
         DetachNetworks(id, r);
         Store.Save(r);
+        Emit(r, "die", ("exitCode", exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return r;
     }
 
@@ -692,6 +697,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         var status = StatusOf(r);
         if (!ContainerStatus.CanKill(status)) return;
         Processes.Signal(r.Pid, signal);
+        Emit(r, "kill", ("signal", signal.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         if (status == ContainerStatus.Paused) RunningCgroup(id).Thaw();
         if (!Processes.WaitExit(r.Pid, r.PidStartTime, (int)Math.Min(int.MaxValue, grace.TotalMilliseconds)))
         {
@@ -699,6 +705,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             Processes.WaitExit(r.Pid, r.PidStartTime, 10_000);
         }
         WaitForMonitor(r);
+        Emit(r, "stop");
     }
 
     /// <summary>Waits (a bounded time) for the container's monitor to record the exit and end.</summary>
@@ -712,6 +719,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         var r = Store.Load(id);
         if (!ContainerStatus.CanPause(StatusOf(r))) throw new CrateRunException(ContainerStatus.NotRunning);
         RunningCgroup(id).Freeze();
+        Emit(r, "pause");
     }
 
     public void Resume(string id)
@@ -719,6 +727,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         var r = Store.Load(id);
         if (!ContainerStatus.CanResume(StatusOf(r))) throw new CrateRunException(ContainerStatus.ResumeRefusal);
         RunningCgroup(id).Thaw();
+        Emit(r, "unpause");
     }
 
     /// <summary>
@@ -736,8 +745,10 @@ public sealed partial class ContainerEngine(ContainerStore store)
         if (r.Name == newName) throw new CrateRunException($"container {ContainerId.Short(id)} is already named '{newName}'");
         if (Store.List().Any(c => c.Name == newName && c.Id != id))
             throw new CrateRunException($"the container name '{newName}' is already in use");
+        var oldName = r.Name;
         r.Name = newName;
         Store.Save(r);
+        Emit(r, "rename", ("oldName", oldName ?? ""));
     }
 
     public void Update(string id, LinuxResources resources)
