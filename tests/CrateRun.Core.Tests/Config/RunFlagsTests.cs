@@ -144,6 +144,15 @@ public sealed class RunFlagsTests
         Assert.Throws<UsageException>(() => SpecBuilder.Build("0123456789abcdef", Options(o => { o.Shared["uts"] = null; o.Hostname = "box"; })));
     }
 
+    [Fact]
+    public void Cpu_shares_cpuset_and_oom_score_adj_land_in_their_fields()
+    {
+        var spec = SpecBuilder.Build("0123456789abcdef", Options(o => { o.CpuShares = 512; o.CpusetCpus = "1"; o.OomScoreAdj = 500; }));
+        Assert.Equal((512UL, "1"), (spec.Linux!.Resources!.Cpu!.Shares!.Value, spec.Linux.Resources.Cpu.Cpus));
+        Assert.Equal(500, spec.Process!.OomScoreAdj);
+        Assert.Null(RunFlags.ParseCpuShares("0")); // Docker: 0 is the default weight
+    }
+
     [Theory]
     [InlineData("1001")]
     [InlineData("-1001")]
