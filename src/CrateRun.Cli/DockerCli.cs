@@ -43,6 +43,7 @@ public static class DockerCli
         root.Subcommands.Add(ContainerCommands.Rename());
         root.Subcommands.Add(ContainerCommands.Top());
         root.Subcommands.Add(StatsCommand.Create());
+        root.Subcommands.Add(EventsCommand.Create());
         root.Subcommands.Add(CopyCommand.Create());
         root.Subcommands.Add(SystemCommands.Version());
         root.Subcommands.Add(SystemCommands.Info());
@@ -183,6 +184,8 @@ public static class DockerCli
             cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull,
             envFile, label, labelFile, mount, command, network, publish, dns, addHost,
         };
+        var flags = new RunFlagOptions();
+        flags.AddTo(cmd);
         var explain = ExplainCli.Make();
         ExplainCli.AddTo(cmd, explain);
         cmd.SetAction(p => Program.Guard(() =>
@@ -220,6 +223,7 @@ public static class DockerCli
             var (nnp, unconfined, profilePath) = SpecBuilder.ParseSecurityOpts(p.GetValue(securityOpt) ?? []);
             var maps = SpecBuilder.ParseUserns(p.GetValue(userns), Environment.IsPrivilegedProcess, Linux.Process.UserNamespaces.Uid, Linux.Process.UserNamespaces.Gid);
             var (networkSettings, joinNetns) = NetworkCommands.ForRun(engine, p.GetValue(network), p.GetValue(publish), p.GetValue(dns), p.GetValue(addHost));
+            var more = flags.Parse(p, engine, readRootfsFile("etc/group"));
             var options = new RunOptions
             {
                 Network = networkSettings,
@@ -255,6 +259,19 @@ public static class DockerCli
                 Seccomp = profilePath is null ? null : LoadSeccomp(profilePath),
                 ConsoleSize = isTty ? Terminal.Size(1) ?? Terminal.Size(0) : null,
                 Labels = labels,
+                AdditionalGids = more.GroupAdd,
+                Ulimits = more.Ulimits,
+                ShmSize = more.ShmSize,
+                Sysctls = more.Sysctls,
+                MemorySwap = more.MemorySwap,
+                MemoryReservation = more.MemoryReservation,
+                CpuShares = more.CpuShares,
+                CpusetCpus = more.CpusetCpus,
+                CpusetMems = more.CpusetMems,
+                OomScoreAdj = more.OomScoreAdj,
+                SharedNamespaces = more.SharedNamespaces,
+                StopSignal = more.StopSignal,
+                StopTimeout = more.StopTimeout,
             };
             return RunFlow.Run(engine, options, p.GetValue(detach), p.GetValue(rm), p.GetValue(cidfile), createOnly: verb == "create");
         }));
@@ -444,9 +461,11 @@ public static class DockerCli
         var cmd = new Command("stop", "Stop running containers: SIGTERM, then SIGKILL after a timeout") { time, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
         {
-            // an image's StopSignal (kept as the OCI annotation) replaces SIGTERM, as docker stop does
-            var signal = engine.Store.Load(id).Annotations?.GetValueOrDefault("org.opencontainers.image.stopSignal") ?? "TERM";
-            engine.Stop(id, Signals.Parse(signal), TimeSpan.FromSeconds(Math.Max(0, p.GetValue(time) ?? 10)));
+            // --stop-signal, else an image's StopSignal (kept as the OCI annotation) replaces SIGTERM, as docker stop does;
+            // -t, else --stop-timeout, else 10 s
+            var record = engine.Store.Load(id);
+            var signal = record.StopSignal ?? record.Annotations?.GetValueOrDefault("org.opencontainers.image.stopSignal") ?? "TERM";
+            engine.Stop(id, Signals.Parse(signal), TimeSpan.FromSeconds(Math.Max(0, p.GetValue(time) ?? record.StopTimeout ?? 10)));
             Console.WriteLine(id);
         }));
         return cmd;

@@ -48,6 +48,8 @@ public static class RunFlow
             Network = options.Network,
             Labels = options.Labels.Count > 0 ? new Dictionary<string, string>(options.Labels) : null,
             KeepOnFailure = createOnly,
+            StopSignal = options.StopSignal,
+            StopTimeout = options.StopTimeout,
         };
         try
         {

@@ -5,8 +5,11 @@ namespace CrateRun.Core;
 /// <summary>Parsing of the resource flags of <c>run</c>: --memory, --cpu, --cpus, --pids.</summary>
 public static class Quantities
 {
-    /// <summary>Bytes, or a number with a b/k/m/g/t suffix (powers of 1024), as Docker takes.</summary>
-    public static long ParseMemory(string text)
+    /// <summary>
+    /// Bytes, or a number with a b/k/m/g/t suffix (powers of 1024), as Docker takes;
+    /// <paramref name="flag"/> names the flag in errors (--memory, --shm-size, --memory-reservation...).
+    /// </summary>
+    public static long ParseMemory(string text, string flag = "--memory")
     {
         // NUMBER[.FRACTION] then an optional unit: b, k/kb/kib, m/mb/mib, g/gb/gib, t/tb/tib (any case)
         var s = text.Trim().ToLowerInvariant();
@@ -24,12 +27,12 @@ public static class Quantities
         var number = s[..digits];
         if (unit == 0 || number.Length == 0 || !char.IsAsciiDigit(number[0]) || !char.IsAsciiDigit(number[^1]) ||
             !decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n))
-            throw new UsageException($"invalid --memory '{text}': expected bytes or a size like 64m, 1g");
+            throw new UsageException($"invalid {flag} '{text}': expected bytes or a size like 64m, 1g");
         decimal bytes;
         try { bytes = n * unit; }
-        catch (OverflowException) { throw new UsageException($"invalid --memory '{text}': too large"); }
-        if (bytes > long.MaxValue / 2) throw new UsageException($"invalid --memory '{text}': too large");
-        if (bytes < 1L << 20) throw new UsageException($"invalid --memory '{text}': the minimum is 1m");
+        catch (OverflowException) { throw new UsageException($"invalid {flag} '{text}': too large"); }
+        if (bytes > long.MaxValue / 2) throw new UsageException($"invalid {flag} '{text}': too large");
+        if (bytes < 1L << 20) throw new UsageException($"invalid {flag} '{text}': the minimum is 1m");
         return (long)bytes;
     }
 

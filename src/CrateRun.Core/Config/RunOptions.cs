@@ -75,4 +75,25 @@ public sealed class RunOptions
     public string? JoinNetns { get; init; }
     /// <summary>Docker's labels (--label, --label-file): metadata of the container, not of its config.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+    // ---- flags (issue 11): applied by RunFlags.ApplyTo ----
+    /// <summary>--ulimit: process.rlimits.</summary>
+    public IReadOnlyList<Oci.PosixRlimit> Ulimits { get; init; } = [];
+    /// <summary>--shm-size: the size of the /dev/shm tmpfs in bytes (null: 64 MiB).</summary>
+    public long? ShmSize { get; init; }
+    /// <summary>--sysctl: namespaced sysctls only.</summary>
+    public IReadOnlyDictionary<string, string> Sysctls { get; init; } = new Dictionary<string, string>();
+    /// <summary>--memory-swap: memory plus swap in bytes, -1 unlimited (null: no swap beyond --memory).</summary>
+    public long? MemorySwap { get; init; }
+    /// <summary>--memory-reservation: the soft limit in bytes.</summary>
+    public long? MemoryReservation { get; init; }
+    public ulong? CpuShares { get; init; }
+    public string? CpusetCpus { get; init; }
+    public string? CpusetMems { get; init; }
+    /// <summary>--oom-score-adj: process.oomScoreAdj.</summary>
+    public int? OomScoreAdj { get; init; }
+    /// <summary>--ipc/--pid/--uts: namespace type to the namespace to join (/proc/PID/ns/...), or null for the host's.</summary>
+    public IReadOnlyDictionary<string, string?> SharedNamespaces { get; init; } = new Dictionary<string, string?>();
+    /// <summary>--stop-signal and --stop-timeout: kept in the container's record for stop.</summary>
+    public string? StopSignal { get; init; }
+    public int? StopTimeout { get; init; }
 }

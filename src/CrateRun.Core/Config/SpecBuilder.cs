@@ -115,6 +115,7 @@ public static class SpecBuilder
         spec.Mounts.RemoveAll(d => replaced.Contains(CleanPath(d.Destination))
             || replaced.Any(r => r is "/dev" or "/sys" && CleanPath(d.Destination).StartsWith(r + "/", StringComparison.Ordinal)));
         spec.Mounts.AddRange(userMounts);
+        RunFlags.ApplyTo(spec, o);
         return spec;
     }
 

@@ -63,6 +63,10 @@ public sealed class ContainerRecord
     public bool KeepOnFailure { get; set; }
     /// <summary>How often the container was started again (start of an exited one, restart).</summary>
     public int RestartCount { get; set; }
+    /// <summary>--stop-signal: what stop sends first (null: the image's, else SIGTERM).</summary>
+    public string? StopSignal { get; set; }
+    /// <summary>--stop-timeout: seconds stop waits before SIGKILL (null: 10).</summary>
+    public int? StopTimeout { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

@@ -65,6 +65,8 @@ public static class ContainerRecordReader
             else if (r.ValueTextEquals("labels"u8)) c.Labels = StringMap(ref r);
             else if (r.ValueTextEquals("keepOnFailure"u8)) c.KeepOnFailure = Value(ref r).GetBoolean();
             else if (r.ValueTextEquals("restartCount"u8)) c.RestartCount = Value(ref r).GetInt32();
+            else if (r.ValueTextEquals("stopSignal"u8)) c.StopSignal = String(ref r);
+            else if (r.ValueTextEquals("stopTimeout"u8)) c.StopTimeout = Nullable(ref r) ? r.GetInt32() : null;
             // only the Docker face's containers have one: the generated reader, whose set-up cost the OCI commands never pay
             else if (r.ValueTextEquals("network"u8)) c.Network = Nullable(ref r) ? JsonSerializer.Deserialize(ref r, StateJsonContext.Default.NetworkSettings) : null;
             else Skip(ref r);

@@ -74,6 +74,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             Store.CreateDir(r.Id);
             r.Status = ContainerStatus.Creating;
             Store.Save(r);
+            Emit(r, "create");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -375,7 +376,13 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
 
     private static void SetOomScoreAdj(int pid, int? adj)
     {
-        if (adj is { } a) File.WriteAllText($"/proc/{pid}/oom_score_adj", a.ToString());
+        if (adj is not { } a) return;
+        try { File.WriteAllText($"/proc/{pid}/oom_score_adj", a.ToString()); }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException && !ResourceLimits.CanRaise)
+        {
+            // EACCES: below the lowest value the runtime itself may set (its own minimum, 0 unless someone privileged lowered it)
+            throw new UsageException($"oomScoreAdj {a}: lowering the OOM score adjustment below the runtime's own minimum needs CAP_SYS_RESOURCE, which this runtime does not hold");
+        }
     }
 
     /// <summary>OCI start: lets the waiting process exec the user's program.</summary>
@@ -395,6 +402,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         r.Status = ContainerStatus.Running;
         r.Started = DateTimeOffset.UtcNow;
         Store.Save(r);
+        Emit(r, "start");
         // poststart hooks: after the user's process started; a failure is reported, not fatal
         if (r.Hooks?.Poststart is { Count: > 0 } poststart)
             Hooks.Run(poststart, "poststart", State(id), Warn);
@@ -475,6 +483,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         }
         if (!Processes.Signal(r.Pid, signal))
             throw new CrateRunException(ContainerStatus.NotRunning);
+        Emit(r, "kill", ("signal", signal.ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 
     /// <summary>
@@ -514,6 +523,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             if (Images.ImageRootfs.IsImageContainer(fresh.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
             DetachNetworks(id, fresh);
             Store.RemoveDir(id);
+            Emit(fresh, "destroy");
         }
         if (r.Hooks?.Poststop is { Count: > 0 } poststop)
             Hooks.Run(poststop, "poststop", new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Stopped, Bundle = r.Bundle, Annotations = r.Annotations }, Warn);
@@ -543,6 +553,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         if (Images.ImageRootfs.IsImageContainer(r.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
         DetachNetworks(id, r);
         Store.Save(r);
+        Emit(r, "die", ("exitCode", exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return r;
     }
 
@@ -684,6 +695,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         var status = StatusOf(r);
         if (!ContainerStatus.CanKill(status)) return;
         Processes.Signal(r.Pid, signal);
+        Emit(r, "kill", ("signal", signal.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         if (status == ContainerStatus.Paused) RunningCgroup(id).Thaw();
         if (!Processes.WaitExit(r.Pid, r.PidStartTime, (int)Math.Min(int.MaxValue, grace.TotalMilliseconds)))
         {
@@ -691,6 +703,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             Processes.WaitExit(r.Pid, r.PidStartTime, 10_000);
         }
         WaitForMonitor(r);
+        Emit(r, "stop");
     }
 
     /// <summary>Waits (a bounded time) for the container's monitor to record the exit and end.</summary>
@@ -704,6 +717,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         var r = Store.Load(id);
         if (!ContainerStatus.CanPause(StatusOf(r))) throw new CrateRunException(ContainerStatus.NotRunning);
         RunningCgroup(id).Freeze();
+        Emit(r, "pause");
     }
 
     public void Resume(string id)
@@ -711,6 +725,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         var r = Store.Load(id);
         if (!ContainerStatus.CanResume(StatusOf(r))) throw new CrateRunException(ContainerStatus.ResumeRefusal);
         RunningCgroup(id).Thaw();
+        Emit(r, "unpause");
     }
 
     /// <summary>
@@ -728,8 +743,10 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         if (r.Name == newName) throw new CrateRunException($"container {ContainerId.Short(id)} is already named '{newName}'");
         if (Store.List().Any(c => c.Name == newName && c.Id != id))
             throw new CrateRunException($"the container name '{newName}' is already in use");
+        var oldName = r.Name;
         r.Name = newName;
         Store.Save(r);
+        Emit(r, "rename", ("oldName", oldName ?? ""));
     }
 
     public void Update(string id, LinuxResources resources)

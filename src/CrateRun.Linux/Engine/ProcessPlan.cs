@@ -16,6 +16,18 @@ public static class ProcessPlan
         "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
     ];
 
+    /// <summary>
+    /// A hard limit above the runtime's own needs CAP_SYS_RESOURCE: without it setrlimit in the
+    /// C stage fails with EPERM. Refused here, before anything is made, in one line.
+    /// </summary>
+    private static void CheckRaisable(string type, int resource, ulong hard)
+    {
+        var own = ResourceLimits.Hard(resource);
+        if (hard <= own || ResourceLimits.CanRaise) return;
+        static string Text(ulong v) => v == ulong.MaxValue ? "unlimited" : v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        throw new UsageException($"rlimit {type}: the hard limit {Text(hard)} is above the runtime's own ({Text(own)}), and raising a hard limit needs CAP_SYS_RESOURCE, which this runtime does not hold");
+    }
+
     private static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
     public static void Apply(LaunchSpec l, Spec spec, Core.Oci.Process p, bool userNamespace)
@@ -67,6 +79,7 @@ public static class ProcessPlan
             var i = Array.IndexOf(RlimitNames, r.Type);
             if (i < 0) throw new UsageException($"unknown rlimit type '{r.Type}'");
             if (r.Soft > r.Hard) throw new UsageException($"rlimit {r.Type}: soft limit {r.Soft} is above the hard limit {r.Hard}");
+            CheckRaisable(r.Type, i, r.Hard);
             l.Rlimits.Add(((uint)i, r.Soft, r.Hard));
         }
         if (spec.Linux?.Seccomp is { } seccomp)

@@ -25,6 +25,15 @@ internal static partial class Interop
             public short REvents;
         }
 
+        /// <summary>struct rlimit: the soft (current) and hard (maximum) values.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct RlimitValues
+        {
+            public ulong Cur;
+            public ulong Max;
+        }
+
+        [LibraryImport(Libc, SetLastError = true)] public static partial int getrlimit(int resource, RlimitValues* limit);
         [LibraryImport(Libc, SetLastError = true)] public static partial int close(int fd);
         [LibraryImport(Libc, SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);
         [LibraryImport(Libc, SetLastError = true)] public static partial nint write(int fd, byte* buf, nint count);

@@ -23,6 +23,12 @@ public static class HostFacts
     /// <summary>A cgroup2 tree is mounted (on a v1 host: the hybrid layout, systemd's "unified" tree).</summary>
     public static bool Cgroup2Mounted => (ReadTrimmed("/proc/self/mountinfo") ?? "").Contains(" - cgroup2 ", StringComparison.Ordinal);
 
+    /// <summary>The CPUs online, in cpuset(7)'s list format (0-1), or null when unknown.</summary>
+    public static string? OnlineCpus => ReadTrimmed("/sys/devices/system/cpu/online");
+
+    /// <summary>The memory nodes online (0 on a machine without NUMA nodes listed), or null when unknown.</summary>
+    public static string? OnlineMemoryNodes => ReadTrimmed("/sys/devices/system/node/online") ?? (Directory.Exists("/sys/devices/system/cpu") ? "0" : null);
+
     private static string? ReadTrimmed(string path)
     {
         try { return File.ReadAllText(path).Trim(); }

@@ -29,7 +29,7 @@ public sealed class ContainerRecordReaderTests
             StartContainer = [Hook("/sc")], Poststart = [Hook("/ps"), Hook("/ps2")], Poststop = [Hook("/stop")],
         },
         LogsStopped = "disk full", Face = "oci",
-        Labels = new() { ["tier"] = "web" }, KeepOnFailure = true, RestartCount = 2,
+        Labels = new() { ["tier"] = "web" }, KeepOnFailure = true, RestartCount = 2, StopSignal = "SIGUSR1", StopTimeout = 3,
         Network = new Core.Network.NetworkSettings
         {
             Mode = "cni", Networks = ["bridge"], JoinedContainer = "other", Ports = [new Core.Network.PortMapping { HostPort = 8080, ContainerPort = 80, HostIp = "127.0.0.1" }],

@@ -1,0 +1,20 @@
+using CrateRun.Core;
+using CrateRun.Linux.Process;
+
+namespace CrateRun.Linux.Engine;
+
+public sealed partial class ContainerEngine
+{
+    /// <summary>
+    /// --ipc/--pid/--uts container:ID: the running container's namespace of that type, as the
+    /// path the new container joins (checked before anything is registered).
+    /// </summary>
+    public string NamespacePathOf(string container, string type, string flag)
+    {
+        var id = Store.Resolve(container);
+        var other = Store.Load(id);
+        if (other.Pid == 0 || !Processes.IsAlive(other.Pid, other.PidStartTime))
+            throw new CrateRunException($"{flag} container:{container}: container {ContainerId.Short(id)} is not running");
+        return $"/proc/{other.Pid}/ns/{CloneFlags.Of(type).File}";
+    }
+}
