@@ -82,7 +82,7 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
         IDisposable lease;
         using (store.Lock())
         {
-            store.RemoveDeadTemps();
+            store.RemoveLeftoversOfDeadPulls();
             lease = store.Lease([.. manifest.Layers.Select(l => l.Digest), manifest.Config.Digest, manifestFetched.Digest], chainIds);
         }
         using (lease)

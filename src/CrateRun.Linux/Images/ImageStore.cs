@@ -256,8 +256,15 @@ public sealed class ImageStore
         return (blobs, snapshots);
     }
 
+    /// <summary>Removes what pulls that were killed left behind: their temporary files and their leases. Call under <see cref="Lock"/>.</summary>
+    public void RemoveLeftoversOfDeadPulls()
+    {
+        RemoveDeadTemps();
+        LiveLeases();
+    }
+
     /// <summary>Removes what processes that are gone left in tmp/ (a pull killed while it unpacked).</summary>
-    public void RemoveDeadTemps()
+    private void RemoveDeadTemps()
     {
         if (!Directory.Exists(TmpDir)) return;
         foreach (var t in Directory.EnumerateFileSystemEntries(TmpDir))
