@@ -166,7 +166,7 @@ public static class ImageCommands
         var service = new ImageService(stateRoot);
         var index = service.Store.LoadIndex();
         var found = pull == "always" ? null : service.Store.Find(index, name);
-        var stored = found is null ? null : PlatformOf(service.Store.ReadConfig(found.Value.Image));
+        var stored = found is null || platformText is null ? null : PlatformOf(service.Store.ReadConfig(found.Value.Image));
         if (platformText is not null && stored is not null && !Matches(stored, platform)) found = null;
         if (found is null && pull != "never" && ImageReference.TryParse(name, out _))
         {
