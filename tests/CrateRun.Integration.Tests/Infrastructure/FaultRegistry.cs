@@ -249,8 +249,16 @@ public sealed class FaultRegistry : IDisposable
     {
         var reason = status switch
         {
-            200 => "OK", 206 => "Partial Content", 307 => "Temporary Redirect", 401 => "Unauthorized", 404 => "Not Found", 429 => "Too Many Requests",
-            500 => "Internal Server Error", 502 => "Bad Gateway", 503 => "Service Unavailable", _ => "Status",
+            200 => "OK",
+            206 => "Partial Content",
+            307 => "Temporary Redirect",
+            401 => "Unauthorized",
+            404 => "Not Found",
+            429 => "Too Many Requests",
+            500 => "Internal Server Error",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            _ => "Status",
         };
         await stream.WriteAsync(Encoding.Latin1.GetBytes($"HTTP/1.1 {status} {reason}\r\nContent-Length: {contentLength}\r\nConnection: close\r\n{extra}\r\n"));
     }
