@@ -203,7 +203,7 @@ public static class DockerCli
             }
             // without --rootfs the first positional is an image; its config supplies what the flags do not
             var image = rootfsDir is null && cmdArgs.Length > 0
-                ? ImageCommands.ResolveForRun(engine.Store.Root, cmdArgs, p.GetValue(entrypoint), p.GetValue(pull), envs, p.GetValue(workdir), p.GetValue(user), p.GetValue(platform))
+                ? ImageCommands.ResolveForRun(engine.Store.Root, cmdArgs, p.GetValue(entrypoint), p.GetValue(pull), envs, p.GetValue(workdir), p.GetValue(user), p.GetValue(platform), p.GetValue(rm))
                 : null;
             if (image is not null) cmdArgs = [.. image.Settings.Command];
             if (rootfsDir is null && image is null) throw new UsageException("an image or --rootfs DIR is required: craterun run IMAGE [CMD...] (or try: craterun run --rm hello-world)");

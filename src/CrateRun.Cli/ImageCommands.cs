@@ -154,7 +154,7 @@ public static class ImageCommands
     /// --platform, a stored image of another platform counts as missing (as docker run).
     /// </summary>
     public static RunImage ResolveForRun(string stateRoot, IReadOnlyList<string> positionals, string? entrypoint, string? pull,
-        IReadOnlyList<string> env, string? workdir, string? user, string? platformText = null)
+        IReadOnlyList<string> env, string? workdir, string? user, string? platformText = null, bool autoRemove = false)
     {
         if (pull is not (null or "missing" or "never" or "always"))
             throw new UsageException($"invalid --pull '{pull}': missing, always or never");
@@ -189,6 +189,7 @@ public static class ImageCommands
         if (settings.StopSignal is { } signal) annotations["org.opencontainers.image.stopSignal"] = signal;
         annotations[ImageRootfs.ImageAnnotation] = ImageReference.TryParse(name, out var r) && index.Refs.ContainsKey(r!.ToString()) ? r.ToString() : image.Config;
         annotations[ImageRootfs.SnapshotsAnnotation] = string.Join(',', image.ChainIds.Select(ImageDocuments.Sha256Hex));
+        if (autoRemove) annotations[ImageRootfs.VolatileAnnotation] = "true"; // removed on exit: nothing to keep across a crash
         return new RunImage(settings, annotations, path => service.ReadFile(image, path));
     }
 }

@@ -242,7 +242,9 @@ public sealed class FaultRegistry : IDisposable
                 if (due > TimeSpan.Zero) await Task.Delay(due);
             }
         }
-        if (sent < body.Length) client.Client.LingerState = new LingerOption(true, 0); // a reset, not a clean end
+        // a cut: the connection ends before Content-Length (FIN after what was sent, so the client gets
+        // every byte counted here; a reset could drop what sits unread in its receive buffer)
+        if (sent < body.Length) client.Client.Shutdown(SocketShutdown.Send);
     }
 
     private static async Task WriteHead(NetworkStream stream, int status, string contentLength, string extra = "")
