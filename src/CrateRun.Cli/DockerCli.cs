@@ -173,6 +173,7 @@ public static class DockerCli
         var securityOpt = new Option<string[]>("--security-opt") { Description = "seccomp=unconfined|PROFILE.json, no-new-privileges=true|false" };
         var entrypoint = new Option<string?>("--entrypoint") { Description = "Replace the image's Entrypoint (\"\" clears it)" };
         var pull = new Option<string?>("--pull") { Description = "missing (default): pull when not stored; always; never" };
+        var platform = new Option<string?>("--platform") { Description = "os/arch[/variant] of the image to run (pulled from a multi-platform image when the stored one differs)" };
         var envFile = new Option<string[]>("--env-file") { Description = "Read environment variables from a file (KEY=VALUE lines, # comments)" };
         var label = new Option<string[]>("--label", "-l") { Description = "Set a label on the container: KEY[=VALUE]" };
         var labelFile = new Option<string[]>("--label-file") { Description = "Read labels from a file (KEY[=VALUE] lines)" };
@@ -181,7 +182,7 @@ public static class DockerCli
         var cmd = new Command(verb, verb == "create" ? "Create a new container (start it with craterun start)" : "Create and run a container")
         {
             rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
-            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull,
+            cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull, platform,
             envFile, label, labelFile, mount, command, network, publish, dns, addHost,
         };
         var flags = new RunFlagOptions();
@@ -205,7 +206,7 @@ public static class DockerCli
             }
             // without --rootfs the first positional is an image; its config supplies what the flags do not
             var image = rootfsDir is null && cmdArgs.Length > 0
-                ? ImageCommands.ResolveForRun(engine.Store.Root, cmdArgs, p.GetValue(entrypoint), p.GetValue(pull), envs, p.GetValue(workdir), p.GetValue(user))
+                ? ImageCommands.ResolveForRun(engine.Store.Root, cmdArgs, p.GetValue(entrypoint), p.GetValue(pull), envs, p.GetValue(workdir), p.GetValue(user), p.GetValue(platform), p.GetValue(rm))
                 : null;
             if (image is not null) cmdArgs = [.. image.Settings.Command];
             if (rootfsDir is null && image is null) throw new UsageException("an image or --rootfs DIR is required: craterun run IMAGE [CMD...] (or try: craterun run --rm hello-world)");

@@ -137,18 +137,28 @@ public static class ImageCommands
         return new Command("image", "Manage images") { inspect, ListCommand("ls"), RemoveCommand("rm"), prune };
     }
 
+    private static PlatformSpec? PlatformOf(ImageConfig config) =>
+        config.Os.Length == 0 ? null : new PlatformSpec(config.Os, config.Architecture, config.Variant);
+
+    /// <summary>Whether an image's platform is the one asked for (a variant only counts when both name one).</summary>
+    private static bool Matches(PlatformSpec image, PlatformSpec wanted) =>
+        image.Os == wanted.Os && image.Architecture == wanted.Architecture
+        && (wanted.Variant is null || image.Variant is null || image.Variant == wanted.Variant);
+
     /// <summary>What `run IMAGE` takes from the image.</summary>
     public sealed record RunImage(ImageRunSettings Settings, IReadOnlyDictionary<string, string> Annotations, Func<string, string?> ReadFile);
 
     /// <summary>
-    /// Resolves `run [--pull missing|always|never] IMAGE [CMD...]`: the image in the local store
-    /// (pulled first when missing, or always), and its config merged with the flags.
+    /// Resolves `run [--pull missing|always|never] [--platform OS/ARCH] IMAGE [CMD...]`: the image in the
+    /// local store (pulled first when missing, or always), and its config merged with the flags. With
+    /// --platform, a stored image of another platform counts as missing (as docker run).
     /// </summary>
     public static RunImage ResolveForRun(string stateRoot, IReadOnlyList<string> positionals, string? entrypoint, string? pull,
-        IReadOnlyList<string> env, string? workdir, string? user)
+        IReadOnlyList<string> env, string? workdir, string? user, string? platformText = null, bool autoRemove = false)
     {
         if (pull is not (null or "missing" or "never" or "always"))
             throw new UsageException($"invalid --pull '{pull}': missing, always or never");
+        var platform = PlatformSpec.Parse(platformText);
         var name = positionals[0];
         if (!ImageReference.TryParse(name, out _) && !name.StartsWith("sha256:", StringComparison.Ordinal))
             throw new UsageException($"'{name}' is not an image reference; to run a command in a directory: craterun run --rootfs DIR -- CMD");
@@ -156,14 +166,18 @@ public static class ImageCommands
         var service = new ImageService(stateRoot);
         var index = service.Store.LoadIndex();
         var found = pull == "always" ? null : service.Store.Find(index, name);
+        var stored = found is null || platformText is null ? null : PlatformOf(service.Store.ReadConfig(found.Value.Image));
+        if (platformText is not null && stored is not null && !Matches(stored, platform)) found = null;
         if (found is null && pull != "never" && ImageReference.TryParse(name, out _))
         {
             // as docker run: the pull's progress goes to stderr, the container's output stays alone on stdout
-            if (pull != "always") Console.Error.WriteLine($"Unable to find image '{ImageReference.Parse(name).FamiliarString}' locally");
-            PullCommands.PullImage(stateRoot, name, PlatformSpec.Default, PullCommands.Options(insecure: false, certDir: null), Console.Error);
+            if (pull != "always") Console.Error.WriteLine($"Unable to find image '{ImageReference.Parse(name).FamiliarString}' locally{(stored is null ? "" : $" for {platform}")}");
+            PullCommands.PullImage(stateRoot, name, platform, PullCommands.Options(insecure: false, certDir: null), Console.Error);
             index = service.Store.LoadIndex();
             found = service.Store.Find(index, name);
         }
+        if (found is null && stored is not null)
+            throw new CrateRunException($"no such image: {name} for {platform} (the stored one is for {stored}; --pull never)");
         if (found is null)
             throw new CrateRunException($"no such image: {name} (--pull never; craterun pull or load it; or run a directory: --rootfs DIR)");
         var image = found.Value.Image;
@@ -175,6 +189,7 @@ public static class ImageCommands
         if (settings.StopSignal is { } signal) annotations["org.opencontainers.image.stopSignal"] = signal;
         annotations[ImageRootfs.ImageAnnotation] = ImageReference.TryParse(name, out var r) && index.Refs.ContainsKey(r!.ToString()) ? r.ToString() : image.Config;
         annotations[ImageRootfs.SnapshotsAnnotation] = string.Join(',', image.ChainIds.Select(ImageDocuments.Sha256Hex));
+        if (autoRemove) annotations[ImageRootfs.VolatileAnnotation] = "true"; // removed on exit: nothing to keep across a crash
         return new RunImage(settings, annotations, path => service.ReadFile(image, path));
     }
 }

@@ -161,6 +161,22 @@ public sealed class ImageTests(CrateRunFixture f)
     }
 
     [RootFact]
+    public async Task Run_rm_mounts_the_overlay_volatile_and_a_kept_container_does_not()
+    {
+        var dir = Work("volatile");
+        await Load(await DockerArchive(dir, "test/volatile:1", [await RootfsLayer(dir)]), "test/volatile:1");
+        // the root's line of mountinfo, from inside: its super options say whether overlayfs syncs the upper dir
+        var removed = await f.Run("--rm", "test/volatile:1", "/bin/sh", "-c", "grep ' / / ' /proc/self/mountinfo");
+        Assert.True(removed.ExitCode == 0, removed.ToString());
+        Assert.Contains(" - overlay ", removed.Stdout);
+        Assert.Contains("volatile", removed.Stdout);
+        var kept = await f.Run("test/volatile:1", "/bin/sh", "-c", "grep ' / / ' /proc/self/mountinfo");
+        Assert.True(kept.ExitCode == 0, kept.ToString());
+        Assert.Contains(" - overlay ", kept.Stdout);
+        Assert.DoesNotContain("volatile", kept.Stdout);
+    }
+
+    [RootFact]
     public async Task Rm_force_of_a_running_container_unmounts_its_root()
     {
         var dir = Work("rmf");

@@ -78,31 +78,41 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
         foreach (var layer in manifest.Layers) ImageDocuments.Sha256Hex(layer.Digest);
         var chainIds = ImageDocuments.ChainIds(config.RootFs.DiffIds);
 
-        var downloaded = 0;
-        ThreadPool.GetMinThreads(out var workers, out var io);
-        ThreadPool.SetMinThreads(Math.Max(workers, Parallelism * 2 + 4), io);
-        Parallel.For(0, manifest.Layers.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, i =>
+        // the lease keeps a concurrent rmi's garbage collection off what this pull stores before the index names it
+        IDisposable lease;
+        using (store.Lock())
         {
-            if (EnsureLayer(client, repository, manifest.Layers[i], config.RootFs.DiffIds[i], chainIds[i], ct)) Interlocked.Increment(ref downloaded);
-        });
+            store.RemoveLeftoversOfDeadPulls();
+            lease = store.Lease([.. manifest.Layers.Select(l => l.Digest), manifest.Config.Digest, manifestFetched.Digest], chainIds);
+        }
+        using (lease)
+        {
+            var downloaded = 0;
+            ThreadPool.GetMinThreads(out var workers, out var io);
+            ThreadPool.SetMinThreads(Math.Max(workers, Parallelism * 2 + 4), io);
+            Parallel.For(0, manifest.Layers.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, i =>
+            {
+                if (EnsureLayer(client, repository, manifest.Layers[i], config.RootFs.DiffIds[i], chainIds[i], ct)) Interlocked.Increment(ref downloaded);
+            });
 
-        using var _ = store.Lock();
-        store.WriteBlob(configBytes);
-        var manifestDigest = store.WriteBlob(manifestFetched.Bytes);
-        var index = store.LoadIndex();
-        long size = 0;
-        foreach (var c in chainIds) size += store.SnapshotSizeOf(c);
-        var isNew = !index.Images.ContainsKey(manifestDigest);
-        index.Images[manifestDigest] = new StoredImage
-        {
-            Config = manifest.Config.Digest, ChainIds = chainIds, Size = size, Created = config.Created, Loaded = DateTimeOffset.UtcNow,
-        };
-        // a tag names the image; a pull by digest records name@digest (what docker lists as its RepoDigest)
-        var stored = reference.Digest is not null ? reference with { Tag = null } : reference;
-        var before = index.Refs.GetValueOrDefault(stored.ToString());
-        index.Refs[stored.ToString()] = manifestDigest;
-        store.SaveIndex(index);
-        return new PulledImage(stored.ToString(), manifestDigest, manifest.Config.Digest, downloaded > 0 || isNew || before != manifestDigest);
+            using var _ = store.Lock();
+            store.WriteBlob(configBytes);
+            var manifestDigest = store.WriteBlob(manifestFetched.Bytes);
+            var index = store.LoadIndex();
+            long size = 0;
+            foreach (var c in chainIds) size += store.SnapshotSizeOf(c);
+            var isNew = !index.Images.ContainsKey(manifestDigest);
+            index.Images[manifestDigest] = new StoredImage
+            {
+                Config = manifest.Config.Digest, ChainIds = chainIds, Size = size, Created = config.Created, Loaded = DateTimeOffset.UtcNow,
+            };
+            // a tag names the image; a pull by digest records name@digest (what docker lists as its RepoDigest)
+            var stored = reference.Digest is not null ? reference with { Tag = null } : reference;
+            var before = index.Refs.GetValueOrDefault(stored.ToString());
+            index.Refs[stored.ToString()] = manifestDigest;
+            store.SaveIndex(index);
+            return new PulledImage(stored.ToString(), manifestDigest, manifest.Config.Digest, downloaded > 0 || isNew || before != manifestDigest);
+        }
     }
 
     /// <summary>Makes sure the layer's blob and snapshot are stored; returns whether anything was downloaded.</summary>
@@ -123,64 +133,176 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
             return false;
         }
         var clock = Stopwatch.StartNew();
-        var tmpBlob = store.NewTempPath("blob");
-        string? tmpSnapshot = null;
+        // a download cut earlier (this pull's resumes exhausted, or the process killed) goes on from its
+        // partial file; if the finished blob does not verify, the partial may be what was wrong: once more from byte 0
         try
         {
-            using (var file = new FileStream(tmpBlob, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            using (var body = new ResumingBlobStream(client, repository, layer, n => Report(shortDigest, LayerState.Downloading, n, layer.Size, clock.Elapsed), ct))
-            using (var tee = new HashingTeeStream(body, file))
+            DownloadLayer(client, repository, layer, diffId, chainId, shortDigest, clock, ct);
+        }
+        catch (BlobDigestException e) when (e.Resumed)
+        {
+            DownloadLayer(client, repository, layer, diffId, chainId, shortDigest, clock, ct);
+        }
+        Report(shortDigest, LayerState.Done, layer.Size, layer.Size, clock.Elapsed);
+        return true;
+    }
+
+    /// <summary>
+    /// Downloads a layer into partial/HEX (continuing what is there), unpacking it as it streams, and
+    /// publishes blob and snapshot once both digests verify. The partial file stays when the download was
+    /// cut short (the next pull resumes it); it goes on any other failure. Call under the layer's lock.
+    /// </summary>
+    private void DownloadLayer(RegistryClient client, string repository, Descriptor layer, string diffId, string chainId, string shortDigest, Stopwatch clock, CancellationToken ct)
+    {
+        var partialPath = store.PartialPath(layer.Digest);
+        string? tmpSnapshot = null;
+        var keepPartial = false;
+        try
+        {
+            using (var partial = new PartialBlobStream(partialPath, layer, offset => new ResumingBlobStream(client, repository, layer, offset,
+                n => Report(shortDigest, LayerState.Downloading, n, layer.Size, clock.Elapsed), ct)))
+            using (var tee = new HashingTeeStream(partial, Stream.Null))
             {
                 using var releaseHash = new DisposeAction(tee.ReleaseHash);
-                if (store.HasSnapshot(chainId))
+                try
                 {
-                    tee.CopyTo(Stream.Null); // only the blob is missing (another image brought the same files)
+                    if (store.HasSnapshot(chainId))
+                    {
+                        tee.CopyTo(Stream.Null); // only the blob is missing (another image brought the same files)
+                    }
+                    else
+                    {
+                        tmpSnapshot = store.NewTempPath("snapshot");
+                        Directory.CreateDirectory(tmpSnapshot, (UnixFileMode)0b111_101_101);
+                        LayerUnpacker.Result result;
+                        try
+                        {
+                            result = LayerUnpacker.Unpack(tee, tmpSnapshot);
+                        }
+                        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException
+                            || (e is CrateRunException && e is not DownloadCutException))
+                        {
+                            // a corrupted blob usually breaks the decompressor first: the digest is the better error
+                            tee.CopyTo(Stream.Null);
+                            CheckBlob(layer, tee, partial.Resumed);
+                            throw e is CrateRunException ? e : new CrateRunException($"layer {layer.Digest}: {e.Message}");
+                        }
+                        tee.CopyTo(Stream.Null); // what the decompressor left unread (gzip trailer, padding) is part of the blob
+                        CheckBlob(layer, tee, partial.Resumed);
+                        if (result.DiffId != diffId)
+                            throw new CrateRunException($"layer {layer.Digest}: uncompressed content has digest {result.DiffId}, but the image config says {diffId}");
+                        partial.Flush(flushToDisk: true);
+                        store.PublishSnapshot(tmpSnapshot, chainId, result.Size);
+                        tmpSnapshot = null;
+                    }
+                    CheckBlob(layer, tee, partial.Resumed);
+                    partial.Flush(flushToDisk: true);
                 }
-                else
+                catch (DownloadCutException)
                 {
-                    tmpSnapshot = store.NewTempPath("snapshot");
-                    Directory.CreateDirectory(tmpSnapshot, (UnixFileMode)0b111_101_101);
-                    LayerUnpacker.Result result;
-                    try
-                    {
-                        result = LayerUnpacker.Unpack(tee, tmpSnapshot);
-                    }
-                    catch (Exception e) when (e is InvalidDataException or CrateRunException or EndOfStreamException or FormatException)
-                    {
-                        // a corrupted blob usually breaks the decompressor first: the digest is the better error
-                        tee.CopyTo(Stream.Null);
-                        CheckBlob(layer, tee);
-                        throw e is CrateRunException ? e : new CrateRunException($"layer {layer.Digest}: {e.Message}");
-                    }
-                    tee.CopyTo(Stream.Null); // what the decompressor left unread (gzip trailer, padding) is part of the blob
-                    CheckBlob(layer, tee);
-                    if (result.DiffId != diffId)
-                        throw new CrateRunException($"layer {layer.Digest}: uncompressed content has digest {result.DiffId}, but the image config says {diffId}");
-                    file.Flush(flushToDisk: true);
-                    store.PublishSnapshot(tmpSnapshot, chainId, result.Size);
-                    tmpSnapshot = null;
+                    keepPartial = partial.Stored > 0;
+                    throw;
                 }
-                CheckBlob(layer, tee);
-                file.Flush(flushToDisk: true);
             }
-            store.Commit(tmpBlob, layer.Digest, layer.Digest, $"layer {layer.Digest}");
-            Report(shortDigest, LayerState.Done, layer.Size, layer.Size, clock.Elapsed);
-            return true;
+            store.Commit(partialPath, layer.Digest, layer.Digest, $"layer {layer.Digest}");
         }
         finally
         {
-            if (File.Exists(tmpBlob)) File.Delete(tmpBlob);
+            if (!keepPartial && File.Exists(partialPath)) File.Delete(partialPath);
             if (tmpSnapshot is not null && Directory.Exists(tmpSnapshot)) Directory.Delete(tmpSnapshot, recursive: true);
         }
     }
 
-    private static void CheckBlob(Descriptor layer, HashingTeeStream tee)
+    private static void CheckBlob(Descriptor layer, HashingTeeStream tee, bool resumed)
     {
         if (tee.Length != layer.Size)
-            throw new CrateRunException($"layer {layer.Digest}: {tee.Length} bytes received, the manifest says {layer.Size}");
+            throw new BlobDigestException($"layer {layer.Digest}: {tee.Length} bytes received, the manifest says {layer.Size}", resumed);
         var digest = tee.Digest();
         if (digest != layer.Digest)
-            throw new CrateRunException($"layer {layer.Digest}: content has digest {digest} (corrupted in the registry or on the way); nothing was stored");
+            throw new BlobDigestException($"layer {layer.Digest}: content has digest {digest} (corrupted in the registry or on the way); nothing was stored", resumed);
+    }
+
+    /// <summary>A blob whose bytes do not verify; <see cref="Resumed"/>: part of them came from an earlier, cut download.</summary>
+    private sealed class BlobDigestException(string message, bool resumed) : CrateRunException(message)
+    {
+        public bool Resumed { get; } = resumed;
+    }
+
+    /// <summary>A download cut more often than it may be resumed within one pull; what arrived is kept for the next.</summary>
+    private sealed class DownloadCutException(string message) : CrateRunException(message);
+
+    /// <summary>
+    /// A layer blob read through its partial file: first the bytes an earlier, cut download left there
+    /// (read back from disk), then the registry's from that offset on, appended to the file as they come.
+    /// </summary>
+    private sealed class PartialBlobStream : Stream
+    {
+        private readonly FileStream _file;
+        private readonly Func<long, Stream> _open;
+        private readonly long _kept;
+        private Stream? _network;
+        private long _position;
+
+        public PartialBlobStream(string path, Descriptor blob, Func<long, Stream> open)
+        {
+            _open = open;
+            _file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+            _kept = _file.Length;
+            if (_kept > blob.Size)
+            {
+                _file.SetLength(0);
+                _kept = 0;
+            }
+        }
+
+        /// <summary>Whether bytes of an earlier download were used.</summary>
+        public bool Resumed => _kept > 0;
+
+        /// <summary>Bytes in the partial file now.</summary>
+        public long Stored => _position;
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_position < _kept)
+            {
+                var fromDisk = _file.Read(buffer[..(int)Math.Min(buffer.Length, _kept - _position)]);
+                if (fromDisk == 0) throw new IOException($"{_file.Name}: shorter than it was");
+                _position += fromDisk;
+                return fromDisk;
+            }
+            _network ??= _open(_position);
+            var n = _network.Read(buffer);
+            if (n > 0)
+            {
+                _file.Write(buffer[..n]);
+                _position += n;
+            }
+            return n;
+        }
+
+        public void Flush(bool flushToDisk) => _file.Flush(flushToDisk);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _network?.Dispose();
+                _file.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private void Report(string digest, LayerState state, long bytes, long total, TimeSpan elapsed) =>
@@ -191,16 +313,18 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
     /// <c>Range: bytes=N-</c> at the byte it stopped, at most <see cref="MaxResumes"/> times. Reading past
     /// the descriptor's size is an error (a registry cannot make us store more than the manifest says).
     /// </summary>
-    private sealed class ResumingBlobStream(RegistryClient client, string repository, Descriptor blob, Action<long> onBytes, CancellationToken ct) : Stream
+    private sealed class ResumingBlobStream(RegistryClient client, string repository, Descriptor blob, long start, Action<long> onBytes, CancellationToken ct) : Stream
     {
         private Stream? _current;
-        private long _position;
+        private long _position = start;
         private int _resumes;
+        private DownloadCutException? _gaveUp;
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
+            if (_gaveUp is not null) throw _gaveUp;
             while (true)
             {
                 int n;
@@ -216,10 +340,12 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
                 }
                 catch (Exception e) when (e is IOException or HttpRequestException)
                 {
-                    throw new CrateRunException($"layer {blob.Digest}: download cut at {_position} of {blob.Size} bytes and not resumable after {MaxResumes} tries: {RegistryClient.Describe(e)}");
+                    throw _gaveUp = new DownloadCutException($"layer {blob.Digest}: download cut at {_position} of {blob.Size} bytes and not resumable after {MaxResumes} tries: {RegistryClient.Describe(e)} (what arrived is kept: pull again to resume)");
                 }
-                if (n == 0 && _position < blob.Size && _resumes < MaxResumes)
+                if (n == 0 && _position < blob.Size)
                 {
+                    if (_resumes >= MaxResumes)
+                        throw _gaveUp = new DownloadCutException($"layer {blob.Digest}: download cut at {_position} of {blob.Size} bytes {MaxResumes + 1} times (what arrived is kept: pull again to resume)");
                     Resume(); // the body ended early: a cut the server closed cleanly
                     continue;
                 }

@@ -16,6 +16,14 @@ public static unsafe class ImageRootfs
 {
     /// <summary>Set by `run IMAGE`: the image's reference (for people) and its snapshots, bottom first, comma-separated.</summary>
     public const string ImageAnnotation = "io.craterun.image", SnapshotsAnnotation = "io.craterun.image.snapshots";
+
+    /// <summary>
+    /// Set by `run --rm IMAGE`: the overlay is mounted "volatile" (Linux 5.10+): no sync of the upper
+    /// filesystem on fsync, syncfs or unmount. A container removed when it exits has nothing to keep
+    /// across a crash (podman does the same for --rm); the synchronous unmount otherwise flushes the
+    /// whole host filesystem the state dir is on, which was most of what an image cost over --rootfs.
+    /// </summary>
+    public const string VolatileAnnotation = "io.craterun.image.volatile";
     public const string MountDir = "rootfs", UpperDir = "upper", WorkDir = "work";
 
     public static bool IsImageContainer(IDictionary<string, string>? annotations) => annotations?.ContainsKey(SnapshotsAnnotation) == true;
@@ -40,7 +48,8 @@ public static unsafe class ImageRootfs
         Directory.CreateDirectory(Path.Combine(containerDir, UpperDir), dirMode | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         Directory.CreateDirectory(Path.Combine(containerDir, WorkDir), dirMode);
         Directory.CreateDirectory(target, dirMode);
-        MountOverlay(lowers, Path.Combine(containerDir, UpperDir), Path.Combine(containerDir, WorkDir), target);
+        MountOverlay(lowers, Path.Combine(containerDir, UpperDir), Path.Combine(containerDir, WorkDir), target,
+            spec.Annotations.GetValueOrDefault(VolatileAnnotation) == "true");
         return true;
     }
 
@@ -49,7 +58,7 @@ public static unsafe class ImageRootfs
     /// of layers, where mount(2)'s option string stops at one page (about 60 snapshot paths). Older
     /// kernels get the classic "lowerdir=a:b:c" string.
     /// </summary>
-    public static void MountOverlay(IReadOnlyList<string> lowersTopFirst, string upper, string work, string target)
+    public static void MountOverlay(IReadOnlyList<string> lowersTopFirst, string upper, string work, string target, bool volatileUpper = false)
     {
         using var fs = new SafeFd(Interop.Check(fsopen("overlay", FSOPEN_CLOEXEC), "fsopen", "overlay"));
         var perLayer = fsconfig(fs.Fd, FSCONFIG_SET_STRING, "lowerdir+", lowersTopFirst[0], 0) == 0;
@@ -65,6 +74,9 @@ public static unsafe class ImageRootfs
         }
         Config(fs, "upperdir", upper);
         Config(fs, "workdir", work);
+        // before 5.10 overlayfs has no "volatile" (EINVAL): the mount is then as durable as ever, only slower to unmount
+        if (volatileUpper && fsconfig(fs.Fd, FSCONFIG_SET_FLAG, "volatile", null, 0) != 0 && Marshal.GetLastPInvokeError() != Interop.EINVAL)
+            throw new SyscallException("fsconfig", "volatile", Marshal.GetLastPInvokeError());
         Interop.Check(fsconfig(fs.Fd, FSCONFIG_CMD_CREATE, null, null, 0), "fsconfig", "overlay create (" + KernelLog(fs) + ")");
         using var mnt = new SafeFd(Interop.Check(fsmount(fs.Fd, FSMOUNT_CLOEXEC, 0), "fsmount", "overlay"));
         Interop.Check(move_mount(mnt.Fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH), "move_mount", target);

@@ -13,11 +13,19 @@ namespace CrateRun.Linux.Images;
 /// ├── index.json            references → manifest digest; per manifest: config, chain ids, size
 /// ├── blobs/sha256/HEX      content-addressed: manifests, configs, layers as they came
 /// ├── snapshots/CHAINID/    each layer unpacked once, in overlayfs form (whiteouts as 0:0 devices)
+/// ├── partial/HEX           a layer blob whose download was cut: the next pull resumes it with Range
+/// ├── locks/HEX             a layer's download lock (its file is removed when released)
+/// ├── leases/ID, ID.json    a pull in progress (locked while it runs): the blobs and snapshots it will reference
 /// └── tmp/                  blobs being written and snapshots being unpacked
 /// </code>
-/// A blob is written to tmp/, hashed while written, and renamed into blobs/ only when its
+/// A blob is written to tmp/ (or partial/), hashed while written, and renamed into blobs/ only when its
 /// digest is the one expected; a snapshot is unpacked in tmp/ and renamed when its DiffID
 /// verifies. Nothing half-written is ever visible under its final name.
+/// <para>
+/// A pull writes its blobs and snapshots before the index names them. Its lease, written under the
+/// store's lock before it looks at any layer, keeps a concurrent rmi's garbage collection (under the
+/// same lock) from deleting them in between.
+/// </para>
 /// </summary>
 public sealed class ImageStore
 {
@@ -164,12 +172,110 @@ public sealed class ImageStore
     /// <summary>The unpacked size recorded for a snapshot (0 when unknown).</summary>
     public long SnapshotSizeOf(string chainId) => SnapshotSize(SnapshotPath(chainId));
 
+    public string LocksDir => Path.Combine(Root, "locks");
+    public string PartialDir => Path.Combine(Root, "partial");
+    public string LeasesDir => Path.Combine(Root, "leases");
+
     /// <summary>A lock per layer blob: two pulls of the same layer download and unpack it once.</summary>
-    public FileLock LayerLock(string digest)
+    public ImageLock LayerLock(string digest)
     {
-        var dir = Path.Combine(Root, "locks");
-        Directory.CreateDirectory(dir);
-        return FileLock.Acquire(Path.Combine(dir, ImageDocuments.Sha256Hex(digest)), timeoutMs: 60 * 60_000);
+        Directory.CreateDirectory(LocksDir);
+        return ImageLock.Acquire(LayerLockPath(digest), timeoutMs: 60 * 60_000);
+    }
+
+    private string LayerLockPath(string digest) => Path.Combine(LocksDir, ImageDocuments.Sha256Hex(digest));
+
+    /// <summary>Where the bytes of a cut download of this blob wait for the next pull (call under its <see cref="LayerLock"/>).</summary>
+    public string PartialPath(string digest)
+    {
+        Directory.CreateDirectory(PartialDir);
+        return Path.Combine(PartialDir, ImageDocuments.Sha256Hex(digest));
+    }
+
+    /// <summary>Partial downloads nobody resumed for this long are garbage.</summary>
+    public static readonly TimeSpan PartialLifetime = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Registers a pull in progress: the blobs and snapshots it will reference stay while the lease is
+    /// held (released by Dispose, or by the kernel when the process dies). Call under <see cref="Lock"/>,
+    /// before looking at what the store has.
+    /// </summary>
+    public IDisposable Lease(IEnumerable<string> blobDigests, IEnumerable<string> chainIds)
+    {
+        Directory.CreateDirectory(LeasesDir);
+        var id = $"{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+        var held = ImageLock.Acquire(Path.Combine(LeasesDir, id), timeoutMs: 1000);
+        var list = Path.Combine(LeasesDir, id + ".json");
+        try
+        {
+            var lines = blobDigests.Select(d => "blob " + ImageDocuments.Sha256Hex(d)).Concat(chainIds.Select(c => "snapshot " + ImageDocuments.Sha256Hex(c)));
+            File.WriteAllLines(list, lines);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+        return new LeaseHandle(held, list);
+    }
+
+    private sealed class LeaseHandle(ImageLock held, string list) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { File.Delete(list); }
+            finally { held.Dispose(); }
+        }
+    }
+
+    /// <summary>What the pulls in progress hold (hex digests of blobs and chain ids); drops the leases of pulls that died. Call under <see cref="Lock"/>.</summary>
+    private (HashSet<string> Blobs, HashSet<string> Snapshots) LiveLeases()
+    {
+        var blobs = new HashSet<string>(StringComparer.Ordinal);
+        var snapshots = new HashSet<string>(StringComparer.Ordinal);
+        if (!Directory.Exists(LeasesDir)) return (blobs, snapshots);
+        foreach (var list in Directory.EnumerateFiles(LeasesDir, "*.json"))
+        {
+            using (var dead = ImageLock.TryAcquire(list[..^".json".Length]))
+            {
+                if (dead is not null)
+                {
+                    File.Delete(list); // its pull is gone (killed): the lock file goes when `dead` is released
+                    continue;
+                }
+            }
+            foreach (var line in TryRead(list)?.Split('\n') ?? [])
+            {
+                if (line.StartsWith("blob ", StringComparison.Ordinal)) blobs.Add(line[5..]);
+                else if (line.StartsWith("snapshot ", StringComparison.Ordinal)) snapshots.Add(line[9..]);
+            }
+        }
+        // a lock without its list: a pull killed between the two (Lease writes both under the store's lock)
+        foreach (var orphan in Directory.EnumerateFiles(LeasesDir).Where(f => !f.EndsWith(".json", StringComparison.Ordinal) && !File.Exists(f + ".json")))
+            ImageLock.TryAcquire(orphan)?.Dispose();
+        return (blobs, snapshots);
+    }
+
+    /// <summary>Removes what pulls that were killed left behind: their temporary files and their leases. Call under <see cref="Lock"/>.</summary>
+    public void RemoveLeftoversOfDeadPulls()
+    {
+        RemoveDeadTemps();
+        LiveLeases();
+    }
+
+    /// <summary>Removes what processes that are gone left in tmp/ (a pull killed while it unpacked).</summary>
+    private void RemoveDeadTemps()
+    {
+        if (!Directory.Exists(TmpDir)) return;
+        foreach (var t in Directory.EnumerateFileSystemEntries(TmpDir))
+        {
+            var parts = Path.GetFileName(t).Split('-');
+            if (parts.Length == 3 && int.TryParse(parts[1], out var pid) && !Directory.Exists($"/proc/{pid}"))
+            {
+                if (Directory.Exists(t)) RemoveTree(t);
+                else File.Delete(t);
+            }
+        }
     }
 
     private static long SnapshotSize(string snapshot) =>
@@ -238,8 +344,9 @@ public sealed class ImageStore
     /// </summary>
     public void CollectGarbage(ImageStoreIndex index, IEnumerable<string> inUse)
     {
-        var blobs = new HashSet<string>(StringComparer.Ordinal);
-        var snapshots = new HashSet<string>(inUse.Select(c => ImageDocuments.Sha256Hex(c)), StringComparer.Ordinal);
+        // what pulls in progress will reference is not garbage, though no image names it yet
+        var (blobs, snapshots) = LiveLeases();
+        snapshots.UnionWith(inUse.Select(c => ImageDocuments.Sha256Hex(c)));
         foreach (var (manifestDigest, image) in index.Images)
         {
             blobs.Add(ImageDocuments.Sha256Hex(manifestDigest));
@@ -260,16 +367,16 @@ public sealed class ImageStore
                 RemoveTree(d);
             }
         }
-        if (Directory.Exists(TmpDir))
+        RemoveDeadTemps();
+        if (Directory.Exists(PartialDir))
         {
-            foreach (var t in Directory.EnumerateFileSystemEntries(TmpDir))
+            foreach (var partial in Directory.EnumerateFiles(PartialDir))
             {
-                var parts = Path.GetFileName(t).Split('-');
-                if (parts.Length == 3 && int.TryParse(parts[1], out var pid) && !Directory.Exists($"/proc/{pid}"))
-                {
-                    if (Directory.Exists(t)) RemoveTree(t);
-                    else File.Delete(t);
-                }
+                var hex = Path.GetFileName(partial);
+                if (!File.Exists(Path.Combine(BlobsDir, hex)) && File.GetLastWriteTimeUtc(partial) > DateTime.UtcNow - PartialLifetime) continue;
+                Directory.CreateDirectory(LocksDir);
+                using var free = ImageLock.TryAcquire(Path.Combine(LocksDir, hex));
+                if (free is not null) File.Delete(partial); // not being resumed right now
             }
         }
     }

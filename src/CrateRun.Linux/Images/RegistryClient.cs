@@ -253,7 +253,7 @@ public sealed class RegistryClient : IDisposable
             var request = new HttpRequestMessage(HttpMethod.Get, builder.Uri);
             if (credentials is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Basic", credentials.BasicHeaderValue);
             return request;
-        }, realmUri.Authority, ct);
+        }, realmUri, ct);
         if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
             throw new CrateRunException($"{Registry}: the token service {realmUri.Authority} refused {(credentials is null ? "anonymous access" : "the credentials of " + credentials.Username)} ({(int)response.StatusCode}){(credentials is null ? "; craterun login " + Registry + "?" : "")}");
         if (!response.IsSuccessStatusCode)
@@ -289,7 +289,7 @@ public sealed class RegistryClient : IDisposable
                 foreach (var a in accept ?? []) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(a));
                 if (range is > 0) request.Headers.Range = new RangeHeaderValue(range, null);
                 return request;
-            }, _base.Authority, ct);
+            }, _base, ct);
             if (response.StatusCode == HttpStatusCode.Unauthorized && attempt == 0 && ChallengeOf(response) is { } fresh)
             {
                 _challenge = fresh;
@@ -302,10 +302,10 @@ public sealed class RegistryClient : IDisposable
 
     /// <summary>
     /// Sends a request made by <paramref name="make"/>, following redirects by hand and retrying 429/5xx
-    /// and broken connections. The Authorization header is sent only to <paramref name="authHost"/>:
-    /// a redirect to a blob store on another host goes there without it.
+    /// and broken connections. The Authorization header is sent only to <paramref name="authOrigin"/>'s
+    /// origin (scheme, host and port): a redirect to a blob store elsewhere goes there without it.
     /// </summary>
-    private async Task<HttpResponseMessage> SendWithRetriesAsync(Func<HttpRequestMessage> make, string? authHost, CancellationToken ct)
+    private async Task<HttpResponseMessage> SendWithRetriesAsync(Func<HttpRequestMessage> make, Uri? authOrigin, CancellationToken ct)
     {
         var delay = _options.FirstBackoff;
         for (var attempt = 1; ; attempt++)
@@ -325,7 +325,7 @@ public sealed class RegistryClient : IDisposable
                     var follow = new HttpRequestMessage(response.StatusCode == HttpStatusCode.SeeOther ? HttpMethod.Get : request.Method, next);
                     foreach (var h in request.Headers)
                         if (h.Key != "Authorization") follow.Headers.TryAddWithoutValidation(h.Key, h.Value);
-                    if (request.Headers.Authorization is { } auth && next.Authority == authHost) follow.Headers.Authorization = auth;
+                    if (request.Headers.Authorization is { } auth && authOrigin is not null && SameOrigin(next, authOrigin)) follow.Headers.Authorization = auth;
                     response.Dispose();
                     request.Dispose();
                     request = follow;
@@ -354,6 +354,10 @@ public sealed class RegistryClient : IDisposable
         }
     }
 
+    /// <summary>RFC 6454 origins: the same scheme, host (case-insensitive, as written: localhost is not 127.0.0.1) and port.</summary>
+    private static bool SameOrigin(Uri a, Uri b) =>
+        a.Scheme == b.Scheme && a.Port == b.Port && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase);
+
     private static TimeSpan? RetryAfter(HttpResponseMessage r)
     {
         var ra = r.Headers.RetryAfter;
@@ -373,10 +377,12 @@ public sealed class RegistryClient : IDisposable
         return e.InnerException?.Message ?? e.Message;
     }
 
-    private static CrateRunException Failure(string what, HttpResponseMessage r) => r.StatusCode switch
+    private CrateRunException Failure(string what, HttpResponseMessage r) => r.StatusCode switch
     {
         HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new CrateRunException($"{what}: access denied ({(int)r.StatusCode}); craterun login?"),
         HttpStatusCode.NotFound => new CrateRunException($"{what}: not found"),
+        (HttpStatusCode)429 or >= HttpStatusCode.InternalServerError =>
+            new CrateRunException($"{what}: the registry answered {(int)r.StatusCode} {r.ReasonPhrase} {_options.Attempts} times; giving up"),
         _ => new CrateRunException($"{what}: the registry answered {(int)r.StatusCode} {r.ReasonPhrase}"),
     };
 

@@ -15,7 +15,7 @@ internal static partial class Interop
         public const ulong RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
         public const long SYS_openat2 = 437;
         public const uint FSOPEN_CLOEXEC = 1, FSMOUNT_CLOEXEC = 1, MOVE_MOUNT_F_EMPTY_PATH = 4;
-        public const uint FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6;
+        public const uint FSCONFIG_SET_FLAG = 0, FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6;
         public const int MNT_DETACH = 2, UMOUNT_NOFOLLOW = 8;
         public const long UTIME_OMIT = (1L << 30) - 2;
 
