@@ -17,14 +17,21 @@ namespace CrateRun.Cli;
 /// </summary>
 public static class OciCli
 {
-    private static readonly Option<string?> Root = new("--root") { Description = "State directory (default /run/craterun, or $XDG_RUNTIME_DIR/craterun)", Recursive = true };
-    private static readonly Option<string?> Log = new("--log") { Description = "Append errors (and --debug messages) to this file", Recursive = true };
-    private static readonly Option<string> LogFormat = new("--log-format") { Description = "text or json", DefaultValueFactory = _ => "text", Recursive = true };
-    private static readonly Option<bool> Debug = new("--debug") { Recursive = true };
-    private static readonly Option<bool> SystemdCgroup = new("--systemd-cgroup") { Description = "Use systemd for cgroups (not supported: refused when a config asks for it)", Recursive = true };
-    private static readonly Option<string?> Rootless = new("--rootless") { Hidden = true, Recursive = true };
-    private static readonly Option<string?> Criu = new("--criu") { Hidden = true, Recursive = true };
-    private static readonly ExplainCli.Options Explain = ExplainCli.Make(recursive: true); // to stderr: stdout is the client's
+    /// <summary>
+    /// The global options as System.CommandLine objects: built only when the full parser runs
+    /// (a nested class has its own static initialiser; the short commands never touch it).
+    /// </summary>
+    private static class GlobalOptions
+    {
+        public static readonly Option<string?> Root = new("--root") { Description = "State directory (default /run/craterun, or $XDG_RUNTIME_DIR/craterun)", Recursive = true };
+        public static readonly Option<string?> Log = new("--log") { Description = "Append errors (and --debug messages) to this file", Recursive = true };
+        public static readonly Option<string> LogFormat = new("--log-format") { Description = "text or json", DefaultValueFactory = _ => "text", Recursive = true };
+        public static readonly Option<bool> Debug = new("--debug") { Recursive = true };
+        public static readonly Option<bool> SystemdCgroup = new("--systemd-cgroup") { Description = "Use systemd for cgroups (not supported: refused when a config asks for it)", Recursive = true };
+        public static readonly Option<string?> Rootless = new("--rootless") { Hidden = true, Recursive = true };
+        public static readonly Option<string?> Criu = new("--criu") { Hidden = true, Recursive = true };
+        public static readonly ExplainCli.Options Explain = ExplainCli.Make(recursive: true); // to stderr: stdout is the client's
+    }
 
     /// <summary>The global options of this invocation (defaults until parsed).</summary>
     private static OciGlobals _globals = new();
@@ -45,13 +52,15 @@ public static class OciCli
         }
         var root = new RootCommand("craterun-oci: a runc-compatible OCI runtime")
         {
-            Root, Log, LogFormat, Debug, SystemdCgroup, Rootless, Criu, Explain.Text, Explain.Json,
+            GlobalOptions.Root, GlobalOptions.Log, GlobalOptions.LogFormat, GlobalOptions.Debug, GlobalOptions.SystemdCgroup, GlobalOptions.Rootless, GlobalOptions.Criu,
+            GlobalOptions.Explain.Text, GlobalOptions.Explain.Json,
             CreateCommand(), StartCommand(), StateCommand(), KillCommand(), DeleteCommand(), RunCommand(), ExecCommand(),
             ListCommand(), PsCommand(), PauseCommand(), ResumeCommand(), EventsCommand(), UpdateCommand(), SpecCommand(), FeaturesCommand(),
         };
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["exec"] = 1 });
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
-        _globals = new OciGlobals(parsed.GetValue(Root), parsed.GetValue(Log), parsed.GetValue(LogFormat) ?? "text", parsed.GetValue(Debug), parsed.GetValue(SystemdCgroup), Explain.Format(parsed));
+        _globals = new OciGlobals(parsed.GetValue(GlobalOptions.Root), parsed.GetValue(GlobalOptions.Log), parsed.GetValue(GlobalOptions.LogFormat) ?? "text",
+            parsed.GetValue(GlobalOptions.Debug), parsed.GetValue(GlobalOptions.SystemdCgroup), GlobalOptions.Explain.Format(parsed));
         if (parsed.Errors.Count > 0)
         {
             foreach (var e in parsed.Errors) Fail(e.Message);

@@ -10,7 +10,10 @@
 #   WORK           scratch directory for containerd's config, root, state, socket, CNI config
 #   CRICTL         crictl (cri-tools 1.26; default: ../shared/bin/crictl beside the repo, else PATH)
 #   MODE=bench BENCH_RUNTIMES="label=/path ..." BENCH_N=20 BENCH_PREFIX=DIR/results-
-#                  times `crictl runp`+`create`+`start` and `stopp`+`rmp`, the handlers taking turns
+#                  times `crictl runp`+`create`+`start` and `stopp`+`rmp`, the handlers taking turns;
+#                  and the CPU of the pod's whole cycle in containerd's tree: containerd runs in a
+#                  cpuacct cgroup of its own (that hierarchy only: its memory cgroup stays ours), which
+#                  holds the shims, the runtime's calls and, relative to them, the containers' cgroups
 # Everything is private: containerd runs with its own config (nothing of /etc/containerd), in
 # a network namespace this script makes (pod networks never touch the machine's interfaces
 # or firewall), with its own CNI config (bridge + host-local; containerd adds loopback).
@@ -51,6 +54,7 @@ IMG=docker.io/library/busybox:latest
 HOST_DIRS+=(/run/containerd /var/lib/cni)
 remember_host_dirs
 CPID=
+CPU_CG=                                         # MODE=bench: containerd's cpuacct cgroup
 
 # -- containerd config: CRI plugin, one handler per runtime, cgroupfs, no registry --------
 {
@@ -127,7 +131,7 @@ shim_pids() { # the shims of this containerd: their command line names its socke
 }
 cg_dirs() { # cgroups below our parent (containers and pods), deepest first
     local own; own=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
-    for c in /sys/fs/cgroup/*/"$CG_PARENT" "/sys/fs/cgroup/memory$own/$CG_PARENT"; do
+    for c in /sys/fs/cgroup/*/"$CG_PARENT" "/sys/fs/cgroup/memory$own/$CG_PARENT" ${CPU_CG:+"$CPU_CG/$CG_PARENT"}; do
         [[ -d $c ]] && find "$c" -mindepth 1 -type d
     done | sort -r
 }
@@ -148,6 +152,7 @@ cleanup() {
     for d in $(cg_dirs); do rmdir "$d" 2>/dev/null || echo "cri-test: cannot remove cgroup $d" >&2; done
     local own; own=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
     rmdir /sys/fs/cgroup/*/"$CG_PARENT" "/sys/fs/cgroup/memory$own/$CG_PARENT" 2>/dev/null
+    if [[ -n $CPU_CG ]]; then rmdir ${CPU_CG:+"$CPU_CG/$CG_PARENT"} 2>/dev/null; rmdir "$CPU_CG" || echo "cri-test: cannot remove cgroup $CPU_CG" >&2; fi
     umount_under "$WORK"
     forget_new_host_dirs
     if ((OWN_WORK)); then rm -rf --one-file-system "$WORK"; fi
@@ -160,8 +165,14 @@ unshare --net="$NETNS" true || { echo "cri-test: cannot make a network namespace
 nsenter --net="$NETNS" ip link set lo up
 # the shared mount for the propagation checks (containerd refuses rslave/rshared otherwise)
 mkdir -p "$PROP" && mount --bind "$PROP" "$PROP" && mount --make-rshared "$PROP"
+if [[ ${MODE:-check} == bench ]]; then
+    CPU_CG=/sys/fs/cgroup/cpuacct$(awk -F: '$2 == "cpuacct" { print $3 }' /proc/self/cgroup | sed 's:/$::')/craterun-cri-cpu-$$
+    mkdir "$CPU_CG" || { echo "cri-test: cannot make the cpuacct cgroup $CPU_CG" >&2; CPU_CG=; exit 2; }
+fi
 nsenter --net="$NETNS" containerd --config "$WORK/config.toml" >"$LOGDIR/$SUITE-containerd-$LABEL.log" 2>&1 &
 CPID=$!
+# before it starts anything: its shims, their runtime calls and the containers follow it there
+[[ -z $CPU_CG ]] || echo "$CPID" >"$CPU_CG/cgroup.procs" || { echo "cri-test: cannot move containerd to $CPU_CG" >&2; exit 2; }
 if ! wait_for 20 "${CC[@]}" version >/dev/null 2>&1; then
     tail -n 20 "$LOGDIR/$SUITE-containerd-$LABEL.log"; echo "cri-test: containerd (CRI) did not start" >&2; exit 2
 fi
@@ -243,7 +254,8 @@ clean_state() {
 # -- MODE=bench: a pod with one container up (runp + create + start) and down (stopp + rmp),
 #    the handlers taking turns run by run; BENCH_N runs each after one warm-up run ----------
 if [[ ${MODE:-check} == bench ]]; then
-    declare -A up=() down=()
+    declare -A up=() down=() cpu=()
+    cpu_ns() { cat "$CPU_CG/cpuacct.usage"; }
     PODNAME=bench
     pod_json bench >/dev/null
     ctr_json bench-c '["sleep", "300"]' >/dev/null
@@ -252,7 +264,7 @@ if [[ ${MODE:-check} == bench ]]; then
             h=${lr%%=*}
             [[ " ${up[$h]:-}" == *" FAIL "* ]] && continue     # failed once: not again (timeouts)
             sed -i "s/\"uid\": \"[^\"]*\"/\"uid\": \"bench-$h-$i\"/" "$WORK/bench-pod.json"
-            t0=${EPOCHREALTIME/[.,]/}
+            c0=$(cpu_ns); t0=${EPOCHREALTIME/[.,]/}
             p=$(timeout -k 5 "$T_SHORT" "${CC[@]}" runp --runtime "$h" "$WORK/bench-pod.json" 2>>"$LOGDIR/$SUITE-bench.log") &&
                 c=$(timeout -k 5 "$T_SHORT" "${CC[@]}" create "$p" "$WORK/bench-c-ctr.json" "$WORK/bench-pod.json" 2>>"$LOGDIR/$SUITE-bench.log") &&
                 timeout -k 5 "$T_SHORT" "${CC[@]}" start "$c" >/dev/null 2>>"$LOGDIR/$SUITE-bench.log"
@@ -260,19 +272,24 @@ if [[ ${MODE:-check} == bench ]]; then
             t1=${EPOCHREALTIME/[.,]/}
             [[ -n ${p:-} ]] && timeout -k 5 "$T_SHORT" "${CC[@]}" stopp "$p" >/dev/null 2>>"$LOGDIR/$SUITE-bench.log" &&
                 timeout -k 5 "$T_SHORT" "${CC[@]}" rmp "$p" >/dev/null 2>>"$LOGDIR/$SUITE-bench.log" || rc=1
-            t2=${EPOCHREALTIME/[.,]/}
+            t2=${EPOCHREALTIME/[.,]/}; c2=$(cpu_ns)
             p=
             ((i == 0 && rc == 0)) && continue
-            if ((rc == 0)); then up[$h]+="$(((t1 - t0) / 1000)) "; down[$h]+="$(((t2 - t1) / 1000)) "
-            else up[$h]+="FAIL "; down[$h]+="FAIL "; fi
+            if ((rc == 0)); then up[$h]+="$(((t1 - t0) / 1000)) "; down[$h]+="$(((t2 - t1) / 1000)) "; cpu[$h]+="$(((c2 - c0) / 1000000)) "
+            else up[$h]+="FAIL "; down[$h]+="FAIL "; cpu[$h]+="FAIL "; fi
         done
     done
     for lr in $HANDLERS; do
         h=${lr%%=*}
         echo "  bench $h runp+create+start (ms): ${up[$h]}"
         echo "  bench $h stopp+rmp (ms): ${down[$h]}"
-        for k in up down; do
-            if [[ $k == up ]]; then name="crictl runp+create+start" vals=${up[$h]}; else name="crictl stopp+rmp" vals=${down[$h]}; fi
+        echo "  bench $h pod cycle CPU, containerd's tree (ms): ${cpu[$h]}"
+        for k in up down cpu; do
+            case $k in
+                up) name="crictl runp+create+start" vals=${up[$h]} ;;
+                down) name="crictl stopp+rmp" vals=${down[$h]} ;;
+                cpu) name="crictl pod cycle CPU" vals=${cpu[$h]} ;;
+            esac
             if [[ " $vals" == *" FAIL "* ]]; then med=FAIL; else med=$(tr ' ' '\n' <<<"$vals" | grep . | median); fi
             printf '%s\t%s\tBENCH\t%s\n' "$SUITE" "$name" "$med" >>"${BENCH_PREFIX:?}$h.tsv"
         done

@@ -3,7 +3,8 @@
 # shim), Docker (a private dockerd) and containerd's CRI plugin (crictl, Kubernetes' path) run
 # the same checks with craterun-oci and with runc. Prints a PASS/FAIL table per check per
 # runtime and the median wall times of `podman run --rm true`, `ctr run --rm true` and of a
-# CRI pod's start (runp + create + start) and teardown (stopp + rmp).
+# CRI pod's start (runp + create + start) and teardown (stopp + rmp), and the CPU time of
+# that pod's whole cycle in containerd's tree (containerd, shims, runtime, containers).
 # Exits non-zero if any craterun check fails (which includes every check runc passes and
 # craterun fails). A check that fails with runc too is reported as the machine's problem.
 # usage (root): tests/clients/run-all.sh
@@ -124,7 +125,7 @@ if ((BENCH_N > 0 || CRI_BENCH_N > 0)); then
     echo
     printf 'median wall time (ms)                     craterun   runc   ratio\n'
     for b in "podman|podman run --rm true|$BENCH_N" "containerd|ctr run --rm true|$BENCH_N" \
-        "cri|crictl runp+create+start|$CRI_BENCH_N" "cri|crictl stopp+rmp|$CRI_BENCH_N"; do
+        "cri|crictl runp+create+start|$CRI_BENCH_N" "cri|crictl stopp+rmp|$CRI_BENCH_N" "cri|crictl pod cycle CPU|$CRI_BENCH_N"; do
         IFS='|' read -r s n k <<<"$b"
         [[ " $SUITES " == *" $s "* ]] && ((k > 0)) || continue
         a=$(result "$s" "$n" BENCH craterun); r=$(result "$s" "$n" BENCH runc)
