@@ -175,6 +175,7 @@ public static class DockerCli
         var envFile = new Option<string[]>("--env-file") { Description = "Read environment variables from a file (KEY=VALUE lines, # comments)" };
         var label = new Option<string[]>("--label", "-l") { Description = "Set a label on the container: KEY[=VALUE]" };
         var labelFile = new Option<string[]>("--label-file") { Description = "Read labels from a file (KEY[=VALUE] lines)" };
+        var restart = new Option<string?>("--restart") { Description = "Restart policy when the container exits: no, on-failure[:MAX-RETRIES], always, unless-stopped" };
         var command = new Argument<string[]>("command") { Description = "IMAGE [CMD...], or CMD after -- with --rootfs", Arity = ArgumentArity.ZeroOrMore };
         var (network, publish, dns, addHost) = NetworkCommands.RunOptions();
         var cmd = new Command(verb, verb == "create" ? "Create a new container (start it with craterun start)" : "Create and run a container")
@@ -183,6 +184,7 @@ public static class DockerCli
             cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull,
             envFile, label, labelFile, mount, command, network, publish, dns, addHost,
         };
+        cmd.Options.Add(restart);
         var explain = ExplainCli.Make();
         ExplainCli.AddTo(cmd, explain);
         cmd.SetAction(p => Program.Guard(() =>
@@ -193,6 +195,8 @@ public static class DockerCli
             string[] envs = [.. RunInputs.EnvFiles(p.GetValue(envFile) ?? []), .. p.GetValue(env) ?? []];
             var labels = RunInputs.Labels(p.GetValue(labelFile) ?? [], p.GetValue(label) ?? []);
             var mounts = (p.GetValue(mount) ?? []).Select(MountArgument.Parse).ToList(); // bad --mount: one line before anything is made
+            var restartPolicy = p.GetValue(restart) is { } rp ? Core.Docker.RestartPolicy.Parse(rp) : null;
+            if (restartPolicy is { IsNo: false } && p.GetValue(rm)) throw new UsageException("Conflicting options: --restart and --rm");
             var engine = Engine(p);
             ExplainCli.Attach(engine, p, explain); // the monitor explains: RunFlow hands it our stderr
             if (rootfsDir is null && cmdArgs is ["hello-world", ..])
@@ -255,6 +259,7 @@ public static class DockerCli
                 Seccomp = profilePath is null ? null : LoadSeccomp(profilePath),
                 ConsoleSize = isTty ? Terminal.Size(1) ?? Terminal.Size(0) : null,
                 Labels = labels,
+                RestartPolicy = restartPolicy,
             };
             return RunFlow.Run(engine, options, p.GetValue(detach), p.GetValue(rm), p.GetValue(cidfile), createOnly: verb == "create");
         }));
@@ -317,7 +322,7 @@ public static class DockerCli
             var list = engine.Store.List();
             foreach (var r in list) Describe(engine, r);
             // as Docker: a status filter looks at every container, -a or not
-            if (!p.GetValue(all) && !filters.HasStatus) list = [.. list.Where(r => r.Status is ContainerStatus.Running or ContainerStatus.Paused)]; // Docker lists paused ones too
+            if (!p.GetValue(all) && !filters.HasStatus) list = [.. list.Where(r => r.Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Restarting)]; // Docker lists paused and restarting ones too
             list = [.. list.Where(r => filters.Matches(PsView.Row(engine, r)))];
             if (p.GetValue(quiet))
             {
@@ -352,6 +357,7 @@ public static class DockerCli
     {
         ContainerStatus.Configured => "created",
         ContainerStatus.Exited => r.ExitCode is { } c ? $"exited ({c})" : "exited (unknown)",
+        ContainerStatus.Restarting => $"Restarting ({r.ExitCode}) {Core.Docker.HumanDuration.Of(DateTimeOffset.UtcNow - (r.Finished ?? r.Created))} ago",
         _ => r.Status,
     } + (r.LogsStopped is null ? "" : " (logs stopped)");
 
@@ -459,7 +465,9 @@ public static class DockerCli
         var cmd = new Command("kill", "Send a signal to containers") { signal, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
         {
-            engine.Kill(id, Signals.Parse(p.GetValue(signal)!), all: false);
+            var sig = Signals.Parse(p.GetValue(signal)!);
+            if (engine.CancelRestart(id)) ContainerEngine.WaitForMonitor(engine.Store.Load(id)); // restarting: it stays exited
+            else engine.Kill(id, sig, all: false);
             Console.WriteLine(id);
         }));
         return cmd;

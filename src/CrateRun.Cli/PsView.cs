@@ -15,6 +15,7 @@ public static class PsView
         ContainerStatus.Running => "running",
         ContainerStatus.Paused => "paused",
         ContainerStatus.Exited => "exited",
+        ContainerStatus.Restarting => "restarting",
         _ => "created", // configured, creating, created: no user process running yet
     };
 

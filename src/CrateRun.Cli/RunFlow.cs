@@ -48,6 +48,7 @@ public static class RunFlow
             Network = options.Network,
             Labels = options.Labels.Count > 0 ? new Dictionary<string, string>(options.Labels) : null,
             KeepOnFailure = createOnly,
+            RestartPolicy = options.RestartPolicy is { IsNo: false } restart ? restart.ToString() : null,
         };
         try
         {
@@ -97,8 +98,9 @@ public static class RunFlow
             Timing.Mark("monitor assigned");
             code = Attach(engine, id, control, options, detach);
         }
-        // In the foreground the monitor is done once it reported the exit: reap it. Detached, it outlives us.
-        if (!detach) Launcher.Reap(monitorPid);
+        // In the foreground the monitor is done once it reported the exit: reap it. Detached, or
+        // with a restart policy (it runs the container again), it outlives us.
+        if (!detach && record.RestartPolicy is null) Launcher.Reap(monitorPid);
         Timing.Mark("monitor reaped");
         return code;
     }

@@ -75,4 +75,6 @@ public sealed class RunOptions
     public string? JoinNetns { get; init; }
     /// <summary>Docker's labels (--label, --label-file): metadata of the container, not of its config.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+    /// <summary>--restart: what the monitor does when the container exits (null: no).</summary>
+    public Docker.RestartPolicy? RestartPolicy { get; init; }
 }

@@ -58,6 +58,7 @@ public sealed record ContainerRow
     {
         "running" => "Up " + HumanDuration.Of(now - (Started ?? Created)),
         "paused" => "Up " + HumanDuration.Of(now - (Started ?? Created)) + " (Paused)",
+        "restarting" => $"Restarting ({(ExitCode is { } rc ? rc.ToString(CultureInfo.InvariantCulture) : "unknown")}) " + HumanDuration.Of(now - (Finished ?? Created)) + " ago",
         "exited" => $"Exited ({(ExitCode is { } c ? c.ToString(CultureInfo.InvariantCulture) : "unknown")}) " + HumanDuration.Of(now - (Finished ?? Created)) + " ago",
         _ => "Created",
     };

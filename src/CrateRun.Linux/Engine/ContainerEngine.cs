@@ -439,6 +439,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
     {
         if (r.Status is ContainerStatus.Created or ContainerStatus.Running && !Processes.IsAlive(r.Pid, r.PidStartTime))
             return ContainerStatus.Exited;
+        if (RestartingWithoutMonitor(r)) return ContainerStatus.Exited;
         return r.Status;
     }
 
@@ -670,8 +671,9 @@ public sealed partial class ContainerEngine(ContainerStore store)
             return;
         }
         var status = StatusOf(Store.Load(id));
-        if (!force && ContainerStatus.CanKill(status))
+        if (!force && (ContainerStatus.CanKill(status) || status == ContainerStatus.Restarting))
             throw new CrateRunException($"container {id} is {status}: stop it first or use rm --force");
+        if (CancelRestart(id)) WaitForMonitor(Store.Load(id)); // no restart may race the removal
         Delete(id, force: true);
     }
 
@@ -682,6 +684,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
     /// </summary>
     public void Stop(string id, int signal, TimeSpan grace)
     {
+        if (CancelRestart(id)) WaitForMonitor(Store.Load(id)); // restarting: its monitor ends instead
         var r = Store.Load(id);
         var status = StatusOf(r);
         if (!ContainerStatus.CanKill(status)) return;

@@ -24,8 +24,17 @@ public static unsafe partial class ContainerMonitor
     public const int ControlFd = 3;
 
     /// <summary>The monitor's main. fd 0 is the container's stdin (with -i), 1 and 2 the CLI's output or /dev/null.</summary>
-    public static int Run(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared = null)
+    public static int Run(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared = null) =>
+        CreateStartAndWait(engine, id, interactive, tty, prepared, out var status) is { } failed ? failed : Finish(engine, id, status);
+
+    /// <summary>
+    /// Creates and starts the container and waits for it: null with its wait status, or the
+    /// exit code of a failed start. A container that outlives the grace period is waited for
+    /// by monitor.c (this call then does not return; the exit phase carries on in <see cref="Exit"/>).
+    /// </summary>
+    private static int? CreateStartAndWait(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared, out int waitStatus)
     {
+        waitStatus = -1;
         var store = engine.Store;
         Timing.Mark("monitor main");
 
@@ -102,7 +111,8 @@ public static unsafe partial class ContainerMonitor
         Timing.Mark("exited");
         master?.Dispose();
         foreach (var fd in toClose) fd.Dispose();
-        return Finish(engine, id, status ?? -1);
+        waitStatus = status ?? -1;
+        return null;
     }
 
     /// <summary>How long a monitor watches its container from managed code before it hands over to monitor.c.</summary>
@@ -144,17 +154,33 @@ public static unsafe partial class ContainerMonitor
         return Finish(engine, id, int.TryParse(waitStatus, out var s) ? s : -1);
     }
 
-    /// <summary>Records the exit (code, time, OOM kill), removes the cgroup (and everything, with --rm), tells the CLI.</summary>
+    /// <summary>
+    /// After each exit: records it and tells the CLI; then, as the restart policy decides, waits
+    /// and runs the container again (a loop here while its runs are short, else through monitor.c and <see cref="Exit"/>).
+    /// </summary>
     private static int Finish(ContainerEngine engine, string id, int waitStatus)
     {
-        var code = Process.Processes.ExitCode(waitStatus);
+        while (true)
+        {
+            var result = RecordExitAndTell(engine, id, waitStatus, out var record, out var code);
+            if (record is null || !WaitToRestart(engine, record, code)) return result;
+            if (CreateStartAndWait(engine, id, interactive: false, record.Tty, null, out waitStatus) is { } failed) return failed;
+        }
+    }
+
+    /// <summary>Records the exit (code, time, OOM kill), removes the cgroup (and everything, with --rm), tells the CLI.</summary>
+    private static int RecordExitAndTell(ContainerEngine engine, string id, int waitStatus, out Core.State.ContainerRecord? record, out int code)
+    {
+        code = Process.Processes.ExitCode(waitStatus);
+        record = null;
         var result = 0;
         try
         {
-            var record = engine.RecordExit(id, code);
+            record = engine.RecordExit(id, code);
             if (record.AutoRemove)
             {
                 using (engine.Store.TryLock(id)) engine.Store.RemoveDir(id);
+                record = null;
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CrateRunException)
