@@ -185,6 +185,8 @@ public static class DockerCli
             envFile, label, labelFile, mount, command, network, publish, dns, addHost,
         };
         cmd.Options.Add(restart);
+        var init = new Option<bool>("--init") { Description = "Run an init inside the container that forwards signals and reaps processes" };
+        cmd.Options.Add(init);
         var explain = ExplainCli.Make();
         ExplainCli.AddTo(cmd, explain);
         cmd.SetAction(p => Program.Guard(() =>
@@ -260,6 +262,7 @@ public static class DockerCli
                 ConsoleSize = isTty ? Terminal.Size(1) ?? Terminal.Size(0) : null,
                 Labels = labels,
                 RestartPolicy = restartPolicy,
+                Init = p.GetValue(init),
             };
             return RunFlow.Run(engine, options, p.GetValue(detach), p.GetValue(rm), p.GetValue(cidfile), createOnly: verb == "create");
         }));
@@ -343,7 +346,7 @@ public static class DockerCli
                     Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND", "PORTS"],
                         list.Select(r => new[]
                         {
-                            ContainerId.Short(r.Id), r.Name ?? "-", r.Status == ContainerStatus.Exited || r.Pid == 0 ? "-" : r.Pid.ToString(),
+                            ContainerId.Short(r.Id), r.Name ?? "-", r.Status is ContainerStatus.Exited or ContainerStatus.Restarting || r.Pid == 0 ? "-" : r.Pid.ToString(),
                             StatusText(r), r.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss") + " UTC", Table.Command(r.Command),
                             string.Join(", ", r.Network?.Ports.Select(port => port.ToString()) ?? []),
                         })));

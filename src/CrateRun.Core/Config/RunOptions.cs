@@ -77,4 +77,6 @@ public sealed class RunOptions
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
     /// <summary>--restart: what the monitor does when the container exits (null: no).</summary>
     public Docker.RestartPolicy? RestartPolicy { get; init; }
+    /// <summary>--init: a reaping init (craterun's own) is PID 1 and runs the command.</summary>
+    public bool Init { get; init; }
 }

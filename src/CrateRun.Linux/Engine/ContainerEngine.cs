@@ -111,6 +111,8 @@ public sealed partial class ContainerEngine(ContainerStore store)
                 o.NoPivot ? HostMounts.FullProcAndSysfs(rootfs) : null, V1CgroupDirs(CgroupsPathOf(spec, id)),
                 AppArmor: Lsm.AppArmorEnabled, Selinux: Lsm.SelinuxEnabled));
             ProcessPlan.Apply(launch, spec, process, userns);
+            using var init = InitFor(spec); // run --init: PID 1 is craterun's init, which runs the process
+            launch.Init = init;
             launch.CreateContainerHooks.AddRange(spec.Hooks?.CreateContainer ?? []);
             launch.StartContainerHooks.AddRange(spec.Hooks?.StartContainer ?? []);
             Timing.Mark("planned");
