@@ -187,6 +187,13 @@ public static class DockerCli
         cmd.Options.Add(restart);
         var init = new Option<bool>("--init") { Description = "Run an init inside the container that forwards signals and reaps processes" };
         cmd.Options.Add(init);
+        var healthCmd = new Option<string?>("--health-cmd") { Description = "Command to run to check health (in the container, with /bin/sh -c)" };
+        var healthInterval = new Option<string?>("--health-interval") { Description = "Time between running the check (ms|s|m|h) (default 30s)" };
+        var healthTimeout = new Option<string?>("--health-timeout") { Description = "Maximum time to allow one check to run (ms|s|m|h) (default 30s)" };
+        var healthRetries = IntOption("--health-retries", "--health-retries", "Consecutive failures needed to report unhealthy (default 3)");
+        var healthStartPeriod = new Option<string?>("--health-start-period") { Description = "Start period for the container to initialize before failures count (ms|s|m|h) (default 0s)" };
+        var noHealthcheck = new Option<bool>("--no-healthcheck") { Description = "Disable any container-specified HEALTHCHECK" };
+        foreach (var o in new Option[] { healthCmd, healthInterval, healthTimeout, healthRetries, healthStartPeriod, noHealthcheck }) cmd.Options.Add(o);
         var explain = ExplainCli.Make();
         ExplainCli.AddTo(cmd, explain);
         cmd.SetAction(p => Program.Guard(() =>
@@ -199,6 +206,8 @@ public static class DockerCli
             var mounts = (p.GetValue(mount) ?? []).Select(MountArgument.Parse).ToList(); // bad --mount: one line before anything is made
             var restartPolicy = p.GetValue(restart) is { } rp ? Core.Docker.RestartPolicy.Parse(rp) : null;
             if (restartPolicy is { IsNo: false } && p.GetValue(rm)) throw new UsageException("Conflicting options: --restart and --rm");
+            var healthcheck = Core.Docker.HealthRules.FromFlags(p.GetValue(healthCmd), p.GetValue(healthInterval), p.GetValue(healthTimeout),
+                p.GetValue(healthRetries), p.GetValue(healthStartPeriod), p.GetValue(noHealthcheck));
             var engine = Engine(p);
             ExplainCli.Attach(engine, p, explain); // the monitor explains: RunFlow hands it our stderr
             if (rootfsDir is null && cmdArgs is ["hello-world", ..])
@@ -263,6 +272,7 @@ public static class DockerCli
                 Labels = labels,
                 RestartPolicy = restartPolicy,
                 Init = p.GetValue(init),
+                Healthcheck = healthcheck,
             };
             return RunFlow.Run(engine, options, p.GetValue(detach), p.GetValue(rm), p.GetValue(cidfile), createOnly: verb == "create");
         }));
@@ -359,6 +369,7 @@ public static class DockerCli
     private static string StatusText(ContainerRecord r) => r.Status switch
     {
         ContainerStatus.Configured => "created",
+        ContainerStatus.Running => "running" + Core.Docker.HealthRules.StatusSuffix(r.Health),
         ContainerStatus.Exited => r.ExitCode is { } c ? $"exited ({c})" : "exited (unknown)",
         ContainerStatus.Restarting => $"Restarting ({r.ExitCode}) {Core.Docker.HumanDuration.Of(DateTimeOffset.UtcNow - (r.Finished ?? r.Created))} ago",
         _ => r.Status,
@@ -372,6 +383,7 @@ public static class DockerCli
     {
         r.Status = engine.StatusOf(r);
         r.LogsStopped ??= LogFile.StoppedReason(engine.Store.Dir(r.Id));
+        if (r.Healthcheck is not null) r.Health = HealthChecks.Read(engine.Store, r.Id); // Docker's State.Health
         if (r.Status is ContainerStatus.Running or ContainerStatus.Paused && r.MonitorPid > 0 && !Processes.IsAlive(r.MonitorPid, r.MonitorStartTime))
             r.LogsStopped ??= $"the monitor (pid {r.MonitorPid}) is gone: output is no longer captured and the exit code will not be recorded";
         return r;

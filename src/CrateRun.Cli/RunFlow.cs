@@ -49,6 +49,7 @@ public static class RunFlow
             Labels = options.Labels.Count > 0 ? new Dictionary<string, string>(options.Labels) : null,
             KeepOnFailure = createOnly,
             RestartPolicy = options.RestartPolicy is { IsNo: false } restart ? restart.ToString() : null,
+            Healthcheck = options.Healthcheck,
         };
         try
         {

@@ -79,4 +79,6 @@ public sealed class RunOptions
     public Docker.RestartPolicy? RestartPolicy { get; init; }
     /// <summary>--init: a reaping init (craterun's own) is PID 1 and runs the command.</summary>
     public bool Init { get; init; }
+    /// <summary>--health-cmd and its flags (null: no check).</summary>
+    public State.HealthCheck? Healthcheck { get; init; }
 }

@@ -96,6 +96,8 @@ public static unsafe partial class ContainerMonitor
             Fail(engine, id, ExitCodes.RuntimeError, e.Message);
             return ExitCodes.RuntimeError;
         }
+        var health = store.Load(id).Healthcheck; // --health-cmd: "starting" until the first probe (monitor.c runs them)
+        if (health is not null) HealthChecks.Reset(store, id);
         var told = Explain.ExplainClock.Now();
         UnixSockets.Send(ControlFd, $"S {pid}");
         ExplainMonitor(engine, pid, told);
@@ -104,7 +106,7 @@ public static unsafe partial class ContainerMonitor
         var status = pump.RunUntilExit(pid, GraceMs);
         if (status is null)
         {
-            try { HandOverToWaiter(store.Root, id, pid, pump); }
+            try { HandOverToWaiter(store.Root, id, pid, pump, health?.IntervalMs ?? 0); }
             catch (SyscallException) { } // cannot exec: keep watching from here
             status = pump.RunUntilExit(pid);
         }
@@ -122,9 +124,9 @@ public static unsafe partial class ContainerMonitor
     public const string WaitArg = "_monitor-wait", ExitArg = "_monitor-exit";
 
     /// <summary>Replaces this process (same pid: the container stays our child) with monitor.c's waiting phase.</summary>
-    private static void HandOverToWaiter(string root, string id, int pid, IoPump pump)
+    private static void HandOverToWaiter(string root, string id, int pid, IoPump pump, long healthIntervalMs)
     {
-        string[] argv = ["craterun", WaitArg, root, id, pid.ToString(), .. pump.HandOver()];
+        string[] argv = ["craterun", WaitArg, root, id, pid.ToString(), .. pump.HandOver(), .. healthIntervalMs > 0 ? new[] { $"h:{healthIntervalMs}" } : []];
         // what this managed phase peaked at, for bench/run-vs-runc.sh (an exec starts a new VmHWM)
         string[] env = [.. Environ().Where(e => !e.StartsWith(CreatePeakVariable + "=", StringComparison.Ordinal)), $"{CreatePeakVariable}={PeakKiB()}"];
         using var arena = new Process.NativeArenaHandle();

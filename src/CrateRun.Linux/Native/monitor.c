@@ -16,6 +16,9 @@
  *     ROUTE  o:SRC:LOG:TIMES:SINK   container output: SRC -> LOG (+ a "offset unix-ns" line
  *                                   in TIMES per chunk, as LogFile.cs writes) and SINK
  *            i:SRC:SINK             input for the container (SRC -> SINK), while it lives
+ *            h:INTERVAL-MS          a health check (--health-cmd): every INTERVAL-MS after the
+ *                                   last probe ended, run `craterun _monitor-health ROOT ID`
+ *                                   (HealthChecks.cs), one at a time, while the container lives
  *     fds are numbers inherited across the exec; -1 for none. fd 3 is the CLI's control socket.
  *   then: /proc/self/exe _monitor-exit ROOT ID WAIT-STATUS
  *
@@ -181,6 +184,49 @@ static int parse_route(const char *s, struct route *r)
     return 0;
 }
 
+/* The health check's probes (h:INTERVAL-MS): each a `craterun _monitor-health ROOT ID` of
+ * its own, which execs the command in the container and records the result. */
+static long long health_interval_ns;   /* 0: no health check */
+static long long health_next_ns;       /* CLOCK_MONOTONIC time of the next probe */
+static int health_pid = -1, health_pidfd = -1;
+
+static void start_probe(void)
+{
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0)
+        return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    for (int fd = 0; fd < 3; fd++)
+        posix_spawn_file_actions_adddup2(&fa, devnull, fd);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* not the CLI's socket, not the container's pipes */
+    char *args[] = {"craterun", "_monitor-health", (char *)state_root, (char *)container_id, NULL};
+    pid_t pid;
+    if (posix_spawn(&pid, "/proc/self/exe", &fa, NULL, args, environ) == 0) {
+        health_pid = pid;
+        health_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(devnull);
+    if (health_pid < 0 || health_pidfd < 0) /* could not start one: try again next interval */
+        health_next_ns = now_ns(CLOCK_MONOTONIC) + health_interval_ns;
+}
+
+/* The probe ended (or must: the container did): reaped, the next one an interval from now. */
+static void end_probe(int kill_it)
+{
+    if (health_pid < 0)
+        return;
+    if (kill_it)
+        kill(health_pid, SIGKILL);
+    while (waitpid(health_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (health_pidfd >= 0)
+        close(health_pidfd);
+    health_pid = health_pidfd = -1;
+    health_next_ns = now_ns(CLOCK_MONOTONIC) + health_interval_ns;
+}
+
 /* Pumps until the container exits and its output is drained (or a second passed since the
  * exit: a process that escaped the pid namespace may hold the output open); returns the
  * wait status, -1 if it could not be had. */
@@ -191,13 +237,26 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
     long long deadline = 0;
     /* without a pidfd the exit cannot be polled for: keep pumping (a container that fills its
      * pipe must not block on us while we block on it) and ask waitpid(WNOHANG) every 50 ms */
-    struct pollfd fds[MAX_ROUTES + 1];
-    struct route *index[MAX_ROUTES + 1];
+    struct pollfd fds[MAX_ROUTES + 2];
+    struct route *index[MAX_ROUTES + 2];
+    static struct route health_mark; /* index entry of the probe's pidfd */
     for (;;) {
         int n = 0;
         if (!exited) {
             fds[n] = (struct pollfd){.fd = pidfd, .events = POLLIN};
             index[n++] = NULL;
+        }
+        int health_wait = -1; /* ms until the next probe is due */
+        if (!exited && health_interval_ns > 0) {
+            if (health_pid < 0 && now_ns(CLOCK_MONOTONIC) >= health_next_ns)
+                start_probe();
+            if (health_pidfd >= 0) {
+                fds[n] = (struct pollfd){.fd = health_pidfd, .events = POLLIN};
+                index[n++] = &health_mark;
+            } else {
+                long long left = (health_next_ns - now_ns(CLOCK_MONOTONIC)) / 1000000 + 1;
+                health_wait = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+            }
         }
         for (int i = 0; i < n_routes; i++) {
             if (!routes[i].open || (exited && routes[i].input))
@@ -217,7 +276,10 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
         }
         if (exited && (n == 0 || now_ns(CLOCK_MONOTONIC) > deadline))
             break;
-        if (poll(fds, (nfds_t)n, exited || pidfd < 0 ? 50 : -1) < 0) {
+        int timeout = exited || pidfd < 0 ? 50 : health_wait;
+        if (health_wait >= 0 && timeout > health_wait)
+            timeout = health_wait;
+        if (poll(fds, (nfds_t)n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             break;
@@ -225,6 +287,10 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
         for (int i = 0; i < n; i++) {
             if (fds[i].revents == 0)
                 continue;
+            if (index[i] == &health_mark) {
+                end_probe(0);
+                continue;
+            }
             if (index[i] == NULL) {
                 while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                     ;
@@ -237,6 +303,7 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
     }
     if (pidfd >= 0)
         close(pidfd);
+    end_probe(1); /* a probe of a container that is gone has nothing to find */
     return status;
 }
 
@@ -250,10 +317,20 @@ static int monitor_wait(int argc, char **argv, char **envp)
     signal(SIGPIPE, SIG_IGN);
 
     struct route routes[MAX_ROUTES];
-    int pid, n_routes = argc - 5;
-    int ok = argc >= 5 && n_routes <= MAX_ROUTES && parse_int(argv[4], &pid) == 0 && pid > 0;
-    for (int i = 0; ok && i < n_routes; i++)
-        ok = parse_route(argv[5 + i], &routes[i]) == 0;
+    int pid, n_routes = 0;
+    int ok = argc >= 5 && argc - 5 <= MAX_ROUTES + 1 && parse_int(argv[4], &pid) == 0 && pid > 0;
+    for (int i = 5; ok && i < argc; i++) {
+        if (argv[i][0] == 'h' && argv[i][1] == ':') { /* h:INTERVAL-MS */
+            char *end;
+            long long ms = strtoll(argv[i] + 2, &end, 10);
+            ok = *end == 0 && ms > 0;
+            health_interval_ns = ms * 1000000LL;
+            health_next_ns = now_ns(CLOCK_MONOTONIC) + health_interval_ns;
+            continue;
+        }
+        ok = n_routes < MAX_ROUTES && parse_route(argv[i], &routes[n_routes]) == 0;
+        n_routes++;
+    }
     if (!ok || kill(pid, 0) < 0) {
         static const char usage[] = "craterun: _monitor-wait is started by a container's monitor: ROOT ID PID ROUTE...\n";
         (void)write(2, usage, sizeof usage - 1);
