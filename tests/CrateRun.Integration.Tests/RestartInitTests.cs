@@ -214,3 +214,94 @@ public sealed class RestartInitTests(CrateRunFixture f)
         Assert.Equal(127, missing.ExitCode);
     }
 }
+
+/// <summary>
+/// --health-cmd: the monitor runs the command in the running container every interval; ps
+/// shows "(health: starting)", "(healthy)", "(unhealthy)" as Docker does, inspect the state
+/// with the last probes (exit code and output).
+/// </summary>
+[Collection(CrateRunCollection.Name)]
+public sealed class HealthCheckTests(CrateRunFixture f)
+{
+    private async Task<JsonElement> HealthWhen(string id, string status, int timeoutMs = 20_000)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var rec = await f.Inspect(id);
+        while (clock.ElapsedMilliseconds < timeoutMs)
+        {
+            if (rec.TryGetProperty("health", out var h) && h.GetProperty("status").GetString() == status) return h;
+            await Task.Delay(100);
+            rec = await f.Inspect(id);
+        }
+        Assert.Fail($"health never became {status}\n{rec}");
+        return default;
+    }
+
+    private async Task<string> PsStatus(string id) =>
+        (await f.Cr("ps", "--filter", "id=" + id, "--format", "{{.Status}}")).Stdout.Trim();
+
+    [RootFact]
+    public async Task ACommandThatSucceedsInTheContainer_IsHealthy()
+    {
+        // the check looks inside: a file only the container has, its output kept
+        var id = await f.Detached("echo ok > /tmp/ready; exec sleep 60", "--health-cmd", "cat /tmp/ready", "--health-interval", "1s");
+        try
+        {
+            Assert.EndsWith("(health: starting)", await PsStatus(id));
+            var health = await HealthWhen(id, "healthy");
+            Assert.Equal(0, health.GetProperty("failingStreak").GetInt32());
+            var last = health.GetProperty("log").EnumerateArray().Last();
+            Assert.Equal(0, last.GetProperty("exitCode").GetInt32());
+            Assert.Equal("ok\n", last.GetProperty("output").GetString());
+            Assert.Matches(@"^Up .* \(healthy\)$", await PsStatus(id));
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+        }
+    }
+
+    [RootFact]
+    public async Task ACommandThatFails_IsUnhealthyAfterTheRetries_AndATimeoutIsAFailure()
+    {
+        var failing = await f.Detached("exec sleep 60", "--health-cmd", "echo nope; exit 1", "--health-interval", "200ms", "--health-retries", "2");
+        var slow = await f.Detached("exec sleep 60", "--health-cmd", "sleep 5", "--health-interval", "200ms", "--health-timeout", "300ms", "--health-retries", "1");
+        try
+        {
+            var health = await HealthWhen(failing, "unhealthy");
+            Assert.True(health.GetProperty("failingStreak").GetInt32() >= 2, health.ToString());
+            var last = health.GetProperty("log").EnumerateArray().Last();
+            Assert.Equal(1, last.GetProperty("exitCode").GetInt32());
+            Assert.Equal("nope\n", last.GetProperty("output").GetString());
+            Assert.Matches(@"^Up .* \(unhealthy\)$", await PsStatus(failing));
+            Assert.True(health.GetProperty("log").GetArrayLength() <= 5);
+
+            var timedOut = await HealthWhen(slow, "unhealthy");
+            var probe = timedOut.GetProperty("log").EnumerateArray().Last();
+            Assert.Equal(-1, probe.GetProperty("exitCode").GetInt32());
+            Assert.Equal("Health check exceeded timeout (300ms)", probe.GetProperty("output").GetString());
+            var took = probe.GetProperty("end").GetDateTimeOffset() - probe.GetProperty("start").GetDateTimeOffset();
+            Assert.True(took < TimeSpan.FromSeconds(3), $"the probe ran {took.TotalMilliseconds} ms: not stopped at the timeout");
+            // the killed probe command is gone from the container
+            var inside = await f.Cr("exec", slow, "--", "/bin/sh", "-c", "ps -o args | grep -c '^sleep 5' || true");
+            Assert.True(int.Parse(inside.Stdout.Trim()) <= 1, inside.ToString()); // at most the probe running right now
+        }
+        finally
+        {
+            await f.RemoveForce(failing, slow);
+        }
+    }
+
+    [RootFact]
+    public async Task HealthFlags_BadInput_OneLine_NothingMade()
+    {
+        var before = f.StateEntries();
+        var r = await f.Run("--health-cmd", "true", "--health-interval", "5", "--rootfs", f.Rootfs, "--", "true");
+        Assert.Equal(125, r.ExitCode);
+        Assert.Contains("invalid duration", r.Stderr);
+        var conflict = await f.Run("--no-healthcheck", "--health-cmd", "true", "--rootfs", f.Rootfs, "--", "true");
+        Assert.Equal(125, conflict.ExitCode);
+        Assert.Contains("--no-healthcheck conflicts with --health-* options", conflict.Stderr);
+        Assert.Equal(before, f.StateEntries());
+    }
+}
