@@ -38,6 +38,7 @@ public static class DockerCli
         root.Subcommands.Add(KillCommand());
         root.Subcommands.Add(WaitCommand());
         root.Subcommands.Add(InspectCommand());
+        root.Subcommands.Add(AttachCommand.Create());
         root.Subcommands.Add(ContainerCommands.Pause());
         root.Subcommands.Add(ContainerCommands.Unpause());
         root.Subcommands.Add(ContainerCommands.Rename());

@@ -106,7 +106,9 @@ public static unsafe partial class ContainerMonitor
         var status = pump.RunUntilExit(pid, GraceMs);
         if (status is null)
         {
-            try { HandOverToWaiter(store.Root, id, pid, pump, health?.IntervalMs ?? 0); }
+            // craterun attach: monitor.c listens for it; what an attached client types goes to a -it container's terminal
+            var attachInput = master is not null && interactive ? master.Fd : -1;
+            try { HandOverToWaiter(store.Root, id, pid, pump, health?.IntervalMs ?? 0, attachInput); }
             catch (SyscallException) { } // cannot exec: keep watching from here
             status = pump.RunUntilExit(pid);
         }
@@ -124,9 +126,10 @@ public static unsafe partial class ContainerMonitor
     public const string WaitArg = "_monitor-wait", ExitArg = "_monitor-exit";
 
     /// <summary>Replaces this process (same pid: the container stays our child) with monitor.c's waiting phase.</summary>
-    private static void HandOverToWaiter(string root, string id, int pid, IoPump pump, long healthIntervalMs)
+    private static void HandOverToWaiter(string root, string id, int pid, IoPump pump, long healthIntervalMs, int attachInput)
     {
-        string[] argv = ["craterun", WaitArg, root, id, pid.ToString(), .. pump.HandOver(), .. healthIntervalMs > 0 ? new[] { $"h:{healthIntervalMs}" } : []];
+        string[] argv = ["craterun", WaitArg, root, id, pid.ToString(), .. pump.HandOver(), $"a:{attachInput}",
+            .. healthIntervalMs > 0 ? new[] { $"h:{healthIntervalMs}" } : []];
         // what this managed phase peaked at, for bench/run-vs-runc.sh (an exec starts a new VmHWM)
         string[] env = [.. Environ().Where(e => !e.StartsWith(CreatePeakVariable + "=", StringComparison.Ordinal)), $"{CreatePeakVariable}={PeakKiB()}"];
         using var arena = new Process.NativeArenaHandle();
