@@ -25,6 +25,8 @@ public sealed class RestartInitTests(CrateRunFixture f)
     }
 
     private static string Status(JsonElement rec) => rec.GetProperty("status").GetString()!;
+    /// <summary>Exited, and the monitor has recorded how (ps and inspect call a dead process exited before that).</summary>
+    private static bool ExitRecorded(JsonElement rec) => Status(rec) == "exited" && rec.TryGetProperty("exitCode", out _);
     private static int Restarts(JsonElement rec) => rec.GetProperty("restartCount").GetInt32();
 
     [RootFact]
@@ -33,7 +35,7 @@ public sealed class RestartInitTests(CrateRunFixture f)
         var id = await f.Detached("echo run; exit 3", "--restart", "on-failure:3");
         try
         {
-            var rec = await InspectUntil(id, r => Status(r) == "exited" && Restarts(r) == 3);
+            var rec = await InspectUntil(id, r => ExitRecorded(r) && Restarts(r) == 3);
             Assert.True(Status(rec) == "exited" && Restarts(rec) == 3, rec.ToString());
             Assert.Equal(3, rec.GetProperty("exitCode").GetInt32());
             // four runs, each one's output in the logs; waits of 100 + 200 + 400 ms between them
@@ -61,7 +63,7 @@ public sealed class RestartInitTests(CrateRunFixture f)
         var id = await f.Detached("echo run; exit 0", "--restart", "on-failure");
         try
         {
-            var rec = await InspectUntil(id, r => Status(r) == "exited");
+            var rec = await InspectUntil(id, ExitRecorded);
             await Task.Delay(500); // a restart would have come after 100 ms
             rec = await f.Inspect(id);
             Assert.True(Status(rec) == "exited" && Restarts(rec) == 0, rec.ToString());
@@ -116,7 +118,7 @@ public sealed class RestartInitTests(CrateRunFixture f)
             await f.WaitForLog(id, "up");
             var kill = await f.Cr("kill", id);
             Assert.True(kill.ExitCode == 0, kill.ToString());
-            var rec = await InspectUntil(id, r => Status(r) == "exited");
+            var rec = await InspectUntil(id, ExitRecorded);
             Assert.Equal(137, rec.GetProperty("exitCode").GetInt32());
             await Task.Delay(1000);
             rec = await f.Inspect(id);
@@ -199,7 +201,7 @@ public sealed class RestartInitTests(CrateRunFixture f)
             await f.WaitForLog(id, "up");
             var kill = await f.Cr("kill", "-s", "TERM", id);
             Assert.True(kill.ExitCode == 0, kill.ToString());
-            var rec = await InspectUntil(id, r => Status(r) == "exited", 10_000);
+            var rec = await InspectUntil(id, ExitRecorded, 10_000);
             Assert.Equal("exited", Status(rec));
             Assert.Equal(128 + 15, rec.GetProperty("exitCode").GetInt32());
         }
@@ -303,5 +305,99 @@ public sealed class HealthCheckTests(CrateRunFixture f)
         Assert.Equal(125, conflict.ExitCode);
         Assert.Contains("--no-healthcheck conflicts with --health-* options", conflict.Stderr);
         Assert.Equal(before, f.StateEntries());
+    }
+}
+
+/// <summary>
+/// attach: a terminal joins a running container's output through its monitor, late (the
+/// container was started detached); the container's exit code comes back; the detach keys
+/// leave it running.
+/// </summary>
+[Collection(CrateRunCollection.Name)]
+public sealed class AttachTests(CrateRunFixture f)
+{
+    private RunningProc StartAttach(params string[] args) =>
+        Proc.Start(f.Binary, ["--root", f.StateRoot, "attach", .. args], f.Env);
+
+    /// <summary>The container's attach socket exists once its monitor is in its waiting phase.</summary>
+    private async Task WaitForAttachSocket(string id)
+    {
+        var path = Path.Combine(f.StateDir(id), "attach.sock");
+        for (var i = 0; i < 200 && !File.Exists(path); i++) await Task.Delay(25);
+        Assert.True(File.Exists(path), "the monitor never listened on " + path);
+    }
+
+    [RootFact]
+    public async Task Attach_LateToADetachedContainer_GetsBothStreams_AndItsExitCode()
+    {
+        var id = await f.Detached("echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo out-line; echo err-line >&2; exit 3");
+        try
+        {
+            await WaitForAttachSocket(id);
+            using var attach = StartAttach("--no-stdin", id);
+            await Task.Delay(500); // connected (the monitor accepts within a poll)
+            var go = await f.Cr("exec", id, "--", "/bin/touch", "/tmp/go");
+            Assert.True(go.ExitCode == 0, go.ToString());
+            var r = await attach.Wait(TimeSpan.FromSeconds(20));
+            Assert.True(r.ExitCode == 3, r.ToString());
+            Assert.Equal("out-line\n", r.Stdout); // what came after the attach, not the log before it
+            Assert.Equal("err-line\n", r.Stderr);
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+        }
+    }
+
+    [RootFact]
+    public async Task DetachKeys_EndTheAttach_TheContainerRunsOn()
+    {
+        var id = await f.Detached("while true; do echo tick; sleep 0.1; done");
+        try
+        {
+            await WaitForAttachSocket(id);
+            using var attach = StartAttach(id);
+            Assert.True(await attach.WaitForOutput("tick", TimeSpan.FromSeconds(10)), "no output through the attach\n" + attach.Stderr);
+            attach.Stdin.Write("\u0010\u0011"); // ctrl-p ctrl-q
+            attach.Stdin.Flush();
+            var r = await attach.Wait(TimeSpan.FromSeconds(10));
+            Assert.True(r.ExitCode == 0 && !r.TimedOut, r.ToString());
+            Assert.Equal("running", (await f.Inspect(id)).GetProperty("status").GetString());
+
+            // --detach-keys: another sequence; the default one is then ordinary input
+            using var custom = StartAttach("--detach-keys", "ctrl-a,x", id);
+            Assert.True(await custom.WaitForOutput("tick", TimeSpan.FromSeconds(10)), custom.Stderr);
+            custom.Stdin.Write("\u0010\u0011");
+            custom.Stdin.Flush();
+            await Task.Delay(300);
+            Assert.False(custom.HasExited, "ctrl-p ctrl-q detached although --detach-keys replaced them");
+            custom.Stdin.Write("\u0001x");
+            custom.Stdin.Flush();
+            var c = await custom.Wait(TimeSpan.FromSeconds(10));
+            Assert.True(c.ExitCode == 0 && !c.TimedOut, c.ToString());
+            Assert.Equal("running", (await f.Inspect(id)).GetProperty("status").GetString());
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+        }
+    }
+
+    [RootFact]
+    public async Task Attach_ToAStoppedContainer_IsRefusedInOneLine()
+    {
+        var r = await f.Run("--rootfs", f.Rootfs, "--", "true");
+        try
+        {
+            var a = await f.Cr("attach", r.Id!);
+            Assert.NotEqual(0, a.ExitCode);
+            Assert.Contains("You cannot attach to a stopped container, start it first", a.Stderr);
+            var keys = await f.Cr("attach", "--detach-keys", "ctrl-1", r.Id!);
+            Assert.Contains("invalid detach keys", keys.Stderr);
+        }
+        finally
+        {
+            await f.RemoveForce(r.Id!);
+        }
     }
 }
