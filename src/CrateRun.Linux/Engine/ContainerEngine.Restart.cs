@@ -62,6 +62,25 @@ public sealed partial class ContainerEngine
         return CurrentStatus(r) == ContainerStatus.Restarting;
     }
 
+    /// <summary>
+    /// A user's stop or rm that comes while the monitor is creating the container again (the
+    /// back-off just ended) waits for the start to finish, so that it finds the process to kill.
+    /// </summary>
+    private void WaitWhileRestartCreates(string id)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            var r = Store.TryLoad(id);
+            if (r is not { RestartPolicy: not null, Status: ContainerStatus.Creating } || r.MonitorPid <= 0
+                || !Processes.IsAlive(r.MonitorPid, r.MonitorStartTime))
+            {
+                if (i > 0 && r is not null) CancelRestart(id); // create saved the record it had loaded: the user's stop again
+                return;
+            }
+            Thread.Sleep(50);
+        }
+    }
+
     /// <summary>A restarting container whose monitor is gone will not restart: it is exited.</summary>
     private static bool RestartingWithoutMonitor(ContainerRecord r) =>
         r.Status == ContainerStatus.Restarting && (r.MonitorPid <= 0 || !Processes.IsAlive(r.MonitorPid, r.MonitorStartTime));

@@ -676,6 +676,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         if (!force && (ContainerStatus.CanKill(status) || status == ContainerStatus.Restarting))
             throw new CrateRunException($"container {id} is {status}: stop it first or use rm --force");
         if (CancelRestart(id)) WaitForMonitor(Store.Load(id)); // no restart may race the removal
+        WaitWhileRestartCreates(id);
         Delete(id, force: true);
     }
 
@@ -687,6 +688,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
     public void Stop(string id, int signal, TimeSpan grace)
     {
         if (CancelRestart(id)) WaitForMonitor(Store.Load(id)); // restarting: its monitor ends instead
+        WaitWhileRestartCreates(id);
         var r = Store.Load(id);
         var status = StatusOf(r);
         if (!ContainerStatus.CanKill(status)) return;
