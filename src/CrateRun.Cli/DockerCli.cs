@@ -38,6 +38,7 @@ public static class DockerCli
         root.Subcommands.Add(KillCommand());
         root.Subcommands.Add(WaitCommand());
         root.Subcommands.Add(InspectCommand());
+        root.Subcommands.Add(AttachCommand.Create());
         root.Subcommands.Add(ContainerCommands.Pause());
         root.Subcommands.Add(ContainerCommands.Unpause());
         root.Subcommands.Add(ContainerCommands.Rename());
@@ -177,6 +178,7 @@ public static class DockerCli
         var envFile = new Option<string[]>("--env-file") { Description = "Read environment variables from a file (KEY=VALUE lines, # comments)" };
         var label = new Option<string[]>("--label", "-l") { Description = "Set a label on the container: KEY[=VALUE]" };
         var labelFile = new Option<string[]>("--label-file") { Description = "Read labels from a file (KEY[=VALUE] lines)" };
+        var restart = new Option<string?>("--restart") { Description = "Restart policy when the container exits: no, on-failure[:MAX-RETRIES], always, unless-stopped" };
         var command = new Argument<string[]>("command") { Description = "IMAGE [CMD...], or CMD after -- with --rootfs", Arity = ArgumentArity.ZeroOrMore };
         var (network, publish, dns, addHost) = NetworkCommands.RunOptions();
         var cmd = new Command(verb, verb == "create" ? "Create a new container (start it with craterun start)" : "Create and run a container")
@@ -187,6 +189,16 @@ public static class DockerCli
         };
         var flags = new RunFlagOptions();
         flags.AddTo(cmd);
+        cmd.Options.Add(restart);
+        var init = new Option<bool>("--init") { Description = "Run an init inside the container that forwards signals and reaps processes" };
+        cmd.Options.Add(init);
+        var healthCmd = new Option<string?>("--health-cmd") { Description = "Command to run to check health (in the container, with /bin/sh -c)" };
+        var healthInterval = new Option<string?>("--health-interval") { Description = "Time between running the check (ms|s|m|h) (default 30s)" };
+        var healthTimeout = new Option<string?>("--health-timeout") { Description = "Maximum time to allow one check to run (ms|s|m|h) (default 30s)" };
+        var healthRetries = IntOption("--health-retries", "--health-retries", "Consecutive failures needed to report unhealthy (default 3)");
+        var healthStartPeriod = new Option<string?>("--health-start-period") { Description = "Start period for the container to initialize before failures count (ms|s|m|h) (default 0s)" };
+        var noHealthcheck = new Option<bool>("--no-healthcheck") { Description = "Disable any container-specified HEALTHCHECK" };
+        foreach (var o in new Option[] { healthCmd, healthInterval, healthTimeout, healthRetries, healthStartPeriod, noHealthcheck }) cmd.Options.Add(o);
         var explain = ExplainCli.Make();
         ExplainCli.AddTo(cmd, explain);
         cmd.SetAction(p => Program.Guard(() =>
@@ -197,6 +209,10 @@ public static class DockerCli
             string[] envs = [.. RunInputs.EnvFiles(p.GetValue(envFile) ?? []), .. p.GetValue(env) ?? []];
             var labels = RunInputs.Labels(p.GetValue(labelFile) ?? [], p.GetValue(label) ?? []);
             var mounts = (p.GetValue(mount) ?? []).Select(MountArgument.Parse).ToList(); // bad --mount: one line before anything is made
+            var restartPolicy = p.GetValue(restart) is { } rp ? Core.Docker.RestartPolicy.Parse(rp) : null;
+            if (restartPolicy is { IsNo: false } && p.GetValue(rm)) throw new UsageException("Conflicting options: --restart and --rm");
+            var healthcheck = Core.Docker.HealthRules.FromFlags(p.GetValue(healthCmd), p.GetValue(healthInterval), p.GetValue(healthTimeout),
+                p.GetValue(healthRetries), p.GetValue(healthStartPeriod), p.GetValue(noHealthcheck));
             var engine = Engine(p);
             ExplainCli.Attach(engine, p, explain); // the monitor explains: RunFlow hands it our stderr
             if (rootfsDir is null && cmdArgs is ["hello-world", ..])
@@ -273,6 +289,9 @@ public static class DockerCli
                 SharedNamespaces = more.SharedNamespaces,
                 StopSignal = more.StopSignal,
                 StopTimeout = more.StopTimeout,
+                RestartPolicy = restartPolicy,
+                Init = p.GetValue(init),
+                Healthcheck = healthcheck,
             };
             return RunFlow.Run(engine, options, p.GetValue(detach), p.GetValue(rm), p.GetValue(cidfile), createOnly: verb == "create");
         }));
@@ -335,7 +354,7 @@ public static class DockerCli
             var list = engine.Store.List();
             foreach (var r in list) Describe(engine, r);
             // as Docker: a status filter looks at every container, -a or not
-            if (!p.GetValue(all) && !filters.HasStatus) list = [.. list.Where(r => r.Status is ContainerStatus.Running or ContainerStatus.Paused)]; // Docker lists paused ones too
+            if (!p.GetValue(all) && !filters.HasStatus) list = [.. list.Where(r => r.Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Restarting)]; // Docker lists paused and restarting ones too
             list = [.. list.Where(r => filters.Matches(PsView.Row(engine, r)))];
             if (p.GetValue(quiet))
             {
@@ -356,7 +375,7 @@ public static class DockerCli
                     Console.Write(Table.Format(["CONTAINER ID", "NAME", "PID", "STATUS", "CREATED", "COMMAND", "PORTS"],
                         list.Select(r => new[]
                         {
-                            ContainerId.Short(r.Id), r.Name ?? "-", r.Status == ContainerStatus.Exited || r.Pid == 0 ? "-" : r.Pid.ToString(),
+                            ContainerId.Short(r.Id), r.Name ?? "-", r.Status is ContainerStatus.Exited or ContainerStatus.Restarting || r.Pid == 0 ? "-" : r.Pid.ToString(),
                             StatusText(r), r.Created.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss") + " UTC", Table.Command(r.Command),
                             string.Join(", ", r.Network?.Ports.Select(port => port.ToString()) ?? []),
                         })));
@@ -369,7 +388,9 @@ public static class DockerCli
     private static string StatusText(ContainerRecord r) => r.Status switch
     {
         ContainerStatus.Configured => "created",
+        ContainerStatus.Running => "running" + Core.Docker.HealthRules.StatusSuffix(r.Health),
         ContainerStatus.Exited => r.ExitCode is { } c ? $"exited ({c})" : "exited (unknown)",
+        ContainerStatus.Restarting => $"Restarting ({r.ExitCode}) {Core.Docker.HumanDuration.Of(DateTimeOffset.UtcNow - (r.Finished ?? r.Created))} ago",
         _ => r.Status,
     } + (r.LogsStopped is null ? "" : " (logs stopped)");
 
@@ -381,6 +402,7 @@ public static class DockerCli
     {
         r.Status = engine.StatusOf(r);
         r.LogsStopped ??= LogFile.StoppedReason(engine.Store.Dir(r.Id));
+        if (r.Healthcheck is not null) r.Health = HealthChecks.Read(engine.Store, r.Id); // Docker's State.Health
         if (r.Status is ContainerStatus.Running or ContainerStatus.Paused && r.MonitorPid > 0 && !Processes.IsAlive(r.MonitorPid, r.MonitorStartTime))
             r.LogsStopped ??= $"the monitor (pid {r.MonitorPid}) is gone: output is no longer captured and the exit code will not be recorded";
         return r;
@@ -479,7 +501,9 @@ public static class DockerCli
         var cmd = new Command("kill", "Send a signal to containers") { signal, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
         {
-            engine.Kill(id, Signals.Parse(p.GetValue(signal)!), all: false);
+            var sig = Signals.Parse(p.GetValue(signal)!);
+            if (engine.CancelRestart(id)) ContainerEngine.WaitForMonitor(engine.Store.Load(id)); // restarting: it stays exited
+            else engine.Kill(id, sig, all: false);
             Console.WriteLine(id);
         }));
         return cmd;

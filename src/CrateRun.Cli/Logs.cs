@@ -51,7 +51,7 @@ public static class Logs
         {
             // a container removed while we follow it (--rm, rm -f) simply ends the output, as with Docker
             var r = engine.Store.TryLoad(id);
-            var running = r is not null && ContainerEngine.CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Creating;
+            var running = r is not null && ContainerEngine.CurrentStatus(r) is ContainerStatus.Running or ContainerStatus.Created or ContainerStatus.Creating or ContainerStatus.Restarting;
             var monitorAlive = r is not null && r.MonitorPid > 0 && Processes.IsAlive(r.MonitorPid, r.MonitorStartTime);
             Emit(sources, null, writer, fallback, window);
             if (!running && !monitorAlive) return 0;

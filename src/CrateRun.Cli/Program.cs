@@ -17,6 +17,12 @@ public static class Program
         if (args is [Linux.Engine.ContainerMonitor.ExitArg, var root, var id, var status])
             return Guard(() => Linux.Engine.ContainerMonitor.Exit(root, id, status));
         // an OCI hook whose argv[0] is not its path, started by Hooks.Run: exec it as asked
+        // a health check's probe, started by the monitor (monitor.c): it execs into the container, so from a sealed copy
+        if (args is [Linux.Engine.HealthChecks.ProbeArg, var probeRoot, var probeId])
+        {
+            Linux.Process.SealedBinary.EnsureOrReexec();
+            return Guard(() => Linux.Engine.HealthChecks.Probe(probeRoot, probeId), "craterun health check");
+        }
         if (args is [Linux.Engine.Hooks.ExecArg, var hookPath, .. var hookArgv] && hookArgv.Length > 0)
             return Guard(() => Linux.Engine.Hooks.ExecAs(hookPath, hookArgv), "craterun hook");
         var self = Path.GetFileName(Argv0());

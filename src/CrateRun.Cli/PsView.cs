@@ -15,6 +15,7 @@ public static class PsView
         ContainerStatus.Running => "running",
         ContainerStatus.Paused => "paused",
         ContainerStatus.Exited => "exited",
+        ContainerStatus.Restarting => "restarting",
         _ => "created", // configured, creating, created: no user process running yet
     };
 
@@ -30,6 +31,7 @@ public static class PsView
         State = State(engine.StatusOf(r)),
         ExitCode = r.ExitCode,
         Labels = r.Labels ?? [],
+        Health = r.Health?.Status,
     };
 
     /// <summary>Prints <paramref name="rows"/> through a Go-like template (see GoTemplate), a header first for "table ...".</summary>

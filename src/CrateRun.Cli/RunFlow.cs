@@ -50,6 +50,8 @@ public static class RunFlow
             KeepOnFailure = createOnly,
             StopSignal = options.StopSignal,
             StopTimeout = options.StopTimeout,
+            RestartPolicy = options.RestartPolicy is { IsNo: false } restart ? restart.ToString() : null,
+            Healthcheck = options.Healthcheck,
         };
         try
         {
@@ -99,8 +101,9 @@ public static class RunFlow
             Timing.Mark("monitor assigned");
             code = Attach(engine, id, control, options, detach);
         }
-        // In the foreground the monitor is done once it reported the exit: reap it. Detached, it outlives us.
-        if (!detach) Launcher.Reap(monitorPid);
+        // In the foreground the monitor is done once it reported the exit: reap it. Detached, or
+        // with a restart policy (it runs the container again), it outlives us.
+        if (!detach && record.RestartPolicy is null) Launcher.Reap(monitorPid);
         Timing.Mark("monitor reaped");
         return code;
     }

@@ -96,4 +96,10 @@ public sealed class RunOptions
     /// <summary>--stop-signal and --stop-timeout: kept in the container's record for stop.</summary>
     public string? StopSignal { get; init; }
     public int? StopTimeout { get; init; }
+    /// <summary>--restart: what the monitor does when the container exits (null: no).</summary>
+    public Docker.RestartPolicy? RestartPolicy { get; init; }
+    /// <summary>--init: a reaping init (craterun's own) is PID 1 and runs the command.</summary>
+    public bool Init { get; init; }
+    /// <summary>--health-cmd and its flags (null: no check).</summary>
+    public State.HealthCheck? Healthcheck { get; init; }
 }

@@ -9,6 +9,9 @@ namespace CrateRun.Core.Config;
 /// </summary>
 public static class SpecBuilder
 {
+    /// <summary>run --init: the container's PID 1 is craterun's init (Native/init.c), which runs the process's args.</summary>
+    public const string InitAnnotation = "io.craterun.init";
+
     public const string OciVersion = "1.2.0";
     public const string DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -88,6 +91,7 @@ public static class SpecBuilder
             if (o.IdmapRootfs) (spec.Annotations ??= [])["io.craterun.idmap-rootfs"] = "true";
         }
         foreach (var (key, value) in o.Annotations) (spec.Annotations ??= [])[key] = value;
+        if (o.Init) (spec.Annotations ??= [])[InitAnnotation] = "true";
         var userMounts = new List<Mount>();
         foreach (var t in o.Tmpfs)
         {

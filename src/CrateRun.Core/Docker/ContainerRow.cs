@@ -17,6 +17,8 @@ public sealed record ContainerRow
     public int? ExitCode { get; init; }
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
     public IReadOnlyList<string> Mounts { get; init; } = [];
+    /// <summary>The health check's status (starting, healthy, unhealthy); null without one.</summary>
+    public string? Health { get; init; }
 
     /// <summary>The fields of a ps --format template, with their table headers (Docker's).</summary>
     public static readonly IReadOnlyDictionary<string, string> Fields = new Dictionary<string, string>
@@ -56,8 +58,9 @@ public sealed record ContainerRow
     /// <summary>Docker's STATUS: "Up 5 minutes", "Up 2 seconds (Paused)", "Exited (0) 3 minutes ago", "Created".</summary>
     public string StatusText(DateTimeOffset now) => State switch
     {
-        "running" => "Up " + HumanDuration.Of(now - (Started ?? Created)),
+        "running" => "Up " + HumanDuration.Of(now - (Started ?? Created)) + HealthRules.StatusSuffix(Health is null ? null : new State.HealthState { Status = Health }),
         "paused" => "Up " + HumanDuration.Of(now - (Started ?? Created)) + " (Paused)",
+        "restarting" => $"Restarting ({(ExitCode is { } rc ? rc.ToString(CultureInfo.InvariantCulture) : "unknown")}) " + HumanDuration.Of(now - (Finished ?? Created)) + " ago",
         "exited" => $"Exited ({(ExitCode is { } c ? c.ToString(CultureInfo.InvariantCulture) : "unknown")}) " + HumanDuration.Of(now - (Finished ?? Created)) + " ago",
         _ => "Created",
     };

@@ -67,12 +67,49 @@ public sealed class ContainerRecord
     public string? StopSignal { get; set; }
     /// <summary>--stop-timeout: seconds stop waits before SIGKILL (null: 10).</summary>
     public int? StopTimeout { get; set; }
+    /// <summary>--restart (Docker's form: "on-failure:3", "always", "unless-stopped"); null: no.</summary>
+    public string? RestartPolicy { get; set; }
+    /// <summary>Stopped or killed by the user (stop, kill, rm -f): no restart policy brings it back until it is started again.</summary>
+    public bool StoppedByUser { get; set; }
+    /// <summary>--health-cmd and its flags; null: no health check.</summary>
+    public HealthCheck? Healthcheck { get; set; }
+    /// <summary>The health check's state (Docker's State.Health), filled in by ps and inspect from its file.</summary>
+    public HealthState? Health { get; set; }
+}
+
+/// <summary>Docker's HEALTHCHECK of a container: the command run in it (as exec does) every interval.</summary>
+public sealed class HealthCheck
+{
+    /// <summary>["CMD-SHELL", "cmd"] (--health-cmd) or ["CMD", argv...].</summary>
+    public List<string> Test { get; set; } = [];
+    public long IntervalMs { get; set; }
+    public long TimeoutMs { get; set; }
+    public int Retries { get; set; }
+    public long StartPeriodMs { get; set; }
+}
+
+/// <summary>Docker's State.Health: starting, healthy or unhealthy, the failures in a row, the last probes.</summary>
+public sealed class HealthState
+{
+    public string Status { get; set; } = "starting";
+    public int FailingStreak { get; set; }
+    public List<HealthProbe> Log { get; set; } = [];
+}
+
+/// <summary>One run of the health command: when, its exit code (-1: it could not run or timed out), its output (at most 4 KiB).</summary>
+public sealed class HealthProbe
+{
+    public DateTimeOffset Start { get; set; }
+    public DateTimeOffset End { get; set; }
+    public int ExitCode { get; set; }
+    public string Output { get; set; } = "";
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(ContainerRecord))]
 [JsonSerializable(typeof(List<ContainerRecord>))]
+[JsonSerializable(typeof(HealthState))]
 public sealed partial class StateJsonContext : JsonSerializerContext;
 
 /// <summary>
@@ -83,4 +120,5 @@ public sealed partial class StateJsonContext : JsonSerializerContext;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(ContainerRecord))]
 [JsonSerializable(typeof(List<ContainerRecord>))]
+[JsonSerializable(typeof(HealthState))]
 public sealed partial class StateJsonWriteContext : JsonSerializerContext;

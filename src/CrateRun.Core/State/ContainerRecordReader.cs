@@ -67,6 +67,11 @@ public static class ContainerRecordReader
             else if (r.ValueTextEquals("restartCount"u8)) c.RestartCount = Value(ref r).GetInt32();
             else if (r.ValueTextEquals("stopSignal"u8)) c.StopSignal = String(ref r);
             else if (r.ValueTextEquals("stopTimeout"u8)) c.StopTimeout = Nullable(ref r) ? r.GetInt32() : null;
+            else if (r.ValueTextEquals("restartPolicy"u8)) c.RestartPolicy = String(ref r);
+            else if (r.ValueTextEquals("stoppedByUser"u8)) c.StoppedByUser = Value(ref r).GetBoolean();
+            // Docker-face members as well: the generated reader
+            else if (r.ValueTextEquals("healthcheck"u8)) c.Healthcheck = Nullable(ref r) ? JsonSerializer.Deserialize(ref r, StateJsonContext.Default.HealthCheck) : null;
+            else if (r.ValueTextEquals("health"u8)) c.Health = Nullable(ref r) ? JsonSerializer.Deserialize(ref r, StateJsonContext.Default.HealthState) : null;
             // only the Docker face's containers have one: the generated reader, whose set-up cost the OCI commands never pay
             else if (r.ValueTextEquals("network"u8)) c.Network = Nullable(ref r) ? JsonSerializer.Deserialize(ref r, StateJsonContext.Default.NetworkSettings) : null;
             else Skip(ref r);

@@ -20,6 +20,11 @@ public static class ContainerStatus
     public const string Paused = "paused";
     /// <summary>OCI "stopped".</summary>
     public const string Exited = "exited";
+    /// <summary>
+    /// Docker's "restarting": exited, and its monitor waits out the restart policy's back-off
+    /// before it starts it again (OCI "stopped": no process).
+    /// </summary>
+    public const string Restarting = "restarting";
 
     /// <summary>The error text for a signal to a container that has no process to receive it.</summary>
     public const string NotRunning = "container not running";
@@ -44,7 +49,7 @@ public static class ContainerStatus
     /// <summary>The status as runtime.md names it (a paused container keeps runc's "paused").</summary>
     public static string Oci(string status) => status switch
     {
-        Exited => "stopped",
+        Exited or Restarting => "stopped",
         Created or Running or Paused => status,
         _ => Creating,
     };

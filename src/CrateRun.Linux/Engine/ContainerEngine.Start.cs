@@ -44,6 +44,7 @@ public sealed partial class ContainerEngine
         r.MonitorPid = pid;
         r.MonitorStartTime = Processes.StartTime(pid);
         r.KeepOnFailure = true; // a container the user started by name stays when a later start fails
+        r.StoppedByUser = false; // its restart policy applies again
         Store.Save(r);
         return (pid, control);
     }

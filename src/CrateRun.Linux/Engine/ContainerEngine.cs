@@ -115,6 +115,8 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
                 o.NoPivot ? HostMounts.FullProcAndSysfs(rootfs) : null, V1CgroupDirs(CgroupsPathOf(spec, id)),
                 AppArmor: Lsm.AppArmorEnabled, Selinux: Lsm.SelinuxEnabled));
             ProcessPlan.Apply(launch, spec, process, userns);
+            using var init = InitFor(spec); // run --init: PID 1 is craterun's init, which runs the process
+            launch.Init = init;
             launch.CreateContainerHooks.AddRange(spec.Hooks?.CreateContainer ?? []);
             launch.StartContainerHooks.AddRange(spec.Hooks?.StartContainer ?? []);
             Timing.Mark("planned");
@@ -431,6 +433,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     {
         if (r.Status is ContainerStatus.Created or ContainerStatus.Running && !processes.IsAlive(r.Pid, r.PidStartTime))
             return ContainerStatus.Exited;
+        if (RestartingWithoutMonitor(r, processes)) return ContainerStatus.Exited;
         return r.Status;
     }
 
@@ -679,8 +682,10 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             return;
         }
         var status = StatusOf(Store.Load(id));
-        if (!force && ContainerStatus.CanKill(status))
+        if (!force && (ContainerStatus.CanKill(status) || status == ContainerStatus.Restarting))
             throw new CrateRunException($"container {id} is {status}: stop it first or use rm --force");
+        if (CancelRestart(id)) WaitForMonitor(Store.Load(id)); // no restart may race the removal
+        WaitWhileRestartCreates(id);
         Delete(id, force: true);
     }
 
@@ -691,6 +696,8 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     /// </summary>
     public void Stop(string id, int signal, TimeSpan grace)
     {
+        if (CancelRestart(id)) WaitForMonitor(Store.Load(id)); // restarting: its monitor ends instead
+        WaitWhileRestartCreates(id);
         var r = Store.Load(id);
         var status = StatusOf(r);
         if (!ContainerStatus.CanKill(status)) return;

@@ -24,8 +24,17 @@ public static unsafe partial class ContainerMonitor
     public const int ControlFd = 3;
 
     /// <summary>The monitor's main. fd 0 is the container's stdin (with -i), 1 and 2 the CLI's output or /dev/null.</summary>
-    public static int Run(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared = null)
+    public static int Run(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared = null) =>
+        CreateStartAndWait(engine, id, interactive, tty, prepared, out var status) is { } failed ? failed : Finish(engine, id, status);
+
+    /// <summary>
+    /// Creates and starts the container and waits for it: null with its wait status, or the
+    /// exit code of a failed start. A container that outlives the grace period is waited for
+    /// by monitor.c (this call then does not return; the exit phase carries on in <see cref="Exit"/>).
+    /// </summary>
+    private static int? CreateStartAndWait(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared, out int waitStatus)
     {
+        waitStatus = -1;
         var store = engine.Store;
         Timing.Mark("monitor main");
 
@@ -87,6 +96,8 @@ public static unsafe partial class ContainerMonitor
             Fail(engine, id, ExitCodes.RuntimeError, e.Message);
             return ExitCodes.RuntimeError;
         }
+        var health = store.Load(id).Healthcheck; // --health-cmd: "starting" until the first probe (monitor.c runs them)
+        if (health is not null) HealthChecks.Reset(store, id);
         var told = Explain.ExplainClock.Now();
         UnixSockets.Send(ControlFd, $"S {pid}");
         ExplainMonitor(engine, pid, told);
@@ -95,14 +106,17 @@ public static unsafe partial class ContainerMonitor
         var status = pump.RunUntilExit(pid, GraceMs);
         if (status is null)
         {
-            try { HandOverToWaiter(store.Root, id, pid, pump); }
+            // craterun attach: monitor.c listens for it; what an attached client types goes to a -it container's terminal
+            var attachInput = master is not null && interactive ? master.Fd : -1;
+            try { HandOverToWaiter(store.Root, id, pid, pump, health?.IntervalMs ?? 0, attachInput); }
             catch (SyscallException) { } // cannot exec: keep watching from here
             status = pump.RunUntilExit(pid);
         }
         Timing.Mark("exited");
         master?.Dispose();
         foreach (var fd in toClose) fd.Dispose();
-        return Finish(engine, id, status ?? -1);
+        waitStatus = status ?? -1;
+        return null;
     }
 
     /// <summary>How long a monitor watches its container from managed code before it hands over to monitor.c.</summary>
@@ -112,9 +126,10 @@ public static unsafe partial class ContainerMonitor
     public const string WaitArg = "_monitor-wait", ExitArg = "_monitor-exit";
 
     /// <summary>Replaces this process (same pid: the container stays our child) with monitor.c's waiting phase.</summary>
-    private static void HandOverToWaiter(string root, string id, int pid, IoPump pump)
+    private static void HandOverToWaiter(string root, string id, int pid, IoPump pump, long healthIntervalMs, int attachInput)
     {
-        string[] argv = ["craterun", WaitArg, root, id, pid.ToString(), .. pump.HandOver()];
+        string[] argv = ["craterun", WaitArg, root, id, pid.ToString(), .. pump.HandOver(), $"a:{attachInput}",
+            .. healthIntervalMs > 0 ? new[] { $"h:{healthIntervalMs}" } : []];
         // what this managed phase peaked at, for bench/run-vs-runc.sh (an exec starts a new VmHWM)
         string[] env = [.. Environ().Where(e => !e.StartsWith(CreatePeakVariable + "=", StringComparison.Ordinal)), $"{CreatePeakVariable}={PeakKiB()}"];
         using var arena = new Process.NativeArenaHandle();
@@ -144,14 +159,30 @@ public static unsafe partial class ContainerMonitor
         return Finish(engine, id, int.TryParse(waitStatus, out var s) ? s : -1);
     }
 
-    /// <summary>Records the exit (code, time, OOM kill), removes the cgroup (and everything, with --rm), tells the CLI.</summary>
+    /// <summary>
+    /// After each exit: records it and tells the CLI; then, as the restart policy decides, waits
+    /// and runs the container again (a loop here while its runs are short, else through monitor.c and <see cref="Exit"/>).
+    /// </summary>
     private static int Finish(ContainerEngine engine, string id, int waitStatus)
     {
-        var code = Process.Processes.ExitCode(waitStatus);
+        while (true)
+        {
+            var result = RecordExitAndTell(engine, id, waitStatus, out var record, out var code);
+            if (record is null || !WaitToRestart(engine, record, code)) return result;
+            if (CreateStartAndWait(engine, id, interactive: false, record.Tty, null, out waitStatus) is { } failed) return failed;
+        }
+    }
+
+    /// <summary>Records the exit (code, time, OOM kill), removes the cgroup (and everything, with --rm), tells the CLI.</summary>
+    private static int RecordExitAndTell(ContainerEngine engine, string id, int waitStatus, out Core.State.ContainerRecord? record, out int code)
+    {
+        code = Process.Processes.ExitCode(waitStatus);
+        record = null;
         var result = 0;
         try
         {
-            engine.CompleteRun(id, code);
+            record = engine.CompleteRun(id, code);
+            if (record.AutoRemove) record = null; // removed with its state: nothing to restart
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CrateRunException)
         {

@@ -101,6 +101,10 @@ internal static partial class Interop
             public uint MonotonicNanosecs, BoottimeNanosecs;
             public int Pad3;
             public long MonotonicSecs, BoottimeSecs;
+            // init: run --init, the sealed memfd of init.c to exec instead of argv; -1 = off
+            public int InitFd;
+            public int Pad4;
+            public byte** InitArgv;
         }
 
         // explain: struct crt_trace_rec / struct crt_trace and enum crt_trace_what (launch.h)

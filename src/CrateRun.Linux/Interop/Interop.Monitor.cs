@@ -9,5 +9,9 @@ internal static partial class Interop
     {
         [LibraryImport("craterun_native", EntryPoint = "crt_spawn_monitor", SetLastError = true)]
         public static partial int crt_spawn_monitor(int* pid, int* fd);
+
+        /// <summary>Native/initimage.c: run --init's init (init.c) as a sealed memfd; -1 with errno.</summary>
+        [LibraryImport("craterun_native", EntryPoint = "crt_init_memfd", SetLastError = true)]
+        public static partial int crt_init_memfd();
     }
 }

@@ -1516,7 +1516,10 @@ static _Noreturn void container_main(const struct crt_plan *plan)
     lock_down(plan);
 
     TRACE(CRT_T_EXECVE, -1, 0); /* left open: after a successful execve there is nobody to close it */
-    execve(exe, (char *const *)plan->argv, (char *const *)plan->envp);
+    if (plan->init_fd >= 0) /* run --init: PID 1 is the init, which runs argv (it looks it up as we did) */
+        syscall(SYS_execveat, plan->init_fd, "", (char *const *)plan->init_argv, (char *const *)plan->envp, AT_EMPTY_PATH);
+    else
+        execve(exe, (char *const *)plan->argv, (char *const *)plan->envp);
     int err = errno;
     if (trace)
         trace_fail(CRT_CALL_EXEC_LOOKUP, err);
@@ -1679,7 +1682,7 @@ int crt_userns_holder(void)
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
 _Static_assert(sizeof(struct crt_step) == 112, "crt_step layout changed: update Interop.Launch.cs");
-_Static_assert(sizeof(struct crt_plan) == 432, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 448, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_trace_rec) == 48, "crt_trace_rec layout changed: update Interop.Launch.cs"); /* explain */

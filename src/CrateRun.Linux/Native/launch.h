@@ -168,6 +168,11 @@ struct crt_plan {
     uint32_t monotonic_nsecs, boottime_nsecs;
     int32_t pad3;
     int64_t monotonic_secs, boottime_secs;
+    /* init (run --init): the process execs init_fd (a sealed memfd of init.c, AT_EMPTY_PATH)
+       with init_argv ("craterun-init", "--", argv...) instead of argv; -1 = off */
+    int32_t init_fd;
+    int32_t pad4;
+    const char *const *init_argv;
 };
 
 /* Messages on sync_fd (SOCK_SEQPACKET: one struct per message). */

@@ -16,6 +16,13 @@
  *     ROUTE  o:SRC:LOG:TIMES:SINK   container output: SRC -> LOG (+ a "offset unix-ns" line
  *                                   in TIMES per chunk, as LogFile.cs writes) and SINK
  *            i:SRC:SINK             input for the container (SRC -> SINK), while it lives
+ *            a:INPUT                `craterun attach`: listen on ROOT/ID/attach.sock; each
+ *                                   client gets the output as frames (1 byte stream 1|2, 4
+ *                                   bytes big-endian length, the bytes), and what it sends goes
+ *                                   to INPUT (the pty master of a -it container; -1: dropped)
+ *            h:INTERVAL-MS          a health check (--health-cmd): every INTERVAL-MS after the
+ *                                   last probe ended, run `craterun _monitor-health ROOT ID`
+ *                                   (HealthChecks.cs), one at a time, while the container lives
  *     fds are numbers inherited across the exec; -1 for none. fd 3 is the CLI's control socket.
  *   then: /proc/self/exe _monitor-exit ROOT ID WAIT-STATUS
  *
@@ -34,6 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +56,7 @@ int crt_spawn_monitor(int *pid_out, int *fd_out);
 
 struct route {
     int input;       /* 1: stdin -> container, read only while it lives */
+    int stream;      /* output: 1 stdout, 2 stderr (the order the routes come in) */
     int src, log, times, sink;
     long long offset; /* size of LOG: where the next chunk starts */
     int open;
@@ -71,6 +82,22 @@ static int write_all(int fd, const char *p, size_t n)
             return -1;
         p += w;
         n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The rest of a frame a short sendmsg left unsent (DONE bytes of head+data went). */
+static int write_all_nosig(int fd, const unsigned char *head, const char *data, size_t n, size_t done)
+{
+    while (done < 5 + n) {
+        const char *p = done < 5 ? (const char *)head + done : data + (done - 5);
+        size_t left = done < 5 ? 5 - done : n - (done - 5);
+        ssize_t w = send(fd, p, left, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        done += (size_t)w;
     }
     return 0;
 }
@@ -107,6 +134,93 @@ static void log_stopped(struct route *r, int err)
     (void)write_all(2, line, (size_t)len);
 }
 
+/* `craterun attach`: the clients connected to ROOT/ID/attach.sock (a:INPUT). */
+#define MAX_CLIENTS 8
+static int attach_input = -2;   /* -2: no attach socket; -1: no input; else the pty master */
+static int attach_listen = -1;
+static int clients[MAX_CLIENTS];
+static int n_clients;
+static char attach_path[4096];
+
+static void open_attach_socket(void)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    int len = snprintf(attach_path, sizeof attach_path, "%s/%s/attach.sock", state_root, container_id);
+    if (len < 0 || (size_t)len >= sizeof addr.sun_path)
+        return; /* too long for a socket address: no attach (craterun attach says so) */
+    memcpy(addr.sun_path, attach_path, (size_t)len + 1);
+    unlink(attach_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chmod(attach_path, 0600) < 0 || listen(fd, MAX_CLIENTS) < 0) {
+        close(fd);
+        unlink(attach_path);
+        return;
+    }
+    attach_listen = fd;
+}
+
+static void drop_client(int i)
+{
+    close(clients[i]);
+    clients[i] = clients[--n_clients];
+}
+
+static void accept_client(void)
+{
+    int fd = accept4(attach_listen, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (n_clients == MAX_CLIENTS) {
+        close(fd);
+        return;
+    }
+    /* a client that stops reading is dropped after a second rather than stalling the container */
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    clients[n_clients++] = fd;
+}
+
+static void send_to_clients(int stream, const char *data, size_t n)
+{
+    unsigned char head[5] = {(unsigned char)stream, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
+    for (int i = n_clients - 1; i >= 0; i--) {
+        struct iovec iov[2] = {{head, sizeof head}, {(void *)data, n}};
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+        ssize_t w = sendmsg(clients[i], &msg, MSG_NOSIGNAL);
+        if (w == (ssize_t)(sizeof head + n))
+            continue;
+        if (w < 0 || write_all_nosig(clients[i], head, data, n, (size_t)w) < 0)
+            drop_client(i);
+    }
+}
+
+/* What a client typed: to the container's terminal (a -it container), else dropped. */
+static void client_input(int i)
+{
+    ssize_t n = read(clients[i], buffer, sizeof buffer);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        drop_client(i);
+        return;
+    }
+    if (attach_input >= 0)
+        (void)write_all(attach_input, buffer, (size_t)n);
+}
+
+static void close_attach(void)
+{
+    while (n_clients > 0)
+        drop_client(n_clients - 1);
+    if (attach_listen >= 0) {
+        close(attach_listen);
+        unlink(attach_path);
+        attach_listen = -1;
+    }
+}
+
 static void pump(struct route *r)
 {
     ssize_t n = read(r->src, buffer, sizeof buffer);
@@ -131,6 +245,8 @@ static void pump(struct route *r)
     }
     if (r->sink >= 0 && write_all(r->sink, buffer, (size_t)n) < 0)
         r->sink = -1;
+    if (!r->input && n_clients > 0)
+        send_to_clients(r->stream, buffer, (size_t)n);
 }
 
 static int parse_int(const char *s, int *out)
@@ -181,6 +297,49 @@ static int parse_route(const char *s, struct route *r)
     return 0;
 }
 
+/* The health check's probes (h:INTERVAL-MS): each a `craterun _monitor-health ROOT ID` of
+ * its own, which execs the command in the container and records the result. */
+static long long health_interval_ns;   /* 0: no health check */
+static long long health_next_ns;       /* CLOCK_MONOTONIC time of the next probe */
+static int health_pid = -1, health_pidfd = -1;
+
+static void start_probe(void)
+{
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0)
+        return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    for (int fd = 0; fd < 3; fd++)
+        posix_spawn_file_actions_adddup2(&fa, devnull, fd);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* not the CLI's socket, not the container's pipes */
+    char *args[] = {"craterun", "_monitor-health", (char *)state_root, (char *)container_id, NULL};
+    pid_t pid;
+    if (posix_spawn(&pid, "/proc/self/exe", &fa, NULL, args, environ) == 0) {
+        health_pid = pid;
+        health_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(devnull);
+    if (health_pid < 0 || health_pidfd < 0) /* could not start one: try again next interval */
+        health_next_ns = now_ns(CLOCK_MONOTONIC) + health_interval_ns;
+}
+
+/* The probe ended (or must: the container did): reaped, the next one an interval from now. */
+static void end_probe(int kill_it)
+{
+    if (health_pid < 0)
+        return;
+    if (kill_it)
+        kill(health_pid, SIGKILL);
+    while (waitpid(health_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (health_pidfd >= 0)
+        close(health_pidfd);
+    health_pid = health_pidfd = -1;
+    health_next_ns = now_ns(CLOCK_MONOTONIC) + health_interval_ns;
+}
+
 /* Pumps until the container exits and its output is drained (or a second passed since the
  * exit: a process that escaped the pid namespace may hold the output open); returns the
  * wait status, -1 if it could not be had. */
@@ -191,13 +350,34 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
     long long deadline = 0;
     /* without a pidfd the exit cannot be polled for: keep pumping (a container that fills its
      * pipe must not block on us while we block on it) and ask waitpid(WNOHANG) every 50 ms */
-    struct pollfd fds[MAX_ROUTES + 1];
-    struct route *index[MAX_ROUTES + 1];
+    struct pollfd fds[MAX_ROUTES + 3 + MAX_CLIENTS];
+    struct route *index[MAX_ROUTES + 3 + MAX_CLIENTS];
+    static struct route health_mark, listen_mark, client_mark[MAX_CLIENTS]; /* index entries that are not routes */
     for (;;) {
         int n = 0;
         if (!exited) {
             fds[n] = (struct pollfd){.fd = pidfd, .events = POLLIN};
             index[n++] = NULL;
+        }
+        if (!exited && attach_listen >= 0) {
+            fds[n] = (struct pollfd){.fd = attach_listen, .events = POLLIN};
+            index[n++] = &listen_mark;
+            for (int c = 0; c < n_clients; c++) {
+                fds[n] = (struct pollfd){.fd = clients[c], .events = POLLIN};
+                index[n++] = &client_mark[c];
+            }
+        }
+        int health_wait = -1; /* ms until the next probe is due */
+        if (!exited && health_interval_ns > 0) {
+            if (health_pid < 0 && now_ns(CLOCK_MONOTONIC) >= health_next_ns)
+                start_probe();
+            if (health_pidfd >= 0) {
+                fds[n] = (struct pollfd){.fd = health_pidfd, .events = POLLIN};
+                index[n++] = &health_mark;
+            } else {
+                long long left = (health_next_ns - now_ns(CLOCK_MONOTONIC)) / 1000000 + 1;
+                health_wait = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+            }
         }
         for (int i = 0; i < n_routes; i++) {
             if (!routes[i].open || (exited && routes[i].input))
@@ -217,7 +397,10 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
         }
         if (exited && (n == 0 || now_ns(CLOCK_MONOTONIC) > deadline))
             break;
-        if (poll(fds, (nfds_t)n, exited || pidfd < 0 ? 50 : -1) < 0) {
+        int timeout = exited || pidfd < 0 ? 50 : health_wait;
+        if (health_wait >= 0 && timeout > health_wait)
+            timeout = health_wait;
+        if (poll(fds, (nfds_t)n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             break;
@@ -225,6 +408,19 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
         for (int i = 0; i < n; i++) {
             if (fds[i].revents == 0)
                 continue;
+            if (index[i] == &health_mark) {
+                end_probe(0);
+                continue;
+            }
+            if (index[i] == &listen_mark) {
+                accept_client();
+                continue;
+            }
+            if (index[i] >= client_mark && index[i] < client_mark + MAX_CLIENTS) {
+                /* clients only leave the table from the end or by swapping: handle one per poll round */
+                client_input((int)(index[i] - client_mark));
+                break;
+            }
             if (index[i] == NULL) {
                 while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                     ;
@@ -237,6 +433,8 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
     }
     if (pidfd >= 0)
         close(pidfd);
+    end_probe(1); /* a probe of a container that is gone has nothing to find */
+    close_attach(); /* attached clients see the end; they read the exit code from the state */
     return status;
 }
 
@@ -250,10 +448,26 @@ static int monitor_wait(int argc, char **argv, char **envp)
     signal(SIGPIPE, SIG_IGN);
 
     struct route routes[MAX_ROUTES];
-    int pid, n_routes = argc - 5;
-    int ok = argc >= 5 && n_routes <= MAX_ROUTES && parse_int(argv[4], &pid) == 0 && pid > 0;
-    for (int i = 0; ok && i < n_routes; i++)
-        ok = parse_route(argv[5 + i], &routes[i]) == 0;
+    int pid, n_routes = 0, n_outputs = 0;
+    int ok = argc >= 5 && argc - 5 <= MAX_ROUTES + 1 && parse_int(argv[4], &pid) == 0 && pid > 0;
+    for (int i = 5; ok && i < argc; i++) {
+        if (argv[i][0] == 'a' && argv[i][1] == ':') { /* a:INPUT */
+            ok = parse_int(argv[i] + 2, &attach_input) == 0;
+            continue;
+        }
+        if (argv[i][0] == 'h' && argv[i][1] == ':') { /* h:INTERVAL-MS */
+            char *end;
+            long long ms = strtoll(argv[i] + 2, &end, 10);
+            ok = *end == 0 && ms > 0;
+            health_interval_ns = ms * 1000000LL;
+            health_next_ns = now_ns(CLOCK_MONOTONIC) + health_interval_ns;
+            continue;
+        }
+        ok = n_routes < MAX_ROUTES && parse_route(argv[i], &routes[n_routes]) == 0;
+        if (ok && !routes[n_routes].input)
+            routes[n_routes].stream = ++n_outputs; /* stdout first, then stderr (IoPump.HandOver) */
+        n_routes++;
+    }
     if (!ok || kill(pid, 0) < 0) {
         static const char usage[] = "craterun: _monitor-wait is started by a container's monitor: ROOT ID PID ROUTE...\n";
         (void)write(2, usage, sizeof usage - 1);
@@ -262,6 +476,8 @@ static int monitor_wait(int argc, char **argv, char **envp)
 
     state_root = argv[2];
     container_id = argv[3];
+    if (attach_input != -2)
+        open_attach_socket();
     int status = wait_and_pump(pid, routes, n_routes);
     for (int i = 0; i < n_routes; i++) {
         close(routes[i].src);

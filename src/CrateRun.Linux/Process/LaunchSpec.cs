@@ -86,6 +86,8 @@ public sealed class LaunchSpec
     public bool TwoStage => Joins.Count > 0 || (CloneFlags & global::CrateRun.Linux.Process.CloneFlags.NewTime) != 0;
     /// <summary>explain: the buffer the C stage records its steps in; null = off.</summary>
     public Explain.LaunchTrace? Trace { get; set; }
+    /// <summary>run --init: the init to exec as PID 1 (a sealed memfd, Native/init.c), which runs <see cref="Argv"/>; null = none.</summary>
+    public SafeFd? Init { get; set; }
 }
 
 /// <summary>The C stage reported a failure: which step, which call, which errno.</summary>

@@ -9,6 +9,9 @@ namespace CrateRun.Linux.Process;
 /// </summary>
 public static unsafe class Launcher
 {
+    /// <summary>argv[0] of run --init's init (Native/init.c).</summary>
+    public const string InitName = "craterun-init";
+
     /// <summary>Hooks the caller runs at the two moments the child waits for.</summary>
     public sealed record Callbacks
     {
@@ -339,6 +342,8 @@ public static unsafe class Launcher
         plan->Argv = a.StrArray(s.Argv);
         plan->Envp = a.StrArray(s.Envp);
         plan->Trace = s.Trace is null ? null : s.Trace.Header; // explain
+        plan->InitFd = s.Init?.Fd ?? -1; // init
+        plan->InitArgv = s.Init is null ? null : a.StrArray([InitName, "--", .. s.Argv]);
         return plan;
     }
 }

@@ -30,7 +30,7 @@ public class LaunchInteropTests
     [Fact]
     public unsafe void Struct_sizes_match_the_c_side()
     {
-        Assert.Equal(432, sizeof(Launch.Plan));
+        Assert.Equal(448, sizeof(Launch.Plan));
         Assert.Equal(32, sizeof(Launch.Hook));
         Assert.Equal(112, sizeof(Launch.Step));
         Assert.Equal(24, sizeof(Launch.Msg));

@@ -30,6 +30,13 @@ public sealed class ContainerRecordReaderTests
         },
         LogsStopped = "disk full", Face = "oci",
         Labels = new() { ["tier"] = "web" }, KeepOnFailure = true, RestartCount = 2, StopSignal = "SIGUSR1", StopTimeout = 3,
+        RestartPolicy = "on-failure:3", StoppedByUser = true,
+        Healthcheck = new HealthCheck { Test = ["CMD-SHELL", "true"], IntervalMs = 1000, TimeoutMs = 2000, Retries = 3, StartPeriodMs = 500 },
+        Health = new HealthState
+        {
+            Status = "healthy", FailingStreak = 1,
+            Log = [new HealthProbe { Start = DateTimeOffset.UnixEpoch, End = DateTimeOffset.UnixEpoch.AddSeconds(1), ExitCode = 1, Output = "no" }],
+        },
         Network = new Core.Network.NetworkSettings
         {
             Mode = "cni", Networks = ["bridge"], JoinedContainer = "other", Ports = [new Core.Network.PortMapping { HostPort = 8080, ContainerPort = 80, HostIp = "127.0.0.1" }],

@@ -63,6 +63,7 @@ public sealed class ContainerStatusTests
     [InlineData(Running, "running")]
     [InlineData(Paused, "paused")]
     [InlineData(Exited, "stopped")]
+    [InlineData(ContainerStatus.Restarting, "stopped")] // no process while the monitor waits to restart it
     public void Oci_names_are_runtime_md_and_runc_paused(string status, string oci) => Assert.Equal(oci, ContainerStatus.Oci(status));
 
     [Fact]
