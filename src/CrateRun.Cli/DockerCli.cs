@@ -59,6 +59,7 @@ public static class DockerCli
         root.Subcommands.Add(PullCommands.Logout());
         root.Subcommands.Add(SaveCommand.Create());
         root.Subcommands.Add(NetworkCommands.Network());
+        root.Subcommands.Add(NetworkCommands.Port());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");
@@ -176,12 +177,12 @@ public static class DockerCli
         var label = new Option<string[]>("--label", "-l") { Description = "Set a label on the container: KEY[=VALUE]" };
         var labelFile = new Option<string[]>("--label-file") { Description = "Read labels from a file (KEY[=VALUE] lines)" };
         var command = new Argument<string[]>("command") { Description = "IMAGE [CMD...], or CMD after -- with --rootfs", Arity = ArgumentArity.ZeroOrMore };
-        var (network, publish, dns, addHost) = NetworkCommands.RunOptions();
+        var (network, publish, publishAll, dns, addHost) = NetworkCommands.RunOptions();
         var cmd = new Command(verb, verb == "create" ? "Create a new container (start it with craterun start)" : "Create and run a container")
         {
             rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
             cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull,
-            envFile, label, labelFile, mount, command, network, publish, dns, addHost,
+            envFile, label, labelFile, mount, command, network, publish, publishAll, dns, addHost,
         };
         var explain = ExplainCli.Make();
         ExplainCli.AddTo(cmd, explain);
@@ -219,7 +220,7 @@ public static class DockerCli
                 throw new UsageException("the input device is not a TTY (-it needs a terminal on stdin; use -i alone for piped input)");
             var (nnp, unconfined, profilePath) = SpecBuilder.ParseSecurityOpts(p.GetValue(securityOpt) ?? []);
             var maps = SpecBuilder.ParseUserns(p.GetValue(userns), Environment.IsPrivilegedProcess, Linux.Process.UserNamespaces.Uid, Linux.Process.UserNamespaces.Gid);
-            var (networkSettings, joinNetns) = NetworkCommands.ForRun(engine, p.GetValue(network), p.GetValue(publish), p.GetValue(dns), p.GetValue(addHost));
+            var (networkSettings, joinNetns) = NetworkCommands.ForRun(engine, p.GetValue(network), p.GetValue(publish), p.GetValue(dns), p.GetValue(addHost), p.GetValue(publishAll), image?.ExposedPorts);
             var options = new RunOptions
             {
                 Network = networkSettings,
