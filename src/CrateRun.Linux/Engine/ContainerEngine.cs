@@ -153,6 +153,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
                 SeccompListener = (pid, listener) => SendSeccompListener(spec, id, r.Bundle, Core.Oci.OciStatus.Creating, pid, pid, listener),
                 RunHooks = pid =>
                 {
+                    AwaitNetworks(); // hooks see the container's network
                     var state = new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Creating, Pid = pid, Bundle = r.Bundle, Annotations = spec.Annotations };
                     Hooks.Run(spec.Hooks?.Prestart, "prestart", state);
                     Hooks.Run(spec.Hooks?.CreateRuntime, "createRuntime", state);
@@ -167,6 +168,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             launch.Trace = trace = StartTrace(Store.PathOf(id, Explain.LaunchTrace.FileName));
             traced = new Explain.TraceContext(launch, spec, rootfs);
             r.Pid = Launcher.Launch(launch, callbacks);
+            AwaitNetworks(); // the ADD that ran alongside the child's setup is done before the container counts as created
             ShowTrace(trace, traced);
             r.PidStartTime = Processes.StartTime(r.Pid);
             Timing.Mark("launched (ready)");
@@ -187,6 +189,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
         catch
         {
             if (trace is not null) ShowTrace(trace, traced!, failed: true); // the step that failed, with errno and hint
+            AwaitNetworksQuietly();
             if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
             ownPrepared?.Dispose(); // removes the cgroup it made, unless kept
             if (removeCgroupOnFailure) TryRemoveCreated(cgroup!);
