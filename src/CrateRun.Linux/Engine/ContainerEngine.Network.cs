@@ -25,7 +25,8 @@ public sealed partial class ContainerEngine
     private void AttachNetworks(ContainerRecord r, int pid)
     {
         if (r.Network?.Mode != "cni") return;
-        _attaching = Task.Run(() => Networking.Attach(r, pid));
+        var networking = Networking;
+        _attaching = Task.Run(() => networking.Attach(r, pid));
     }
 
     /// <summary>Waits for the ADD begun by <see cref="AttachNetworks"/>; its failure is thrown here.</summary>
