@@ -134,10 +134,12 @@ for phase in quiet busy; do
         awk -v ph="$phase" -v w="$what" -v cb="$(col $k "$phase-c-bridge")" -v cn="$(col $k "$phase-c-none")" \
             -v pb="$(col $k "$phase-p-bridge")" -v pn="$(col $k "$phase-p-none")" 'BEGIN {
             printf "%-5s %-4s craterun: bridge %6.1f none %6.1f -> network %6.1f ms | podman: bridge %6.1f none %6.1f -> network %6.1f ms | ratio %.2fx\n",
-                ph, w, cb, cn, cb - cn, pb, pn, pb - pn, (pb - pn) > 0 ? (cb - cn) / (pb - pn) : 0
+                ph, w, cb, cn, cb - cn, pb, pn, pb - pn, ((pb - pn) > 0 ? (cb - cn) / (pb - pn) : 0)
         }'
     done
 done
 read -r fw fc <<<"$floor_full"
 read -r ow oc <<<"$floor_ours"
 echo "floor, plugins exec'd directly (quiet): full list (4 ADD + 4 DEL, podman's) wall $fw ms CPU $fc ms; craterun's list without ports (bridge, firewall: 2 ADD + 2 DEL) wall $ow ms CPU $oc ms"
+# BENCH_SAMPLES=DIR keeps every sample ("wall_us cpu_us" per line, one file per phase, tool and network)
+[[ -z ${BENCH_SAMPLES:-} ]] || cp "$WORK"/quiet-* "$WORK"/busy-* "$BENCH_SAMPLES"/
