@@ -7,69 +7,96 @@
 #
 # Each round, alternating: craterun run --rm with the bridge / with --network none, podman run
 # --rm with its bridge network / with --network none (podman --rootfs, runc). The network's cost
-# is median(bridge) - median(none) per tool; the ratio is craterun's cost over podman's.
-# The floor: the same ADD and DEL chains exec'd directly (python3 timing only the plugin
-# execs, a fresh namespace each round): what any CNI caller pays.
+# is median(bridge) - median(none) per tool, for wall time and for CPU time (user+sys of the whole
+# process tree: cpuacct.usage of a v1 cpuacct cgroup this script enters, bench/lib.sh, charged
+# until every process of the run has exited); the ratio is craterun's cost over podman's.
+# Two phases: quiet, then with both cores busy (one busy loop per CPU, outside the accounting).
+# The floor: the plugin chains exec'd directly (python3 timing only the plugin execs, wall and
+# CPU of the plugins and what they exec, a fresh namespace each round): the full list (what
+# podman runs) and the list craterun runs for a container without ports (bridge, firewall:
+# portmap and tuning have nothing to do then, CniProtocol.PluginsToRun). What any CNI caller pays.
 set -euo pipefail
-N=${1:-20}
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-B=${CRATERUN_BIN:-$REPO/out/craterun}
-IN=$REPO/tests/fixtures/in-netns.sh
-W=$(mktemp -d /tmp/craterun-bench-net.XXXXXX)
+source "$(dirname "$0")/lib.sh"
+export CRATERUN_NETWORK= # the product's default (bridge), inside the namespace made here
+need_root_tools
+parse_n "${1:-}" 20
+make_workdir net
+B=$CRATERUN
+IN=$REPO_DIR/tests/fixtures/in-netns.sh
 NS=crnet-bench-$$
 cleanup() {
     ip netns del "$NS" 2>/dev/null || true
-    rm -rf --one-file-system "$W"
+    remove_work_and_exit $?
 }
-trap cleanup EXIT
+install_cleanup_traps
+snapshot_binaries "$WORK"
+B=$CRATERUN
 ip netns add "$NS"
 "$IN" "$NS" ip link set lo up
-"$REPO/tests/fixtures/make-rootfs.sh" "$W/rootfs" >/dev/null
+"$REPO_DIR/tests/fixtures/make-rootfs.sh" "$WORK/rootfs" >/dev/null
 
-mkdir -p "$W/cni" "$W/p"
-cat > "$W/cni/bench.conflist" <<JSON
+mkdir -p "$WORK/cni" "$WORK/p"
+cat > "$WORK/cni/bench.conflist" <<JSON
 { "cniVersion": "1.0.0", "name": "bench", "plugins": [
   { "type": "bridge", "bridge": "cni-bench0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-    "ipam": { "type": "host-local", "dataDir": "$W/p/ipam", "routes": [{ "dst": "0.0.0.0/0" }],
+    "ipam": { "type": "host-local", "dataDir": "$WORK/p/ipam", "routes": [{ "dst": "0.0.0.0/0" }],
               "ranges": [[{ "subnet": "10.213.0.0/16", "gateway": "10.213.0.1" }]] } },
   { "type": "portmap", "capabilities": { "portMappings": true } },
   { "type": "firewall" },
   { "type": "tuning" } ] }
 JSON
-cat > "$W/containers.conf" <<CONF
+cat > "$WORK/containers.conf" <<CONF
 [containers]
 default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=32768:32768"]
 [network]
 network_backend = "cni"
 cni_plugin_dirs = ["/usr/lib/cni"]
-network_config_dir = "$W/cni"
+network_config_dir = "$WORK/cni"
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 CONF
-export CONTAINERS_CONF=$W/containers.conf
-P=(podman --root "$W/p/root" --runroot "$W/p/run" --tmpdir "$W/p/tmp" --storage-driver=overlay --runtime "$(command -v runc)")
-PR=(--cgroups=no-conmon --cgroup-parent=. --rootfs "$W/rootfs" /bin/true)
-C=("$B" --root "$W/c")
+export CONTAINERS_CONF=$WORK/containers.conf
+P=(podman --root "$WORK/p/root" --runroot "$WORK/p/run" --tmpdir "$WORK/p/tmp" --storage-driver=overlay --runtime "$(command -v runc)")
+PR=(--cgroups=no-conmon --cgroup-parent=. --rootfs "$WORK/rootfs" /bin/true)
+C=("$B" --root "$WORK/c")
 
-ms() { local t0 t1; t0=$(date +%s%N); "$IN" "$NS" "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000 )); }
-median() { sort -n | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f", m / 1000}'; }
-
+cpu_acct_enter
+export SETTLE=1 # CPU charged until the monitor (conmon) of each run has exited
+one() { # FILE CMD...: one timed run in the namespace, "wall_us cpu_us" appended to FILE
+    local file=$1; shift
+    timed "$IN" "$NS" "$@"
+    echo "$LAST_US ${LAST_CPU_US:-0}" >> "$WORK/$file"
+}
+rounds() { # PHASE
+    local i
+    for ((i = 0; i < N; i++)); do
+        one "$1-c-bridge" "${C[@]}" run --rm --rootfs "$WORK/rootfs" -- /bin/true
+        one "$1-c-none" "${C[@]}" run --rm --network none --rootfs "$WORK/rootfs" -- /bin/true
+        one "$1-p-bridge" "${P[@]}" run --rm --network bench "${PR[@]}"
+        one "$1-p-none" "${P[@]}" run --rm --network none "${PR[@]}"
+    done
+}
 # warm-up: the default network's conflist is written, podman's storage made, caches filled
-ms "${C[@]}" run --rm --rootfs "$W/rootfs" -- /bin/true >/dev/null
-ms "${P[@]}" run --rm --network bench "${PR[@]}" >/dev/null
-for _ in $(seq "$N"); do
-    ms "${C[@]}" run --rm --rootfs "$W/rootfs" -- /bin/true >> "$W/c-bridge"
-    ms "${C[@]}" run --rm --network none --rootfs "$W/rootfs" -- /bin/true >> "$W/c-none"
-    ms "${P[@]}" run --rm --network bench "${PR[@]}" >> "$W/p-bridge"
-    ms "${P[@]}" run --rm --network none "${PR[@]}" >> "$W/p-none"
+for _ in 1 2; do
+    one warm "${C[@]}" run --rm --rootfs "$WORK/rootfs" -- /bin/true
+    one warm "${P[@]}" run --rm --network bench "${PR[@]}"
 done
+rounds quiet
+start_hogs "$(nproc)"
+rounds busy
+stop_hogs
 
-# the floor: ADD then DEL of the same list, exec'd directly, timing the execs only
-cat > "$W/floor.py" <<'PY'
-import json, os, subprocess, sys, time
+# the floor: ADD then DEL of a list, exec'd directly, timing the execs only (wall, and CPU of the
+# plugins and their children: RUSAGE_CHILDREN, every plugin waits for what it execs)
+cat > "$WORK/floor.py" <<'PY'
+import json, os, resource, subprocess, sys, time
 conf, n = json.load(open(sys.argv[1])), int(sys.argv[2])
-times = []
+if len(sys.argv) > 3: conf["plugins"] = [p for p in conf["plugins"] if p["type"] in sys.argv[3].split(",")]
+walls, cpus = [], []
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 for i in range(n):
     holder = subprocess.Popen(["unshare", "-n", "sleep", "30"])
     time.sleep(0.05)
@@ -77,30 +104,42 @@ for i in range(n):
     def call(cmd, plugin, prev):
         p = dict(plugin, cniVersion=conf["cniVersion"], name=conf["name"])
         if prev is not None: p["prevResult"] = prev
-        env = {"PATH": os.environ["PATH"], "CNI_COMMAND": cmd, "CNI_CONTAINERID": f"floor{i}", "CNI_NETNS": netns,
+        env = {"PATH": os.environ["PATH"], "CNI_COMMAND": cmd, "CNI_CONTAINERID": f"floor{os.getpid()}-{i}", "CNI_NETNS": netns,
                "CNI_IFNAME": "eth0", "CNI_PATH": "/usr/lib/cni"}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu()
         r = subprocess.run(["/usr/lib/cni/" + plugin["type"]], input=json.dumps(p).encode(), env=env, capture_output=True)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, cpu() - c0
         if r.returncode: sys.exit(f"{plugin['type']} {cmd}: {r.stdout} {r.stderr}")
-        return dt, (json.loads(r.stdout) if cmd == "ADD" else prev)
-    total, prev = 0.0, None
+        return dt, dc, (json.loads(r.stdout) if cmd == "ADD" else prev)
+    wall = cput = 0.0
+    prev = None
     for pl in conf["plugins"]:
-        dt, prev = call("ADD", pl, prev); total += dt
+        dt, dc, prev = call("ADD", pl, prev); wall += dt; cput += dc
     for pl in reversed(conf["plugins"]):
-        dt, _ = call("DEL", pl, prev); total += dt
+        dt, dc, _ = call("DEL", pl, prev); wall += dt; cput += dc
     holder.kill(); holder.wait()
-    times.append(total * 1000)
-times.sort()
-print(f"{times[len(times)//2]:.1f}")
+    walls.append(wall * 1000); cpus.append(cput * 1000)
+walls.sort(); cpus.sort()
+print(f"{walls[len(walls)//2]:.1f} {cpus[len(cpus)//2]:.1f}")
 PY
-floor=$("$IN" "$NS" python3 "$W/floor.py" "$W/c/.networks/bridge.conflist" "$N")
+floor_full=$("$IN" "$NS" python3 "$WORK/floor.py" "$WORK/c/.networks/bridge.conflist" "$N")
+floor_ours=$("$IN" "$NS" python3 "$WORK/floor.py" "$WORK/c/.networks/bridge.conflist" "$N" bridge,firewall)
 
-cb=$(median < "$W/c-bridge"); cn=$(median < "$W/c-none"); pb=$(median < "$W/p-bridge"); pn=$(median < "$W/p-none")
-awk -v cb="$cb" -v cn="$cn" -v pb="$pb" -v pn="$pn" -v fl="$floor" -v n="$N" 'BEGIN {
-    printf "N=%d rounds, alternating, medians (ms of wall time per run --rm /bin/true)\n", n
-    printf "craterun: bridge %.1f, none %.1f -> network %.1f ms\n", cb, cn, cb - cn
-    printf "podman:   bridge %.1f, none %.1f -> network %.1f ms\n", pb, pn, pb - pn
-    printf "ratio craterun/podman (network setup+teardown): %.2fx\n", (cb - cn) / (pb - pn)
-    printf "plugins exec'\''d directly (4 ADD + 4 DEL, the floor): %.1f ms = %.0f%% of craterun'\''s network cost\n", fl, 100 * fl / (cb - cn)
-}'
+col() { cut -d' ' -f"$1" "$WORK/$2" | sort -n | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f", m / 1000}'; }
+print_header "network setup+teardown per container: craterun vs podman (CNI), N=$N"
+[[ -n $CPU_ACCT ]] || echo "CPU: n/a ($CPU_ACCT_WHY)"
+for phase in quiet busy; do
+    for k in 1 2; do
+        what=$([[ $k == 1 ]] && echo wall || echo CPU)
+        awk -v ph="$phase" -v w="$what" -v cb="$(col $k "$phase-c-bridge")" -v cn="$(col $k "$phase-c-none")" \
+            -v pb="$(col $k "$phase-p-bridge")" -v pn="$(col $k "$phase-p-none")" 'BEGIN {
+            printf "%-5s %-4s craterun: bridge %6.1f none %6.1f -> network %6.1f ms | podman: bridge %6.1f none %6.1f -> network %6.1f ms | ratio %.2fx\n",
+                ph, w, cb, cn, cb - cn, pb, pn, pb - pn, ((pb - pn) > 0 ? (cb - cn) / (pb - pn) : 0)
+        }'
+    done
+done
+read -r fw fc <<<"$floor_full"
+read -r ow oc <<<"$floor_ours"
+echo "floor, plugins exec'd directly (quiet): full list (4 ADD + 4 DEL, podman's) wall $fw ms CPU $fc ms; craterun's list without ports (bridge, firewall: 2 ADD + 2 DEL) wall $ow ms CPU $oc ms"
+# BENCH_SAMPLES=DIR keeps every sample ("wall_us cpu_us" per line, one file per phase, tool and network)
+[[ -z ${BENCH_SAMPLES:-} ]] || cp "$WORK"/quiet-* "$WORK"/busy-* "$BENCH_SAMPLES"/

@@ -61,6 +61,7 @@ public static class DockerCli
         root.Subcommands.Add(PullCommands.Logout());
         root.Subcommands.Add(SaveCommand.Create());
         root.Subcommands.Add(NetworkCommands.Network());
+        root.Subcommands.Add(NetworkCommands.Port());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");
@@ -180,12 +181,12 @@ public static class DockerCli
         var labelFile = new Option<string[]>("--label-file") { Description = "Read labels from a file (KEY[=VALUE] lines)" };
         var restart = new Option<string?>("--restart") { Description = "Restart policy when the container exits: no, on-failure[:MAX-RETRIES], always, unless-stopped" };
         var command = new Argument<string[]>("command") { Description = "IMAGE [CMD...], or CMD after -- with --rootfs", Arity = ArgumentArity.ZeroOrMore };
-        var (network, publish, dns, addHost) = NetworkCommands.RunOptions();
+        var (network, publish, publishAll, dns, addHost) = NetworkCommands.RunOptions();
         var cmd = new Command(verb, verb == "create" ? "Create a new container (start it with craterun start)" : "Create and run a container")
         {
             rootfs, memory, pids, cpu, cpus, hostname, name, env, workdir, volume, detach, rm, interactive, tty, cidfile,
             cgroupParent, capAdd, capDrop, privileged, readOnly, tmpfs, user, userns, device, securityOpt, entrypoint, pull, platform,
-            envFile, label, labelFile, mount, command, network, publish, dns, addHost,
+            envFile, label, labelFile, mount, command, network, publish, publishAll, dns, addHost,
         };
         var flags = new RunFlagOptions();
         flags.AddTo(cmd);
@@ -239,7 +240,7 @@ public static class DockerCli
                 throw new UsageException("the input device is not a TTY (-it needs a terminal on stdin; use -i alone for piped input)");
             var (nnp, unconfined, profilePath) = SpecBuilder.ParseSecurityOpts(p.GetValue(securityOpt) ?? []);
             var maps = SpecBuilder.ParseUserns(p.GetValue(userns), Environment.IsPrivilegedProcess, Linux.Process.UserNamespaces.Uid, Linux.Process.UserNamespaces.Gid);
-            var (networkSettings, joinNetns) = NetworkCommands.ForRun(engine, p.GetValue(network), p.GetValue(publish), p.GetValue(dns), p.GetValue(addHost));
+            var (networkSettings, joinNetns) = NetworkCommands.ForRun(engine, p.GetValue(network), p.GetValue(publish), p.GetValue(dns), p.GetValue(addHost), p.GetValue(publishAll), image?.ExposedPorts);
             var more = flags.Parse(p, engine, readRootfsFile("etc/group"));
             var options = new RunOptions
             {

@@ -32,7 +32,7 @@ public static class ImageCommands
 
     public static Command Import()
     {
-        var change = new Option<string[]>("--change", "-c") { Description = "Dockerfile instruction for the image: CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, STOPSIGNAL" };
+        var change = new Option<string[]>("--change", "-c") { Description = "Dockerfile instruction for the image: CMD, ENTRYPOINT, ENV, EXPOSE, WORKDIR, USER, LABEL, STOPSIGNAL" };
         var file = new Argument<string>("file") { Description = "A root filesystem tarball (plain or gzip), or - for stdin" };
         var reference = new Argument<string?>("reference") { Arity = ArgumentArity.ZeroOrOne, Description = "REPOSITORY[:TAG] to give the image" };
         var cmd = new Command("import", "Make a one-layer image from a root filesystem tarball") { change, file, reference };
@@ -146,7 +146,11 @@ public static class ImageCommands
         && (wanted.Variant is null || image.Variant is null || image.Variant == wanted.Variant);
 
     /// <summary>What `run IMAGE` takes from the image.</summary>
-    public sealed record RunImage(ImageRunSettings Settings, IReadOnlyDictionary<string, string> Annotations, Func<string, string?> ReadFile);
+    public sealed record RunImage(ImageRunSettings Settings, IReadOnlyDictionary<string, string> Annotations, Func<string, string?> ReadFile)
+    {
+        /// <summary>The config's ExposedPorts keys ("80/tcp"), what -P publishes.</summary>
+        public IReadOnlyCollection<string> ExposedPorts { get; init; } = [];
+    }
 
     /// <summary>
     /// Resolves `run [--pull missing|always|never] [--platform OS/ARCH] IMAGE [CMD...]`: the image in the
@@ -190,6 +194,6 @@ public static class ImageCommands
         annotations[ImageRootfs.ImageAnnotation] = ImageReference.TryParse(name, out var r) && index.Refs.ContainsKey(r!.ToString()) ? r.ToString() : image.Config;
         annotations[ImageRootfs.SnapshotsAnnotation] = string.Join(',', image.ChainIds.Select(ImageDocuments.Sha256Hex));
         if (autoRemove) annotations[ImageRootfs.VolatileAnnotation] = "true"; // removed on exit: nothing to keep across a crash
-        return new RunImage(settings, annotations, path => service.ReadFile(image, path));
+        return new RunImage(settings, annotations, path => service.ReadFile(image, path)) { ExposedPorts = config.Config?.ExposedPorts?.Keys.ToList() ?? [] };
     }
 }

@@ -11,18 +11,21 @@ public static class NetworkCommands
     /// <summary>The default of --network when it is not given (e.g. none for scripts that must not touch a network).</summary>
     public const string DefaultVariable = "CRATERUN_NETWORK";
 
-    public static (Option<string?> Network, Option<string[]> Publish, Option<string[]> Dns, Option<string[]> AddHost) RunOptions() =>
+    public static (Option<string?> Network, Option<string[]> Publish, Option<bool> PublishAll, Option<string[]> Dns, Option<string[]> AddHost) RunOptions() =>
     (
         new Option<string?>("--network", "--net") { Description = "none, host, bridge (default for root), a network's NAME, or container:ID ($CRATERUN_NETWORK sets the default)" },
-        new Option<string[]>("--publish", "-p") { Description = "Publish a container port: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]" },
+        new Option<string[]>("--publish", "-p") { Description = "Publish a container port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp] (no HOSTPORT: one of the ephemeral range)" },
+        new Option<bool>("--publish-all", "-P") { Description = "Publish every port the image exposes on host ports of the ephemeral range" },
         new Option<string[]>("--dns") { Description = "A nameserver for the container's /etc/resolv.conf" },
         new Option<string[]>("--add-host") { Description = "An /etc/hosts entry NAME:IP" }
     );
 
     /// <summary>The flags parsed and checked (networks exist, ports free) before anything is made.</summary>
-    public static (NetworkSettings Settings, string? JoinNetns) ForRun(ContainerEngine engine, string? network, string[]? publish, string[]? dns, string[]? addHost)
+    public static (NetworkSettings Settings, string? JoinNetns) ForRun(ContainerEngine engine, string? network, string[]? publish, string[]? dns, string[]? addHost,
+        bool publishAll = false, IEnumerable<string>? exposedPorts = null)
     {
         var ports = (publish ?? []).Select(NetworkConfigs.ParsePort).ToList();
+        if (publishAll) ports = NetworkConfigs.PublishAll(exposedPorts ?? [], ports);
         var servers = (dns ?? []).Select(NetworkConfigs.ParseDns).ToList();
         var hosts = (addHost ?? []).ToList();
         foreach (var h in hosts) NetworkConfigs.ParseExtraHost(h);
@@ -31,6 +34,26 @@ public static class NetworkCommands
         if (settings.Mode == "cni" && !Environment.IsPrivilegedProcess)
             throw new UsageException($"--network {value}: bridge networks need root (rootless networking is not implemented: use --network none or host)");
         return (settings, engine.Networking.Check(settings));
+    }
+
+    /// <summary>port CONTAINER [PRIVATE_PORT[/PROTO]]: the published ports, as docker port prints them.</summary>
+    public static Command Port()
+    {
+        var container = new Argument<string>("container");
+        var privatePort = new Argument<string?>("private-port") { Description = "PORT[/tcp|udp]: print only its host address", Arity = ArgumentArity.ZeroOrOne };
+        var cmd = new Command("port", "List the published ports of a container, or the host address of one") { container, privatePort };
+        cmd.SetAction(p => Program.Guard(() =>
+        {
+            var engine = DockerCli.Engine(p);
+            var id = engine.Store.Resolve(p.GetValue(container)!);
+            var asked = p.GetValue(privatePort);
+            var lines = NetworkConfigs.PortLines(engine.Store.Load(id).Network?.Ports ?? [], asked);
+            if (asked is not null && lines.Count == 0)
+                throw new CrateRunException($"no public port '{asked}' published for {p.GetValue(container)}");
+            foreach (var l in lines) Console.WriteLine(l);
+            return 0;
+        }));
+        return cmd;
     }
 
     public static Command Network()

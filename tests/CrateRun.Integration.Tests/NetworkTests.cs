@@ -201,6 +201,78 @@ public sealed class NetworkTests(CrateRunFixture f)
         await s.AssertNothingLeft([ip]);
     }
 
+    [RootFact]
+    public async Task Publish_all_puts_the_images_exposed_port_on_free_ephemeral_host_ports_that_port_ps_and_inspect_show()
+    {
+        await using var s = await NetSandbox.Create(f);
+        var dir = Directory.CreateTempSubdirectory("crnet-img-").FullName;
+        try
+        {
+            // an image whose config exposes 80/tcp, as `docker import -c "EXPOSE 80"` (and a Dockerfile's EXPOSE) writes it, with busybox httpd
+            var gz = Path.Combine(dir, "rootfs.tar.gz");
+            Assert.Equal(0, (await Proc.Run("tar", ["-C", f.Rootfs, "-czf", gz, "."])).ExitCode);
+            var imp = await s.Cr("import", "-c", "EXPOSE 80/tcp", "-c",
+                "CMD [\"/bin/sh\", \"-c\", \"mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www\"]", gz, "test/web");
+            Assert.True(imp.ExitCode == 0, imp.ToString());
+            var config = JsonDocument.Parse((await s.Cr("image", "inspect", "test/web")).Stdout).RootElement[0].GetProperty("Config");
+            Assert.Equal(["80/tcp"], config.GetProperty("ExposedPorts").EnumerateObject().Select(p => p.Name));
+
+            // the sandbox's own ephemeral range (ip_local_port_range is per network namespace), its first port held by a listener
+            Assert.Equal(0, (await s.Sh("echo '40000 40100' > /proc/sys/net/ipv4/ip_local_port_range")).ExitCode);
+            using var holder = Proc.Start(NetSandbox.InNetns, [s.Name, s.Busybox, "nc", "-l", "-p", "40000"]);
+            for (var i = 0; i < 50 && (await s.Sh("grep -q ':9C40 ' /proc/net/tcp")).ExitCode != 0; i++) await Task.Delay(50);
+
+            // three at once: each gets its own port, the first free ones of the range
+            var ids = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => s.RunDetached("-P", "test/web")));
+            var hostPorts = new List<int>();
+            foreach (var id in ids)
+            {
+                var line = Assert.Single((await s.Cr("port", id)).OutLines);
+                Assert.Matches(@"^80/tcp -> 0\.0\.0\.0:\d+$", line);
+                var port = int.Parse(line[(line.LastIndexOf(':') + 1)..]);
+                hostPorts.Add(port);
+                Assert.Equal([$"0.0.0.0:{port}"], (await s.Cr("port", id, "80")).OutLines);
+                Assert.Equal([$"0.0.0.0:{port}"], (await s.Cr("port", id[..12], "80/tcp")).OutLines);
+                Assert.Equal([port], (await s.Inspect(id)).GetProperty("network").GetProperty("ports").EnumerateArray().Select(p => p.GetProperty("hostPort").GetInt32()));
+                Assert.Contains($"0.0.0.0:{port}->80/tcp", (await s.Cr("ps")).Stdout);
+            }
+            Assert.Equal([40001, 40002, 40003], hostPorts.Order());
+
+            // each one answers on its port, from the sandbox's host side
+            for (var k = 0; k < ids.Length; k++)
+            {
+                var gateway = (await s.Addresses(ids[k]))[0];
+                gateway = gateway[..gateway.LastIndexOf('.')] + ".1";
+                var body = "";
+                for (var i = 0; i < 50 && !body.Contains(ids[k][..12]); i++)
+                {
+                    body = (await s.HttpGet(gateway, hostPorts[k])).Stdout;
+                    if (!body.Contains(ids[k][..12])) await Task.Delay(100);
+                }
+                Assert.Contains(ids[k][..12], body);
+            }
+
+            // a port it does not publish: one line, 125
+            var udp = await s.Cr("port", ids[0], "80/udp");
+            Assert.Equal(125, udp.ExitCode);
+            Assert.Equal($"craterun: no public port '80/udp' published for {ids[0]}", Assert.Single(udp.ErrLines));
+
+            // -p CTR and IP::CTR take the next free ones too; -P with nothing exposed (a plain rootfs) publishes nothing
+            var plain = await s.RunDetached("-P", "-p", "127.0.0.1::90/udp", "--rootfs", f.Rootfs, "--", "/bin/sh", "-c", Sleep);
+            Assert.Equal(["90/udp -> 127.0.0.1:40000"], (await s.Cr("port", plain)).OutLines); // udp 40000 is free: the listener is tcp
+
+            var addresses = new List<string>();
+            foreach (var id in ids.Append(plain)) addresses.AddRange(await s.Addresses(id));
+            var rm = await s.Cr(["rm", "-f", .. ids, plain]);
+            Assert.True(rm.ExitCode == 0, rm.ToString());
+            await s.AssertNothingLeft(addresses);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>Busybox has no UDP server: a static one (gcc is a build prerequisite) that prints one datagram and answers it.</summary>
     private const string UdpServer = """
         #include <arpa/inet.h>
@@ -330,8 +402,8 @@ public sealed class NetworkTests(CrateRunFixture f)
         foreach (var (args, expected) in new (string[], string)[]
         {
             (["--network", "nosuchnet"], "craterun: network nosuchnet not found (craterun network ls lists them)"),
-            (["-p", "80"], "craterun: invalid -p '80': no host port (publishing on a random port is not supported); expected [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]"),
-            (["-p", "8080:80/sctp"], "craterun: invalid -p '8080:80/sctp': protocol 'sctp' is not tcp or udp; expected [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]"),
+            (["-p", "0:80"], "craterun: invalid -p '0:80': host port '0' is not a number from 1 to 65535; expected [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]"),
+            (["-p", "8080:80/sctp"], "craterun: invalid -p '8080:80/sctp': protocol 'sctp' is not tcp or udp; expected [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]"),
             (["--network", "none", "-p", "8080:80"], "craterun: -p needs a bridge network: --network none publishes nothing"),
             (["--network", "container:nosuch"], "craterun: no such container: nosuch"),
         })

@@ -4,7 +4,7 @@ namespace CrateRun.Core.Images;
 
 /// <summary>
 /// The Dockerfile instructions `import --change` takes: CMD, ENTRYPOINT (JSON or shell form),
-/// ENV K=V, WORKDIR, USER, LABEL K=V, STOPSIGNAL. Shell form runs under /bin/sh -c, as in a Dockerfile.
+/// ENV K=V, EXPOSE PORT[/PROTO]..., WORKDIR, USER, LABEL K=V, STOPSIGNAL. Shell form runs under /bin/sh -c, as in a Dockerfile.
 /// </summary>
 public static class ImportChanges
 {
@@ -22,6 +22,18 @@ public static class ImportChanges
             case "WORKDIR": config.WorkingDir = args; break;
             case "USER": config.User = args; break;
             case "STOPSIGNAL": config.StopSignal = args; break;
+            case "EXPOSE":
+                // as Docker writes it: one "PORT/PROTO" key per port, tcp when none is given
+                foreach (var port in args.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var key = port.Contains('/') ? port.ToLowerInvariant() : port + "/tcp";
+                    var parts = key.Split('/');
+                    if (parts.Length != 2 || !ushort.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) || n == 0
+                        || parts[1] is not ("tcp" or "udp" or "sctp"))
+                        throw new UsageException($"invalid --change '{change}': '{port}' is not PORT[/tcp|udp|sctp]");
+                    (config.ExposedPorts ??= [])[key] = new EmptyObject();
+                }
+                break;
             case "ENV":
                 {
                     var (k, v) = KeyValue(args, change);
@@ -37,7 +49,7 @@ public static class ImportChanges
                     break;
                 }
             default:
-                throw new UsageException($"invalid --change '{change}': {instruction} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, STOPSIGNAL are)");
+                throw new UsageException($"invalid --change '{change}': {instruction} is not supported (CMD, ENTRYPOINT, ENV, EXPOSE, WORKDIR, USER, LABEL, STOPSIGNAL are)");
         }
     }
 

@@ -132,11 +132,12 @@ public static partial class NetworkConfigs
         list.Plugins.FirstOrDefault(p => p["type"]?.GetValue<string>() == "bridge")?["bridge"]?.GetValue<string>();
 
     /// <summary>
-    /// -p [IP:]HOST:CTR[/tcp|udp] (Docker's spelling, without ranges or a random host port).
+    /// -p [IP:]HOST:CTR[/tcp|udp], or CTR and IP::CTR for a host port chosen at ADD from the
+    /// kernel's ephemeral range (Docker's spelling, without ranges). A chosen port is 0 here.
     /// </summary>
     public static PortMapping ParsePort(string text)
     {
-        UsageException Bad(string why) => new($"invalid -p '{text}': {why}; expected [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]");
+        UsageException Bad(string why) => new($"invalid -p '{text}': {why}; expected [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]");
         var spec = text;
         var protocol = "tcp";
         var slash = spec.LastIndexOf('/');
@@ -163,18 +164,73 @@ public static partial class NetworkConfigs
             var parts = spec.Split(':');
             switch (parts.Length)
             {
+                case 1: (hostPart, ctrPart) = ("", parts[0]); break;
                 case 2: (hostPart, ctrPart) = (parts[0], parts[1]); break;
                 case 3: (hostIp, hostPart, ctrPart) = (parts[0], parts[1], parts[2]); break;
-                default: throw Bad(parts.Length == 1 ? "no host port (publishing on a random port is not supported)" : "too many ':'");
+                default: throw Bad("too many ':'");
             }
         }
         if (hostIp is not null && (hostIp.Length == 0 || !TryParseAddress(hostIp, out _))) throw Bad($"'{hostIp}' is not an IP address");
-        return new PortMapping { HostIp = hostIp is null ? null : IPAddress.Parse(hostIp).ToString(), HostPort = Port(hostPart, "host"), ContainerPort = Port(ctrPart, "container"), Protocol = protocol };
+        // an empty host port (CTR, :CTR, IP::CTR) is one chosen at ADD, as Docker's
+        var hostPort = hostPart.Length == 0 ? 0 : Port(hostPart, "host");
+        return new PortMapping { HostIp = hostIp is null ? null : IPAddress.Parse(hostIp).ToString(), HostPort = hostPort, ContainerPort = Port(ctrPart, "container"), Protocol = protocol };
 
         int Port(string p, string which) =>
             int.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 65535
                 ? n
                 : throw Bad($"{which} port '{p}' is not a number from 1 to 65535");
+    }
+
+    /// <summary>
+    /// -P: every port of the image's ExposedPorts ("80/tcp", "53/udp", "8080" meaning tcp, as the
+    /// image spec writes them) that -p does not already publish, each on a host port chosen at ADD.
+    /// </summary>
+    public static List<PortMapping> PublishAll(IEnumerable<string> exposedPorts, IReadOnlyList<PortMapping> published)
+    {
+        var all = new List<PortMapping>(published);
+        foreach (var key in exposedPorts.Order(StringComparer.Ordinal))
+        {
+            var (port, protocol) = ParseExposed(key);
+            if (all.Any(p => p.ContainerPort == port && p.Protocol == protocol)) continue;
+            all.Add(new PortMapping { HostPort = 0, ContainerPort = port, Protocol = protocol });
+        }
+        return all;
+    }
+
+    private static (int Port, string Protocol) ParseExposed(string key)
+    {
+        var slash = key.IndexOf('/');
+        var (number, protocol) = slash < 0 ? (key, "tcp") : (key[..slash], key[(slash + 1)..].ToLowerInvariant());
+        if (!int.TryParse(number, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            throw new UsageException($"-P: the image's exposed port '{key}' is not a port number from 1 to 65535");
+        if (protocol is not ("tcp" or "udp"))
+            throw new UsageException($"-P: the image's exposed port '{key}' uses protocol '{protocol}': only tcp and udp can be published");
+        return (port, protocol);
+    }
+
+    /// <summary>/proc/sys/net/ipv4/ip_local_port_range ("32768\t60999"): where Docker takes the host ports of -P from.</summary>
+    public static (int First, int Last) ParsePortRange(string? text)
+    {
+        var parts = (text ?? "").Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        return parts.Length == 2 && int.TryParse(parts[0], out var first) && int.TryParse(parts[1], out var last) && first is >= 1 and <= 65535 && last >= first && last <= 65535
+            ? (first, last)
+            : (32768, 60999); // the kernel's default
+    }
+
+    /// <summary>
+    /// `craterun port`'s lines, Docker's format: "80/tcp -> 0.0.0.0:32768" for every port, or only
+    /// "0.0.0.0:32768" for the one asked (PORT or PORT/PROTO, tcp when no protocol is given).
+    /// </summary>
+    public static List<string> PortLines(IEnumerable<PortMapping> ports, string? privatePort)
+    {
+        static string Host(PortMapping p) => $"{(string.IsNullOrEmpty(p.HostIp) ? "0.0.0.0" : p.HostIp.Contains(':') ? $"[{p.HostIp}]" : p.HostIp)}:{p.HostPort}";
+        var sorted = ports.OrderBy(p => p.ContainerPort).ThenBy(p => p.Protocol, StringComparer.Ordinal).ThenBy(p => p.HostIp ?? "", StringComparer.Ordinal).ThenBy(p => p.HostPort).ToList();
+        if (privatePort is null) return [.. sorted.Select(p => $"{p.ContainerPort}/{p.Protocol} -> {Host(p)}")];
+        var slash = privatePort.IndexOf('/');
+        var (number, protocol) = slash < 0 ? (privatePort, "tcp") : (privatePort[..slash], privatePort[(slash + 1)..].ToLowerInvariant());
+        if (!int.TryParse(number, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            throw new UsageException($"invalid port '{privatePort}': expected PORT[/tcp|udp]");
+        return [.. sorted.Where(p => p.ContainerPort == port && p.Protocol == protocol).Select(Host)];
     }
 
     /// <summary>--add-host NAME:IP (Docker's order; NAME=IP is accepted too).</summary>

@@ -146,6 +146,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
                 SeccompListener = (pid, listener) => SendSeccompListener(spec, id, r.Bundle, Core.Oci.OciStatus.Creating, pid, pid, listener),
                 RunHooks = pid =>
                 {
+                    AwaitNetworks(); // hooks see the container's network
                     var state = new OciState { OciVersion = SpecBuilderVersion, Id = id, Status = Core.Oci.OciStatus.Creating, Pid = pid, Bundle = r.Bundle, Annotations = spec.Annotations };
                     Hooks.Run(spec.Hooks?.Prestart, "prestart", state);
                     Hooks.Run(spec.Hooks?.CreateRuntime, "createRuntime", state);
@@ -156,6 +157,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             launch.Trace = trace = StartTrace(Store.PathOf(id, Explain.LaunchTrace.FileName));
             traced = new Explain.TraceContext(launch, spec, rootfs);
             r.Pid = _host.Launcher.Launch(launch, callbacks);
+            AwaitNetworks(); // the ADD that ran alongside the child's setup is done before the container counts as created
             ShowTrace(trace, traced);
             r.PidStartTime = Processes.StartTime(r.Pid);
             Timing.Mark("launched (ready)");
@@ -175,6 +177,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         catch
         {
             if (trace is not null) ShowTrace(trace, traced!, failed: true); // the step that failed, with errno and hint
+            AwaitNetworksQuietly();
             if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
             placement?.Rollback(); // what this create made of the cgroup
             if (imageMounted) Images.ImageRootfs.Unmount(Store.Dir(id));

@@ -54,6 +54,7 @@ public sealed class CniExec(IReadOnlyList<string> pluginDirs)
             throw new CrateRunException($"CNI plugin {type} {cniEnv["CNI_COMMAND"]} timed out after 60 s");
         }
         var output = stdout.GetAwaiter().GetResult();
+        Timing.Mark($"cni {type} {cniEnv["CNI_COMMAND"]} exited {p.ExitCode}");
         if (p.ExitCode != 0)
             throw new CrateRunException(CniProtocol.ErrorText(type, cniEnv["CNI_COMMAND"], p.ExitCode, output, stderr.GetAwaiter().GetResult()));
         return output;

@@ -49,25 +49,64 @@ public sealed class ContainerNetworking(ContainerStore store)
     private void CheckPortsFree(List<PortMapping> ports)
     {
         var seen = new HashSet<(int, string)>();
-        foreach (var p in ports)
+        foreach (var p in ports.Where(p => p.HostPort != 0)) // 0: chosen at ADD (AllocateHostPorts)
         {
             if (!seen.Add((p.HostPort, p.Protocol))) throw new UsageException($"-p: host port {p.HostPort}/{p.Protocol} is given twice");
-            var owner = _networks.AllAttachments().FirstOrDefault(a => a.PortMappings.Any(q => q.HostPort == p.HostPort && q.Protocol == p.Protocol
-                && (string.IsNullOrEmpty(q.HostIp) || string.IsNullOrEmpty(p.HostIp) || q.HostIp == p.HostIp)));
+            var owner = PublishedBy(_networks.AllAttachments(), p);
             if (owner is not null)
                 throw new CrateRunException($"port {p.HostPort}/{p.Protocol} is already published by container {ContainerId.Short(owner.ContainerId)}");
-            var address = string.IsNullOrEmpty(p.HostIp) ? IPAddress.Any : IPAddress.Parse(p.HostIp);
-            using var socket = new Socket(address.AddressFamily, p.Protocol == "udp" ? SocketType.Dgram : SocketType.Stream, p.Protocol == "udp" ? ProtocolType.Udp : ProtocolType.Tcp);
-            try { socket.Bind(new IPEndPoint(address, p.HostPort)); }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
-            {
-                throw new CrateRunException($"port {p.HostPort}/{p.Protocol} is already in use on the host");
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
-            {
-                throw new UsageException($"-p: {p.HostIp} is not an address of this host");
-            }
+            if (!HostPortFree(p)) throw new CrateRunException($"port {p.HostPort}/{p.Protocol} is already in use on the host");
         }
+        foreach (var p in ports.Where(p => p.HostPort == 0 && !string.IsNullOrEmpty(p.HostIp))) HostPortFree(p); // the address is checked now
+    }
+
+    private static CniAttachment? PublishedBy(IEnumerable<CniAttachment> attachments, PortMapping p) =>
+        attachments.FirstOrDefault(a => a.PortMappings.Any(q => q.HostPort == p.HostPort && q.Protocol == p.Protocol
+            && (string.IsNullOrEmpty(q.HostIp) || string.IsNullOrEmpty(p.HostIp) || q.HostIp == p.HostIp)));
+
+    /// <summary>Whether a socket of this host could bind the port (a listener or a connection holding it says no).</summary>
+    private static bool HostPortFree(PortMapping p)
+    {
+        var address = string.IsNullOrEmpty(p.HostIp) ? IPAddress.Any : IPAddress.Parse(p.HostIp);
+        using var socket = new Socket(address.AddressFamily, p.Protocol == "udp" ? SocketType.Dgram : SocketType.Stream, p.Protocol == "udp" ? ProtocolType.Udp : ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(new IPEndPoint(address, p.HostPort));
+            return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse) { return false; }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            throw new UsageException($"-p: {p.HostIp} is not an address of this host");
+        }
+    }
+
+    /// <summary>
+    /// Host ports of -P and -p CTR (0 until now), as Docker chooses them: the first port of the
+    /// kernel's ephemeral range (ip_local_port_range) that no container of ours publishes and no
+    /// socket holds. Called under the networks lock, and the choice is saved (a first attachment,
+    /// before ADD) before the lock is let go, so parallel runs never choose the same port.
+    /// </summary>
+    private List<PortMapping> AllocateHostPorts(string id, List<PortMapping> ports)
+    {
+        if (!ports.Any(p => p.HostPort == 0)) return ports;
+        var (first, last) = NetworkConfigs.ParsePortRange(ReadOrNull("/proc/sys/net/ipv4/ip_local_port_range"));
+        var others = _networks.AllAttachments().Where(a => a.ContainerId != id).ToList();
+        var chosen = new List<PortMapping>();
+        foreach (var p in ports)
+        {
+            if (p.HostPort != 0) { chosen.Add(p); continue; }
+            var found = 0;
+            for (var port = first; port <= last && found == 0; port++)
+            {
+                var candidate = p with { HostPort = port };
+                if (PublishedBy(others, candidate) is null && !ports.Concat(chosen).Any(q => q.HostPort == port && q.Protocol == p.Protocol) && HostPortFree(candidate))
+                    found = port;
+            }
+            if (found == 0) throw new CrateRunException($"no free host port for {p.ContainerPort}/{p.Protocol} in the ephemeral range {first}-{last}");
+            chosen.Add(p with { HostPort = found });
+        }
+        return chosen;
     }
 
     /// <summary>Before the launch: the files bound over /etc/hosts, /etc/resolv.conf and /etc/hostname exist.</summary>
@@ -102,12 +141,25 @@ public sealed class ContainerNetworking(ContainerStore store)
         var s = r.Network!;
         var netns = $"/proc/{pid}/ns/net";
         var attached = new List<CniAttachment>();
+        if (s.Ports.Any(p => p.HostPort == 0))
+        {
+            using var _ = _networks.Lock();
+            s.Ports = AllocateHostPorts(r.Id, s.Ports);
+            // the chosen ports are claimed before the lock goes; DEL of this first attachment is harmless
+            var first = CniProtocol.PluginsToRun(_networks.Load(s.Networks[0]), Capabilities(s.Ports));
+            _networks.SaveAttachments(r.Id, [new CniAttachment
+            {
+                ContainerId = r.Id, ContainerName = r.Name, Network = first.Name, IfName = "eth0", ConfList = CniProtocol.ToJson(first), PortMappings = [.. s.Ports],
+            }]);
+        }
         for (var i = 0; i < s.Networks.Count; i++)
         {
-            var list = _networks.Load(s.Networks[i]);
             var ports = i == 0 ? s.Ports : [];
+            var caps = Capabilities(ports);
+            // the plugins with something to do for this container; cached below, so DEL runs the same ones
+            var list = CniProtocol.PluginsToRun(_networks.Load(s.Networks[i]), caps);
             var ifName = $"eth{i}";
-            var raw = Cni.AddList(list, r.Id, netns, ifName, Capabilities(ports));
+            var raw = Cni.AddList(list, r.Id, netns, ifName, caps);
             var (result, _) = CniProtocol.ParseResult(raw.ToJsonString(), list.Name);
             var (addresses, gateway) = CniProtocol.AddressesOf(result);
             attached.Add(new CniAttachment

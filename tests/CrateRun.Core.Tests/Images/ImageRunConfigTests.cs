@@ -79,7 +79,22 @@ public sealed class ImageRunConfigTests
         Assert.Equal(["/e"], c.Entrypoint);
     }
 
+    [Fact]
+    public void Import_changes_expose_writes_exposed_ports_as_docker_does()
+    {
+        var c = new ContainerConfig();
+        ImportChanges.Apply(c, "EXPOSE 80 53/UDP");
+        ImportChanges.Apply(c, "EXPOSE 443/tcp");
+        Assert.Equal(["443/tcp", "53/udp", "80/tcp"], c.ExposedPorts!.Keys.Order(StringComparer.Ordinal));
+        // the image config's JSON: {"80/tcp": {}}, Docker's (and the image spec's) spelling
+        var json = System.Text.Json.JsonSerializer.Serialize(new ImageConfig { Config = new ContainerConfig { ExposedPorts = new() { ["80/tcp"] = new EmptyObject() } } }, ImageJsonContext.Default.ImageConfig);
+        Assert.Contains("\"ExposedPorts\":{\"80/tcp\":{}}", json);
+    }
+
     [Theory]
+    [InlineData("EXPOSE http")]
+    [InlineData("EXPOSE 0")]
+    [InlineData("EXPOSE 80/icmp")]
     [InlineData("RUN make")]
     [InlineData("CMD [broken")]
     [InlineData("CMD")]

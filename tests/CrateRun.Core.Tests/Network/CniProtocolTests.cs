@@ -79,6 +79,27 @@ public class CniProtocolTests
     }
 
     [Fact]
+    public void Portmap_without_ports_and_a_tuning_that_sets_nothing_are_not_run_and_the_list_says_so()
+    {
+        var list = CniProtocol.ParseConfList(PodmanConfList, "p");
+        var none = new Dictionary<string, JsonNode>();
+        var run = CniProtocol.PluginsToRun(list, none);
+        Assert.Equal(["bridge", "firewall"], run.Plugins.Select(CniProtocol.TypeOf));
+        Assert.Equal(("podman", "0.4.0"), (run.Name, run.CniVersion));
+        Assert.Equal(4, list.Plugins.Count); // the network's own list is unchanged
+        // what the attachment caches is the list that ran: DEL runs the same plugins
+        Assert.Equal(["bridge", "firewall"], CniProtocol.ParseConfList(CniProtocol.ToJson(run).ToJsonString(), "cache").Plugins.Select(CniProtocol.TypeOf));
+
+        var ports = new Dictionary<string, JsonNode> { ["portMappings"] = CniProtocol.PortMappingsArg([new PortMapping { HostPort = 8080, ContainerPort = 80 }]) };
+        Assert.Equal(["bridge", "portmap", "firewall"], CniProtocol.PluginsToRun(list, ports).Plugins.Select(CniProtocol.TypeOf));
+        // CNI_ARGS may carry tuning's settings: then it runs
+        Assert.Equal(["bridge", "firewall", "tuning"], CniProtocol.PluginsToRun(list, none, "IgnoreUnknown=1;MAC=02:00:00:00:00:01").Plugins.Select(CniProtocol.TypeOf));
+        // a tuning with something to do runs
+        list.Plugins[3]["sysctl"] = new JsonObject { ["net.core.somaxconn"] = "500" };
+        Assert.Equal(["bridge", "firewall", "tuning"], CniProtocol.PluginsToRun(list, none).Plugins.Select(CniProtocol.TypeOf));
+    }
+
+    [Fact]
     public void RuntimeConfig_carries_only_the_capabilities_a_plugin_declares()
     {
         var list = CniProtocol.ParseConfList(PodmanConfList, "p");

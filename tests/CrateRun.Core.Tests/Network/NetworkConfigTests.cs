@@ -13,6 +13,9 @@ public class NetworkConfigTests
     [InlineData("127.0.0.1:8080:80/tcp", "127.0.0.1", 8080, 80, "tcp")]
     [InlineData("[::1]:53:53/udp", "::1", 53, 53, "udp")]
     [InlineData("0.0.0.0:65535:1/TCP", "0.0.0.0", 65535, 1, "tcp")]
+    [InlineData("80", null, 0, 80, "tcp")]
+    [InlineData(":80", null, 0, 80, "tcp")]
+    [InlineData("127.0.0.1::53/udp", "127.0.0.1", 0, 53, "udp")]
     public void Docker_spellings_of_p_parse(string text, string? ip, int host, int ctr, string proto)
     {
         var p = NetworkConfigs.ParsePort(text);
@@ -20,7 +23,7 @@ public class NetworkConfigTests
     }
 
     [Theory]
-    [InlineData("80", "no host port")]
+    [InlineData("", "container port ''")]
     [InlineData("8080:80/sctp", "protocol 'sctp'")]
     [InlineData("0:80", "host port '0'")]
     [InlineData("70000:80", "host port '70000'")]
@@ -35,6 +38,51 @@ public class NetworkConfigTests
         Assert.Contains(expected, e.Message);
         Assert.StartsWith($"invalid -p '{text}'", e.Message);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void Publish_all_adds_each_exposed_port_that_p_does_not_publish_on_a_port_chosen_later()
+    {
+        var explicitly = new List<PortMapping> { NetworkConfigs.ParsePort("8080:80") };
+        var all = NetworkConfigs.PublishAll(["80/tcp", "53/udp", "9000", "80/udp"], explicitly);
+        Assert.Equal(
+            [
+                new PortMapping { HostPort = 8080, ContainerPort = 80, Protocol = "tcp" },
+                new PortMapping { HostPort = 0, ContainerPort = 53, Protocol = "udp" },
+                new PortMapping { HostPort = 0, ContainerPort = 80, Protocol = "udp" },
+                new PortMapping { HostPort = 0, ContainerPort = 9000, Protocol = "tcp" },
+            ], all);
+        Assert.Empty(NetworkConfigs.PublishAll([], []));
+        Assert.Contains("'80/sctp'", Assert.Throws<UsageException>(() => NetworkConfigs.PublishAll(["80/sctp"], [])).Message);
+        Assert.Contains("'x/tcp'", Assert.Throws<UsageException>(() => NetworkConfigs.PublishAll(["x/tcp"], [])).Message);
+    }
+
+    [Theory]
+    [InlineData("32768\t60999\n", 32768, 60999)]
+    [InlineData("49153 65535", 49153, 65535)]
+    [InlineData(null, 32768, 60999)]
+    [InlineData("garbage", 32768, 60999)]
+    [InlineData("60999 32768", 32768, 60999)]
+    public void The_ephemeral_range_is_read_from_ip_local_port_range(string? text, int first, int last) =>
+        Assert.Equal((first, last), NetworkConfigs.ParsePortRange(text));
+
+    [Fact]
+    public void Port_lines_are_dockers()
+    {
+        List<PortMapping> ports =
+        [
+            new() { HostPort = 32769, ContainerPort = 443, Protocol = "tcp" },
+            new() { HostPort = 32768, ContainerPort = 80, Protocol = "tcp" },
+            new() { HostPort = 5353, ContainerPort = 53, Protocol = "udp", HostIp = "127.0.0.1" },
+            new() { HostPort = 8053, ContainerPort = 53, Protocol = "udp", HostIp = "::1" },
+        ];
+        Assert.Equal(["53/udp -> 127.0.0.1:5353", "53/udp -> [::1]:8053", "80/tcp -> 0.0.0.0:32768", "443/tcp -> 0.0.0.0:32769"], NetworkConfigs.PortLines(ports, null));
+        Assert.Equal(["0.0.0.0:32768"], NetworkConfigs.PortLines(ports, "80"));
+        Assert.Equal(["0.0.0.0:32768"], NetworkConfigs.PortLines(ports, "80/tcp"));
+        Assert.Equal(["127.0.0.1:5353", "[::1]:8053"], NetworkConfigs.PortLines(ports, "53/udp"));
+        Assert.Empty(NetworkConfigs.PortLines(ports, "80/udp"));
+        Assert.Empty(NetworkConfigs.PortLines([], null));
+        Assert.Contains("invalid port 'http'", Assert.Throws<UsageException>(() => NetworkConfigs.PortLines(ports, "http")).Message);
     }
 
     [Fact]
