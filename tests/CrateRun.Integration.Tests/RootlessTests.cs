@@ -82,9 +82,14 @@ public sealed partial class RootlessTests(CrateRunFixture f, SecurityFixture s) 
         }
     }
 
-    private static Task<ProcResult> AsUser(string user, string home, string bin, params string[] args) => Proc.Run("setpriv",
-        ["--reuid", user, "--regid", user, "--init-groups", "--", "/usr/bin/env", "-i", $"HOME={home}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", bin, .. args],
-        timeout: TimeSpan.FromSeconds(60));
+    /// <summary>craterun as the user, with --network none as the default (the suite's rule outside a network sandbox).</summary>
+    private static Task<ProcResult> AsUser(string user, string home, string bin, params string[] args) =>
+        Proc.Run("setpriv", AsUserArgs(user, home, "none", bin, args), timeout: TimeSpan.FromSeconds(60));
+
+    /// <summary>setpriv ... env -i ... BIN ARGS: the user's own ids and groups, a clean environment, CRATERUN_NETWORK=<paramref name="network"/> ("" = the product's default).</summary>
+    private static string[] AsUserArgs(string user, string home, string network, string bin, string[] args) =>
+        ["--reuid", user, "--regid", user, "--init-groups", "--", "/usr/bin/env", "-i", $"HOME={home}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+            $"CRATERUN_NETWORK={network}", bin, .. args];
 
     /// <summary>SIGKILL, by pid, any process still running as <paramref name="uid"/> (there should be none).</summary>
     private static void KillProcessesOf(int uid)
