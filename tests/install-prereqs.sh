@@ -28,3 +28,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# rootless networking opens /dev/net/tun as the user: udev makes it 0666 on Debian (50-udev-default.rules),
+# a machine without udev (these VMs) keeps the kernel's 0600
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then chmod 0666 /dev/net/tun; fi

@@ -33,7 +33,7 @@ public sealed class ContainerNetworking(ContainerStore store)
                 foreach (var n in s.Networks) _networks.Load(n);
                 break;
             case Slirp4netnsPlan.Mode:
-                Slirp4netns.Find();
+                Slirp4netns.CheckUsable();
                 break;
             case "container":
                 var id = store.Resolve(s.JoinedContainer!);

@@ -35,6 +35,26 @@ public static unsafe class Slirp4netns
     }
 
     /// <summary>
+    /// Before anything is made: the binary exists and the user may open /dev/net/tun (where the
+    /// tap device comes from). udev makes it 0666 on Debian; a machine without udev leaves the
+    /// kernel's 0600, and slirp4netns would only fail once the container exists.
+    /// </summary>
+    public static void CheckUsable()
+    {
+        Find();
+        const string tun = "/dev/net/tun";
+        var fd = Interop.Sys.open(tun, Interop.Sys.O_RDWR | Interop.Sys.O_CLOEXEC, 0);
+        if (fd >= 0)
+        {
+            Interop.Sys.close(fd);
+            return;
+        }
+        var errno = Marshal.GetLastPInvokeError();
+        throw new CrateRunException($"rootless networking needs {tun} readable and writable by users (mode 0666, as udev makes it): " +
+            $"open: {Interop.ErrorText(errno)}; use --network none or host, or as root: chmod 0666 {tun}");
+    }
+
+    /// <summary>
     /// Runs slirp4netns for the network namespace of <paramref name="pid"/> (made by the clone,
     /// nothing runs in it yet) and returns once tap0 is up with its address and every port is
     /// published. On failure nothing of it is left.
