@@ -149,8 +149,10 @@ public sealed unsafe class LayerUnpacker : IDisposable
                     e.DataStream?.CopyTo(file, 1 << 16);
                     // chown first: it clears setuid/setgid and security.capability, which come after it
                     Chown(fd, e, name);
+                    // rootless, user.* xattrs need write permission on the file even for its owner: before a 0444 mode
+                    if (_rootless) ApplyXattrs(fd, e, name);
                     Interop.Check(fchmod(fd, (uint)e.Mode), "fchmod", name);
-                    ApplyXattrs(fd, e, name);
+                    if (!_rootless) ApplyXattrs(fd, e, name);
                     SetTime(fd, e.ModificationTime, name);
                     return;
                 }
@@ -270,11 +272,12 @@ public sealed unsafe class LayerUnpacker : IDisposable
     /// <summary>Rootless: a device node the user may not make becomes an empty file of mode 0 that says what it was.</summary>
     private void KeepDevice(SafeFd parentFd, string last, string name, TarEntry e, PosixTarEntry posix)
     {
-        var fd = Interop.Check(openat(parentFd.Fd, last, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | O_EXCL | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0), "openat", name);
+        var fd = Interop.Check(openat(parentFd.Fd, last, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | O_EXCL | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0x180), "openat", name);
         using var handle = new SafeFileHandle(fd, ownsHandle: true);
         var value = Encoding.ASCII.GetBytes($"{(e.EntryType == TarEntryType.BlockDevice ? 'b' : 'c')} {posix.DeviceMajor}:{posix.DeviceMinor} {Convert.ToString((int)e.Mode & 0xFFF, 8)}");
         fixed (byte* p = value) Interop.Check(fsetxattr(fd, DeviceXattr, p, (nuint)value.Length, 0), "fsetxattr", $"{name} {DeviceXattr}");
         KeepOwner(fd, e, name);
+        Interop.Check(fchmod(fd, 0), "fchmod", name); // last: user.* xattrs need write permission
         SetTime(fd, e.ModificationTime, name);
     }
 
