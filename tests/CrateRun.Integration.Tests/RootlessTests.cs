@@ -29,6 +29,8 @@ public sealed partial class RootlessTests(CrateRunFixture f, SecurityFixture s) 
             var rootfs = await s.CopyRootfs(f);
             // the probe's mount point: the user cannot make it in a rootfs owned by host root
             Directory.CreateDirectory(Path.Combine(rootfs, "opt", "escape"));
+            // nor the mount points of the /etc files every container gets bound (the rootfs has hostname only)
+            foreach (var etc in new[] { "hosts", "resolv.conf" }) File.WriteAllText(Path.Combine(rootfs, "etc", etc), "");
 
             // 1. root inside, mapped to the user's own uid/gid; the default protections stay on
             var r = await AsUser(user, home, bin, "run", "--rm", "-v", s.ProbeVolume, "--rootfs", rootfs, "--", "/bin/sh", "-c",
