@@ -166,7 +166,6 @@ public static class ImageCommands
         var name = positionals[0];
         if (!ImageReference.TryParse(name, out _) && !name.StartsWith("sha256:", StringComparison.Ordinal))
             throw new UsageException($"'{name}' is not an image reference; to run a command in a directory: craterun run --rootfs DIR -- CMD");
-        ImageStore.RequireRoot();
         var service = new ImageService(stateRoot);
         var index = service.Store.LoadIndex();
         var found = pull == "always" ? null : service.Store.Find(index, name);

@@ -13,7 +13,7 @@ public static class NetworkCommands
 
     public static (Option<string?> Network, Option<string[]> Publish, Option<bool> PublishAll, Option<string[]> Dns, Option<string[]> AddHost) RunOptions() =>
     (
-        new Option<string?>("--network", "--net") { Description = "none, host, bridge (default for root), a network's NAME, or container:ID ($CRATERUN_NETWORK sets the default)" },
+        new Option<string?>("--network", "--net") { Description = "none, host, bridge (default for root), slirp4netns (default rootless), a network's NAME, or container:ID ($CRATERUN_NETWORK sets the default)" },
         new Option<string[]>("--publish", "-p") { Description = "Publish a container port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp] (no HOSTPORT: one of the ephemeral range)" },
         new Option<bool>("--publish-all", "-P") { Description = "Publish every port the image exposes on host ports of the ephemeral range" },
         new Option<string[]>("--dns") { Description = "A nameserver for the container's /etc/resolv.conf" },
@@ -32,7 +32,7 @@ public static class NetworkCommands
         var value = network ?? Environment.GetEnvironmentVariable(DefaultVariable);
         var settings = NetworkSpec.Parse(value, Environment.IsPrivilegedProcess, ports, servers, hosts);
         if (settings.Mode == "cni" && !Environment.IsPrivilegedProcess)
-            throw new UsageException($"--network {value}: bridge networks need root (rootless networking is not implemented: use --network none or host)");
+            throw new UsageException($"--network {value}: bridge networks need root (rootless: --network slirp4netns, the default, or none or host)");
         return (settings, engine.Networking.Check(settings));
     }
 

@@ -37,7 +37,7 @@ public sealed class ImageTests(CrateRunFixture f)
     }
 
     /// <summary>Writes a docker-archive (manifest.json, config, layer tars; as `docker save` lays them out) and tars it.</summary>
-    private static async Task<string> DockerArchive(string dir, string repoTag, IReadOnlyList<string> layers, JsonObject? config = null)
+    internal static async Task<string> DockerArchive(string dir, string repoTag, IReadOnlyList<string> layers, JsonObject? config = null)
     {
         var archive = Path.Combine(dir, "archive");
         Directory.CreateDirectory(archive);

@@ -29,6 +29,8 @@ public sealed partial class RootlessTests(CrateRunFixture f, SecurityFixture s) 
             var rootfs = await s.CopyRootfs(f);
             // the probe's mount point: the user cannot make it in a rootfs owned by host root
             Directory.CreateDirectory(Path.Combine(rootfs, "opt", "escape"));
+            // nor the mount points of the /etc files every container gets bound (the rootfs has hostname only)
+            foreach (var etc in new[] { "hosts", "resolv.conf" }) File.WriteAllText(Path.Combine(rootfs, "etc", etc), "");
 
             // 1. root inside, mapped to the user's own uid/gid; the default protections stay on
             var r = await AsUser(user, home, bin, "run", "--rm", "-v", s.ProbeVolume, "--rootfs", rootfs, "--", "/bin/sh", "-c",
@@ -82,9 +84,14 @@ public sealed partial class RootlessTests(CrateRunFixture f, SecurityFixture s) 
         }
     }
 
-    private static Task<ProcResult> AsUser(string user, string home, string bin, params string[] args) => Proc.Run("setpriv",
-        ["--reuid", user, "--regid", user, "--init-groups", "--", "/usr/bin/env", "-i", $"HOME={home}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", bin, .. args],
-        timeout: TimeSpan.FromSeconds(60));
+    /// <summary>craterun as the user, with --network none as the default (the suite's rule outside a network sandbox).</summary>
+    private static Task<ProcResult> AsUser(string user, string home, string bin, params string[] args) =>
+        Proc.Run("setpriv", AsUserArgs(user, home, "none", bin, args), timeout: TimeSpan.FromSeconds(60));
+
+    /// <summary>setpriv ... env -i ... BIN ARGS: the user's own ids and groups, a clean environment, CRATERUN_NETWORK=<paramref name="network"/> ("" = the product's default).</summary>
+    private static string[] AsUserArgs(string user, string home, string network, string bin, string[] args) =>
+        ["--reuid", user, "--regid", user, "--init-groups", "--", "/usr/bin/env", "-i", $"HOME={home}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+            $"CRATERUN_NETWORK={network}", bin, .. args];
 
     /// <summary>SIGKILL, by pid, any process still running as <paramref name="uid"/> (there should be none).</summary>
     private static void KillProcessesOf(int uid)

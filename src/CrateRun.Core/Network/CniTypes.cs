@@ -111,7 +111,7 @@ public sealed class CniAttachment
 /// <summary>How a container is networked (run --network, -p, --dns, --add-host), kept in its metadata.</summary>
 public sealed class NetworkSettings
 {
-    /// <summary>none, host, container, or cni (one or more CNI networks).</summary>
+    /// <summary>none, host, container, cni (one or more CNI networks) or slirp4netns (rootless).</summary>
     public string Mode { get; set; } = "none";
     public List<string> Networks { get; set; } = [];
     /// <summary>Mode container: the full id of the container whose network namespace is joined.</summary>

@@ -12,7 +12,7 @@ public static partial class NetworkConfigs
     public const string DefaultName = "bridge", DefaultBridge = "craterun0", DefaultSubnet = "10.211.0.0/16";
 
     /// <summary>Names that are modes of --network, never networks.</summary>
-    public static readonly string[] Reserved = ["none", "host", "default"];
+    public static readonly string[] Reserved = ["none", "host", "default", Slirp4netnsPlan.Mode];
 
     [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$")]
     private static partial Regex NamePattern();

@@ -33,12 +33,15 @@ public static class NetworkSpec
         }
     }
 
-    /// <summary>--network VALUE (or the default) into a mode and networks. Names are checked to exist by the caller.</summary>
+    /// <summary>
+    /// --network VALUE (or the default: the bridge for root, slirp4netns rootless) into a mode and
+    /// networks. Names are checked to exist by the caller.
+    /// </summary>
     public static NetworkSettings Parse(string? value, bool isRoot, IReadOnlyList<PortMapping> ports, IReadOnlyList<string> dns, IReadOnlyList<string> extraHosts)
     {
-        var mode = string.IsNullOrEmpty(value) || value == "default" ? (isRoot ? NetworkConfigs.DefaultName : "none") : value;
+        var mode = string.IsNullOrEmpty(value) || value == "default" ? (isRoot ? NetworkConfigs.DefaultName : Slirp4netnsPlan.Mode) : value;
         var s = new NetworkSettings { Ports = [.. ports], Dns = [.. dns], ExtraHosts = [.. extraHosts] };
-        if (mode is "none" or "host") s.Mode = mode;
+        if (mode is "none" or "host" or Slirp4netnsPlan.Mode) s.Mode = mode;
         else if (mode.StartsWith("container:", StringComparison.Ordinal))
         {
             s.Mode = "container";
@@ -51,8 +54,8 @@ public static class NetworkSpec
             s.Mode = "cni";
             s.Networks = [.. mode.Split(',').Distinct()];
         }
-        if (ports.Count > 0 && s.Mode != "cni")
-            throw new UsageException($"-p needs a bridge network: --network {mode} publishes nothing");
+        if (ports.Count > 0 && s.Mode is not ("cni" or Slirp4netnsPlan.Mode))
+            throw new UsageException($"-p needs a bridge network or slirp4netns: --network {mode} publishes nothing");
         if (dns.Count > 0 && s.Mode == "container")
             throw new UsageException("--dns cannot be used with --network container:ID");
         return s;

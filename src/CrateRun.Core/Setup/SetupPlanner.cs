@@ -12,9 +12,11 @@ namespace CrateRun.Core.Setup;
 /// cgroup directory in it on the host; null when the runtime makes no cgroup.</param>
 /// <param name="AppArmor">AppArmor is enabled on the host (process.apparmorProfile can be applied).</param>
 /// <param name="Selinux">SELinux is enabled on the host (process.selinuxLabel, linux.mountLabel can be applied).</param>
+/// <param name="RootfsOverlay">rootless: the options of an overlayfs the container mounts as its root inside its own
+/// user namespace (an unprivileged runtime cannot mount it for the container); null: the rootfs is bound.</param>
 public sealed record HostInfo(bool CgroupV2, IReadOnlyList<string> V1Hierarchies, bool NoPivot = false, bool IdmapRootfs = false,
     IReadOnlyList<string>? HostProcSysMounts = null, IReadOnlyDictionary<string, string>? V1CgroupDirs = null,
-    bool AppArmor = false, bool Selinux = false);
+    bool AppArmor = false, bool Selinux = false, string? RootfsOverlay = null);
 
 /// <summary>
 /// Turns an OCI config into the ordered list of setup steps that the C stage runs inside
@@ -63,8 +65,9 @@ public static class SetupPlanner
             //    Under a shared root the mount holding it turns private first: pivot_root refuses
             //    a shared parent, and the bind would otherwise show up on the host.
             var rootfsFlags = (host.IdmapRootfs ? StepFlags.Idmap : StepFlags.None)
-                | (IsShared(rootPropagation) ? StepFlags.PrivateParent : StepFlags.None);
-            steps.Add(new SetupStep(StepOp.BindRootfs, Source: rootfs, Flags: rootfsFlags));
+                | (IsShared(rootPropagation) ? StepFlags.PrivateParent : StepFlags.None)
+                | (host.RootfsOverlay is null ? StepFlags.None : StepFlags.Overlay);
+            steps.Add(new SetupStep(StepOp.BindRootfs, Source: rootfs, FsType: host.RootfsOverlay is null ? null : "overlay", Data: host.RootfsOverlay, Flags: rootfsFlags));
             // 3. The config's mounts, in order (a later mount may sit on an earlier one). cgroup
             //    mounts wait for the cgroup (step 6), unless something is mounted beneath them.
             deferCgroup = mounts.Where(IsCgroupMount).All(c => !mounts.Any(o => !IsCgroupMount(o) && IsBelow(o.Destination, c.Destination)));

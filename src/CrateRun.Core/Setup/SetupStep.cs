@@ -45,6 +45,9 @@ public enum StepFlags : uint
     IdmapMount = 0x800,
     /// <summary>With IdmapMount: the mapping covers every mount of the tree (ridmap), not only its top (idmap).</summary>
     IdmapRecursive = 0x1000,
+    // rootless: images
+    /// <summary>BindRootfs: mount a new overlayfs (Data: its options) on the rootfs directory instead of binding it.</summary>
+    Overlay = 0x2000,
 }
 
 /// <summary>

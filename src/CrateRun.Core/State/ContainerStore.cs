@@ -136,7 +136,32 @@ public sealed class ContainerStore(string root)
     public void RemoveDir(string id)
     {
         var dir = Dir(id);
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        if (Directory.Exists(dir)) DeleteTree(dir);
+    }
+
+    /// <summary>
+    /// Deletes a tree that holds no mounts. Without root, a directory of the user's own that it
+    /// may not write or enter (overlayfs makes work/work mode 0; image layers and containers
+    /// leave 0555 ones) is first given back u+rwx, which its owner may always do.
+    /// </summary>
+    public static void DeleteTree(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (UnauthorizedAccessException) when (!Environment.IsPrivilegedProcess)
+        {
+            MakeOwnDirectoriesWritable(dir);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static void MakeOwnDirectoriesWritable(string dir)
+    {
+        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        var info = new DirectoryInfo(dir);
+        if (info.LinkTarget is not null || !info.Exists) return;
+        if ((info.UnixFileMode & owner) != owner) info.UnixFileMode |= owner;
+        foreach (var sub in info.EnumerateDirectories())
+            if (sub.LinkTarget is null) MakeOwnDirectoriesWritable(sub.FullName);
     }
 
     /// <summary>

@@ -24,6 +24,7 @@ public sealed partial class ContainerEngine
     /// </summary>
     private void AttachNetworks(ContainerRecord r, int pid)
     {
+        if (r.Network?.Mode == Core.Network.Slirp4netnsPlan.Mode) Networking.AttachSlirp4netns(r, pid);
         if (r.Network?.Mode != "cni") return;
         var networking = Networking;
         _attaching = Task.Run(() => networking.Attach(r, pid));
@@ -47,6 +48,7 @@ public sealed partial class ContainerEngine
     /// <summary>DEL of whatever ADD made for the container; nothing when it has no networks.</summary>
     private void DetachNetworks(string id, ContainerRecord? r)
     {
+        Networking.StopSlirp4netns(id); // by its pid file: also when create failed before the record knew of it
         if (r is not null && r.Network?.Mode != "cni") return;
         Networking.Detach(id, r, Warn);
     }

@@ -23,7 +23,6 @@ public sealed class ArchiveLoader(ImageStore store)
 
     public List<LoadedImage> Load(string path)
     {
-        ImageStore.RequireRoot();
         using var _ = store.Lock();
         try
         {
@@ -234,7 +233,6 @@ public sealed class ArchiveLoader(ImageStore store)
     /// </summary>
     public LoadedImage Import(string tarball, string? reference, ContainerConfig containerConfig)
     {
-        ImageStore.RequireRoot();
         List<string> refs = reference is null ? [] : [ImageReference.Parse(reference).ToString()];
         if (tarball != "-" && !File.Exists(tarball)) throw new UsageException($"{tarball}: no such file");
         using var _ = store.Lock();

@@ -33,7 +33,6 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
 
     public PulledImage Pull(string text, PlatformSpec platform, CancellationToken ct = default)
     {
-        ImageStore.RequireRoot();
         var reference = ImageReference.Parse(text);
         using var client = new RegistryClient(reference.Domain, options);
         try

@@ -31,10 +31,14 @@ public static unsafe class ImageRootfs
     /// <summary>
     /// Mounts the overlay for a container whose config carries <see cref="SnapshotsAnnotation"/>;
     /// returns false (and does nothing) for any other container. The config's root.path must be the
-    /// container's own rootfs directory.
+    /// container's own rootfs directory. Rootless, nothing is mounted here (an unprivileged user may
+    /// mount an overlay only in a mount namespace of its own user namespace): the same overlay comes
+    /// back as <paramref name="inContainer"/>, options the container's C stage mounts on its root
+    /// (with <c>userxattr</c>: opaque directories are user.overlay.opaque, see LayerUnpacker).
     /// </summary>
-    public static bool MountIfImage(Spec spec, string containerDir, string stateRoot)
+    public static bool MountIfImage(Spec spec, string containerDir, string stateRoot, out string? inContainer)
     {
+        inContainer = null;
         if (spec.Annotations?.GetValueOrDefault(SnapshotsAnnotation) is not { } list) return false;
         var target = Path.Combine(containerDir, MountDir);
         if (Path.GetFullPath(spec.Root?.Path ?? "", containerDir) != target)
@@ -48,9 +52,31 @@ public static unsafe class ImageRootfs
         Directory.CreateDirectory(Path.Combine(containerDir, UpperDir), dirMode | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         Directory.CreateDirectory(Path.Combine(containerDir, WorkDir), dirMode);
         Directory.CreateDirectory(target, dirMode);
+        if (!Environment.IsPrivilegedProcess)
+        {
+            inContainer = OverlayOptions(lowers, Path.Combine(containerDir, UpperDir), Path.Combine(containerDir, WorkDir));
+            return false;
+        }
         MountOverlay(lowers, Path.Combine(containerDir, UpperDir), Path.Combine(containerDir, WorkDir), target,
             spec.Annotations.GetValueOrDefault(VolatileAnnotation) == "true");
         return true;
+    }
+
+    /// <summary>The C stage's copy of the mount's page for options (make_fs in launch.c): one fsconfig per option.</summary>
+    public const int MaxInContainerOptions = 4095;
+
+    /// <summary>
+    /// "lowerdir+=TOP,...,lowerdir+=BOTTOM,upperdir=U,workdir=W,userxattr": one fsconfig per
+    /// option in the C stage, so the layer count is bounded by the options' page only.
+    /// </summary>
+    public static string OverlayOptions(IReadOnlyList<string> lowersTopFirst, string upper, string work)
+    {
+        foreach (var p in lowersTopFirst.Append(upper).Append(work).Where(p => p.Contains(',') || p.Contains('=')))
+            throw new CrateRunException($"a rootless image container cannot use the path {p}: ',' and '=' separate overlay options");
+        var options = string.Join(',', lowersTopFirst.Select(l => "lowerdir+=" + l).Append("upperdir=" + upper).Append("workdir=" + work).Append("userxattr"));
+        if (options.Length > MaxInContainerOptions)
+            throw new CrateRunException($"a rootless container of {lowersTopFirst.Count} layers needs {options.Length} bytes of overlay options, over the {MaxInContainerOptions} the container's own mount takes (a shorter state root helps: --root)");
+        return options;
     }
 
     /// <summary>
@@ -98,6 +124,7 @@ public static unsafe class ImageRootfs
     /// <summary>Unmounts the container's overlay if it is mounted (lazily: a process still inside keeps it alive in its own namespace).</summary>
     public static void Unmount(string containerDir)
     {
+        if (!Environment.IsPrivilegedProcess) return; // rootless: it was mounted in the container's own namespace, gone with it
         var target = Path.Combine(containerDir, MountDir);
         if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) == -1)
         {

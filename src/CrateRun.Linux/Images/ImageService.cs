@@ -27,7 +27,6 @@ public sealed class ImageService(string stateRoot)
 
     public void Tag(string source, string target)
     {
-        ImageStore.RequireRoot();
         var reference = ImageReference.Parse(target);
         if (reference.Digest is not null) throw new UsageException($"invalid tag '{target}': a tag cannot have a digest");
         using var _ = Store.Lock();
@@ -44,7 +43,6 @@ public sealed class ImageService(string stateRoot)
     /// </summary>
     public List<string> Remove(string text, bool force)
     {
-        ImageStore.RequireRoot();
         using var _ = Store.Lock();
         var index = Store.LoadIndex();
         var (manifest, image) = Store.Get(index, text);
@@ -81,7 +79,6 @@ public sealed class ImageService(string stateRoot)
     /// </summary>
     public List<string> Prune(bool all)
     {
-        ImageStore.RequireRoot();
         using var _ = Store.Lock();
         var index = Store.LoadIndex();
         var removed = new List<string>();

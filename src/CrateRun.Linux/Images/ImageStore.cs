@@ -38,13 +38,6 @@ public sealed class ImageStore
 
     public ImageStore(string stateRoot) => Root = Path.Combine(Path.GetFullPath(stateRoot), DirName);
 
-    /// <summary>Unpacking sets owners, device nodes and trusted.* xattrs; mounting overlays needs root too.</summary>
-    public static void RequireRoot()
-    {
-        if (!Environment.IsPrivilegedProcess)
-            throw new CrateRunException("images need root for now (layers hold files of other owners, device nodes and overlayfs whiteouts)");
-    }
-
     /// <summary>The store's lock: loads, tags and removals are serialised (a removal's garbage collection must not see a half-done load).</summary>
     public FileLock Lock()
     {
@@ -290,7 +283,7 @@ public sealed class ImageStore
     /// <summary>Removes a tree that holds no mounts (snapshots and temporary dirs never do).</summary>
     private static void RemoveTree(string path)
     {
-        if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        if (Directory.Exists(path)) ContainerStore.DeleteTree(path); // rootless: a 0555 directory of a layer is made writable first
     }
 
     // ---- the index ------------------------------------------------------------------------

@@ -20,6 +20,20 @@ namespace CrateRun.Linux.Images;
 /// <c>openat2(RESOLVE_IN_ROOT)</c> from the snapshot's root, so a symlink an earlier entry
 /// planted (<c>x -> /etc</c>, <c>x -> ../../..</c>) resolves inside the snapshot; the last
 /// component is always created with *at() calls that do not follow it (O_NOFOLLOW, O_EXCL).
+///
+/// Rootless (an unprivileged user unpacking into its own store), what cannot be applied is kept
+/// beside the file in user.* xattrs, which a later pass (a subuid mapping) could apply:
+/// <list type="bullet">
+/// <item>owners: every file is the user's, which the container's single-uid mapping shows as root;
+///   an owner other than 0:0 is recorded as <c>user.craterun.owner</c> = "UID:GID" (symlinks and fifos,
+///   which take no user.* xattrs, keep nothing);</item>
+/// <item>character and block devices (mknod needs CAP_MKNOD): an empty file of mode 0 with
+///   <c>user.craterun.device</c> = "c|b MAJOR:MINOR MODE" (fifos and overlay whiteouts, 0:0 devices,
+///   are allowed and made);</item>
+/// <item>xattrs of other namespaces the kernel refuses (security.capability): <c>user.craterun.NAME</c>;</item>
+/// <item>opaque directories: <c>user.overlay.opaque</c>, read by an overlay mounted with userxattr;</item>
+/// <item>directory modes apply at the end, deepest first (a 0555 directory must take its entries first).</item>
+/// </list>
 /// </summary>
 public sealed unsafe class LayerUnpacker : IDisposable
 {
@@ -30,6 +44,10 @@ public sealed unsafe class LayerUnpacker : IDisposable
     private string? _cachedDir;
     private SafeFd? _cachedDirFd;
     private PaxXattrSniffer? _rawXattrs;
+    private readonly bool _rootless = !Environment.IsPrivilegedProcess;
+    private readonly List<(string Path, uint Mode)> _directoryModes = [];
+    /// <summary>Rootless: what the kernel would not apply, kept in these user.* xattrs.</summary>
+    public const string OwnerXattr = "user.craterun.owner", DeviceXattr = "user.craterun.device", KeptXattrPrefix = "user.craterun.";
 
     private LayerUnpacker(string rootPath)
     {
@@ -104,7 +122,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
                     using var path = OpenDirectory(target, e.Name);
                     // xattrs need a real fd, not an O_PATH one
                     using var fd = new SafeFd(Interop.Check(openat(path.Fd, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", target));
-                    SetXattr(fd, "trusted.overlay.opaque", "y"u8, target);
+                    SetXattr(fd, _rootless ? "user.overlay.opaque" : "trusted.overlay.opaque", "y"u8, target);
                     return;
                 }
         }
@@ -130,9 +148,11 @@ public sealed unsafe class LayerUnpacker : IDisposable
                     using var file = new FileStream(handle, FileAccess.Write, 0);
                     e.DataStream?.CopyTo(file, 1 << 16);
                     // chown first: it clears setuid/setgid and security.capability, which come after it
-                    Interop.Check(fchown(fd, (uint)e.Uid, (uint)e.Gid), "fchown", name);
+                    Chown(fd, e, name);
+                    // rootless, user.* xattrs need write permission on the file even for its owner: before a 0444 mode
+                    if (_rootless) ApplyXattrs(fd, e, name);
                     Interop.Check(fchmod(fd, (uint)e.Mode), "fchmod", name);
-                    ApplyXattrs(fd, e, name);
+                    if (!_rootless) ApplyXattrs(fd, e, name);
                     SetTime(fd, e.ModificationTime, name);
                     return;
                 }
@@ -140,7 +160,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
                 {
                     RemoveExisting(parentFd, parentPath, last, keepDirectory: false);
                     Interop.Check(symlinkat(e.LinkName, parentFd.Fd, last), "symlinkat", name);
-                    Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name);
+                    if (!_rootless) Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name);
                     SetTime(parentFd.Fd, last, e.ModificationTime, name);
                     return;
                 }
@@ -160,8 +180,13 @@ public sealed unsafe class LayerUnpacker : IDisposable
                     var posix = (PosixTarEntry)e;
                     var type = e.EntryType switch { TarEntryType.CharacterDevice => S_IFCHR, TarEntryType.BlockDevice => S_IFBLK, _ => S_IFIFO };
                     var dev = e.EntryType == TarEntryType.Fifo ? 0 : MakeDev(posix.DeviceMajor, posix.DeviceMinor);
+                    if (_rootless && e.EntryType != TarEntryType.Fifo)
+                    {
+                        KeepDevice(parentFd, last, name, e, posix);
+                        return;
+                    }
                     Interop.Check(mknodat(parentFd.Fd, last, type | ((uint)e.Mode & 0xFFF), dev), "mknodat", name);
-                    Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name);
+                    if (!_rootless) Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name); // a fifo takes no user.* xattr
                     Interop.Check(fchmodat(parentFd.Fd, last, (uint)e.Mode & 0xFFF, 0), "fchmodat", name);
                     SetTime(parentFd.Fd, last, e.ModificationTime, name);
                     return;
@@ -177,8 +202,14 @@ public sealed unsafe class LayerUnpacker : IDisposable
             ? new SafeFd(Interop.Check(openat(_root.Fd, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", "."))
             : null;
         var target = fd ?? dirFd;
-        Interop.Check(fchown(target.Fd, (uint)e.Uid, (uint)e.Gid), "fchown", name);
-        Interop.Check(fchmod(target.Fd, (uint)e.Mode), "fchmod", name);
+        Chown(target.Fd, e, name);
+        if (_rootless)
+        {
+            // the user is no root: a directory it may not write (0555) could not take its own entries yet
+            Interop.Check(fchmod(target.Fd, (uint)e.Mode | 0x1C0), "fchmod", name);
+            _directoryModes.Add((name, (uint)e.Mode));
+        }
+        else Interop.Check(fchmod(target.Fd, (uint)e.Mode), "fchmod", name);
         ApplyXattrs(target.Fd, e, name);
         _directoryTimes.Add((name, e.ModificationTime)); // after the directory's own entries are written
     }
@@ -187,6 +218,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
     {
         // deepest first is not needed: setting a directory's mtime does not touch its parent's
         DropCache();
+        ApplyDirectoryModes();
         foreach (var (path, time) in _directoryTimes)
         {
             if (path.Length == 0)
@@ -200,6 +232,55 @@ public sealed unsafe class LayerUnpacker : IDisposable
         }
     }
 
+    /// <summary>Rootless: the final modes of directories, deepest first (a parent's mode may forbid reaching its children).</summary>
+    private void ApplyDirectoryModes()
+    {
+        foreach (var (path, mode) in _directoryModes.OrderByDescending(d => d.Path.Length == 0 ? 0 : d.Path.Count(c => c == '/') + 1))
+        {
+            using var fd = new SafeFd(Interop.Check(OpenForMode(path), "openat2", path.Length == 0 ? "/" : path));
+            Interop.Check(fchmod(fd.Fd, mode), "fchmod", path.Length == 0 ? "/" : path);
+        }
+        _directoryModes.Clear();
+    }
+
+    /// <summary>A directory of the snapshot, resolved inside it, opened for fchmod.</summary>
+    private int OpenForMode(string path)
+    {
+        var how = new OpenHow
+        {
+            Flags = (ulong)(Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC),
+            Resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        return (int)syscall_openat2(SYS_openat2, _root.Fd, path.Length == 0 ? "." : path, &how, (nuint)sizeof(OpenHow));
+    }
+
+    /// <summary>Root: the entry's owner. Rootless: the file stays the user's (root inside); another owner is recorded.</summary>
+    private void Chown(int fd, TarEntry e, string name)
+    {
+        if (!_rootless) Interop.Check(fchown(fd, (uint)e.Uid, (uint)e.Gid), "fchown", name);
+        else KeepOwner(fd, e, name);
+    }
+
+    /// <summary>Rootless: <see cref="OwnerXattr"/> = "UID:GID" when the entry is not root's.</summary>
+    private static void KeepOwner(int fd, TarEntry e, string name)
+    {
+        if (e.Uid == 0 && e.Gid == 0) return;
+        var value = Encoding.ASCII.GetBytes($"{e.Uid}:{e.Gid}");
+        fixed (byte* p = value) Interop.Check(fsetxattr(fd, OwnerXattr, p, (nuint)value.Length, 0), "fsetxattr", $"{name} {OwnerXattr}");
+    }
+
+    /// <summary>Rootless: a device node the user may not make becomes an empty file of mode 0 that says what it was.</summary>
+    private void KeepDevice(SafeFd parentFd, string last, string name, TarEntry e, PosixTarEntry posix)
+    {
+        var fd = Interop.Check(openat(parentFd.Fd, last, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | O_EXCL | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0x180), "openat", name);
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        var value = Encoding.ASCII.GetBytes($"{(e.EntryType == TarEntryType.BlockDevice ? 'b' : 'c')} {posix.DeviceMajor}:{posix.DeviceMinor} {Convert.ToString((int)e.Mode & 0xFFF, 8)}");
+        fixed (byte* p = value) Interop.Check(fsetxattr(fd, DeviceXattr, p, (nuint)value.Length, 0), "fsetxattr", $"{name} {DeviceXattr}");
+        KeepOwner(fd, e, name);
+        Interop.Check(fchmod(fd, 0), "fchmod", name); // last: user.* xattrs need write permission
+        SetTime(fd, e.ModificationTime, name);
+    }
+
     /// <summary>The PAX SCHILY.xattr.* records of an entry, set on the file (trusted.overlay.* from a layer is ignored: it steers overlayfs).</summary>
     private void ApplyXattrs(int fd, TarEntry e, string name)
     {
@@ -208,7 +289,8 @@ public sealed unsafe class LayerUnpacker : IDisposable
         {
             if (!key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal)) continue;
             var attr = key["SCHILY.xattr.".Length..];
-            if (attr.StartsWith("trusted.overlay.", StringComparison.Ordinal)) continue;
+            if (attr.StartsWith("trusted.overlay.", StringComparison.Ordinal) || attr.StartsWith("user.overlay.", StringComparison.Ordinal)) continue;
+            if (attr.StartsWith(KeptXattrPrefix, StringComparison.Ordinal)) continue; // ours to write: a layer may not forge them
             // System.Formats.Tar hands PAX values over as UTF-8 text, which loses binary values (bytes ≥ 0x80
             // that are not UTF-8): the raw bytes come from the sniffer that read the same PAX header.
             byte[] bytes;
@@ -222,6 +304,12 @@ public sealed unsafe class LayerUnpacker : IDisposable
                 {
                     var errno = Marshal.GetLastPInvokeError();
                     if (errno == ENOTSUP && !attr.StartsWith("security.capability", StringComparison.Ordinal)) continue; // e.g. security.selinux here
+                    if (errno == Interop.EPERM && _rootless && !attr.StartsWith("user.", StringComparison.Ordinal))
+                    {
+                        // security.capability and trusted.* need privileges the user has not: kept aside
+                        if (fsetxattr(fd, KeptXattrPrefix + attr, p, (nuint)bytes.Length, 0) == 0) continue;
+                        errno = Marshal.GetLastPInvokeError();
+                    }
                     throw new SyscallException("fsetxattr", $"{name} {attr}", errno);
                 }
             }

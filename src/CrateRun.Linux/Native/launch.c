@@ -995,9 +995,9 @@ static int run_steps(const struct crt_plan *plan)
              * the tree's fd is then the root that every later path resolves in. */
             if (s->flags & CRT_F_PRIVATE_PARENT)
                 make_rootfs_parent_private(); /* before the clone: it takes the parent's propagation */
-            int tree = (s->flags & CRT_F_IDMAP)
-                           ? receive_fd(CRT_MSG_ROOTFS_FD)
-                           : open_tree(prepared_rootfs, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+            int tree = (s->flags & CRT_F_IDMAP)     ? receive_fd(CRT_MSG_ROOTFS_FD)
+                       : (s->flags & CRT_F_OVERLAY) ? make_fs("overlay", NULL, s->data, 0) /* rootless image */
+                                                    : open_tree(prepared_rootfs, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
             if (tree < 0)
                 fail(CRT_CALL_MOUNT);
             if (move_mount(tree, "", prepared_rootfs, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)

@@ -63,6 +63,10 @@ enum crt_op {
                                    made by the runtime (crt_userns_holder), not the source  */
 #define CRT_F_IDMAP_RECURSIVE 0x1000 /* with CRT_F_IDMAP_MOUNT: the runtime mapped every mount
                                         of the tree (ridmap); nothing to do here            */
+/* rootless: images */
+#define CRT_F_OVERLAY 0x2000    /* BIND_ROOTFS: mount a new overlayfs with the options in
+                                   `data` on the rootfs directory (rootless: only a process
+                                   in the container's user namespace may mount it)          */
 
 struct crt_step {
     uint32_t op;

@@ -32,6 +32,9 @@ public sealed class ContainerNetworking(ContainerStore store)
             case "cni":
                 foreach (var n in s.Networks) _networks.Load(n);
                 break;
+            case Slirp4netnsPlan.Mode:
+                Slirp4netns.CheckUsable();
+                break;
             case "container":
                 var id = store.Resolve(s.JoinedContainer!);
                 var other = store.Load(id);
@@ -115,9 +118,12 @@ public sealed class ContainerNetworking(ContainerStore store)
         var s = r.Network!;
         var hostname = r.Hostname ?? ContainerId.Short(r.Id);
         File.WriteAllText(store.PathOf(r.Id, "hostname"), hostname + "\n");
+        // slirp4netns answers DNS itself on 10.0.2.3 (forwarding to the host's servers)
+        var dns = s.Mode == Slirp4netnsPlan.Mode && s.Dns.Count == 0 ? [Slirp4netnsPlan.Nameserver] : s.Dns;
         File.WriteAllText(store.PathOf(r.Id, "resolv.conf"), EtcFiles.ResolvConf(ReadOrNull("/etc/resolv.conf"),
-            ReadOrNull("/run/systemd/resolve/resolv.conf"), s.Dns, sharesHostNetwork: s.Mode == "host"));
+            ReadOrNull("/run/systemd/resolve/resolv.conf"), dns, sharesHostNetwork: s.Mode == "host"));
         var own = new List<string>();
+        if (s.Mode == Slirp4netnsPlan.Mode) own.Add(Slirp4netnsPlan.GuestAddress);
         if (s.Mode == "container" && store.TryLoad(s.JoinedContainer!)?.Network is { } joined)
             own.AddRange(joined.Addresses.Select(a => a.Split('=').Last().Split('/')[0]));
         var hosts = EtcFiles.Hosts(hostname, r.Name, own, [], s.ExtraHosts.Select(NetworkConfigs.ParseExtraHost));
@@ -174,6 +180,20 @@ public sealed class ContainerNetworking(ContainerStore store)
         RefreshHosts(s.Networks);
     }
 
+    /// <summary>
+    /// Rootless networking: slirp4netns gives the namespace of <paramref name="pid"/> (which runs
+    /// nothing yet) tap0 with 10.0.2.100/24 and publishes the ports; stopped by <see cref="StopSlirp4netns"/>.
+    /// </summary>
+    public void AttachSlirp4netns(ContainerRecord r, int pid)
+    {
+        var s = r.Network!;
+        Slirp4netns.Start(store.Dir(r.Id), pid, s.Ports);
+        s.Addresses.Add($"{Slirp4netnsPlan.Mode}={Slirp4netnsPlan.GuestAddress}/{Slirp4netnsPlan.PrefixLength}");
+    }
+
+    /// <summary>Stops the container's slirp4netns if it has one (by pid). Safe to call twice, from anyone.</summary>
+    public void StopSlirp4netns(string id) => Slirp4netns.Stop(store.Dir(id));
+
     private static Dictionary<string, JsonNode> Capabilities(List<PortMapping> ports) =>
         ports.Count == 0 ? [] : new() { ["portMappings"] = CniProtocol.PortMappingsArg(ports) };
 
@@ -220,12 +240,27 @@ public sealed class ContainerNetworking(ContainerStore store)
     /// </summary>
     public void SweepOrphans()
     {
+        SweepOrphanSlirp4netns();
         foreach (var id in _networks.AttachedIds().ToList())
         {
             var r = store.TryLoad(id);
             if (r is not null && r.MonitorPid > 0 && Processes.IsAlive(r.MonitorPid, r.MonitorStartTime)) continue;
             if (r is not null && r.Pid > 0 && Processes.IsAlive(r.Pid, r.PidStartTime)) continue;
             Detach(id, r);
+        }
+    }
+
+    /// <summary>The slirp4netns of containers whose process and monitor both died (a monitor killed with SIGKILL) are stopped.</summary>
+    private void SweepOrphanSlirp4netns()
+    {
+        if (!Directory.Exists(store.Root)) return;
+        foreach (var dir in Directory.EnumerateDirectories(store.Root).Where(Slirp4netns.HasOne))
+        {
+            var r = store.TryLoad(Path.GetFileName(dir));
+            if (r is not null && r.MonitorPid > 0 && Processes.IsAlive(r.MonitorPid, r.MonitorStartTime)) continue;
+            if (r is not null && r.Pid > 0 && Processes.IsAlive(r.Pid, r.PidStartTime)) continue;
+            if (r is null && File.Exists(Path.Combine(dir, "metadata.json"))) continue; // being written: not ours to judge
+            Slirp4netns.Stop(dir);
         }
     }
 

@@ -135,6 +135,7 @@ public class NetworkConfigTests
     [Theory]
     [InlineData("none")]
     [InlineData("host")]
+    [InlineData("slirp4netns")]
     [InlineData("-x")]
     [InlineData("a b")]
     public void Reserved_and_malformed_network_names_are_refused(string name) => Assert.Throws<UsageException>(() => NetworkConfigs.CheckName(name));
@@ -144,7 +145,9 @@ public class NetworkConfigTests
     {
         Assert.Equal("cni", NetworkSpec.Parse(null, isRoot: true, [], [], []).Mode);
         Assert.Equal(["bridge"], NetworkSpec.Parse(null, isRoot: true, [], [], []).Networks);
-        Assert.Equal("none", NetworkSpec.Parse(null, isRoot: false, [], [], []).Mode);
+        // rootless: slirp4netns (a user-mode stack needs no privilege), and it publishes ports
+        Assert.Equal("slirp4netns", NetworkSpec.Parse(null, isRoot: false, [], [], []).Mode);
+        Assert.Equal("slirp4netns", NetworkSpec.Parse("slirp4netns", isRoot: false, [new PortMapping { HostPort = 8080, ContainerPort = 80 }], [], []).Mode);
         Assert.Equal("host", NetworkSpec.Parse("host", true, [], [], []).Mode);
         var c = NetworkSpec.Parse("container:web", true, [], [], []);
         Assert.Equal(("container", "web"), (c.Mode, c.JoinedContainer));

@@ -35,6 +35,18 @@ public class SetupPlannerTests
     };
 
     [Fact]
+    public void A_rootless_image_root_is_an_overlay_the_container_mounts_in_place_of_the_bind()
+    {
+        const string options = "lowerdir+=/h/.craterun/images/snapshots/b,lowerdir+=/h/.craterun/images/snapshots/a,upperdir=/h/u,workdir=/h/w,userxattr";
+        var steps = Plan(Docker(), V2 with { RootfsOverlay = options });
+        var root = Assert.Single(steps, s => s.Op == StepOp.BindRootfs);
+        Assert.Equal(steps[1], root); // still right after the propagation: every later path resolves inside it
+        Assert.True(root.Flags.HasFlag(StepFlags.Overlay));
+        Assert.Equal(("overlay", options, Rootfs), (root.FsType, root.Data, root.Source));
+        Assert.False(Plan(Docker()).Single(s => s.Op == StepOp.BindRootfs).Flags.HasFlag(StepFlags.Overlay));
+    }
+
+    [Fact]
     public void Docker_run_plan_has_the_kernels_order()
     {
         var steps = Plan(Docker());
