@@ -650,7 +650,10 @@ public static class OciCli
             Theirs.Dispose();
             UnixSockets.Receive(_ours.Fd, out var fd);
             if (fd < 0) throw new CrateRunException("no terminal received from the container process");
-            return new SafeFd(fd);
+            var master = new SafeFd(fd);
+            // the caller's size, before start lets the process run (the relay's SIGWINCH copy comes later)
+            Terminal.CopySize(Terminal.IsTerminal(0) ? 0 : 1, master.Fd);
+            return master;
         }
 
         /// <summary>Copies stdin to the pty and the pty to stdout until <paramref name="pid"/> (our child) exits; its exit code.</summary>
