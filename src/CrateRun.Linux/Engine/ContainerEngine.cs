@@ -64,6 +64,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             throw new CrateRunException($"container {r.Id} already exists");
         if (r.Name is not null && Store.List().Any(c => c.Name == r.Name))
             throw new CrateRunException($"the container name '{r.Name}' is already in use");
+        Volumes.EnsureForContainer(r.Annotations); // under the root's lock: a volume rm cannot slip in before the registration
         try
         {
             Store.CreateDir(r.Id);
@@ -101,6 +102,7 @@ public sealed partial class ContainerEngine(ContainerStore store)
             var rootfs = RootfsCheck.Resolve(Path.GetFullPath(spec.Root?.Path ?? throw new UsageException("config.json has no root.path"), r.Bundle),
                 requireLayout: false);
             r.Rootfs = rootfs;
+            if (imageMounted) PopulateVolumes(spec, rootfs); // the image's content is in view, the container's mounts not yet made
             var launch = new LaunchSpec { PreserveFds = o.PreserveFds, Stdio = o.Stdio };
             PrepareNetworkFiles(r); // the sources of the /etc/hosts, resolv.conf, hostname binds exist before the mounts
             using var joined = PlanNamespaces(spec, launch);
@@ -193,7 +195,11 @@ public sealed partial class ContainerEngine(ContainerStore store)
             if (imageMounted) Images.ImageRootfs.Unmount(Store.Dir(id));
             DetachNetworks(id, null);
             // a container made by `craterun create` stays, to be told about and removed by the user (Docker's rule)
-            if (!r.KeepOnFailure) Store.RemoveDir(id);
+            if (!r.KeepOnFailure)
+            {
+                Store.RemoveDir(id);
+                RemoveAnonymousVolumes(r);
+            }
             throw;
         }
         finally
@@ -662,17 +668,19 @@ public sealed partial class ContainerEngine(ContainerStore store)
     /// with <paramref name="force"/>, which kills it first; a creation that failed before its
     /// metadata was written leaves only a directory, which goes too.
     /// </summary>
-    public void Remove(string id, bool force)
+    public void Remove(string id, bool force, bool removeVolumes = false)
     {
         if (Store.IsLeftover(id))
         {
             Store.RemoveDir(id);
             return;
         }
-        var status = StatusOf(Store.Load(id));
+        var r = Store.Load(id);
+        var status = StatusOf(r);
         if (!force && ContainerStatus.CanKill(status))
             throw new CrateRunException($"container {id} is {status}: stop it first or use rm --force");
         Delete(id, force: true);
+        if (removeVolumes) RemoveAnonymousVolumes(r); // rm -v: its anonymous volumes (named ones stay, as Docker's)
     }
 
     /// <summary>

@@ -155,6 +155,7 @@ public static unsafe partial class ContainerMonitor
             if (record.AutoRemove)
             {
                 using (engine.Store.TryLock(id)) engine.Store.RemoveDir(id);
+                engine.RemoveAnonymousVolumes(record); // --rm takes its anonymous volumes too, as Docker's
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CrateRunException)
