@@ -60,6 +60,8 @@ public static class DockerCli
         root.Subcommands.Add(SaveCommand.Create());
         root.Subcommands.Add(NetworkCommands.Network());
         root.Subcommands.Add(VolumeCommands.Volume());
+        root.Subcommands.Add(Completion.Create());
+        root.Subcommands.Add(ManPages.Create());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");

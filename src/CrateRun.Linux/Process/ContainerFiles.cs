@@ -174,13 +174,16 @@ public static unsafe partial class ContainerFiles
         TryOpen(rootFd, rel, flags, mode, throwMissing: true)!;
 
     /// <summary>openat2(root, rel, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS); null when it does not exist.</summary>
-    private static SafeFd? TryOpen(SafeFd rootFd, string rel, int flags, uint mode, bool throwMissing = false)
+    private static SafeFd? TryOpen(SafeFd rootFd, string rel, int flags, uint mode, bool throwMissing = false) =>
+        TryOpenResolved(rootFd, rel, flags, mode, Interop.Sys.RESOLVE_IN_ROOT | Interop.Sys.RESOLVE_NO_MAGICLINKS, throwMissing);
+
+    private static SafeFd? TryOpenResolved(SafeFd rootFd, string rel, int flags, uint mode, ulong resolve, bool throwMissing)
     {
         var how = new Interop.Sys.OpenHow
         {
             Flags = (ulong)(flags | Interop.Sys.O_CLOEXEC),
             Mode = mode,
-            Resolve = Interop.Sys.RESOLVE_IN_ROOT | Interop.Sys.RESOLVE_NO_MAGICLINKS,
+            Resolve = resolve,
         };
         var pathBytes = Encoding.UTF8.GetBytes((rel.Length == 0 ? "." : rel) + "\0");
         long fd;
