@@ -26,7 +26,7 @@ public sealed record CommandNode(
     {
         var own = c.Options.Where(o => !o.Hidden).ToList();
         var options = own.Concat(inherited.Where(i => !own.Contains(i)))
-            .Select(o => new OptionNode(o.Name, [.. o.Aliases.Where(a => !a.StartsWith('/')).Order(StringComparer.Ordinal)], o.Description ?? "", o.Arity.MaximumNumberOfValues > 0, o.HelpName))
+            .Select(o => new OptionNode(o.Name, [.. o.Aliases.Where(a => !a.StartsWith('/')).Order(StringComparer.Ordinal)], o.Description ?? "", o.Arity.MaximumNumberOfValues > 0 && o.ValueType != typeof(bool), o.HelpName))
             .OrderBy(o => o.Name.TrimStart('-'), StringComparer.Ordinal).ToList();
         var recursive = inherited.Concat(own.Where(o => o.Recursive)).Distinct().ToList();
         return new CommandNode(path, c.Description ?? "", [.. c.Aliases],

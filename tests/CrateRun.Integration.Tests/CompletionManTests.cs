@@ -51,7 +51,7 @@ public sealed partial class CompletionManTests(CrateRunFixture f)
         Assert.Equal(["--memory"], await BashComplete(script, path, "craterun", "run", "--mem"));
         Assert.Equal(["create"], await BashComplete(script, path, "craterun", "volume", "cr"));
         Assert.Contains("--label", await BashComplete(script, path, "craterun", "volume", "create", "--"));
-        // a flag's value is a file, not a command: -v VALUE is skipped when finding the command
+        // a flag's value is skipped when finding the command, a boolean flag takes none
         Assert.Equal(["prune"], await BashComplete(script, path, "craterun", "--root", "/nowhere", "container", "pr"));
 
         var volume = "cmpl-" + Guid.NewGuid().ToString("N")[..8];
