@@ -18,10 +18,11 @@ export DEBIAN_FRONTEND=noninteractive
 # docker-registry, apache2-utils (htpasswd), openssl, zstd, libcap2-bin (setcap, getcap): RegistryTests.
 # and the linter shellcheck: .ci/run checks every shell script (severity warning and above).
 # slirp4netns: rootless networking (the default network of a rootless run; RootlessTests).
+# zsh, fish: CompletionManTests parse (and, for fish, run) the completion scripts craterun generates.
 PACKAGES=(busybox-static util-linux procps gcc libc6-dev zlib1g-dev runc file iproute2 ca-certificates uidmap
     podman containerd umoci skopeo jq docker.io containernetworking-plugins qemu-system-x86 cpio xz-utils time
     libseccomp2 golang-github-containers-common e2fsprogs strace apparmor docker-registry apache2-utils openssl zstd
-    libcap2-bin shellcheck slirp4netns)
+    libcap2-bin shellcheck slirp4netns zsh fish)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

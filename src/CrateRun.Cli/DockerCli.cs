@@ -62,6 +62,9 @@ public static class DockerCli
         root.Subcommands.Add(SaveCommand.Create());
         root.Subcommands.Add(NetworkCommands.Network());
         root.Subcommands.Add(NetworkCommands.Port());
+        root.Subcommands.Add(VolumeCommands.Volume());
+        root.Subcommands.Add(Completion.Create());
+        root.Subcommands.Add(ManPages.Create());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");
@@ -156,7 +159,7 @@ public static class DockerCli
         var name = new Option<string?>("--name") { Description = "A name for the container" };
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable KEY=VALUE", AllowMultipleArgumentsPerToken = false };
         var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the container" };
-        var volume = new Option<string[]>("--volume", "-v") { Description = "Bind mount HOSTDIR:CTRDIR[:ro]" };
+        var volume = new Option<string[]>("--volume", "-v") { Description = "Bind mount HOSTDIR:CTRDIR[:ro], named volume NAME:CTRDIR[:ro][,nocopy] (made if missing), or anonymous volume CTRDIR" };
         var detach = new Option<bool>("--detach", "-d") { Description = "Run in the background and print the container id" };
         var rm = new Option<bool>("--rm") { Description = "Remove the container when it exits" };
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Keep stdin open and pass it to the container" };
@@ -168,7 +171,7 @@ public static class DockerCli
         var privileged = new Option<bool>("--privileged") { Description = "All capabilities, no masked paths, writable /sys" };
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the root filesystem read-only" };
         var tmpfs = new Option<string[]>("--tmpfs") { Description = "Mount a tmpfs: PATH[:OPTIONS]" };
-        var mount = new Option<string[]>("--mount") { Description = "type=bind|tmpfs,source=...,target=...[,readonly][,bind-propagation=...][,tmpfs-size=...][,tmpfs-mode=...]" };
+        var mount = new Option<string[]>("--mount") { Description = "type=bind|tmpfs|volume,source=...,target=...[,readonly][,bind-propagation=...][,tmpfs-size=...][,tmpfs-mode=...][,volume-nocopy]" };
         var user = new Option<string?>("--user", "-u") { Description = "USER[:GROUP] or UID[:GID] to run as (names from the rootfs)" };
         var device = new Option<string[]>("--device") { Description = "Add a host device: HOSTPATH[:CONTAINERPATH][:rwm]" };
         var userns = new Option<string?>("--userns") { Description = "User namespace: host, auto, or CONTAINERID:HOSTID:SIZE (default: host for root, auto otherwise)" };
@@ -214,6 +217,10 @@ public static class DockerCli
             if (restartPolicy is { IsNo: false } && p.GetValue(rm)) throw new UsageException("Conflicting options: --restart and --rm");
             var healthcheck = Core.Docker.HealthRules.FromFlags(p.GetValue(healthCmd), p.GetValue(healthInterval), p.GetValue(healthTimeout),
                 p.GetValue(healthRetries), p.GetValue(healthStartPeriod), p.GetValue(noHealthcheck));
+            var volumeArgs = (p.GetValue(volume) ?? []).Select(Core.Volumes.VolumeArgument.Parse).ToList();
+            // named and anonymous volumes (anonymous ones named now); the engine makes the missing ones when it registers the container
+            var namedVolumes = Core.Volumes.VolumeNames.Named([.. volumeArgs.Select(v => v.Named).OfType<Core.Volumes.VolumeRequest>(),
+                .. mounts.Select(m => m.Named).OfType<Core.Volumes.VolumeRequest>()]);
             var engine = Engine(p);
             ExplainCli.Attach(engine, p, explain); // the monitor explains: RunFlow hands it our stderr
             if (rootfsDir is null && cmdArgs is ["hello-world", ..])
@@ -256,8 +263,9 @@ public static class DockerCli
                 Cpu = p.GetValue(cpu) is { } c ? Quantities.ParseCpu(c) : p.GetValue(cpus) is { } cs ? Quantities.ParseCpus(cs, Environment.ProcessorCount) : null,
                 Env = image?.Settings.Env ?? envs,
                 Workdir = image is null ? p.GetValue(workdir) : image.Settings.Workdir,
-                Annotations = image?.Annotations ?? new Dictionary<string, string>(),
-                Volumes = [.. (p.GetValue(volume) ?? []).Select(CheckVolume), .. mounts.Select(m => m.Bind).OfType<Volume>().Select(CheckBindSource)],
+                Annotations = new Dictionary<string, string>([.. image?.Annotations ?? new Dictionary<string, string>(), .. Core.Volumes.VolumeNames.Annotations(namedVolumes)]),
+                Volumes = [.. volumeArgs.Select(v => v.Bind).OfType<Volume>().Select(CheckVolume), .. mounts.Select(m => m.Bind).OfType<Volume>().Select(CheckBindSource),
+                    .. namedVolumes.Select(v => new Volume(engine.Volumes.DataDir(v.Name!), v.ContainerPath, v.ReadOnly))],
                 Tty = isTty,
                 Interactive = p.GetValue(interactive),
                 CgroupParent = p.GetValue(cgroupParent),
@@ -328,11 +336,10 @@ public static class DockerCli
         ? v
         : throw new UsageException($"invalid argument for \"--mount\": the source path '{v.HostPath}' does not exist");
 
-    private static Volume CheckVolume(string text)
+    private static Volume CheckVolume(Volume v)
     {
-        var v = Volume.Parse(text);
         if (!Directory.Exists(v.HostPath) && !File.Exists(v.HostPath))
-            throw new UsageException($"invalid volume '{text}': the host path '{v.HostPath}' does not exist");
+            throw new UsageException($"invalid volume '{v.HostPath}:{v.ContainerPath}': the host path '{v.HostPath}' does not exist");
         return v;
     }
 
@@ -467,12 +474,12 @@ public static class DockerCli
     private static Command RmCommand()
     {
         var force = new Option<bool>("--force", "-f") { Description = "Kill a running container first (SIGKILL)" };
-        var volumes = new Option<bool>("--volumes", "-v") { Description = "Accepted for Docker's sake: craterun makes no anonymous volumes" };
+        var volumes = new Option<bool>("--volumes", "-v") { Description = "Remove the container's anonymous volumes too (named ones stay)" };
         var ids = new Argument<string[]>("container") { Arity = ArgumentArity.OneOrMore };
         var cmd = new Command("rm", "Remove containers") { force, volumes, ids };
         cmd.SetAction(p => EachContainer(p, ids, (engine, id) =>
         {
-            engine.Remove(id, p.GetValue(force));
+            engine.Remove(id, p.GetValue(force), p.GetValue(volumes));
             Console.WriteLine(id);
         }));
         return cmd;

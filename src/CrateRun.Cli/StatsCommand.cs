@@ -73,13 +73,24 @@ public static class CopyCommand
     {
         var source = new Argument<string>("SRC");
         var destination = new Argument<string>("DEST");
-        var cmd = new Command("cp", "Copy files/folders between a container and the local filesystem: cp CONTAINER:SRC DEST, cp SRC CONTAINER:DEST") { source, destination };
+        var cmd = new Command("cp", "Copy files/folders between a container and the local filesystem: cp CONTAINER:SRC DEST, cp SRC CONTAINER:DEST; DEST - writes a tar stream to stdout, SRC - extracts one from stdin into a directory") { source, destination };
         cmd.SetAction(p => Program.Guard(() =>
         {
             var a = CopyArguments.Parse(p.GetValue(source)!, p.GetValue(destination)!);
             var engine = DockerCli.Engine(p);
             var id = engine.Store.Resolve(a.Container);
-            if (a.IntoContainer) engine.CopyIn(id, a.HostPath, a.ContainerPath);
+            // "-": a tar stream on stdin or stdout instead of a host path, as Docker's cp
+            if (a.IntoContainer && a.HostPath == "-")
+            {
+                using var stdin = Console.OpenStandardInput();
+                engine.CopyInTar(id, stdin, a.ContainerPath);
+            }
+            else if (a.IntoContainer) engine.CopyIn(id, a.HostPath, a.ContainerPath);
+            else if (a.HostPath == "-")
+            {
+                using var stdout = Console.OpenStandardOutput();
+                engine.CopyOutTar(id, a.ContainerPath, stdout);
+            }
             else engine.CopyOut(id, a.ContainerPath, a.HostPath);
             return 0;
         }));

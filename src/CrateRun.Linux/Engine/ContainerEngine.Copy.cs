@@ -23,4 +23,10 @@ public sealed partial class ContainerEngine
     public void CopyOut(string id, string containerPath, string hostPath) => ContainerFiles.CopyOut(CopyRoot(id), containerPath, hostPath);
 
     public void CopyIn(string id, string hostPath, string containerPath) => ContainerFiles.CopyIn(hostPath, CopyRoot(id), containerPath);
+
+    /// <summary>cp CTR:PATH -: the path as a tar stream.</summary>
+    public void CopyOutTar(string id, string containerPath, Stream output) => ContainerFiles.WriteTar(CopyRoot(id), containerPath, output);
+
+    /// <summary>cp - CTR:DIR: a tar stream extracted into the container's directory.</summary>
+    public int CopyInTar(string id, Stream input, string containerPath) => ContainerFiles.ExtractTar(input, CopyRoot(id), containerPath);
 }

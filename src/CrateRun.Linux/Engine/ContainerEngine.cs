@@ -69,6 +69,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             throw new CrateRunException($"container {r.Id} already exists");
         if (r.Name is not null && Store.List().Any(c => c.Name == r.Name))
             throw new CrateRunException($"the container name '{r.Name}' is already in use");
+        Volumes.EnsureForContainer(r.Annotations); // under the root's lock: a volume rm cannot slip in before the registration
         try
         {
             Store.CreateDir(r.Id);
@@ -105,6 +106,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             var rootfs = RootfsCheck.Resolve(Path.GetFullPath(spec.Root?.Path ?? throw new UsageException("config.json has no root.path"), r.Bundle),
                 requireLayout: false);
             r.Rootfs = rootfs;
+            if (imageMounted) PopulateVolumes(spec, rootfs); // the image's content is in view, the container's mounts not yet made
             var launch = new LaunchSpec { PreserveFds = o.PreserveFds, Stdio = o.Stdio };
             PrepareNetworkFiles(r); // the sources of the /etc/hosts, resolv.conf, hostname binds exist before the mounts
             using var joined = PlanNamespaces(spec, launch);
@@ -183,7 +185,11 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             if (imageMounted) Images.ImageRootfs.Unmount(Store.Dir(id));
             DetachNetworks(id, null);
             // a container made by `craterun create` stays, to be told about and removed by the user (Docker's rule)
-            if (!r.KeepOnFailure) Store.RemoveDir(id);
+            if (!r.KeepOnFailure)
+            {
+                Store.RemoveDir(id);
+                RemoveAnonymousVolumes(r);
+            }
             throw;
         }
         finally
@@ -573,6 +579,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         if (record.AutoRemove)
         {
             using (Store.TryLock(id)) Store.RemoveDir(id);
+            RemoveAnonymousVolumes(record); // --rm takes its anonymous volumes too, as Docker's
         }
         return record;
     }
@@ -677,19 +684,21 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     /// with <paramref name="force"/>, which kills it first; a creation that failed before its
     /// metadata was written leaves only a directory, which goes too.
     /// </summary>
-    public void Remove(string id, bool force)
+    public void Remove(string id, bool force, bool removeVolumes = false)
     {
         if (Store.IsLeftover(id))
         {
             Store.RemoveDir(id);
             return;
         }
-        var status = StatusOf(Store.Load(id));
+        var r = Store.Load(id);
+        var status = StatusOf(r);
         if (!force && (ContainerStatus.CanKill(status) || status == ContainerStatus.Restarting))
             throw new CrateRunException($"container {id} is {status}: stop it first or use rm --force");
         if (CancelRestart(id)) WaitForMonitor(Store.Load(id)); // no restart may race the removal
         WaitWhileRestartCreates(id);
         Delete(id, force: true);
+        if (removeVolumes) RemoveAnonymousVolumes(r); // rm -v: its anonymous volumes (named ones stay, as Docker's)
     }
 
     /// <summary>

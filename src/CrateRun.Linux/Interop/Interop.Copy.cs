@@ -14,7 +14,9 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial nint readlinkat(int dirfd, string path, byte* buffer, nuint size);
         [LibraryImport(Libc, SetLastError = true)] public static partial int fchmod(int fd, uint mode);
 
-        public const uint S_IFDIR = 0x4000, S_IFLNK = 0xA000;
-        public const int EEXIST = 17;
+        public const uint S_IFDIR = 0x4000, S_IFLNK = 0xA000, S_IFCHR = 0x2000, S_IFBLK = 0x6000, S_IFIFO = 0x1000;
+        public const int EEXIST = 17, EISDIR = 21, EXDEV = 18;
+        /// <summary>openat2: no path component may leave the starting directory (absolute symlinks, "..").</summary>
+        public const ulong RESOLVE_BENEATH = 0x08;
     }
 }

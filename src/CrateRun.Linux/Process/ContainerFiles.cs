@@ -10,7 +10,7 @@ namespace CrateRun.Linux.Process;
 /// on the host. Entries below the named one are never followed (symlinks are copied as links);
 /// modes are kept.
 /// </summary>
-public static unsafe class ContainerFiles
+public static unsafe partial class ContainerFiles
 {
     /// <summary>Copies the container's <paramref name="containerPath"/> to the host; into <paramref name="hostPath"/> when that is a directory.</summary>
     public static void CopyOut(string root, string containerPath, string hostPath)
@@ -19,6 +19,25 @@ public static unsafe class ContainerFiles
         var rel = Relative(containerPath);
         var target = Directory.Exists(hostPath) ? Path.Combine(hostPath, BaseName(rel)) : hostPath;
         CopyOutEntry(rootFd, rel, target, followLast: true);
+    }
+
+    /// <summary>
+    /// Docker's copy-up of a volume: the children of the container's directory <paramref name="containerPath"/>
+    /// (resolved inside <paramref name="root"/>) copied into the empty host directory <paramref name="hostDir"/>,
+    /// owners and modes kept, and the directory's own owner and mode given to <paramref name="hostDir"/>.
+    /// False (nothing copied) when the path is missing or not a directory. Device nodes, fifos and sockets are skipped.
+    /// </summary>
+    public static bool CopyContentsOut(string root, string containerPath, string hostDir)
+    {
+        using var rootFd = OpenRoot(root);
+        var rel = Relative(containerPath);
+        using var dirFd = TryOpen(rootFd, rel, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY, 0);
+        if (dirFd is null) return false;
+        var st = StatOf(dirFd, rel);
+        foreach (var child in Directory.EnumerateFileSystemEntries($"/proc/self/fd/{dirFd.Fd}").Select(Path.GetFileName).Order(StringComparer.Ordinal))
+            CopyOutEntry(rootFd, CombineRel(rel, child!), Path.Combine(hostDir, child!), followLast: false, keepOwner: true);
+        Own(hostDir, st, link: false);
+        return true;
     }
 
     /// <summary>Copies the host's <paramref name="hostPath"/> into the container; into <paramref name="containerPath"/> when that is a directory there.</summary>
@@ -34,7 +53,7 @@ public static unsafe class ContainerFiles
         CopyInEntry(rootFd, hostPath, target);
     }
 
-    private static void CopyOutEntry(SafeFd rootFd, string rel, string hostPath, bool followLast)
+    private static void CopyOutEntry(SafeFd rootFd, string rel, string hostPath, bool followLast, bool keepOwner = false)
     {
         var nofollow = followLast ? 0 : Interop.Sys.O_NOFOLLOW;
         using var pathFd = TryOpen(rootFd, rel, Interop.Sys.O_PATH | nofollow, 0)
@@ -48,9 +67,10 @@ public static unsafe class ContainerFiles
             using (var dirFd = Open(rootFd, rel, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | nofollow, 0))
             {
                 foreach (var child in Directory.EnumerateFileSystemEntries($"/proc/self/fd/{dirFd.Fd}").Select(Path.GetFileName).Order(StringComparer.Ordinal))
-                    CopyOutEntry(rootFd, CombineRel(rel, child!), Path.Combine(hostPath, child!), followLast: false);
+                    CopyOutEntry(rootFd, CombineRel(rel, child!), Path.Combine(hostPath, child!), followLast: false, keepOwner);
             }
             File.SetUnixFileMode(hostPath, mode);
+            if (keepOwner) Own(hostPath, st, link: false);
         }
         else if (kind == Interop.Sys.S_IFREG)
         {
@@ -69,6 +89,7 @@ public static unsafe class ContainerFiles
                 }
             }
             File.SetUnixFileMode(hostPath, mode);
+            if (keepOwner) Own(hostPath, st, link: false);
         }
         else if (kind == Interop.Copy.S_IFLNK)
         {
@@ -78,6 +99,11 @@ public static unsafe class ContainerFiles
             if (n < 0) throw new SyscallException("readlinkat", $"the container's /{rel}", Marshal.GetLastPInvokeError());
             if (File.Exists(hostPath) || new FileInfo(hostPath).LinkTarget is not null) File.Delete(hostPath);
             File.CreateSymbolicLink(hostPath, Encoding.UTF8.GetString(buffer, 0, (int)n));
+            if (keepOwner) Own(hostPath, st, link: true);
+        }
+        else if (keepOwner)
+        {
+            // a volume's copy-up: devices, fifos and sockets of the image are not carried into it
         }
         else
         {
@@ -134,6 +160,13 @@ public static unsafe class ContainerFiles
         }
     }
 
+    /// <summary>The owner of <paramref name="st"/> on a host path (never through a symlink); the mode again after it, as chown clears set-id bits.</summary>
+    private static void Own(string hostPath, Interop.Sys.Stat st, bool link)
+    {
+        Interop.Check(Interop.Images.fchownat(Interop.Images.AT_FDCWD, hostPath, st.Uid, st.Gid, Interop.Images.AT_SYMLINK_NOFOLLOW), "fchownat", hostPath);
+        if (!link) File.SetUnixFileMode(hostPath, (UnixFileMode)(st.Mode & 0xFFF));
+    }
+
     private static SafeFd OpenRoot(string root) => new(Interop.Check(
         Interop.Sys.open(root, Interop.Sys.O_PATH | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "open", root));
 
@@ -141,13 +174,16 @@ public static unsafe class ContainerFiles
         TryOpen(rootFd, rel, flags, mode, throwMissing: true)!;
 
     /// <summary>openat2(root, rel, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS); null when it does not exist.</summary>
-    private static SafeFd? TryOpen(SafeFd rootFd, string rel, int flags, uint mode, bool throwMissing = false)
+    private static SafeFd? TryOpen(SafeFd rootFd, string rel, int flags, uint mode, bool throwMissing = false) =>
+        TryOpenResolved(rootFd, rel, flags, mode, Interop.Sys.RESOLVE_IN_ROOT | Interop.Sys.RESOLVE_NO_MAGICLINKS, throwMissing);
+
+    private static SafeFd? TryOpenResolved(SafeFd rootFd, string rel, int flags, uint mode, ulong resolve, bool throwMissing)
     {
         var how = new Interop.Sys.OpenHow
         {
             Flags = (ulong)(flags | Interop.Sys.O_CLOEXEC),
             Mode = mode,
-            Resolve = Interop.Sys.RESOLVE_IN_ROOT | Interop.Sys.RESOLVE_NO_MAGICLINKS,
+            Resolve = resolve,
         };
         var pathBytes = Encoding.UTF8.GetBytes((rel.Length == 0 ? "." : rel) + "\0");
         long fd;

@@ -1,0 +1,54 @@
+using System.CommandLine;
+
+namespace CrateRun.Cli;
+
+/// <summary>
+/// The Docker-like CLI's System.CommandLine definitions seen as a tree of plain data: what
+/// `completion` and `man-pages` are generated from, so they can never disagree with the parser.
+/// </summary>
+public sealed record CommandNode(
+    IReadOnlyList<string> Path,
+    string Description,
+    IReadOnlyList<string> Aliases,
+    IReadOnlyList<OptionNode> Options,
+    IReadOnlyList<ArgumentNode> Arguments,
+    IReadOnlyList<CommandNode> Subcommands)
+{
+    /// <summary>"craterun volume create".</summary>
+    public string FullName => string.Join(' ', ["craterun", .. Path]);
+
+    /// <summary>Every command below (and with) this one, depth first.</summary>
+    public IEnumerable<CommandNode> All() => [this, .. Subcommands.SelectMany(s => s.All())];
+
+    public static CommandNode From(Command root) => Walk(root, [], root.Options.Where(o => o.Recursive).ToList());
+
+    private static CommandNode Walk(Command c, IReadOnlyList<string> path, IReadOnlyList<Option> inherited)
+    {
+        var own = c.Options.Where(o => !o.Hidden).ToList();
+        var options = own.Concat(inherited.Where(i => !own.Contains(i)))
+            .Select(o => new OptionNode(o.Name, [.. o.Aliases.Where(a => !a.StartsWith('/')).Order(StringComparer.Ordinal)], o.Description ?? "", o.Arity.MaximumNumberOfValues > 0 && o.ValueType != typeof(bool), o.HelpName))
+            .OrderBy(o => o.Name.TrimStart('-'), StringComparer.Ordinal).ToList();
+        var recursive = inherited.Concat(own.Where(o => o.Recursive)).Distinct().ToList();
+        return new CommandNode(path, c.Description ?? "", [.. c.Aliases],
+            options,
+            [.. c.Arguments.Where(a => !a.Hidden).Select(a => new ArgumentNode(a.Name, a.Description ?? "", a.Arity.MinimumNumberOfValues == 0, a.Arity.MaximumNumberOfValues > 1))],
+            [.. c.Subcommands.Where(s => !s.Hidden).Select(s => Walk(s, [.. path, s.Name], recursive))]);
+    }
+}
+
+public sealed record OptionNode(string Name, IReadOnlyList<string> Aliases, string Description, bool TakesValue, string? ValueName)
+{
+    /// <summary>The name and its aliases (the help option's Windows-style "/?" and "/h" left out).</summary>
+    public IEnumerable<string> Names => [Name, .. Aliases];
+}
+
+public sealed record ArgumentNode(string Name, string Description, bool Optional, bool Many)
+{
+    /// <summary>What a shell can offer for it: running or stopped containers, volumes, networks, images; null: files.</summary>
+    public string? Dynamic => Name switch
+    {
+        "container" or "containers" => "containers",
+        "volume" => "volumes",
+        _ => null,
+    };
+}
