@@ -48,7 +48,7 @@ public sealed partial class CompletionManTests(CrateRunFixture f)
         var script = await Script("bash");
         var path = PathWithCraterun();
         Assert.Equal(["run"], await BashComplete(script, path, "craterun", "ru"));
-        Assert.Equal(["--memory"], await BashComplete(script, path, "craterun", "run", "--mem"));
+        Assert.Equal(["--memory", "--memory-reservation", "--memory-swap"], await BashComplete(script, path, "craterun", "run", "--mem"));
         Assert.Equal(["create"], await BashComplete(script, path, "craterun", "volume", "cr"));
         Assert.Contains("--label", await BashComplete(script, path, "craterun", "volume", "create", "--"));
         // a flag's value is skipped when finding the command, a boolean flag takes none

@@ -404,7 +404,7 @@ public sealed class NetworkTests(CrateRunFixture f)
             (["--network", "nosuchnet"], "craterun: network nosuchnet not found (craterun network ls lists them)"),
             (["-p", "0:80"], "craterun: invalid -p '0:80': host port '0' is not a number from 1 to 65535; expected [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]"),
             (["-p", "8080:80/sctp"], "craterun: invalid -p '8080:80/sctp': protocol 'sctp' is not tcp or udp; expected [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]"),
-            (["--network", "none", "-p", "8080:80"], "craterun: -p needs a bridge network: --network none publishes nothing"),
+            (["--network", "none", "-p", "8080:80"], "craterun: -p needs a bridge network or slirp4netns: --network none publishes nothing"),
             (["--network", "container:nosuch"], "craterun: no such container: nosuch"),
         })
         {

@@ -237,28 +237,31 @@ public sealed class CgroupV2ManagerTests : IDisposable
         Assert.Equal(new CgroupStats(0, 0, 0, 0, 0, 0, 0, 0, 0), new CgroupV2Manager(_tmp.Dir("empty")).Stats());
 
     [Fact]
-    public async Task Freeze_writes_cgroup_freeze_and_waits_for_the_frozen_event()
+    public void Freeze_writes_cgroup_freeze_and_waits_for_the_frozen_event()
     {
         Put("cgroup.events", "populated 1\nfrozen 0\n");
         Assert.False(_m.IsFrozen());
-        // play the kernel: once cgroup.freeze says 1, report the cgroup frozen
-        var kernel = Task.Run(async () =>
+        // play the kernel on a thread of its own (a pool thread can be starved by the other test classes
+        // for longer than Freeze waits): once cgroup.freeze says 1, report the cgroup frozen
+        var reported = false;
+        var kernel = new Thread(() =>
         {
             var path = Path.Combine(_dir, "cgroup.freeze");
-            for (var i = 0; i < 5000; i++)
+            for (var i = 0; i < 5000 && !reported; i++)
             {
                 if (File.Exists(path) && File.ReadAllText(path) == "1")
                 {
-                    await Task.Delay(20);
+                    Thread.Sleep(20);
                     ContainerStore.WriteAtomic(Path.Combine(_dir, "cgroup.events"), Encoding.ASCII.GetBytes("populated 1\nfrozen 1\n"));
-                    return true;
+                    reported = true;
                 }
-                await Task.Delay(1);
+                else Thread.Sleep(1);
             }
-            return false;
-        });
+        }) { IsBackground = true };
+        kernel.Start();
         _m.Freeze();
-        Assert.True(await kernel);
+        kernel.Join();
+        Assert.True(reported);
         Assert.Equal("1", Get("cgroup.freeze"));
         Assert.True(_m.IsFrozen());
 
