@@ -257,7 +257,8 @@ public sealed class CgroupV2ManagerTests : IDisposable
                 }
                 else Thread.Sleep(1);
             }
-        }) { IsBackground = true };
+        })
+        { IsBackground = true };
         kernel.Start();
         _m.Freeze();
         kernel.Join();
