@@ -234,7 +234,7 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
     /// A layer blob read through its partial file: first the bytes an earlier, cut download left there
     /// (read back from disk), then the registry's from that offset on, appended to the file as they come.
     /// </summary>
-    private sealed class PartialBlobStream : Stream
+    private sealed class PartialBlobStream : ReadOnlyStream
     {
         private readonly FileStream _file;
         private readonly Func<long, Stream> _open;
@@ -293,15 +293,7 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
             base.Dispose(disposing);
         }
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
         public override long Position { get => _position; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private void Report(string digest, LayerState state, long bytes, long total, TimeSpan elapsed) =>
@@ -312,7 +304,7 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
     /// <c>Range: bytes=N-</c> at the byte it stopped, at most <see cref="MaxResumes"/> times. Reading past
     /// the descriptor's size is an error (a registry cannot make us store more than the manifest says).
     /// </summary>
-    private sealed class ResumingBlobStream(RegistryClient client, string repository, Descriptor blob, long start, Action<long> onBytes, CancellationToken ct) : Stream
+    private sealed class ResumingBlobStream(RegistryClient client, string repository, Descriptor blob, long start, Action<long> onBytes, CancellationToken ct) : ReadOnlyStream
     {
         private Stream? _current;
         private long _position = start;
@@ -370,15 +362,7 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
             base.Dispose(disposing);
         }
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
         public override long Position { get => _position; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private sealed class DisposeAction(Action action) : IDisposable
@@ -387,7 +371,7 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
     }
 
     /// <summary>Reads through: hashes every byte and copies it to <paramref name="copy"/> (the blob's temp file).</summary>
-    private sealed class HashingTeeStream(Stream source, Stream copy) : Stream
+    private sealed class HashingTeeStream(Stream source, Stream copy) : ReadOnlyStream
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         private long _length;
@@ -412,13 +396,6 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
         /// <summary>The hash outlives Dispose: the unpacker closes the stream it reads, the digest is checked after.</summary>
         public void ReleaseHash() => _hash.Dispose();
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Position { get => _length; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

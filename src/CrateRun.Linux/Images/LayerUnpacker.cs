@@ -419,7 +419,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
         new FileInfo(path).LinkTarget ?? throw new CrateRunException($"cannot read the link {path}");
 
     /// <summary>Reads through; keeps the SHA-256 and the length of what went by.</summary>
-    private sealed class HashingStream(Stream inner) : Stream
+    private sealed class HashingStream(Stream inner) : ReadOnlyStream
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         public long Length_ { get; private set; }
@@ -433,14 +433,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
             Length_ += n;
             return n;
         }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Position { get => Length_; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         protected override void Dispose(bool disposing)
         {
             if (disposing) { inner.Dispose(); _hash.Dispose(); }
@@ -449,7 +442,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
     }
 
     /// <summary>A few bytes already read (the magic), then the rest of the stream.</summary>
-    private sealed class PrefixedStream(byte[] prefix, Stream rest) : Stream
+    private sealed class PrefixedStream(byte[] prefix, Stream rest) : ReadOnlyStream
     {
         private int _offset;
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
@@ -464,15 +457,6 @@ public sealed unsafe class LayerUnpacker : IDisposable
             }
             return rest.Read(buffer);
         }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         protected override void Dispose(bool disposing)
         {
             if (disposing) rest.Dispose();

@@ -10,7 +10,7 @@ namespace CrateRun.Linux.Images;
 /// the bytes here are exact. TarReader reads headers block by block without reading ahead, so when it
 /// returns an entry this stream has just passed that entry's header (and its PAX header before it).
 /// </summary>
-public sealed class PaxXattrSniffer(Stream inner) : Stream
+public sealed class PaxXattrSniffer(Stream inner) : ReadOnlyStream
 {
     private const int Block = 512;
     private const int MaxPaxBytes = 1 << 20;
@@ -140,13 +140,4 @@ public sealed class PaxXattrSniffer(Stream inner) : Stream
         return result;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
