@@ -21,18 +21,6 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
 {
     private string Work(string name) => Directory.CreateDirectory(Path.Combine(f.TempBase, "fault-" + name + "-" + Guid.NewGuid().ToString("N")[..6])).FullName;
 
-    private Task<ProcResult> CrAt(string root, IReadOnlyDictionary<string, string>? env, params string[] args) =>
-        Proc.Run(f.Binary, ["--root", root, .. args], timeout: TimeSpan.FromSeconds(120), env: Env(env));
-
-    private RunningProc StartAt(string root, params string[] args) => Proc.Start(f.Binary, ["--root", root, .. args], Env(null));
-
-    private Dictionary<string, string> Env(IReadOnlyDictionary<string, string>? extra)
-    {
-        var env = new Dictionary<string, string>(f.Env);
-        foreach (var (k, v) in extra ?? new Dictionary<string, string>()) env[k] = v;
-        return env;
-    }
-
     private static string NewRoot(string dir)
     {
         var root = Path.Combine(dir, "state");
@@ -86,7 +74,7 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
     {
         Assert.False(File.Exists(Path.Combine(BlobsDir(root), digest[7..])), $"blob {digest} was stored");
         Assert.True(Entries(root, "tmp").Length == 0, "tmp/ holds: " + string.Join(", ", Entries(root, "tmp")));
-        var images = await CrAt(root, null, "images", "-q");
+        var images = await f.CrAt(root, null, "images", "-q");
         Assert.True(images.ExitCode == 0, images.ToString());
         Assert.Equal("", images.Stdout);
     }
@@ -129,7 +117,7 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         await File.WriteAllTextAsync(Path.Combine(dockerConfig, "config.json"), registry.DockerConfigJson());
         var root = NewRoot(dir);
 
-        var pull = await CrAt(root, new Dictionary<string, string> { ["DOCKER_CONFIG"] = dockerConfig }, "pull", $"{registry.Host}/app:app");
+        var pull = await f.CrAt(root, new Dictionary<string, string> { ["DOCKER_CONFIG"] = dockerConfig }, "pull", $"{registry.Host}/app:app");
         Assert.True(pull.ExitCode == 0, pull + "\n" + string.Join("\n", registry.Requests.Select(r => $"{r.Port} {r.Header("Host")} {r.Path} auth={r.Header("Authorization")}")));
 
         var expected = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("puller:s3cret"));
@@ -166,7 +154,7 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
             : null;
         var root = NewRoot(dir);
 
-        var pull = await CrAt(root, null, "pull", $"{registry.Host}/retry:big");
+        var pull = await f.CrAt(root, null, "pull", $"{registry.Host}/retry:big");
         Assert.True(pull.ExitCode == 0, pull.ToString());
         var gets = registry.Requests.Where(r => IsBlobGet(r, big)).OrderBy(r => r.At).ToList();
         Assert.Equal(4, gets.Count);
@@ -185,7 +173,7 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         registry.Faults = (r, _) => IsBlobGet(r, big) ? new FaultRegistry.Fault { Status = 500 } : null;
         var root = NewRoot(dir);
 
-        var pull = await CrAt(root, null, "pull", $"{registry.Host}/broken:big");
+        var pull = await f.CrAt(root, null, "pull", $"{registry.Host}/broken:big");
         Assert.NotEqual(0, pull.ExitCode);
         Assert.True(pull.ErrLines.Length == 1, pull.ToString());
         Assert.Contains($"blob {big.Digest}: the registry answered 500", pull.Stderr);
@@ -207,7 +195,7 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{registry.Host}/resume:big";
 
-        var first = await CrAt(root, null, "pull", image);
+        var first = await f.CrAt(root, null, "pull", image);
         Assert.NotEqual(0, first.ExitCode);
         Assert.True(first.ErrLines.Length == 1, first.ToString());
         Assert.Contains($"layer {big.Digest}: download cut at", first.Stderr);
@@ -217,7 +205,7 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
 
         registry.Faults = null;
         var requestsBefore = registry.Requests.Count;
-        var second = await CrAt(root, null, "pull", image);
+        var second = await f.CrAt(root, null, "pull", image);
         Assert.True(second.ExitCode == 0, second.ToString());
         var gets = registry.Requests.Skip(requestsBefore).Where(r => IsBlobGet(r, big)).ToList();
         var get = Assert.Single(gets);
@@ -228,7 +216,7 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         AssertBlobVerifies(root, big);
         Assert.Empty(Entries(root, "partial"));
         AssertNoLockFiles(root);
-        var images = await CrAt(root, null, "images", "-q");
+        var images = await f.CrAt(root, null, "images", "-q");
         Assert.Single(images.OutLines);
     }
 
@@ -241,7 +229,7 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         registry.Faults = (r, _) => IsBlobGet(r, big) ? new FaultRegistry.Fault { Corrupt = (big.Size / 3, big.Size * 2 / 3) } : null;
         var root = NewRoot(dir);
 
-        var pull = await CrAt(root, null, "pull", $"{registry.Host}/corrupt:big");
+        var pull = await f.CrAt(root, null, "pull", $"{registry.Host}/corrupt:big");
         Assert.NotEqual(0, pull.ExitCode);
         Assert.True(pull.ErrLines.Length == 1, pull.ToString());
         Assert.Contains($"layer {big.Digest}: content has digest", pull.Stderr);
@@ -261,13 +249,13 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{registry.Host}/badpartial:big";
 
-        var first = await CrAt(root, null, "pull", image);
+        var first = await f.CrAt(root, null, "pull", image);
         Assert.NotEqual(0, first.ExitCode);
         Assert.Contains("download cut at", first.Stderr);
 
         registry.Faults = null;
         var before = registry.Requests.Count;
-        var second = await CrAt(root, null, "pull", image);
+        var second = await f.CrAt(root, null, "pull", image);
         Assert.True(second.ExitCode == 0, second.ToString());
         var gets = registry.Requests.Skip(before).Where(r => IsBlobGet(r, big)).ToList();
         Assert.Equal(2, gets.Count); // the resume (its digest fails), then the whole blob
@@ -286,7 +274,7 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{registry.Host}/kill:big";
 
-        using (var pull = StartAt(root, "pull", image))
+        using (var pull = f.StartAt(root, "pull", image))
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (registry.Served(big.Digest) < (2 << 20) && clock.Elapsed < TimeSpan.FromSeconds(30) && !pull.HasExited) await Task.Delay(20);
@@ -295,7 +283,7 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
             var killed = await pull.Wait(TimeSpan.FromSeconds(10));
             Assert.NotEqual(0, killed.ExitCode);
         }
-        var images = await CrAt(root, null, "images");
+        var images = await f.CrAt(root, null, "images");
         Assert.True(images.ExitCode == 0, images.ToString());
         Assert.Single(images.OutLines); // the header only
         Assert.False(File.Exists(Path.Combine(BlobsDir(root), big.Digest[7..])));
@@ -303,13 +291,13 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         registry.BytesPerSecond = 0;
         var servedBefore = registry.Served(big.Digest);
         var before = registry.Requests.Count;
-        var again = await CrAt(root, null, "pull", image);
+        var again = await f.CrAt(root, null, "pull", image);
         Assert.True(again.ExitCode == 0, again.ToString());
         var get = Assert.Single(registry.Requests.Skip(before), r => IsBlobGet(r, big));
         Assert.StartsWith("bytes=", get.Header("Range"));
         Assert.True(registry.Served(big.Digest) - servedBefore < big.Size);
         AssertBlobVerifies(root, big);
-        Assert.Single((await CrAt(root, null, "images", "-q")).OutLines);
+        Assert.Single((await f.CrAt(root, null, "images", "-q")).OutLines);
         Assert.Empty(Entries(root, "partial"));
         AssertNoLockFiles(root);
     }
@@ -323,9 +311,9 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{registry.Host}/three:big";
 
-        using var p1 = StartAt(root, "pull", image);
-        using var p2 = StartAt(root, "pull", image);
-        using var p3 = StartAt(root, "pull", image);
+        using var p1 = f.StartAt(root, "pull", image);
+        using var p2 = f.StartAt(root, "pull", image);
+        using var p3 = f.StartAt(root, "pull", image);
         foreach (var p in new[] { p1, p2, p3 })
         {
             var r = await p.Wait(TimeSpan.FromSeconds(90));
@@ -352,28 +340,28 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         var a = $"{registry.Host}/race:a";
         var c = $"{registry.Host}/race:c";
 
-        var pullA = await CrAt(root, null, "pull", a);
+        var pullA = await f.CrAt(root, null, "pull", a);
         Assert.True(pullA.ExitCode == 0, pullA.ToString());
         // c shares busybox with a (stored, only a names it) and stores y long before z arrives
         registry.BytesPerSecond = 2 << 20;
-        using (var pullC = StartAt(root, "pull", c))
+        using (var pullC = f.StartAt(root, "pull", c))
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while ((registry.Served(z.Layer.Digest) < (1 << 20) || registry.Served(y.Layer.Digest) < y.Layer.Size)
                    && clock.Elapsed < TimeSpan.FromSeconds(30) && !pullC.HasExited) await Task.Delay(20);
             Assert.False(pullC.HasExited, "the pull ended before rmi ran:\n" + pullC.Stdout + pullC.Stderr);
-            var rmi = await CrAt(root, null, "rmi", a);
+            var rmi = await f.CrAt(root, null, "rmi", a);
             Assert.True(rmi.ExitCode == 0, rmi.ToString());
             var done = await pullC.Wait(TimeSpan.FromSeconds(60));
             Assert.True(done.ExitCode == 0, done.ToString());
         }
         foreach (var layer in new[] { busybox, y, z }) AssertBlobVerifies(root, layer.Layer);
         Assert.False(File.Exists(Path.Combine(BlobsDir(root), x.Layer.Digest[7..])), "the layer only a used was not collected");
-        var run = await CrAt(root, null, "run", "--rm", "--pull", "never", c);
+        var run = await f.CrAt(root, null, "run", "--rm", "--pull", "never", c);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal("why", run.Stdout.Trim());
         // the next garbage collection (no pull running) keeps what c uses
-        var prune = await CrAt(root, null, "image", "prune");
+        var prune = await f.CrAt(root, null, "image", "prune");
         Assert.True(prune.ExitCode == 0, prune.ToString());
         foreach (var layer in new[] { busybox, y, z }) AssertBlobVerifies(root, layer.Layer);
         AssertNoLockFiles(root);
@@ -393,36 +381,36 @@ public sealed class RegistryFaultTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{registry.Host}/multi:multi";
 
-        var arm = await CrAt(root, null, "run", "--rm", "--platform", "linux/arm64", image);
+        var arm = await f.CrAt(root, null, "run", "--rm", "--platform", "linux/arm64", image);
         Assert.True(arm.ExitCode == 0, arm.ToString());
         Assert.Equal("arm", arm.Stdout.Trim());
 
         // the stored image is arm64: amd64 is pulled for a run that asks for it
-        var amd = await CrAt(root, null, "run", "--rm", "--platform", "linux/amd64", image);
+        var amd = await f.CrAt(root, null, "run", "--rm", "--platform", "linux/amd64", image);
         Assert.True(amd.ExitCode == 0, amd.ToString());
         Assert.Equal("amd", amd.Stdout.Trim());
         Assert.Contains("for linux/amd64", amd.Stderr);
 
-        var never = await CrAt(root, null, "run", "--rm", "--pull", "never", "--platform", "linux/arm64", image);
+        var never = await f.CrAt(root, null, "run", "--rm", "--pull", "never", "--platform", "linux/arm64", image);
         Assert.NotEqual(0, never.ExitCode);
         Assert.True(never.ErrLines.Length == 1, never.ToString());
         Assert.Contains("for linux/arm64 (the stored one is for linux/amd64", never.Stderr);
 
-        var created = await CrAt(root, null, "create", "--platform", "linux/arm64", image);
+        var created = await f.CrAt(root, null, "create", "--platform", "linux/arm64", image);
         Assert.True(created.ExitCode == 0, created.ToString());
         var id = created.OutLines[^1];
-        var inspect = await CrAt(root, null, "image", "inspect", image);
+        var inspect = await f.CrAt(root, null, "image", "inspect", image);
         Assert.Equal("arm64", JsonDocument.Parse(inspect.Stdout).RootElement[0].GetProperty("Architecture").GetString());
-        Assert.Equal(0, (await CrAt(root, null, "rm", id)).ExitCode);
+        Assert.Equal(0, (await f.CrAt(root, null, "rm", id)).ExitCode);
 
-        var containersBefore = (await CrAt(root, null, "ps", "-a", "-q")).OutLines.Length;
+        var containersBefore = (await f.CrAt(root, null, "ps", "-a", "-q")).OutLines.Length;
         foreach (var verb in new[] { new[] { "run", "--rm" }, ["create"] })
         {
-            var missing = await CrAt(root, null, [.. verb, "--platform", "linux/s390x", image]);
+            var missing = await f.CrAt(root, null, [.. verb, "--platform", "linux/s390x", image]);
             Assert.NotEqual(0, missing.ExitCode);
             Assert.True(missing.ErrLines.Count(l => l.StartsWith("craterun:", StringComparison.Ordinal)) == 1, missing.ToString());
             Assert.Contains("no image for linux/s390x (it has: linux/amd64, linux/arm64)", missing.Stderr);
         }
-        Assert.Equal(containersBefore, (await CrAt(root, null, "ps", "-a", "-q")).OutLines.Length);
+        Assert.Equal(containersBefore, (await f.CrAt(root, null, "ps", "-a", "-q")).OutLines.Length);
     }
 }

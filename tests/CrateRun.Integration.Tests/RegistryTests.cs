@@ -19,19 +19,6 @@ public sealed class RegistryTests(CrateRunFixture f)
 {
     private string Work(string name) => Directory.CreateDirectory(Path.Combine(f.TempBase, "registry-" + name + "-" + Guid.NewGuid().ToString("N")[..6])).FullName;
 
-    /// <summary>craterun with its own state root (so a pull cannot find layers an earlier test stored), and extra environment.</summary>
-    private Task<ProcResult> CrAt(string root, IReadOnlyDictionary<string, string>? env, params string[] args) =>
-        Proc.Run(f.Binary, ["--root", root, .. args], timeout: TimeSpan.FromSeconds(120), env: Env(env));
-
-    private RunningProc StartAt(string root, params string[] args) => Proc.Start(f.Binary, ["--root", root, .. args], Env(null));
-
-    private Dictionary<string, string> Env(IReadOnlyDictionary<string, string>? extra)
-    {
-        var env = new Dictionary<string, string>(f.Env);
-        foreach (var (k, v) in extra ?? new Dictionary<string, string>()) env[k] = v;
-        return env;
-    }
-
     private string NewRoot(string dir)
     {
         var root = Path.Combine(dir, "state");
@@ -155,21 +142,21 @@ public sealed class RegistryTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{registry.Host}/runpull";
 
-        var never = await CrAt(root, null, "run", "--rm", "--pull", "never", image);
+        var never = await f.CrAt(root, null, "run", "--rm", "--pull", "never", image);
         Assert.NotEqual(0, never.ExitCode);
         Assert.Single(never.ErrLines);
         Assert.Contains("no such image", never.Stderr);
 
-        var run = await CrAt(root, null, "run", "--rm", image);
+        var run = await f.CrAt(root, null, "run", "--rm", image);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal("one\n", run.Stdout); // the pull's progress went to stderr
         Assert.Contains($"Unable to find image '{image}:latest' locally", run.Stderr);
 
-        var always = await CrAt(root, null, "run", "--rm", "--pull", "always", image);
+        var always = await f.CrAt(root, null, "run", "--rm", "--pull", "always", image);
         Assert.True(always.ExitCode == 0, always.ToString());
         Assert.Contains("Status: Image is up to date", always.Stderr);
 
-        var bad = await CrAt(root, null, "run", "--rm", "--pull", "sometimes", image);
+        var bad = await f.CrAt(root, null, "run", "--rm", "--pull", "sometimes", image);
         Assert.Equal(125, bad.ExitCode);
         Assert.Contains("invalid --pull 'sometimes'", bad.Stderr);
     }
@@ -188,18 +175,18 @@ public sealed class RegistryTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{registry.Host}/multi:1";
 
-        var arm = await CrAt(root, null, "pull", "-q", "--platform", "linux/arm64", image);
+        var arm = await f.CrAt(root, null, "pull", "-q", "--platform", "linux/arm64", image);
         Assert.True(arm.ExitCode == 0, arm.ToString());
-        var inspect = await CrAt(root, null, "image", "inspect", image);
+        var inspect = await f.CrAt(root, null, "image", "inspect", image);
         Assert.Equal("arm64", JsonDocument.Parse(inspect.Stdout).RootElement[0].GetProperty("Architecture").GetString());
         Assert.Equal(arm64.Digest, JsonDocument.Parse(inspect.Stdout).RootElement[0].GetProperty("ManifestDigest").GetString());
 
-        var amd = await CrAt(root, null, "pull", "-q", image);
+        var amd = await f.CrAt(root, null, "pull", "-q", image);
         Assert.True(amd.ExitCode == 0, amd.ToString());
-        inspect = await CrAt(root, null, "image", "inspect", image);
+        inspect = await f.CrAt(root, null, "image", "inspect", image);
         Assert.Equal("amd64", JsonDocument.Parse(inspect.Stdout).RootElement[0].GetProperty("Architecture").GetString());
 
-        var none = await CrAt(root, null, "pull", "--platform", "linux/s390x", image);
+        var none = await f.CrAt(root, null, "pull", "--platform", "linux/s390x", image);
         Assert.NotEqual(0, none.ExitCode);
         Assert.Single(none.ErrLines);
         Assert.Contains("no image for linux/s390x (it has: linux/amd64, linux/arm64)", none.Stderr);
@@ -232,7 +219,7 @@ public sealed class RegistryTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{registry.Host}/tls:1";
 
-        var refused = await CrAt(root, null, "pull", image);
+        var refused = await f.CrAt(root, null, "pull", image);
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Single(refused.ErrLines);
         Assert.Contains("TLS", refused.Stderr);
@@ -241,7 +228,7 @@ public sealed class RegistryTests(CrateRunFixture f)
         var certs = Path.Combine(dir, "certs.d");
         Directory.CreateDirectory(Path.Combine(certs, registry.Host));
         File.Copy(P("ca.crt"), Path.Combine(certs, registry.Host, "ca.crt"));
-        var pulled = await CrAt(root, null, "pull", "--cert-dir", certs, image);
+        var pulled = await f.CrAt(root, null, "pull", "--cert-dir", certs, image);
         Assert.True(pulled.ExitCode == 0, pulled.ToString());
         Assert.Equal(image, pulled.OutLines[^1]);
     }
@@ -265,17 +252,17 @@ public sealed class RegistryTests(CrateRunFixture f)
         await File.WriteAllTextAsync(configPath, "{\"auths\":{\"other.example:5000\":{\"auth\":\"dXNlcjpwdw==\"}},\"psFormat\":\"table {{.ID}}\"}");
         var env = new Dictionary<string, string> { ["DOCKER_CONFIG"] = dockerConfig };
 
-        var anonymous = await CrAt(root, env, "pull", image);
+        var anonymous = await f.CrAt(root, env, "pull", image);
         Assert.NotEqual(0, anonymous.ExitCode);
         Assert.Single(anonymous.ErrLines);
         Assert.Contains("access denied (401)", anonymous.Stderr);
 
-        var wrong = await Proc.Run(f.Binary, ["--root", root, "login", "-u", "tester", "--password-stdin", registry.Host], stdin: "wrong\n", env: Env(env));
+        var wrong = await Proc.Run(f.Binary, ["--root", root, "login", "-u", "tester", "--password-stdin", registry.Host], stdin: "wrong\n", env: f.EnvWith(env));
         Assert.NotEqual(0, wrong.ExitCode);
         Assert.Contains("login refused", wrong.Stderr);
         Assert.DoesNotContain(registry.Host, await File.ReadAllTextAsync(configPath));
 
-        var login = await Proc.Run(f.Binary, ["--root", root, "login", "-u", "tester", "--password-stdin", registry.Host], stdin: "s3cret pass\n", env: Env(env));
+        var login = await Proc.Run(f.Binary, ["--root", root, "login", "-u", "tester", "--password-stdin", registry.Host], stdin: "s3cret pass\n", env: f.EnvWith(env));
         Assert.True(login.ExitCode == 0, login.ToString());
         Assert.Equal("Login Succeeded\n", login.Stdout);
         var config = JsonNode.Parse(await File.ReadAllTextAsync(configPath))!;
@@ -284,13 +271,13 @@ public sealed class RegistryTests(CrateRunFixture f)
         Assert.Equal("table {{.ID}}", config["psFormat"]!.GetValue<string>());
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(configPath));
 
-        var pull = await CrAt(root, env, "pull", image);
+        var pull = await f.CrAt(root, env, "pull", image);
         Assert.True(pull.ExitCode == 0, pull.ToString());
 
-        var logout = await CrAt(root, env, "logout", registry.Host);
+        var logout = await f.CrAt(root, env, "logout", registry.Host);
         Assert.True(logout.ExitCode == 0, logout.ToString());
         Assert.Null(JsonNode.Parse(await File.ReadAllTextAsync(configPath))!["auths"]![registry.Host]);
-        var after = await CrAt(root, env, "pull", $"{registry.Host}/private:2");
+        var after = await f.CrAt(root, env, "pull", $"{registry.Host}/private:2");
         Assert.Contains("access denied", after.Stderr);
     }
 
@@ -307,19 +294,19 @@ public sealed class RegistryTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var before = tokens.Requests.Count;
 
-        var pull = await CrAt(root, null, "pull", $"{registry.Host}/tok/app:1");
+        var pull = await f.CrAt(root, null, "pull", $"{registry.Host}/tok/app:1");
         Assert.True(pull.ExitCode == 0, pull.ToString() + "\nregistry:\n" + registry.Log);
         // manifest, config and three layers with one token for the scope (cached), asked anonymously
         Assert.Equal(["anonymous repository:tok/app:pull"], tokens.Requests.Skip(before).ToArray());
 
-        var run = await CrAt(root, null, "run", "--rm", $"{registry.Host}/tok/app:1");
+        var run = await f.CrAt(root, null, "run", "--rm", $"{registry.Host}/tok/app:1");
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal("one\n", run.Stdout);
 
         // a refused login is one line
         var dockerConfig = Directory.CreateDirectory(Path.Combine(dir, "docker")).FullName;
         var wrong = await Proc.Run(f.Binary, ["--root", root, "login", "-u", "pusher", "--password-stdin", registry.Host], stdin: "nope\n",
-            env: Env(new Dictionary<string, string> { ["DOCKER_CONFIG"] = dockerConfig }));
+            env: f.EnvWith(new Dictionary<string, string> { ["DOCKER_CONFIG"] = dockerConfig }));
         Assert.NotEqual(0, wrong.ExitCode);
         Assert.Single(wrong.ErrLines);
         Assert.Contains("refused", wrong.Stderr);
@@ -340,12 +327,12 @@ public sealed class RegistryTests(CrateRunFixture f)
         await File.WriteAllBytesAsync(data, bytes);
         var root = NewRoot(dir);
 
-        var pull = await CrAt(root, null, "pull", $"{registry.Host}/corrupt:1");
+        var pull = await f.CrAt(root, null, "pull", $"{registry.Host}/corrupt:1");
         Assert.NotEqual(0, pull.ExitCode);
         Assert.Single(pull.ErrLines);
         Assert.Contains($"layer {victim}: content has digest", pull.Stderr);
         AssertNoLeftovers(root, victim);
-        var images = await CrAt(root, null, "images", "-q");
+        var images = await f.CrAt(root, null, "images", "-q");
         Assert.Equal("", images.Stdout);
     }
 
@@ -360,7 +347,7 @@ public sealed class RegistryTests(CrateRunFixture f)
         using var proxy = new FaultProxy(registry.Port, cuts: 2) { CutAfter = 1 << 20 };
         var root = NewRoot(dir);
 
-        var pull = await CrAt(root, null, "pull", $"{proxy.Host}/cut:1");
+        var pull = await f.CrAt(root, null, "pull", $"{proxy.Host}/cut:1");
         Assert.True(pull.ExitCode == 0, pull.ToString());
         Assert.Equal(2, proxy.Cuts);
         Assert.Contains("Range: bytes=", proxy.Requests);
@@ -380,7 +367,7 @@ public sealed class RegistryTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{proxy.Host}/stop:1";
 
-        using (var pull = StartAt(root, "pull", image))
+        using (var pull = f.StartAt(root, "pull", image))
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (proxy.Relayed < (2 << 20) && clock.Elapsed < TimeSpan.FromSeconds(30) && !pull.HasExited) await Task.Delay(20);
@@ -396,7 +383,7 @@ public sealed class RegistryTests(CrateRunFixture f)
         using var again = new LocalRegistry(registryDir, port: registry.Port);
         await again.Start();
         proxy.BytesPerSecond = 0;
-        var retry = await CrAt(root, null, "pull", image);
+        var retry = await f.CrAt(root, null, "pull", image);
         Assert.True(retry.ExitCode == 0, retry.ToString());
         Assert.True(File.Exists(Path.Combine(root, "images", "blobs", "sha256", big.Digest[7..])));
     }
@@ -413,8 +400,8 @@ public sealed class RegistryTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{proxy.Host}/twice:1";
 
-        using var first = StartAt(root, "pull", image);
-        using var second = StartAt(root, "pull", image);
+        using var first = f.StartAt(root, "pull", image);
+        using var second = f.StartAt(root, "pull", image);
         var a = await first.Wait(TimeSpan.FromSeconds(60));
         var b = await second.Wait(TimeSpan.FromSeconds(60));
         Assert.True(a.ExitCode == 0, a.ToString());
@@ -437,9 +424,9 @@ public sealed class RegistryTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{registry.Host}/zstd:1";
 
-        var pull = await CrAt(root, null, "pull", image);
+        var pull = await f.CrAt(root, null, "pull", image);
         Assert.True(pull.ExitCode == 0, pull.ToString());
-        var look = await CrAt(root, null, "run", "--rm", image, "sh", "-c", "test ! -e /data/gone && [ $(stat -c %i /data/c) = $(stat -c %i /data/c2) ] && cat /data/c2");
+        var look = await f.CrAt(root, null, "run", "--rm", image, "sh", "-c", "test ! -e /data/gone && [ $(stat -c %i /data/c) = $(stat -c %i /data/c2) ] && cat /data/c2");
         Assert.True(look.ExitCode == 0, look.ToString());
         Assert.Equal("three\n", look.Stdout);
     }
@@ -464,7 +451,7 @@ public sealed class RegistryTests(CrateRunFixture f)
         await registry.Push($"oci:{layout.Dir}:caps", "caps:1");
         var root = NewRoot(dir);
 
-        var pull = await CrAt(root, null, "pull", $"{registry.Host}/caps:1");
+        var pull = await f.CrAt(root, null, "pull", $"{registry.Host}/caps:1");
         Assert.True(pull.ExitCode == 0, pull.ToString());
         var unpacked = Path.Combine(root, "images", "snapshots", layer.DiffId[7..], "pinger");
         var expected = await Proc.Run("getcap", [Path.Combine(tree, "pinger")]);
@@ -483,17 +470,17 @@ public sealed class RegistryTests(CrateRunFixture f)
         await registry.Push($"oci:{layout.Dir}:app", "save:1");
         var root = NewRoot(dir);
         var image = $"{registry.Host}/save:1";
-        var pull = await CrAt(root, null, "pull", "-q", image);
+        var pull = await f.CrAt(root, null, "pull", "-q", image);
         Assert.True(pull.ExitCode == 0, pull.ToString());
-        var inspect = JsonDocument.Parse((await CrAt(root, null, "image", "inspect", image)).Stdout).RootElement[0];
+        var inspect = JsonDocument.Parse((await f.CrAt(root, null, "image", "inspect", image)).Stdout).RootElement[0];
         var id = inspect.GetProperty("Id").GetString()!;
         var manifestDigest = inspect.GetProperty("ManifestDigest").GetString()!;
 
         var docker = Path.Combine(dir, "docker.tar");
-        var save = await CrAt(root, null, "save", "-o", docker, image);
+        var save = await f.CrAt(root, null, "save", "-o", docker, image);
         Assert.True(save.ExitCode == 0, save.ToString());
         var oci = Path.Combine(dir, "oci.tar");
-        save = await CrAt(root, null, "save", "--format", "oci-archive", "-o", oci, image);
+        save = await f.CrAt(root, null, "save", "--format", "oci-archive", "-o", oci, image);
         Assert.True(save.ExitCode == 0, save.ToString());
 
         // podman refuses a runroot longer than 50 characters: a short one, removed at the end
@@ -527,9 +514,9 @@ public sealed class RegistryTests(CrateRunFixture f)
 
         // and back into craterun, in another store
         var other = NewRoot(Directory.CreateDirectory(Path.Combine(dir, "other")).FullName);
-        var back = await CrAt(other, null, "load", "-i", docker);
+        var back = await f.CrAt(other, null, "load", "-i", docker);
         Assert.True(back.ExitCode == 0, back.ToString());
-        var run = await CrAt(other, null, "run", "--rm", image, "cat", "/data/c2");
+        var run = await f.CrAt(other, null, "run", "--rm", image, "cat", "/data/c2");
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal("three\n", run.Stdout);
     }
@@ -546,22 +533,22 @@ public sealed class RegistryTests(CrateRunFixture f)
         var root = NewRoot(dir);
         var image = $"{registry.Host}/prune:1";
         await registry.Push($"oci:{layout.Dir}:app", "prune:1");
-        Assert.Equal(0, (await CrAt(root, null, "pull", "-q", image)).ExitCode);
-        var firstId = JsonDocument.Parse((await CrAt(root, null, "image", "inspect", image)).Stdout).RootElement[0].GetProperty("Id").GetString()!;
+        Assert.Equal(0, (await f.CrAt(root, null, "pull", "-q", image)).ExitCode);
+        var firstId = JsonDocument.Parse((await f.CrAt(root, null, "image", "inspect", image)).Stdout).RootElement[0].GetProperty("Id").GetString()!;
         await registry.Push($"oci:{layout.Dir}:second", "prune:1"); // the tag moves
-        Assert.Equal(0, (await CrAt(root, null, "pull", "-q", image)).ExitCode);
-        Assert.Equal(2, (await CrAt(root, null, "images", "-q")).OutLines.Length);
+        Assert.Equal(0, (await f.CrAt(root, null, "pull", "-q", image)).ExitCode);
+        Assert.Equal(2, (await f.CrAt(root, null, "images", "-q")).OutLines.Length);
 
-        var prune = await CrAt(root, null, "image", "prune");
+        var prune = await f.CrAt(root, null, "image", "prune");
         Assert.True(prune.ExitCode == 0, prune.ToString());
         Assert.Equal($"Deleted: {firstId}\n", prune.Stdout);
         Assert.False(File.Exists(Path.Combine(root, "images", "blobs", "sha256", firstId[7..])));
-        Assert.Single((await CrAt(root, null, "images", "-q")).OutLines);
+        Assert.Single((await f.CrAt(root, null, "images", "-q")).OutLines);
         Assert.True(Directory.Exists(Path.Combine(root, "images", "snapshots", layers[0].DiffId[7..])), "a layer the remaining image uses went");
 
-        prune = await CrAt(root, null, "image", "prune", "-a");
+        prune = await f.CrAt(root, null, "image", "prune", "-a");
         Assert.True(prune.ExitCode == 0, prune.ToString());
-        Assert.Empty((await CrAt(root, null, "images", "-q")).OutLines);
+        Assert.Empty((await f.CrAt(root, null, "images", "-q")).OutLines);
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(root, "images", "snapshots")));
     }
 }

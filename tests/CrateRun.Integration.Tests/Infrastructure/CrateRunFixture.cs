@@ -83,6 +83,20 @@ public sealed class CrateRunFixture : IDisposable
     public Task<ProcResult> CrWith(string? stdin, TimeSpan? timeout, params string[] args) =>
         Proc.Run(Binary, ["--root", StateRoot, .. args], stdin, timeout, env: Env);
 
+    /// <summary>craterun --root ROOT ARGS... with a state root of the test's own (e.g. an empty image store), <see cref="Env"/> plus <paramref name="extraEnv"/>.</summary>
+    public Task<ProcResult> CrAt(string root, IReadOnlyDictionary<string, string>? extraEnv, params string[] args) =>
+        Proc.Run(Binary, ["--root", root, .. args], timeout: TimeSpan.FromSeconds(120), env: EnvWith(extraEnv));
+
+    /// <summary>craterun --root ROOT ARGS... in the background.</summary>
+    public RunningProc StartAt(string root, params string[] args) => Proc.Start(Binary, ["--root", root, .. args], EnvWith(null));
+
+    public Dictionary<string, string> EnvWith(IReadOnlyDictionary<string, string>? extra)
+    {
+        var env = new Dictionary<string, string>(Env);
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>()) env[k] = v;
+        return env;
+    }
+
     /// <summary>craterun run --cidfile F RUNARGS...; the result carries the container id.</summary>
     public Task<ProcResult> Run(params string[] runArgs) => RunWith(null, null, runArgs);
 
