@@ -26,6 +26,15 @@ public sealed class MonitorTests(CrateRunFixture f)
         return cmdline;
     }
 
+    /// <summary>For a failure message: the run CLI's output, the record, and every craterun process with its parent.</summary>
+    private async Task<string> WhatHappened(RunningProc run, string id)
+    {
+        var ps = await Proc.Run("/bin/ps", ["-eo", "pid,ppid,stat,lstart,args"]);
+        var record = await f.Cr("inspect", id);
+        return $"run: exited={run.HasExited}\nstdout: {run.Stdout}\nstderr: {run.Stderr}\ninspect: {record.Stdout}{record.Stderr}\n" +
+            string.Join('\n', ps.Stdout.Split('\n').Where(l => l.Contains("craterun", StringComparison.Ordinal) || l.Contains("sleep", StringComparison.Ordinal)));
+    }
+
     [RootFact]
     public async Task Foreground_OutputExitCodeAndLogs_CarryAcrossTheWaitingPhase()
     {
@@ -40,7 +49,7 @@ public sealed class MonitorTests(CrateRunFixture f)
                 id = f.ReadCidFile(cid)!;
                 var monitor = (await f.Inspect(id)).GetProperty("monitorPid").GetInt32();
                 var cmdline = await WaitingPhaseOf(monitor);
-                Assert.Contains("_monitor-wait", cmdline);
+                Assert.True(cmdline.Contains("_monitor-wait", StringComparison.Ordinal), $"monitor {monitor}: {cmdline}\n" + await WhatHappened(run, id));
                 Assert.Contains(id, cmdline);
 
                 var go = await f.Cr("exec", id, "--", "/bin/touch", "/tmp/go");
