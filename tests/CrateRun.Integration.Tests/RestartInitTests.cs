@@ -246,7 +246,9 @@ public sealed class HealthCheckTests(CrateRunFixture f)
     public async Task ACommandThatSucceedsInTheContainer_IsHealthy()
     {
         // the check looks inside: a file only the container has, its output kept
-        var id = await f.Detached("echo ok > /tmp/ready; exec sleep 60", "--health-cmd", "cat /tmp/ready", "--health-interval", "1s");
+        // a file of this test's own: the rootfs (and its /tmp) is shared by every test of the fixture
+        var ready = "/tmp/ready-" + Guid.NewGuid().ToString("N");
+        var id = await f.Detached($"echo ok > {ready}; exec sleep 60", "--health-cmd", "cat " + ready, "--health-interval", "1s");
         try
         {
             Assert.EndsWith("(health: starting)", await PsStatus(id));
@@ -260,6 +262,7 @@ public sealed class HealthCheckTests(CrateRunFixture f)
         finally
         {
             await f.RemoveForce(id);
+            File.Delete(f.Rootfs + ready);
         }
     }
 
@@ -330,14 +333,16 @@ public sealed class AttachTests(CrateRunFixture f)
     [RootFact]
     public async Task Attach_LateToADetachedContainer_GetsBothStreams_AndItsExitCode()
     {
-        var id = await f.Detached("echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo out-line; echo err-line >&2; exit 3");
+        // a marker of this test's own: the rootfs (and its /tmp) is shared by every test of the fixture
+        var go = "/tmp/go-" + Guid.NewGuid().ToString("N");
+        var id = await f.Detached($"echo before; while [ ! -e {go} ]; do sleep 0.05; done; echo out-line; echo err-line >&2; exit 3");
         try
         {
             await WaitForAttachSocket(id);
             using var attach = StartAttach("--no-stdin", id);
             await Task.Delay(500); // connected (the monitor accepts within a poll)
-            var go = await f.Cr("exec", id, "--", "/bin/touch", "/tmp/go");
-            Assert.True(go.ExitCode == 0, go.ToString());
+            var touch = await f.Cr("exec", id, "--", "/bin/touch", go);
+            Assert.True(touch.ExitCode == 0, touch.ToString());
             var r = await attach.Wait(TimeSpan.FromSeconds(20));
             Assert.True(r.ExitCode == 3, r.ToString());
             Assert.Equal("out-line\n", r.Stdout); // what came after the attach, not the log before it
@@ -346,6 +351,7 @@ public sealed class AttachTests(CrateRunFixture f)
         finally
         {
             await f.RemoveForce(id);
+            File.Delete(f.Rootfs + go);
         }
     }
 
