@@ -71,7 +71,7 @@ public static class ImageCommands
             Console.Write(Table.Format(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows.Select(r => new[]
             {
                 r.Repository, r.Tag, r.Id[7..19],
-                r.Created is { } c ? HumanUnits.Duration(now - c) + " ago" : "N/A",
+                r.Created is { } c ? Core.Docker.HumanDuration.Of(now - c) + " ago" : "N/A",
                 HumanUnits.Size(r.Size),
             })));
             return 0;

@@ -120,5 +120,5 @@ public sealed class ImageRunConfigTests
     [InlineData(20 * 86400, "2 weeks")]
     [InlineData(100 * 86400, "3 months")]
     [InlineData(800 * 86400, "2 years")]
-    public void Ages_as_docker_prints_them(double seconds, string text) => Assert.Equal(text, HumanUnits.Duration(TimeSpan.FromSeconds(seconds)));
+    public void Ages_as_docker_prints_them(double seconds, string text) => Assert.Equal(text, CrateRun.Core.Docker.HumanDuration.Of(TimeSpan.FromSeconds(seconds)));
 }
