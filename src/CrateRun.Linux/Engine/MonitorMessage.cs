@@ -109,7 +109,7 @@ public abstract record MonitorMessage
         var rest = text[1..];
         return (MonitorMessageKind)(text[0] < 128 ? text[0] : 0) switch
         {
-            MonitorMessageKind.Explain => new ExplainTo(Format(Fields(text, SepToMonitor, 1)[0], text)),
+            MonitorMessageKind.Explain => new ExplainTo(FormatOf(Fields(text, SepToMonitor, 1)[0], text)),
             MonitorMessageKind.AssignStdio => rest is "0" or "1" or "2" ? new AssignStdio(rest[0] - '0') : throw Bad(text, $"{text[0]} takes the stream, 0, 1 or 2"),
             MonitorMessageKind.Container => ContainerOf(Fields(text, SepToMonitor, 4), text),
             MonitorMessageKind.Terminal => rest.Length == 0 ? new TerminalMaster() : throw Bad(text, $"{text[0]} has no fields"),
@@ -184,7 +184,7 @@ public abstract record MonitorMessage
         return new Failed(Number(parts[0], text, 0, 255, "exit code"), parts.Length > 1 ? parts[1] : "");
     }
 
-    private static ExplainFormat Format(string name, string text) =>
+    private static ExplainFormat FormatOf(string name, string text) =>
         Enum.GetNames<ExplainFormat>().Contains(name) ? Enum.Parse<ExplainFormat>(name)
             : throw Bad(text, $"{text[0]} takes an explain format ({string.Join(", ", Enum.GetNames<ExplainFormat>())})");
 
