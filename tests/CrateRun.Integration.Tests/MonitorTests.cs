@@ -152,12 +152,12 @@ public sealed class MonitorTests(CrateRunFixture f)
         Assert.False(Directory.Exists(Path.Combine(f.StateRoot, "badmsg")));
     }
 
-    /// <summary>`craterun _monitor` with <paramref name="monitorEnd"/> as its fd 3 (the way craterun run starts it).</summary>
+    /// <summary>`craterun _monitor` with <paramref name="monitorEnd"/> as its fd 3 (the way craterun run starts it; bash: dash takes one-digit fds only).</summary>
     private async Task<ProcResult> RunMonitor(int monitorEnd)
     {
         try
         {
-            return await Proc.Run("/bin/sh", ["-c", $"exec \"$0\" _monitor 3<&{monitorEnd} {monitorEnd}<&-", f.Binary], env: f.Env, timeout: TimeSpan.FromSeconds(20));
+            return await Proc.Run("/bin/bash", ["-c", $"exec \"$0\" _monitor 3<&{monitorEnd} {monitorEnd}<&-", f.Binary], env: f.Env, timeout: TimeSpan.FromSeconds(20));
         }
         finally { SeqPacket.Close(monitorEnd); }
     }
