@@ -87,21 +87,17 @@ public static class LifecycleCommands
         return code;
     }
 
-    /// <summary>Detached: the monitor's word that the container started ("S pid"), or why it did not ("E code message").</summary>
+    /// <summary>Detached: the monitor's word that the container started, or why it did not.</summary>
     private static int WaitStarted(Linux.SafeFd control)
     {
         while (true)
         {
-            var msg = UnixSockets.Receive(control.Fd, out var fd);
+            var message = MonitorMessage.ReceiveFromMonitor(control.Fd, out var fd);
             if (fd >= 0) new Linux.SafeFd(fd).Dispose(); // a pty master: a detached start has no use for it
-            if (msg is null) throw new CrateRunException("the container's monitor exited before the container started");
-            if (msg.StartsWith("S ", StringComparison.Ordinal)) return 0;
-            if (msg.StartsWith("E ", StringComparison.Ordinal))
-            {
-                var parts = msg.Split(' ', 3);
-                throw new CrateRunException(parts.Length > 2 ? parts[2] : "container failed to start",
-                    int.TryParse(parts[1], out var code) ? code : ExitCodes.RuntimeError);
-            }
+            if (message is null) throw new CrateRunException("the container's monitor exited before the container started");
+            if (message is MonitorMessage.Started) return 0;
+            if (message is MonitorMessage.Failed failed)
+                throw new CrateRunException(failed.Message.Length > 0 ? failed.Message : "container failed to start", failed.Code);
         }
     }
 

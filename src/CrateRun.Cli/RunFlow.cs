@@ -149,16 +149,19 @@ public static class RunFlow
         int pid;
         while (true)
         {
-            var msg = UnixSockets.Receive(control.Fd, out var fd);
-            if (msg is null) return MonitorGone(engine, id);
-            if (msg == "P" && fd >= 0) { master = new SafeFd(fd); continue; }
-            if (msg.StartsWith("E ", StringComparison.Ordinal))
+            var message = MonitorMessage.ReceiveFromMonitor(control.Fd, out var fd);
+            if (message is null) return MonitorGone(engine, id);
+            if (message is MonitorMessage.TerminalMaster) master = new SafeFd(fd);
+            if (message is MonitorMessage.Failed failed)
             {
-                var parts = msg.Split(' ', 3);
-                Console.Error.WriteLine("craterun: " + (parts.Length > 2 ? parts[2] : "container failed to start"));
-                return int.TryParse(parts[1], out var code) ? code : ExitCodes.RuntimeError;
+                Console.Error.WriteLine("craterun: " + (failed.Message.Length > 0 ? failed.Message : "container failed to start"));
+                return failed.Code;
             }
-            if (msg.StartsWith("S ", StringComparison.Ordinal) && int.TryParse(msg[2..], out pid)) break;
+            if (message is MonitorMessage.Started started)
+            {
+                pid = started.Pid;
+                break;
+            }
         }
         using (master)
         {
@@ -172,9 +175,10 @@ public static class RunFlow
             using var winch = master is not null ? SignalForwarding.WindowSize(master.Fd) : null;
             while (true)
             {
-                var msg = UnixSockets.Receive(control.Fd, out _);
-                if (msg is null) return MonitorGone(engine, id);
-                if (msg.StartsWith("X ", StringComparison.Ordinal) && int.TryParse(msg[2..], out var code)) return code;
+                var message = MonitorMessage.ReceiveFromMonitor(control.Fd, out var fd);
+                if (message is null) return MonitorGone(engine, id);
+                if (fd >= 0) new SafeFd(fd).Dispose(); // a pty master again: the first one is in use
+                if (message is MonitorMessage.Exited exited) return exited.Code;
             }
         }
     }

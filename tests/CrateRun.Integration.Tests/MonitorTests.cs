@@ -122,4 +122,90 @@ public sealed class MonitorTests(CrateRunFixture f)
             Assert.True(lines.Length == 1 && lines[0].StartsWith("craterun: ", StringComparison.Ordinal), r.ToString());
         }
     }
+
+    /// <summary>
+    /// A monitor whose control socket (fd 3) brings a message it cannot read (a container assignment
+    /// short of its fields, an unknown kind, a stdio assignment without its fd) fails with 125 and one
+    /// line: to the CLI, if one listens, else on its stderr. It creates nothing.
+    /// </summary>
+    [RootFact]
+    public async Task Monitor_GivenABadMessage_FailsWithOneLine()
+    {
+        foreach (var (message, problem) in new[] { ($"C\t{f.StateRoot}\tbadmsg", "C takes 4 fields"), ("Q 1", "no message starts with 'Q'"), ("F1", "comes with an fd") })
+        {
+            // no CLI left to tell: the line goes to stderr
+            var (cli, monitorEnd) = NewControlSocket();
+            SeqPacket.Send(cli, message);
+            SeqPacket.Close(cli);
+            var r = await RunMonitor(monitorEnd);
+            Assert.True(r.ExitCode == 125, r.ToString());
+            Assert.Equal("", r.Stdout);
+            var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.True(lines.Length == 1 && lines[0].StartsWith("craterun: ", StringComparison.Ordinal) && lines[0].Contains(problem), r.ToString());
+
+            // a CLI that listens gets it as the failed message ("E CODE MESSAGE") it prints
+            (cli, monitorEnd) = NewControlSocket();
+            SeqPacket.Send(cli, message);
+            r = await RunMonitor(monitorEnd);
+            var reply = SeqPacket.ReceiveNow(cli);
+            SeqPacket.Close(cli);
+            Assert.True(r.ExitCode == 125 && r.Stderr == "", r.ToString());
+            Assert.True(reply.StartsWith("E 125 ", StringComparison.Ordinal) && reply.Contains(problem) && !reply.Contains('\n'), reply);
+        }
+        Assert.False(Directory.Exists(Path.Combine(f.StateRoot, "badmsg")));
+    }
+
+    /// <summary>`craterun _monitor` with <paramref name="monitorEnd"/> as its fd 3 (the way craterun run starts it; bash: dash takes one-digit fds only).</summary>
+    private async Task<ProcResult> RunMonitor(int monitorEnd)
+    {
+        try
+        {
+            return await Proc.Run("/bin/bash", ["-c", $"exec \"$0\" _monitor 3<&{monitorEnd} {monitorEnd}<&-", f.Binary], env: f.Env, timeout: TimeSpan.FromSeconds(20));
+        }
+        finally { SeqPacket.Close(monitorEnd); }
+    }
+
+    /// <summary>A SOCK_SEQPACKET pair as craterun run makes it: ours close-on-exec, the monitor's end inherited.</summary>
+    private static unsafe (int Cli, int Monitor) NewControlSocket()
+    {
+        int* fds = stackalloc int[2];
+        Assert.Equal(0, SeqPacket.socketpair(1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | 0x80000 /* SOCK_CLOEXEC */, 0, fds));
+        Assert.Equal(0, SeqPacket.fcntl(fds[1], 2 /* F_SETFD */, 0));
+        return (fds[0], fds[1]);
+    }
+}
+
+/// <summary>The libc calls the control socket test needs.</summary>
+internal static unsafe partial class SeqPacket
+{
+    public static void Send(int fd, string text)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        fixed (byte* b = bytes) Assert.Equal(bytes.Length, (int)send(fd, b, bytes.Length, 0x4000 /* MSG_NOSIGNAL */));
+    }
+
+    /// <summary>The message waiting on the socket ("" if none).</summary>
+    public static string ReceiveNow(int fd)
+    {
+        var buffer = stackalloc byte[4096];
+        var n = (int)recv(fd, buffer, 4096, 0x40 /* MSG_DONTWAIT */);
+        return n <= 0 ? "" : System.Text.Encoding.UTF8.GetString(buffer, n);
+    }
+
+    public static void Close(int fd) => close(fd);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    internal static partial int socketpair(int domain, int type, int protocol, int* sv);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    internal static partial int fcntl(int fd, int cmd, int arg);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    internal static partial nint send(int fd, byte* buf, nint len, int flags);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    internal static partial nint recv(int fd, byte* buf, nint len, int flags);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
 }

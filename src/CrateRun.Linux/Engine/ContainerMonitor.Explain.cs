@@ -11,7 +11,7 @@ public static partial class ContainerMonitor
 
     /// <summary>CLI side: hands the monitor the fd its explanation goes to (before the container is assigned).</summary>
     public static void ExplainTo(SafeFd control, ExplainFormat format, int fd) =>
-        UnixSockets.Send(control.Fd, $"V\t{format}", fd);
+        new MonitorMessage.ExplainTo(format).SendTo(control.Fd, fd);
 
     /// <summary>The last step: the container runs; the monitor told the CLI, and now copies its output and waits.</summary>
     private static void ExplainMonitor(ContainerEngine engine, int pid, long t0)
@@ -19,7 +19,7 @@ public static partial class ContainerMonitor
         if (engine.Explainer is not { } explain) return;
         explain.Runtime(ExplainTopic.Monitor, "monitor",
             $"the monitor (pid {Environment.ProcessId}) tells craterun the container runs, then copies its output to the logs and waits for it",
-            $"sendmsg(fd 3, \"S {pid}\"); then poll(stdout/stderr pipes) and waitpid({pid})", t0,
+            $"sendmsg(fd {ControlFd}, \"{new MonitorMessage.Started(pid).Encode()}\"); then poll(stdout/stderr pipes) and waitpid({pid})", t0,
             [$"after {GraceMs} ms it execs its small C waiting phase (monitor.c) to use less memory while the container runs"]);
         engine.Explainer = null;
         _explainFd?.Dispose();

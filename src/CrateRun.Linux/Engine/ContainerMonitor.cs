@@ -14,9 +14,9 @@ namespace CrateRun.Linux.Engine;
 /// <see cref="GraceMs"/>, the C waiting phase (monitor.c, about 2 MiB instead of the .NET
 /// runtime's 7) for as long as it runs; then the managed exit phase (<see cref="Exit"/>).
 ///
-/// It talks to the CLI over a SOCK_SEQPACKET pair on fd 3, one message per packet:
-/// "P" + the pty master (SCM_RIGHTS, -t only), "S pid" started, "E code message" failed,
-/// "X code" exited.
+/// It talks to the CLI over a SOCK_SEQPACKET pair on fd 3, one message per packet
+/// (<see cref="MonitorMessage"/>): the CLI assigns it its stdio and a container, it answers
+/// with the pty master (-t only), started or failed, and exited.
 /// </summary>
 // docs/the-monitor.md
 public static unsafe partial class ContainerMonitor
@@ -79,7 +79,7 @@ public static unsafe partial class ContainerMonitor
                 consoleOurs.Dispose();
                 if (masterFd < 0) throw new CrateRunException($"no terminal received from the container ({m ?? "closed"})");
                 master = new SafeFd(masterFd);
-                UnixSockets.Send(ControlFd, "P", master.Fd);
+                new MonitorMessage.TerminalMaster().SendTo(ControlFd, master.Fd);
                 pump.AddOutput(master.Fd, stdoutLog, 1);
                 if (interactive) pump.AddInput(0, master.Fd);
             }
@@ -99,7 +99,7 @@ public static unsafe partial class ContainerMonitor
         var health = store.Load(id).Healthcheck; // --health-cmd: "starting" until the first probe (monitor.c runs them)
         if (health is not null) HealthChecks.Reset(store, id);
         var told = Explain.ExplainClock.Now();
-        UnixSockets.Send(ControlFd, $"S {pid}");
+        new MonitorMessage.Started(pid).SendTo(ControlFd);
         ExplainMonitor(engine, pid, told);
 
         // A short-lived container ends here; a longer one is watched by the C waiting phase.
@@ -190,7 +190,7 @@ public static unsafe partial class ContainerMonitor
             Console.Error.WriteLine($"craterun: container {id}: cannot record the exit ({code}): {e.Message}");
             result = ExitCodes.RuntimeError;
         }
-        UnixSockets.Send(ControlFd, $"X {code}");
+        new MonitorMessage.Exited(code).SendTo(ControlFd);
         Timing.Mark("cleaned up");
         return result;
     }
@@ -209,7 +209,7 @@ public static unsafe partial class ContainerMonitor
                 engine.Store.RemoveDir(left.Id);
             }
         }
-        UnixSockets.Send(ControlFd, $"E {code} {message}");
+        new MonitorMessage.Failed(code, message).SendTo(ControlFd);
     }
 
     private static (SafeFd Read, SafeFd Write) Pipe()
@@ -248,13 +248,13 @@ public static unsafe partial class ContainerMonitor
     /// <summary>Hands a registered container to an early monitor, with the stdio it should use.</summary>
     public static void Assign(SafeFd control, string storeRoot, string id, bool interactive, bool tty, bool detach, string cgroupsPath)
     {
-        if (interactive) UnixSockets.Send(control.Fd, "F0", 0);
+        if (interactive) new MonitorMessage.AssignStdio(0).SendTo(control.Fd, 0);
         if (!detach)
         {
-            UnixSockets.Send(control.Fd, "F1", 1);
-            UnixSockets.Send(control.Fd, "F2", 2);
+            new MonitorMessage.AssignStdio(1).SendTo(control.Fd, 1);
+            new MonitorMessage.AssignStdio(2).SendTo(control.Fd, 2);
         }
-        UnixSockets.Send(control.Fd, $"C\t{storeRoot}\t{id}\t{(interactive ? "i" : "-")}{(tty ? "t" : "-")}\t{cgroupsPath}");
+        new MonitorMessage.Container(storeRoot, id, interactive, tty, cgroupsPath).SendTo(control.Fd);
     }
 
     /// <summary>The monitor's entry point: wait for a container, then watch it. A CLI that gave up (EOF) ends it quietly.</summary>
@@ -262,40 +262,47 @@ public static unsafe partial class ContainerMonitor
     {
         while (true)
         {
-            string? msg;
+            MonitorMessage? message;
             int fd;
-            try { msg = UnixSockets.Receive(ControlFd, out fd); }
+            try { message = MonitorMessage.ReceiveFromCli(ControlFd, out fd); }
             catch (SyscallException) { throw new UsageException($"{MonitorArg} is started by craterun run, with its control socket on fd {ControlFd}"); }
-            if (msg is null) return 0;
-            if (msg.StartsWith("V\t", StringComparison.Ordinal) && fd >= 0) // --explain: "V\tFORMAT" + the fd to write to
+            catch (BadMonitorMessageException e) { return Refuse(e); }
+            switch (message)
             {
-                _explainFd = new SafeFd(fd);
-                Explain.ExplainSession.Active = Explain.ExplainSession.ToFd(Enum.Parse<Core.Explain.ExplainFormat>(msg[2..]), fd);
-                continue;
-            }
-            if (msg.Length == 2 && msg[0] == 'F' && fd >= 0)
-            {
-                Interop.Sys.dup2(fd, msg[1] - '0');
-                Interop.Sys.close(fd);
-                continue;
-            }
-            var parts = msg.Split('\t');
-            if (parts is ["C", var root, var id, var flags, var cgroupsPath])
-            {
-                var engine = new ContainerEngine(new Core.State.ContainerStore(root)) { Explainer = Explain.ExplainSession.Active };
-                // join the container's cgroup now, while the config is read and planned
-                using var prepared = PreparedCgroup.TryPrepare(engine.Layout, cgroupsPath);
-                try
-                {
-                    return Run(engine, id, interactive: flags.Contains('i'), tty: flags.Contains('t'), prepared);
-                }
-                catch (CrateRunException e)
-                {
-                    UnixSockets.Send(ControlFd, $"E {e.ExitCode} {e.Message}");
-                    return e.ExitCode;
-                }
+                case null:
+                    return 0;
+                case MonitorMessage.ExplainTo explain: // --explain: the fd to write to
+                    _explainFd = new SafeFd(fd);
+                    Explain.ExplainSession.Active = Explain.ExplainSession.ToFd(explain.Format, fd);
+                    continue;
+                case MonitorMessage.AssignStdio stdio:
+                    Interop.Sys.dup2(fd, stdio.Stream);
+                    Interop.Sys.close(fd);
+                    continue;
+                case MonitorMessage.Container container:
+                    var engine = new ContainerEngine(new Core.State.ContainerStore(container.Root)) { Explainer = Explain.ExplainSession.Active };
+                    // join the container's cgroup now, while the config is read and planned
+                    using (var prepared = PreparedCgroup.TryPrepare(engine.Layout, container.CgroupsPath))
+                    {
+                        try
+                        {
+                            return Run(engine, container.Id, container.Interactive, container.Tty, prepared);
+                        }
+                        catch (CrateRunException e)
+                        {
+                            new MonitorMessage.Failed(e.ExitCode, e.Message).SendTo(ControlFd);
+                            return e.ExitCode;
+                        }
+                    }
             }
         }
+    }
+
+    /// <summary>A message from the CLI that is none: the CLI is told, and says it; with no CLI to tell, it goes to stderr. Nothing was created.</summary>
+    private static int Refuse(BadMonitorMessageException e)
+    {
+        if (!new MonitorMessage.Failed(e.ExitCode, e.Message).SendTo(ControlFd)) Console.Error.WriteLine($"craterun: {e.Message}");
+        return e.ExitCode;
     }
 
     private static string[] Environ() =>

@@ -10,6 +10,14 @@ internal static partial class Interop
         [LibraryImport("craterun_native", EntryPoint = "crt_spawn_monitor", SetLastError = true)]
         public static partial int crt_spawn_monitor(int* pid, int* fd);
 
+        /// <summary>Native/monitor_messages.c: a wait status as a shell's exit code (-1: 125), for monitor.c and the managed code alike.</summary>
+        [LibraryImport("craterun_native", EntryPoint = "crt_exit_code")]
+        public static partial int crt_exit_code(int waitStatus);
+
+        /// <summary>Native/monitor_messages.c: the exited message monitor.c sends when the managed exit phase cannot run; its length.</summary>
+        [LibraryImport("craterun_native", EntryPoint = "crt_exited_message")]
+        public static partial int crt_exited_message(byte* buffer, nuint size, int code);
+
         /// <summary>Native/initimage.c: run --init's init (init.c) as a sealed memfd; -1 with errno.</summary>
         [LibraryImport("craterun_native", EntryPoint = "crt_init_memfd", SetLastError = true)]
         public static partial int crt_init_memfd();

@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monitor_messages.h"
+
 extern char **environ;
 int crt_spawn_monitor(int *pid_out, int *fd_out);
 
@@ -492,9 +494,8 @@ static int monitor_wait(int argc, char **argv, char **envp)
     char *exit_argv[] = {argv[0], "_monitor-exit", argv[2], argv[3], status_text, NULL};
     execve("/proc/self/exe", exit_argv, envp);
     /* the managed phase cannot run (the executable is gone): at least tell an attached CLI */
-    int code = status == -1 ? 125 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
     char msg[16];
-    int len = snprintf(msg, sizeof msg, "X %d", code);
+    int len = crt_exited_message(msg, sizeof msg, crt_exit_code(status));
     (void)send(3, msg, (size_t)len, MSG_NOSIGNAL);
     return 125;
 }

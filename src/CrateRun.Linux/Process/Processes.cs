@@ -57,13 +57,9 @@ public static unsafe class Processes
         }
     }
 
-    /// <summary>Shell-style exit code of a wait status: the code, or 128+signal.</summary>
-    public static int ExitCode(int waitStatus)
-    {
-        if (waitStatus == -1) return Core.ExitCodes.RuntimeError;
-        var sig = waitStatus & 0x7f;
-        return sig == 0 ? (waitStatus >> 8) & 0xff : 128 + sig;
-    }
+    /// <summary>Shell-style exit code of a wait status: the code, or 128+signal; 125 for -1 (no status).
+    /// The arithmetic is monitor.c's too, so it is written once, in C (Native/monitor_messages.c).</summary>
+    public static int ExitCode(int waitStatus) => Interop.Monitor.crt_exit_code(waitStatus);
 
     public static int LastCap()
     {

@@ -1,0 +1,42 @@
+/*
+ * The messages between `craterun run` / `craterun start` (the CLI) and a container's monitor,
+ * on the monitor's control socket (its fd 3; SOCK_SEQPACKET, one message per packet). Each is
+ * text: its first byte says what it is, its fields follow, each after a separator.
+ *
+ * Defined here for monitor.c and in Engine/MonitorMessage.cs for the managed sides;
+ * MonitorMessageTests (tests/CrateRun.Core.Tests) checks that the two agree.
+ */
+#ifndef CRATERUN_MONITOR_MESSAGES_H
+#define CRATERUN_MONITOR_MESSAGES_H
+
+#include <stddef.h>
+
+/* CLI -> monitor, in this order, before the container exists */
+#define CRT_MON_EXPLAIN      'V'  /* V\tFORMAT, with the fd the explanation goes to (run --explain) */
+#define CRT_MON_ASSIGN_STDIO 'F'  /* F0, F1 or F2, with the fd the monitor makes its stdin, stdout or stderr */
+#define CRT_MON_CONTAINER    'C'  /* C\tROOT\tID\tFLAGS\tCGROUPS-PATH: the container to create, start and watch */
+
+/* monitor -> CLI */
+#define CRT_MON_TERMINAL     'P'  /* P, with the container's pty master (-t) */
+#define CRT_MON_STARTED      'S'  /* S PID: the container runs */
+#define CRT_MON_FAILED       'E'  /* E CODE MESSAGE: it did not start; exit with CODE, say MESSAGE */
+#define CRT_MON_EXITED       'X'  /* X CODE: it exited, and CODE is run's exit code */
+
+/* Between the fields: a tab in the CLI's messages (they carry paths), a space in the monitor's. */
+#define CRT_MON_SEP_TO_MONITOR '\t'
+#define CRT_MON_SEP_TO_CLI     ' '
+
+/* FLAGS of C: two characters, each its letter or '-' */
+#define CRT_MON_FLAG_INTERACTIVE 'i'
+#define CRT_MON_FLAG_TTY         't'
+#define CRT_MON_FLAG_UNSET       '-'
+
+/* A wait status as an exit code, as a shell gives it: 128 + the signal that killed the
+ * process, else its exit status; 125 (a runtime error) for -1, a wait that failed.
+ * The only implementation: the managed code calls it too (Processes.ExitCode). */
+int crt_exit_code(int wait_status);
+
+/* Writes the exited message for CODE (X CODE) into BUF; returns its length, as snprintf. */
+int crt_exited_message(char *buf, size_t size, int code);
+
+#endif
