@@ -41,8 +41,8 @@ public sealed partial class RootlessTests
                 "echo uidmap=$(cat /proc/self/uid_map); echo gidmap=$(cat /proc/self/gid_map); " +
                 "stat -c 'st %u:%g %a %F %n' /srv /srv/index.html /rootdir /rootdir/file /nobody-file /bin/busybox /bin/suid-www");
             Assert.True(run.ExitCode == 0, run.ToString());
-            Assert.Equal($"0 {uid} 1 1 {subUid.Start} {subUid.Count}", Field(run.Stdout, "uidmap="));
-            Assert.Equal($"0 {gid} 1 1 {subGid.Start} {subGid.Count}", Field(run.Stdout, "gidmap="));
+            Assert.Equal($"0 {uid} 1 1 {subUid.Start} {subUid.Count}", Squash(Field(run.Stdout, "uidmap=")));
+            Assert.Equal($"0 {gid} 1 1 {subGid.Start} {subGid.Count}", Squash(Field(run.Stdout, "gidmap=")));
             Assert.Contains("st 33:33 755 directory /srv\n", run.Stdout);
             Assert.Contains("st 33:33 644 regular file /srv/index.html\n", run.Stdout);
             Assert.Contains("st 0:0 755 directory /rootdir\n", run.Stdout);
