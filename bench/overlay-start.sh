@@ -30,5 +30,5 @@ for i in $(seq 1 "$N"); do
 done
 [ -s "$W/setup.us" ] || { echo "no timing marks: is $B built with the 'image overlay mounted' mark?" >&2; exit 1; }
 img=$(median < "$W/img.us"); dir=$(median < "$W/dir.us"); setup=$(median < "$W/setup.us")
-echo "overlay set-up at start (median of N=$N, CRATERUN_TIMING=1 ${IMG[*]:2}): $(awk -v u="$setup" 'BEGIN {printf "%.2f", u / 1000}') ms (target <= 2 ms)"
-awk -v i="$img" -v d="$dir" -v n="$N" -v ic="${IMG[*]:2}" -v dc="${DIR[*]:2}" 'BEGIN {printf "%s: median %.1f ms; %s: median %.1f ms; overlay adds %.2f ms end to end (N=%d, alternating)\n", ic, i / 1000, dc, d / 1000, (i - d) / 1000, n}'
+echo "overlay set-up at start (median of N=$N, CRATERUN_TIMING=1 craterun ${IMG[*]:1}): $(awk -v u="$setup" 'BEGIN {printf "%.2f", u / 1000}') ms (target <= 2 ms)"
+awk -v i="$img" -v d="$dir" -v n="$N" -v ic="craterun ${IMG[*]:1}" -v dc="craterun ${DIR[*]:1}" 'BEGIN {printf "%s: median %.1f ms; %s: median %.1f ms; overlay adds %.2f ms end to end (N=%d, alternating)\n", ic, i / 1000, dc, d / 1000, (i - d) / 1000, n}'
