@@ -55,11 +55,12 @@ public sealed partial class RootlessTests
 
             // -u 33: writes where 33 owns the directory, not where root does
             var www = await AsUser(user, home, bin, "run", "--rm", "-u", "33", "rootless/owners:1", "sh", "-c",
-                "echo ids=$(id -u):$(id -g); echo mine > /srv/new && stat -c 'new %u:%g' /srv/new; " +
+                "echo ids=$(id -u):$(id -g) groups=$(id -G); echo mine > /srv/new && stat -c 'new %u:%g' /srv/new; " +
                 "if echo no > /rootdir/denied; then echo ROOTDIR-WRITTEN; else echo ROOTDIR-DENIED; fi; " +
                 "if echo no >> /rootdir/file; then echo ROOTFILE-WRITTEN; else echo ROOTFILE-DENIED; fi");
             Assert.True(www.ExitCode == 0, www.ToString());
-            Assert.Contains("ids=33:33", www.Stdout);
+            // and no extra group: the user's own host group is root's group (0) inside, which setgroups drops
+            Assert.Contains("ids=33:33 groups=33\n", www.Stdout);
             Assert.Contains("new 33:33", www.Stdout);
             Assert.Contains("ROOTDIR-DENIED", www.Stdout);
             Assert.Contains("ROOTFILE-DENIED", www.Stdout);
