@@ -246,7 +246,11 @@ public static class DockerCli
             if (isTty && p.GetValue(interactive) && !Terminal.IsTerminal(0))
                 throw new UsageException("the input device is not a TTY (-it needs a terminal on stdin; use -i alone for piped input)");
             var (nnp, unconfined, profilePath) = SpecBuilder.ParseSecurityOpts(p.GetValue(securityOpt) ?? []);
-            var maps = SpecBuilder.ParseUserns(p.GetValue(userns), Environment.IsPrivilegedProcess, Linux.Process.UserNamespaces.Uid, Linux.Process.UserNamespaces.Gid);
+            var subordinate = Linux.Process.SubordinateOwners.Ranges;
+            var maps = SpecBuilder.ParseUserns(p.GetValue(userns), Environment.IsPrivilegedProcess, Linux.Process.UserNamespaces.Uid, Linux.Process.UserNamespaces.Gid,
+                subordinate?.Uids, subordinate?.Gids);
+            if (maps is not null && p.GetValue(userns) is null or "" or "auto" && Linux.Process.SubordinateOwners.SingleUidNoticeOnce(engine.Store.Root) is { } notice)
+                Console.Error.WriteLine(notice);
             var (networkSettings, joinNetns) = NetworkCommands.ForRun(engine, p.GetValue(network), p.GetValue(publish), p.GetValue(dns), p.GetValue(addHost), p.GetValue(publishAll), image?.ExposedPorts);
             var more = flags.Parse(p, engine, readRootfsFile("etc/group"));
             var options = new RunOptions

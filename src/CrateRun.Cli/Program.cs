@@ -11,6 +11,10 @@ public static class Program
     public static int Main(string[] args)
     {
         Timing.Mark("main");
+        // rootless with subordinate ids: what holds files of the user's range is removed by a helper in that range
+        Core.State.ContainerStore.DeleteTreeOfSubordinateOwners = Linux.Process.SubordinateOwners.DeleteTree;
+        if (args is [Linux.Process.SubordinateOwners.HelperArg, var helperOp, var helperPath])
+            return Guard(() => Linux.Process.SubordinateOwners.HelperMain(helperOp, helperPath), "craterun (subordinate ids)");
         // a container's monitor: this same binary, started by `craterun run` (ContainerMonitor)
         if (args is [Linux.Engine.ContainerMonitor.MonitorArg])
             return Guard(Linux.Engine.ContainerMonitor.Main);

@@ -16,8 +16,12 @@ namespace CrateRun.Integration.Tests;
 /// </summary>
 public sealed partial class RootlessTests
 {
-    /// <summary>A new user (useradd -m), a copy of the binary it can run; removed with everything it left.</summary>
-    private async Task WithNewUser(Func<string, int, string, string, Task> body)
+    /// <summary>
+    /// A new user (useradd -m), a copy of the binary it can run; removed with everything it left.
+    /// With <paramref name="subordinateIds"/> it has a range in /etc/subuid and /etc/subgid (useradd's own when
+    /// it made one, else one added here), without it none (what useradd gave is taken back).
+    /// </summary>
+    private async Task WithNewUser(Func<string, int, string, string, Task> body, bool subordinateIds = false)
     {
         var user = "crt" + Guid.NewGuid().ToString("N")[..12];
         var add = await Proc.Run("useradd", ["-m", "-s", "/bin/sh", user]);
@@ -26,6 +30,7 @@ public sealed partial class RootlessTests
         string bin = "", home = "";
         try
         {
+            await SetSubordinateIds(user, subordinateIds);
             uid = int.Parse((await Proc.Run("id", ["-u", user])).Stdout.Trim());
             home = (await Proc.Run("getent", ["passwd", user])).Stdout.Trim().Split(':')[5];
             bin = s.CopyBinary();
@@ -42,6 +47,9 @@ public sealed partial class RootlessTests
             if (uid > 0) KillProcessesOf(uid);
             var del = await Proc.Run("userdel", ["-r", user]);
             Assert.True(del.ExitCode == 0, del.ToString());
+            // userdel takes the user's ranges with it
+            Assert.Null(SubordinateRange("/etc/subuid", user));
+            Assert.Null(SubordinateRange("/etc/subgid", user));
         }
     }
 

@@ -20,6 +20,8 @@ public sealed partial class RootlessTests(CrateRunFixture f, SecurityFixture s) 
         string bin = "", home = "";
         try
         {
+            // no subordinate ids (useradd may have given some): the one mapping a user may write itself
+            await SetSubordinateIds(user, wanted: false);
             uid = int.Parse((await Proc.Run("id", ["-u", user])).Stdout.Trim());
             var gid = int.Parse((await Proc.Run("id", ["-g", user])).Stdout.Trim());
             home = (await Proc.Run("getent", ["passwd", user])).Stdout.Trim().Split(':')[5];
@@ -41,6 +43,9 @@ public sealed partial class RootlessTests(CrateRunFixture f, SecurityFixture s) 
             Assert.Contains("uid=0 gid=0", r.Stdout);
             Assert.Equal($"0 {uid} 1", Squash(Field(r.Stdout, "uidmap=")));
             Assert.Equal($"0 {gid} 1", Squash(Field(r.Stdout, "gidmap=")));
+            // which the first run says, in one line (and no later run: see 3.)
+            var notice = Assert.Single(r.ErrLines, l => l.Contains("map your uid alone"));
+            Assert.Contains("/etc/subuid", notice);
             Assert.Equal(1, ProbeOutput.StatusNumber(r.Stdout, "NoNewPrivs"));
             Assert.Equal(2, ProbeOutput.StatusNumber(r.Stdout, "Seccomp"));
             Assert.Equal(0x00000000a80425fbUL, ProbeOutput.StatusHex(r.Stdout, "CapEff"));

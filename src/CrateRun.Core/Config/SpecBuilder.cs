@@ -125,14 +125,16 @@ public static class SpecBuilder
 
     /// <summary>
     /// --userns: "host" (none), "C:H:N" (container ids C.. map to host ids H.., N of them, for
-    /// users and groups), or null for the default: none for root; for anyone else the only
-    /// mapping an unprivileged user may write, its own uid and gid as root.
+    /// users and groups), or null for the default: none for root; for anyone else its own uid and
+    /// gid as root, plus its subordinate ranges (<paramref name="subUids"/>, <paramref name="subGids"/>:
+    /// /etc/subuid and /etc/subgid, when newuidmap and newgidmap can write them) as ids 1 and up.
     /// </summary>
-    public static (List<LinuxIdMapping> Uids, List<LinuxIdMapping> Gids)? ParseUserns(string? mode, bool privileged, uint uid, uint gid)
+    public static (List<LinuxIdMapping> Uids, List<LinuxIdMapping> Gids)? ParseUserns(string? mode, bool privileged, uint uid, uint gid,
+        SubordinateRange? subUids = null, SubordinateRange? subGids = null)
     {
         if (mode is null or "" or "auto")
             return privileged && mode != "auto" ? null
-                : ([new LinuxIdMapping { ContainerId = 0, HostId = uid, Size = 1 }], [new LinuxIdMapping { ContainerId = 0, HostId = gid, Size = 1 }]);
+                : SubordinateIds.RootlessMaps(uid, gid, privileged ? null : subUids, privileged ? null : subGids);
         if (mode == "host")
         {
             if (!privileged) throw new UsageException("--userns host needs root: an unprivileged user always runs in a user namespace");

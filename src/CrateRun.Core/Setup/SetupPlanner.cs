@@ -14,9 +14,12 @@ namespace CrateRun.Core.Setup;
 /// <param name="Selinux">SELinux is enabled on the host (process.selinuxLabel, linux.mountLabel can be applied).</param>
 /// <param name="RootfsOverlay">rootless: the options of an overlayfs the container mounts as its root inside its own
 /// user namespace (an unprivileged runtime cannot mount it for the container); null: the rootfs is bound.</param>
+/// <param name="SkippableBindTargets">Destinations of bind mounts left out when their mount point is missing and cannot
+/// be made (the runtime's own /etc/hosts, resolv.conf, hostname in a rootfs the container's root may not write, as Docker
+/// does for a read-only one); every other missing mount point that cannot be made is an error.</param>
 public sealed record HostInfo(bool CgroupV2, IReadOnlyList<string> V1Hierarchies, bool NoPivot = false, bool IdmapRootfs = false,
     IReadOnlyList<string>? HostProcSysMounts = null, IReadOnlyDictionary<string, string>? V1CgroupDirs = null,
-    bool AppArmor = false, bool Selinux = false, string? RootfsOverlay = null);
+    bool AppArmor = false, bool Selinux = false, string? RootfsOverlay = null, IReadOnlyCollection<string>? SkippableBindTargets = null);
 
 /// <summary>
 /// Turns an OCI config into the ordered list of setup steps that the C stage runs inside
@@ -263,7 +266,8 @@ public static class SetupPlanner
                 throw new UsageException($"mount option '{option}' on the bind mount {m.Destination}: it changes the source's filesystem, not a bind mount (set it where that filesystem is mounted)");
             }
             var flags = StepFlags.Bind | (o.Recursive ? StepFlags.Recursive : 0)
-                | (idmap is null ? 0 : StepFlags.IdmapMount | (o.RecursiveIdmap ? StepFlags.IdmapRecursive : 0));
+                | (idmap is null ? 0 : StepFlags.IdmapMount | (o.RecursiveIdmap ? StepFlags.IdmapRecursive : 0))
+                | (host.SkippableBindTargets?.Contains(m.Destination) == true ? StepFlags.Optional : 0);
             yield return new SetupStep(StepOp.Mount, Target: m.Destination, Source: m.Source, Flags: flags,
                 MountFlags: o.Flags & ~MountFlags.Remount, Propagation: o.Propagation)
             {

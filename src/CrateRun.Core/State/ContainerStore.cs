@@ -149,10 +149,23 @@ public sealed class ContainerStore(string root)
         try { Directory.Delete(dir, recursive: true); }
         catch (UnauthorizedAccessException) when (!Environment.IsPrivilegedProcess)
         {
-            MakeOwnDirectoriesWritable(dir);
-            Directory.Delete(dir, recursive: true);
+            try
+            {
+                MakeOwnDirectoriesWritable(dir);
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (UnauthorizedAccessException) when (DeleteTreeOfSubordinateOwners is { } delete)
+            {
+                delete(dir); // files of the user's subordinate ids (written by a container as another user)
+            }
         }
     }
+
+    /// <summary>
+    /// Rootless with subordinate ids: deletes a tree holding files of the user's range, which the
+    /// user alone may not (set by the Linux layer: a helper in a user namespace with that range).
+    /// </summary>
+    public static Action<string>? DeleteTreeOfSubordinateOwners { get; set; }
 
     private static void MakeOwnDirectoriesWritable(string dir)
     {

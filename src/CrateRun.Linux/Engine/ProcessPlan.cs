@@ -49,7 +49,10 @@ public static class ProcessPlan
         l.Uid = p.User.Uid;
         l.Gid = p.User.Gid;
         l.Groups = [.. p.User.AdditionalGids ?? []];
-        if (userNamespace && l.Groups.Length == 0) l.Groups = null; // setgroups may be denied there
+        // setgroups is denied in a user namespace whose maps a user wrote alone, and may be in one joined by path:
+        // the groups stay as they are there; elsewhere (root's maps, newgidmap's with a range) none are kept (crun does the same)
+        if (userNamespace && l.Groups.Length == 0 && (!SetupPlanner.HasNamespace(spec, "user") || UserNamespaces.DeniesSetgroups(spec.Linux?.UidMappings, spec.Linux?.GidMappings)))
+            l.Groups = null;
         l.Umask = p.User.Umask is { } um ? (int)um : -1;
         l.NoNewPrivileges = p.NoNewPrivileges;
         // LSM labels are applied where the host has that LSM, refused (one line) where it has not

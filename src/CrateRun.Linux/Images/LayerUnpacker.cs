@@ -34,6 +34,8 @@ namespace CrateRun.Linux.Images;
 /// <item>opaque directories: <c>user.overlay.opaque</c>, read by an overlay mounted with userxattr;</item>
 /// <item>directory modes apply at the end, deepest first (a 0555 directory must take its entries first).</item>
 /// </list>
+/// A user with subordinate ids then has the recorded owners and capabilities applied, shifted into
+/// its range, by a helper in a user namespace mapped as its containers are (<see cref="Process.SubordinateOwners"/>).
 /// </summary>
 public sealed unsafe class LayerUnpacker : IDisposable
 {
@@ -78,6 +80,8 @@ public sealed unsafe class LayerUnpacker : IDisposable
             u.SetDirectoryTimes();
         }
         tar.CopyTo(Stream.Null); // the end-of-archive blocks belong to the DiffID too
+        // rootless with subordinate ids: the recorded owners are applied, shifted into the user's range
+        if (!Environment.IsPrivilegedProcess && Process.SubordinateOwners.Ranges is not null) Process.SubordinateOwners.GiveRecordedOwners(snapshot);
         return new Result(tar.Digest(), tar.Length);
     }
 

@@ -631,6 +631,10 @@ static void step_mount(int rootfd, const struct crt_step *s)
             fail(CRT_CALL_MOUNT);
     }
     int target = (s->flags & CRT_F_PLAIN_DIR) ? open_plain_dir_in_root(rootfd, s->target) : open_in_root(rootfd, s->target, kind);
+    if (target < 0 && (s->flags & CRT_F_OPTIONAL) && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+        close(mnt); /* the runtime's /etc files in a rootfs the container's root may not write: left out */
+        return;
+    }
     if (target < 0)
         fail(CRT_CALL_OPEN);
     if ((s->flags & CRT_F_COPYUP) && !(s->flags & CRT_F_BIND) && copy_dir_contents(target, mnt, 0) < 0)

@@ -44,7 +44,8 @@ enum crt_op {
 #define CRT_F_BIND 0x1          /* MOUNT: source is a host path to bind (file or dir)       */
 #define CRT_F_READONLY 0x2      /* MOUNT: make the bind read-only after mounting             */
 #define CRT_F_RECURSIVE 0x4     /* MOUNT bind / MAKE_READONLY: recursive                     */
-#define CRT_F_OPTIONAL 0x8      /* missing target is not an error (masked/readonly paths)    */
+#define CRT_F_OPTIONAL 0x8      /* missing target is not an error (masked/readonly paths);
+                                 * MOUNT: nor one that cannot be made (EACCES, EPERM, EROFS) */
 #define CRT_F_NO_PIVOT 0x10     /* PIVOT_ROOT: use MS_MOVE + chroot (rootfs on a ramfs)      */
 #define CRT_F_FILE 0x20         /* MOUNT (non-bind): the mount point is a file, not a dir    */
 #define CRT_F_BIND_DEV 0x40     /* MKNOD: bind the host node instead (user namespaces)       */

@@ -27,9 +27,7 @@ public static unsafe class UserNamespaces
             File.WriteAllText($"/proc/{pid}/gid_map", Lines(gids));
             return;
         }
-        var uid = Interop.Sys.getuid();
-        var gid = Interop.Sys.getgid();
-        if (uids is [{ Size: 1 } u] && u.HostId == uid && gids is [{ Size: 1 } g] && g.HostId == gid)
+        if (DeniesSetgroups(uids, gids))
         {
             File.WriteAllText($"/proc/{pid}/uid_map", Lines(uids));
             File.WriteAllText($"/proc/{pid}/setgroups", "deny");
@@ -39,6 +37,14 @@ public static unsafe class UserNamespaces
         RunHelper("newuidmap", pid, uids);
         RunHelper("newgidmap", pid, gids);
     }
+
+    /// <summary>
+    /// These maps are the only ones an unprivileged user may write itself (its own uid and gid), which
+    /// needs setgroups denied first; anything wider goes through newuidmap/newgidmap, and root's maps
+    /// leave setgroups allowed.
+    /// </summary>
+    public static bool DeniesSetgroups(List<LinuxIdMapping>? uids, List<LinuxIdMapping>? gids) =>
+        !Environment.IsPrivilegedProcess && uids is [{ Size: 1 } u] && u.HostId == Uid && gids is [{ Size: 1 } g] && g.HostId == Gid;
 
     private static void RunHelper(string tool, int pid, List<LinuxIdMapping> maps)
     {

@@ -488,6 +488,22 @@ public class SetupPlannerTests
     }
 
     [Fact]
+    public void The_runtimes_etc_binds_may_be_left_out_where_named_every_other_bind_stays_required()
+    {
+        var s = Minimal("mount");
+        s.Mounts =
+        [
+            new Mount { Destination = "/etc/hosts", Type = "bind", Source = "/state/id/hosts", Options = ["rbind", "rprivate"] },
+            new Mount { Destination = "/data", Type = "bind", Source = "/srv/data" },
+        ];
+        var m = Plan(s, V2 with { SkippableBindTargets = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"] }).Where(x => x.Op == StepOp.Mount).ToList();
+        Assert.True(m[0].Flags.HasFlag(StepFlags.Optional));
+        Assert.False(m[1].Flags.HasFlag(StepFlags.Optional));
+        // an OCI client's config (no such list) keeps every bind required
+        Assert.DoesNotContain(Plan(s).Where(x => x.Op == StepOp.Mount), x => x.Flags.HasFlag(StepFlags.Optional));
+    }
+
+    [Fact]
     public void A_config_without_a_mount_namespace_is_refused() =>
         Assert.Contains("has no mount namespace", Assert.Throws<UsageException>(() => Plan(Minimal("pid", "uts"))).Message);
 
