@@ -53,7 +53,7 @@ public static class HealthChecks
     {
         string[] args = check.Test switch
         {
-            ["CMD-SHELL", var shell] => ["/bin/sh", "-c", shell],
+            ["CMD-SHELL", .. var shell] when shell.Count > 0 => ["/bin/sh", "-c", .. shell], // Docker: the shell, then every word after CMD-SHELL
             ["CMD", .. var argv] when argv.Count > 0 => [.. argv],
             _ => throw new UsageException($"container {r.Id}: unknown health check test {string.Join(' ', check.Test)}"),
         };
