@@ -36,6 +36,8 @@ public sealed class ExecOptions
     public bool IgnorePaused { get; init; }
     /// <summary>runc's exec --cgroup: existing sub-cgroups to run in, "[CONTROLLER[,CONTROLLER]:]PATH".</summary>
     public IReadOnlyList<string> SubCgroups { get; init; } = [];
+    /// <summary>Docker's exec id: names this exec in the events (exec_create, exec_start, exec_die).</summary>
+    public string ExecId { get; init; } = Core.Docker.ContainerEvent.NewExecId();
 }
 
 /// <summary>
@@ -565,6 +567,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         if (Images.ImageRootfs.IsImageContainer(r.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
         DetachNetworks(id, r);
         Store.Save(r);
+        if (r.OomKilled) Emit(r, "oom"); // as Docker: the OOM kill, then the exit
         Emit(r, "die", ("exitCode", exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return r;
     }
@@ -630,13 +633,23 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             launch.ConsoleFd = console?.Fd ?? -1;
             var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(SubCgroupPaths(r.CgroupPaths, o.SubCgroups)) : null;
             launch.Trace = trace = StartTrace(null);
-            var pid = _host.Launcher.Launch(launch, new Launcher.Callbacks
+            EmitExecStarting(r, o);
+            int pid;
+            try
             {
-                JoinCgroup = cg is null ? null : cg.AddProcess,
-                BeforeGo = p => SetOomScoreAdj(p, o.Process.OomScoreAdj),
-                // the exec'd process has a filter (and listener) of its own, for the same agent
-                SeccompListener = (p, listener) => SendSeccompListener(spec, id, r.Bundle, Core.Oci.OciStatus.Running, r.Pid, p, listener),
-            });
+                pid = _host.Launcher.Launch(launch, new Launcher.Callbacks
+                {
+                    JoinCgroup = cg is null ? null : cg.AddProcess,
+                    BeforeGo = p => SetOomScoreAdj(p, o.Process.OomScoreAdj),
+                    // the exec'd process has a filter (and listener) of its own, for the same agent
+                    SeccompListener = (p, listener) => SendSeccompListener(spec, id, r.Bundle, Core.Oci.OciStatus.Running, r.Pid, p, listener),
+                });
+            }
+            catch (CrateRunException e)
+            {
+                EmitExecDie(r, o.ExecId, e.ExitCode); // it never ran: its exit is the error's code
+                throw;
+            }
             if (trace is not null) ShowAfterExec(trace, pid, new Explain.TraceContext(launch, spec, r.Rootfs)); // no start: it runs on to execve
             if (o.PidFile is { } pf) ContainerStore.WriteAtomic(Path.GetFullPath(pf), System.Text.Encoding.ASCII.GetBytes(pid.ToString()));
             return pid;
