@@ -298,6 +298,7 @@ public static class DockerCli
                 CpusetMems = more.CpusetMems,
                 OomScoreAdj = more.OomScoreAdj,
                 SharedNamespaces = more.SharedNamespaces,
+                IpcMode = more.IpcMode,
                 StopSignal = more.StopSignal,
                 StopTimeout = more.StopTimeout,
                 RestartPolicy = restartPolicy,
