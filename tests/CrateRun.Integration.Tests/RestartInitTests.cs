@@ -481,6 +481,46 @@ public sealed class AttachTests(CrateRunFixture f)
     }
 
     [RootFact]
+    public async Task Attach_ToADetachedInteractiveContainerWithoutATerminal_TypesIntoItsStdin_WhichStaysOpenBetweenAttaches()
+    {
+        // Docker's `run -d -i`: stdin is a pipe kept open; each attach writes into it
+        var run = await f.Run("-d", "-i", "--rootfs", f.Rootfs, "--", "/bin/sh", "-c", "echo ready; read a; echo got:$a; read b; echo then:$b; exit 5");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var id = run.Id!;
+        // the control: without -i the same reads see the end of the input at once
+        var closed = await f.Detached("read a || echo stdin-closed; exec sleep 60");
+        try
+        {
+            await f.WaitForLog(closed, "stdin-closed");
+            await WaitForAttachSocket(id);
+            using (var first = StartAttach(id))
+            {
+                await Task.Delay(500); // connected (the monitor accepts within a poll)
+                first.Stdin.Write("hello\n");
+                first.Stdin.Flush();
+                Assert.True(await first.WaitForOutput("got:hello", TimeSpan.FromSeconds(10)), "the line never reached the container\n" + first.Stdout + first.Stderr);
+                first.Stdin.Write("\u0010\u0011"); // ctrl-p ctrl-q: this attach ends, the container reads on
+                first.Stdin.Flush();
+                var detached = await first.Wait(TimeSpan.FromSeconds(10));
+                Assert.True(detached.ExitCode == 0 && !detached.TimedOut, detached.ToString());
+            }
+            Assert.Equal("running", (await f.Inspect(id)).GetProperty("status").GetString());
+            using var second = StartAttach(id);
+            await Task.Delay(500);
+            second.Stdin.Write("world\n");
+            second.Stdin.Flush();
+            var r = await second.Wait(TimeSpan.FromSeconds(20));
+            Assert.True(r.ExitCode == 5, r.ToString());
+            Assert.Equal("then:world\n", r.Stdout);
+            Assert.Equal("ready\ngot:hello\nthen:world\n", (await f.Cr("logs", id)).Stdout);
+        }
+        finally
+        {
+            await f.RemoveForce(id, closed);
+        }
+    }
+
+    [RootFact]
     public async Task Attach_ToAStoppedContainer_IsRefusedInOneLine()
     {
         var r = await f.Run("--rootfs", f.Rootfs, "--", "true");

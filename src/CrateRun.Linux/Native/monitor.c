@@ -19,7 +19,8 @@
  *            a:INPUT                `craterun attach`: listen on ROOT/ID/attach.sock; each
  *                                   client gets the output as frames (1 byte stream 1|2, 4
  *                                   bytes big-endian length, the bytes), and what it sends goes
- *                                   to INPUT (the pty master of a -it container; -1: dropped)
+ *                                   to INPUT (the pty master of a -it container, the stdin
+ *                                   pipe of a -d -i one; -1: dropped)
  *            h:INTERVAL-MS          a health check (--health-cmd): every INTERVAL-MS after the
  *                                   last probe ended, run `craterun _monitor-health ROOT ID`
  *                                   (HealthChecks.cs), one at a time, while the container lives
@@ -136,7 +137,7 @@ static void log_stopped(struct route *r, int err)
 
 /* `craterun attach`: the clients connected to ROOT/ID/attach.sock (a:INPUT). */
 #define MAX_CLIENTS 8
-static int attach_input = -2;   /* -2: no attach socket; -1: no input; else the pty master */
+static int attach_input = -2;   /* -2: no attach socket; -1: no input; else the pty master or stdin pipe */
 static int attach_listen = -1;
 static int clients[MAX_CLIENTS];
 static int n_clients;
@@ -196,7 +197,7 @@ static void send_to_clients(int stream, const char *data, size_t n)
     }
 }
 
-/* What a client typed: to the container's terminal (a -it container), else dropped. */
+/* What a client typed: to the container's terminal (-it) or stdin pipe (-d -i), else dropped. */
 static void client_input(int i)
 {
     ssize_t n = read(clients[i], buffer, sizeof buffer);
