@@ -296,17 +296,14 @@ public sealed class HealthCheckTests(CrateRunFixture f)
     }
 
     /// <summary>A docker-archive of the fixture's rootfs whose config carries <paramref name="healthcheck"/> (Docker's HealthConfig: nanoseconds), loaded as <paramref name="tag"/>.</summary>
-    private async Task LoadImageWithHealthcheck(string tag, JsonObject healthcheck)
+    private async Task LoadImageWithHealthcheck(string tag, JsonObject? healthcheck)
     {
         var dir = Directory.CreateDirectory(Path.Combine(f.TempBase, "health-image-" + Guid.NewGuid().ToString("N")[..6])).FullName;
         var layer = Path.Combine(dir, "rootfs.tar");
         var tar = await Proc.Run("tar", ["--numeric-owner", "-C", f.Rootfs, "-cf", layer, "."]);
         Assert.True(tar.ExitCode == 0, tar.ToString());
-        var config = new JsonObject
-        {
-            ["Cmd"] = new JsonArray("/bin/sh", "-c", "echo ok > /tmp/ready; exec sleep 60"),
-            ["Healthcheck"] = healthcheck,
-        };
+        var config = new JsonObject { ["Cmd"] = new JsonArray("/bin/sh", "-c", "echo ok > /tmp/ready; exec sleep 60") };
+        if (healthcheck is not null) config["Healthcheck"] = healthcheck;
         var load = await f.Cr("load", "-i", await ImageTests.DockerArchive(dir, tag, [layer], config));
         Assert.True(load.ExitCode == 0, load.ToString());
     }
@@ -375,6 +372,7 @@ public sealed class HealthCheckTests(CrateRunFixture f)
     {
         await LoadImageWithHealthcheck("test/health-bad:1", new() { ["Test"] = TestOf("CMD-SHELL", "true"), ["Interval"] = 500L }); // 500 ns
         await LoadImageWithHealthcheck("test/health-none:1", new() { ["Test"] = TestOf("NONE") });
+        await LoadImageWithHealthcheck("test/health-absent:1", null);
         var before = f.StateEntries();
         var r = await f.Run("test/health-bad:1");
         Assert.Equal(125, r.ExitCode);
@@ -382,13 +380,22 @@ public sealed class HealthCheckTests(CrateRunFixture f)
         Assert.Contains("test/health-bad:1", line);
         Assert.Contains("Interval cannot be less than 1ms", line);
         // interval flags without a command, and an image without one either
-        var orphan = await f.Run("--health-interval", "1s", "test/health-none:1");
+        var orphan = await f.Run("--health-interval", "1s", "test/health-absent:1");
         Assert.Equal(125, orphan.ExitCode);
-        Assert.Contains("need --health-cmd", Assert.Single(orphan.ErrLines));
+        Assert.Contains("need --health-cmd (image test/health-absent:1 has no HEALTHCHECK)", Assert.Single(orphan.ErrLines));
         Assert.Equal(before, f.StateEntries());
-        // Test ["NONE"] is no check
-        var plain = await f.Run("--rm", "test/health-none:1", "/bin/true");
-        Assert.True(plain.ExitCode == 0, plain.ToString());
+        // Test ["NONE"] is no check, whatever interval the flags give (Docker's merge keeps the image's Test)
+        var plain = await f.Run("-d", "--health-interval", "1s", "test/health-none:1");
+        try
+        {
+            Assert.True(plain.ExitCode == 0, plain.ToString());
+            var rec = await f.Inspect(plain.Id!);
+            Assert.True(!rec.TryGetProperty("healthcheck", out var hc) || hc.ValueKind == JsonValueKind.Null, rec.ToString());
+        }
+        finally
+        {
+            await f.RemoveForce(plain.Id!);
+        }
     }
 
     [RootFact]

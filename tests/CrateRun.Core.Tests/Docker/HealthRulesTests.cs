@@ -1,4 +1,5 @@
 using CrateRun.Core.Docker;
+using CrateRun.Core.Images;
 using CrateRun.Core.State;
 
 namespace CrateRun.Core.Tests.Docker;
@@ -45,7 +46,7 @@ public sealed class HealthRulesTests
     }
 
     /// <summary>A Dockerfile's HEALTHCHECK --interval=5s --timeout=3s --retries=4 CMD curl -f localhost, as `docker build` writes it (nanoseconds).</summary>
-    private static Images.ImageHealthcheck ImageCheck() => new()
+    private static ImageHealthcheck ImageCheck() => new()
     {
         Test = ["CMD", "curl", "-f", "localhost"], Interval = 5_000_000_000, Timeout = 3_000_000_000, Retries = 4,
     };
@@ -59,7 +60,7 @@ public sealed class HealthRulesTests
         var c = HealthRules.Merge(Flags(), ImageCheck(), "img")!;
         Assert.Equal(["CMD", "curl", "-f", "localhost"], c.Test);
         Assert.Equal((5000, 3000, 4, 0), (c.IntervalMs, c.TimeoutMs, c.Retries, c.StartPeriodMs));
-        var bare = HealthRules.Merge(Flags(), new Images.ImageHealthcheck { Test = ["CMD-SHELL", "true"] }, "img")!;
+        var bare = HealthRules.Merge(Flags(), new ImageHealthcheck { Test = ["CMD-SHELL", "true"] }, "img")!;
         Assert.Equal((30_000, 30_000, 3), (bare.IntervalMs, bare.TimeoutMs, bare.Retries));
     }
 
@@ -79,8 +80,8 @@ public sealed class HealthRulesTests
     public void Merge_NoHealthcheck_OrTestNone_IsNoCheck()
     {
         Assert.Null(HealthRules.Merge(Flags(none: true), ImageCheck(), "img"));
-        Assert.Null(HealthRules.Merge(Flags(), new Images.ImageHealthcheck { Test = ["NONE"] }, "img"));
-        Assert.Null(HealthRules.Merge(Flags(), new Images.ImageHealthcheck { Test = [] }, "img"));
+        Assert.Null(HealthRules.Merge(Flags(), new ImageHealthcheck { Test = ["NONE"] }, "img"));
+        Assert.Null(HealthRules.Merge(Flags(), new ImageHealthcheck { Test = [] }, "img"));
         Assert.Null(HealthRules.Merge(Flags(), null, "img"));
     }
 
@@ -92,7 +93,7 @@ public sealed class HealthRulesTests
     [InlineData(new[] { "CMD" }, 0L, 0, "CMD has no command")]
     public void Merge_AnImagesBadCheck_IsOneLineNamingTheImage(string[] test, long interval, int retries, string why)
     {
-        var e = Assert.Throws<UsageException>(() => HealthRules.Merge(Flags(), new Images.ImageHealthcheck { Test = [.. test], Interval = interval, Retries = retries }, "test/img:1"));
+        var e = Assert.Throws<UsageException>(() => HealthRules.Merge(Flags(), new ImageHealthcheck { Test = [.. test], Interval = interval, Retries = retries }, "test/img:1"));
         Assert.StartsWith("image test/img:1: HEALTHCHECK", e.Message);
         Assert.Contains(why, e.Message);
     }
