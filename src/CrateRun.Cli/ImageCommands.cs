@@ -197,7 +197,7 @@ public static class ImageCommands
         annotations[ImageRootfs.ImageAnnotation] = ImageReference.TryParse(name, out var r) && index.Refs.ContainsKey(r!.ToString()) ? r.ToString() : image.Config;
         annotations[ImageRootfs.SnapshotsAnnotation] = string.Join(',', image.ChainIds.Select(ImageDocuments.Sha256Hex));
         if (autoRemove) annotations[ImageRootfs.VolatileAnnotation] = "true"; // removed on exit: nothing to keep across a crash
-        return new RunImage(settings, annotations, path => service.ReadFile(image, path)) 
+        return new RunImage(settings, annotations, path => service.ReadFile(image, path))
         {
             ExposedPorts = config.Config?.ExposedPorts?.Keys.ToList() ?? [],
             Healthcheck = config.Config?.Healthcheck,
