@@ -266,7 +266,11 @@ public sealed class RunFlagsTests(CrateRunFixture f)
         {
             await f.WaitForLog(shareable, "ready");
             var theirs = (await f.Cr("exec", shareable, "--", "readlink", "/proc/self/ns/ipc")).Stdout.Trim();
-            Assert.Equal(theirs, (await Ok("readlink /proc/self/ns/ipc", "--ipc", "container:" + shareable)).Trim());
+            // POSIX shared memory is files in /dev/shm: the joiner sees the donor's (Docker binds the donor's /dev/shm)
+            Assert.Equal(0, (await f.Cr("exec", shareable, "--", "/bin/sh", "-c", "echo from-donor > /dev/shm/marker")).ExitCode);
+            var joined = (await Ok("readlink /proc/self/ns/ipc; cat /dev/shm/marker", "--ipc", "container:" + shareable)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal([theirs, "from-donor"], joined);
+            Assert.Equal("absent", (await Ok("cat /dev/shm/marker 2>/dev/null || echo absent")).Trim()); // the control: a /dev/shm of its own
             Assert.Equal("shareable", (await f.Inspect(shareable)).GetProperty("ipcMode").GetString());
 
             foreach (var (donor, mode) in new[] { (privateOne, "private"), (none, "none") })
@@ -280,6 +284,9 @@ public sealed class RunFlagsTests(CrateRunFixture f)
                 Assert.Contains($"--ipc {mode}", line);
                 before.AssertNothingLeft(f, r);
             }
+            // the donor's host-side /dev/shm goes with it
+            await f.RemoveForce(shareable);
+            Assert.DoesNotContain(HostState.MountInfo(), l => l.Contains(f.StateDir(shareable), StringComparison.Ordinal));
         }
         finally
         {

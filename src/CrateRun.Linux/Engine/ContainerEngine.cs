@@ -96,6 +96,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         var r = Store.Load(id);
         CgroupPlacement? placement = null;
         var imageMounted = false;
+        var shmMounted = false;
         Explain.LaunchTrace? trace = null; // --explain: the C stage's step records
         Explain.TraceContext? traced = null;
         try
@@ -104,6 +105,8 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             Timing.Mark("spec loaded");
             // a container made from an image: its root is an overlay of the image's layers, mounted before anything looks at it
             imageMounted = Images.ImageRootfs.MountIfImage(spec, Store.Dir(id), Store.Root, out var overlayInContainer);
+            // --ipc shareable: its /dev/shm on the host before the mounts are planned, so that the plan binds it (and joiners bind the same)
+            shmMounted = PrepareSharedShm(r, spec);
             var process = spec.Process ?? throw new UsageException("config.json has no process");
             var rootfs = RootfsCheck.Resolve(Path.GetFullPath(spec.Root?.Path ?? throw new UsageException("config.json has no root.path"), r.Bundle),
                 requireLayout: false);
@@ -185,6 +188,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
             placement?.Rollback(); // what this create made of the cgroup
             if (imageMounted) Images.ImageRootfs.Unmount(Store.Dir(id));
+            if (shmMounted) UnmountSharedShm(id);
             DetachNetworks(id, null);
             // a container made by `craterun create` stays, to be told about and removed by the user (Docker's rule)
             if (!r.KeepOnFailure)
@@ -535,6 +539,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
                 cg.Destroy();
             }
             if (Images.ImageRootfs.IsImageContainer(fresh.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
+            UnmountSharedShm(id);
             DetachNetworks(id, fresh);
             Store.RemoveDir(id);
             Emit(fresh, "destroy");
@@ -565,6 +570,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         }
         // the image's overlay is only needed while the process runs
         if (Images.ImageRootfs.IsImageContainer(r.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
+        UnmountSharedShm(id); // --ipc shareable: as Docker, its /dev/shm goes with the run
         DetachNetworks(id, r);
         Store.Save(r);
         if (r.OomKilled) Emit(r, "oom"); // as Docker: the OOM kill, then the exit

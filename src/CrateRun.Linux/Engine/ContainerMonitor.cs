@@ -221,6 +221,7 @@ public static unsafe partial class ContainerMonitor
             catch (CrateRunException)
             {
                 if (Images.ImageRootfs.IsImageContainer(left.Annotations)) Images.ImageRootfs.Unmount(engine.Store.Dir(left.Id));
+                engine.UnmountSharedShm(left.Id);
                 engine.Store.RemoveDir(left.Id);
             }
         }
