@@ -16,8 +16,13 @@ public sealed record ContainerEvent(long TimeNano, string Action, string Id, IRe
 
     public static long NanosOf(DateTimeOffset t) => (t - DateTimeOffset.UnixEpoch).Ticks * 100;
 
-    /// <summary>A new exec's id: 64 hex digits, as Docker's.</summary>
-    public static string NewExecId() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+    /// <summary>A new exec's id: 64 hex digits, as Docker's (a name, not a secret: no crypto library loaded for it, as for container ids).</summary>
+    public static string NewExecId()
+    {
+        Span<byte> b = stackalloc byte[32];
+        Random.Shared.NextBytes(b);
+        return Convert.ToHexStringLower(b);
+    }
 
     /// <summary>An exec's command in its events, as Docker writes it: the program, a space, then the arguments joined by spaces ("date " without any).</summary>
     public static string ExecCommand(IReadOnlyList<string> argv) =>
