@@ -399,6 +399,24 @@ public sealed class HealthCheckTests(CrateRunFixture f)
     }
 
     [RootFact]
+    public async Task AContainerThatEndsDuringAProbe_LeavesNoProbeProcessNorCgroup()
+    {
+        // probes back to back (1ms): the exit lands while one is launching into the container;
+        // the monitor kills it, and what it had started (a launch stage waiting for it) with it
+        var ids = new List<string>();
+        for (var i = 0; i < 8; i++)
+            ids.Add(await f.Detached("exec sleep 60", "--health-cmd", "true", "--health-interval", "1ms"));
+        await Task.Delay(500);
+        await f.RemoveForce([.. ids]);
+        await Task.Delay(500);
+        foreach (var id in ids)
+        {
+            Assert.Empty(HostState.CgroupsOf(id));
+            Assert.DoesNotContain(f.OurProcesses(), p => p.Cmdline.Contains(id, StringComparison.Ordinal));
+        }
+    }
+
+    [RootFact]
     public async Task HealthFlags_BadInput_OneLine_NothingMade()
     {
         var before = f.StateEntries();

@@ -315,8 +315,15 @@ static void start_probe(void)
         posix_spawn_file_actions_adddup2(&fa, devnull, fd);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* not the CLI's socket, not the container's pipes */
     char *args[] = {"craterun", "_monitor-health", (char *)state_root, (char *)container_id, NULL};
+    /* a process group of its own: end_probe kills the group, so that a launch stage the probe
+     * cloned (waiting for it on a socket it also holds) cannot outlive it in the container's cgroup */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
     pid_t pid;
-    if (posix_spawn(&pid, "/proc/self/exe", &fa, NULL, args, environ) == 0) {
+    int spawned = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, args, environ) == 0;
+    posix_spawnattr_destroy(&attr);
+    if (spawned) {
         health_pid = pid;
         health_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     }
@@ -332,7 +339,7 @@ static void end_probe(int kill_it)
     if (health_pid < 0)
         return;
     if (kill_it)
-        kill(health_pid, SIGKILL);
+        kill(-health_pid, SIGKILL); /* the probe's group: it and whatever it was launching */
     while (waitpid(health_pid, NULL, 0) < 0 && errno == EINTR)
         ;
     if (health_pidfd >= 0)
