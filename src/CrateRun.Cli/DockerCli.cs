@@ -215,7 +215,7 @@ public static class DockerCli
             var mounts = (p.GetValue(mount) ?? []).Select(MountArgument.Parse).ToList(); // bad --mount: one line before anything is made
             var restartPolicy = p.GetValue(restart) is { } rp ? Core.Docker.RestartPolicy.Parse(rp) : null;
             if (restartPolicy is { IsNo: false } && p.GetValue(rm)) throw new UsageException("Conflicting options: --restart and --rm");
-            var healthcheck = Core.Docker.HealthRules.FromFlags(p.GetValue(healthCmd), p.GetValue(healthInterval), p.GetValue(healthTimeout),
+            var healthFlags = Core.Docker.HealthRules.ParseFlags(p.GetValue(healthCmd), p.GetValue(healthInterval), p.GetValue(healthTimeout),
                 p.GetValue(healthRetries), p.GetValue(healthStartPeriod), p.GetValue(noHealthcheck));
             var volumeArgs = (p.GetValue(volume) ?? []).Select(Core.Volumes.VolumeArgument.Parse).ToList();
             // named and anonymous volumes (anonymous ones named now); the engine makes the missing ones when it registers the container
@@ -233,6 +233,8 @@ public static class DockerCli
                 ? ImageCommands.ResolveForRun(engine.Store.Root, cmdArgs, p.GetValue(entrypoint), p.GetValue(pull), envs, p.GetValue(workdir), p.GetValue(user), p.GetValue(platform), p.GetValue(rm))
                 : null;
             if (image is not null) cmdArgs = [.. image.Settings.Command];
+            // the image's HEALTHCHECK with the --health-* flags on top (Docker's merge)
+            var healthcheck = Core.Docker.HealthRules.Merge(healthFlags, image?.Healthcheck, image?.Name ?? "");
             if (rootfsDir is null && image is null) throw new UsageException("an image or --rootfs DIR is required: craterun run IMAGE [CMD...] (or try: craterun run --rm hello-world)");
             if (cmdArgs.Length == 0) throw new UsageException("no command given: craterun run --rootfs DIR -- CMD [ARG...]");
             var resolvedRootfs = image is null ? RootfsCheck.Resolve(rootfsDir!, requireLayout: true) : Linux.Images.ImageRootfs.MountDir;
@@ -300,6 +302,7 @@ public static class DockerCli
                 CpusetMems = more.CpusetMems,
                 OomScoreAdj = more.OomScoreAdj,
                 SharedNamespaces = more.SharedNamespaces,
+                IpcMode = more.IpcMode,
                 StopSignal = more.StopSignal,
                 StopTimeout = more.StopTimeout,
                 RestartPolicy = restartPolicy,

@@ -16,7 +16,7 @@ public static class EventsCommand
         var until = new Option<string?>("--until") { Description = "Events until (then exit): the same forms as --since; default: follow" };
         var filter = new Option<string[]>("--filter", "-f") { Description = "container=ID|NAME, event=ACTION, type=container, label=KEY[=VALUE]" };
         var format = new Option<string?>("--format") { Description = "json (or '{{json .}}'): one JSON object per line, as Docker prints it" };
-        var cmd = new Command("events", "Show the containers' lifecycle events (create, start, kill, die, stop, pause, unpause, rename, destroy)") { since, until, filter, format };
+        var cmd = new Command("events", "Show the containers' lifecycle events (create, start, kill, die, oom, stop, restart, pause, unpause, rename, destroy, exec_create, exec_start, exec_die, health_status)") { since, until, filter, format };
         cmd.SetAction(p => Program.Guard(() =>
         {
             var now = DateTimeOffset.UtcNow;

@@ -40,11 +40,20 @@ public static class ExecFlow
         SafeFd? consoleOurs = null, consoleTheirs = null;
         if (tty) (consoleOurs, consoleTheirs) = ContainerMonitor.SocketPair();
         int pid;
+        var options = new ExecOptions { Process = process, Stdio = stdio, ConsoleFd = consoleTheirs?.Fd ?? -1 };
         using (consoleTheirs)
-            pid = engine.Exec(id, new ExecOptions { Process = process, Stdio = stdio, ConsoleFd = consoleTheirs?.Fd ?? -1 });
+            pid = engine.Exec(id, options);
         using var master = consoleOurs is null ? null : ReceiveMaster(consoleOurs);
         if (detach) return 0;
 
+        var code = WaitForExit(pid, master, interactive);
+        engine.RecordExecExit(id, options.ExecId, code); // exec_die: we reaped it
+        return code;
+    }
+
+    /// <summary>The exec'd process's exit code, with its terminal's output (and our input) pumped meanwhile.</summary>
+    private static int WaitForExit(int pid, SafeFd? master, bool interactive)
+    {
         using var forward = SignalForwarding.To(pid);
         if (master is null) return Processes.ExitCode(Launcher.Reap(pid));
         using var raw = interactive ? Terminal.MakeRaw(0) : null;

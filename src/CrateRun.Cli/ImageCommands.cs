@@ -150,6 +150,10 @@ public static class ImageCommands
     {
         /// <summary>The config's ExposedPorts keys ("80/tcp"), what -P publishes.</summary>
         public IReadOnlyCollection<string> ExposedPorts { get; init; } = [];
+        /// <summary>The config's HEALTHCHECK (null: none), merged with the --health-* flags.</summary>
+        public ImageHealthcheck? Healthcheck { get; init; }
+        /// <summary>The image as the user named it, for messages.</summary>
+        public string Name { get; init; } = "";
     }
 
     /// <summary>
@@ -193,6 +197,11 @@ public static class ImageCommands
         annotations[ImageRootfs.ImageAnnotation] = ImageReference.TryParse(name, out var r) && index.Refs.ContainsKey(r!.ToString()) ? r.ToString() : image.Config;
         annotations[ImageRootfs.SnapshotsAnnotation] = string.Join(',', image.ChainIds.Select(ImageDocuments.Sha256Hex));
         if (autoRemove) annotations[ImageRootfs.VolatileAnnotation] = "true"; // removed on exit: nothing to keep across a crash
-        return new RunImage(settings, annotations, path => service.ReadFile(image, path)) { ExposedPorts = config.Config?.ExposedPorts?.Keys.ToList() ?? [] };
+        return new RunImage(settings, annotations, path => service.ReadFile(image, path))
+        {
+            ExposedPorts = config.Config?.ExposedPorts?.Keys.ToList() ?? [],
+            Healthcheck = config.Config?.Healthcheck,
+            Name = name,
+        };
     }
 }

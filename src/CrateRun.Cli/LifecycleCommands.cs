@@ -57,6 +57,7 @@ public static class LifecycleCommands
                     var id = engine.Store.Resolve(x);
                     engine.Stop(id, Signals.Parse("TERM"), TimeSpan.FromSeconds(Math.Max(0, p.GetValue(time) ?? 10)));
                     var code = StartOne(engine, id, attached: false, interactive: false);
+                    engine.RecordRestart(id);
                     Console.WriteLine(x);
                     return code;
                 });

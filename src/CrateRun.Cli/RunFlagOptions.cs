@@ -23,7 +23,7 @@ public sealed class RunFlagOptions
     private readonly Option<string?> _cpusetMems = new("--cpuset-mems") { Description = "Memory nodes the container may use, e.g. 0" };
     private readonly Option<string?> _stopSignal = new("--stop-signal") { Description = "Signal stop sends first (default SIGTERM, or the image's)" };
     private readonly Option<string?> _stopTimeout = new("--stop-timeout") { Description = "Seconds stop waits for the container before SIGKILL (default 10)" };
-    private readonly Option<string?> _ipc = new("--ipc") { Description = "IPC namespace: host, or container:NAME|ID (default: its own)" };
+    private readonly Option<string?> _ipc = new("--ipc") { Description = "IPC namespace: private (default: its own), shareable (its own, others may join it), none (its own, no /dev/shm), host, or container:NAME|ID of a shareable one" };
     private readonly Option<string?> _pid = new("--pid") { Description = "PID namespace: host, or container:NAME|ID (default: its own)" };
     private readonly Option<string?> _uts = new("--uts") { Description = "UTS namespace: host, or container:NAME|ID (default: its own)" };
     private readonly Option<string?> _oomScoreAdj = new("--oom-score-adj") { Description = "The process's OOM score adjustment, -1000 to 1000" };
@@ -52,7 +52,14 @@ public sealed class RunFlagOptions
             catch (UsageException) { throw new UsageException($"invalid --stop-signal '{stopSignal}': not a signal name or number"); }
         }
         var shared = new Dictionary<string, string?>();
-        foreach (var (type, option) in new[] { ("ipc", _ipc), ("pid", _pid), ("uts", _uts) })
+        var (ipcMode, ipcContainer) = RunFlags.ParseIpcMode(p.GetValue(_ipc) ?? RunFlags.IpcPrivate);
+        if (ipcMode == "host") shared["ipc"] = null;
+        if (ipcContainer is not null)
+        {
+            shared["ipc"] = engine.NamespacePathOf(ipcContainer, "ipc", _ipc.Name);
+            ipcMode = "container:" + engine.Store.Resolve(ipcContainer); // as Docker keeps it: the donor's full id
+        }
+        foreach (var (type, option) in new[] { ("pid", _pid), ("uts", _uts) })
         {
             if (p.GetValue(option) is not { } mode) continue;
             var (host, container) = RunFlags.ParseNamespaceMode(mode, option.Name);
@@ -70,6 +77,7 @@ public sealed class RunFlagOptions
             p.GetValue(_cpusetMems) is { } mems ? RunFlags.ParseCpuset(mems, "--cpuset-mems", HostFacts.OnlineMemoryNodes) : null,
             p.GetValue(_oomScoreAdj) is { } adj ? RunFlags.ParseOomScoreAdj(adj) : null,
             shared,
+            ipcMode,
             stopSignal,
             p.GetValue(_stopTimeout) is { } timeout ? RunFlags.ParseStopTimeout(timeout) : null);
     }
@@ -77,5 +85,5 @@ public sealed class RunFlagOptions
     public sealed record Values(
         List<Core.Oci.PosixRlimit> Ulimits, long? ShmSize, List<uint> GroupAdd, Dictionary<string, string> Sysctls,
         long? MemorySwap, long? MemoryReservation, ulong? CpuShares, string? CpusetCpus, string? CpusetMems, int? OomScoreAdj,
-        Dictionary<string, string?> SharedNamespaces, string? StopSignal, int? StopTimeout);
+        Dictionary<string, string?> SharedNamespaces, string IpcMode, string? StopSignal, int? StopTimeout);
 }

@@ -52,6 +52,7 @@ public static class RunFlow
             StopTimeout = options.StopTimeout,
             RestartPolicy = options.RestartPolicy is { IsNo: false } restart ? restart.ToString() : null,
             Healthcheck = options.Healthcheck,
+            IpcMode = options.IpcMode,
         };
         try
         {

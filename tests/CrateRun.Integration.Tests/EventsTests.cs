@@ -78,6 +78,95 @@ public sealed partial class EventsTests(CrateRunFixture f)
         Assert.False(follow.HasExited, "events without --until stopped following");
     }
 
+    /// <summary>events --since T --until now+2s --filter ... --format json: each line's Docker fields.</summary>
+    private async Task<List<JsonElement>> JsonEvents(DateTimeOffset since, params string[] filters)
+    {
+        var r = await f.Cr(["events", "--since", Since(since), "--until", Since(DateTimeOffset.UtcNow.AddSeconds(2)), "--format", "json",
+            .. filters.SelectMany(x => new[] { "--filter", x })]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        return [.. r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+    }
+
+    private static string ActionOf(JsonElement e) => e.GetProperty("Action").GetString()!;
+
+    private static string Attribute(JsonElement e, string key) =>
+        e.GetProperty("Actor").GetProperty("Attributes").TryGetProperty(key, out var v) ? v.GetString()! : "";
+
+    private async Task WaitForHealth(string id, string status)
+    {
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); clock.ElapsedMilliseconds < 20_000; await Task.Delay(100))
+            if ((await f.Inspect(id)).TryGetProperty("health", out var h) && h.GetProperty("status").GetString() == status) return;
+        Assert.Fail($"{id} never became {status}");
+    }
+
+    [RootFact]
+    public async Task Exec_Health_And_Restart_AreLogged_InDockersShapes()
+    {
+        var start = DateTimeOffset.UtcNow.AddSeconds(-1);
+        var flag = "/tmp/ok-" + Guid.NewGuid().ToString("N")[..8]; // (the fixture's rootfs is shared: a name of this test's own)
+        var id = await f.Detached("echo ready; while true; do sleep 0.1; done", "--health-cmd", "test -e " + flag, "--health-interval", "200ms", "--health-retries", "1");
+        try
+        {
+            await f.WaitForLog(id, "ready");
+            Assert.Equal(4, (await f.Cr("exec", id, "--", "/bin/sh", "-c", "exit 4")).ExitCode);
+            await WaitForHealth(id, "unhealthy");
+            Assert.Equal(0, (await f.Cr("exec", id, "--", "touch", flag)).ExitCode);
+            await WaitForHealth(id, "healthy");
+            await Task.Delay(600); // a few more probes: healthy again is no new event
+            var restart = await f.Cr("restart", "-t", "1", id);
+            Assert.True(restart.ExitCode == 0, restart.ToString());
+
+            var events = await JsonEvents(start, "container=" + id);
+            Assert.All(events, e => Assert.Equal(ActionOf(e), e.GetProperty("status").GetString()));
+            Assert.All(events, e => Assert.Equal(id, e.GetProperty("Actor").GetProperty("ID").GetString()));
+            // an exec: created, started (its command as Docker writes it), then its exit code, under one 64-hex exec id
+            var create = events.Single(e => ActionOf(e) == "exec_create: /bin/sh -c exit 4");
+            var execId = Attribute(create, "execID");
+            Assert.Matches("^[0-9a-f]{64}$", execId);
+            var mine = events.Where(e => Attribute(e, "execID") == execId).Select(ActionOf).ToList();
+            Assert.Equal(["exec_create: /bin/sh -c exit 4", "exec_start: /bin/sh -c exit 4", "exec_die"], mine);
+            Assert.Equal("4", Attribute(events.Single(e => Attribute(e, "execID") == execId && ActionOf(e) == "exec_die"), "exitCode"));
+            // the probes are execs too (Docker's), and the health changes are events once each: unhealthy, then healthy
+            Assert.Contains(events, e => ActionOf(e) == "exec_create: /bin/sh -c test -e " + flag);
+            var health = events.Select(ActionOf).Where(a => a.StartsWith("health_status", StringComparison.Ordinal)).ToList();
+            Assert.Equal(["health_status: unhealthy", "health_status: healthy"], health.Take(2));
+            // restart: the stop's die, the start, then restart
+            var lifecycle = events.Select(ActionOf).Where(a => a is "create" or "start" or "die" or "restart").ToList();
+            Assert.Equal(["create", "start", "die", "start", "restart"], lifecycle);
+
+            // --filter event=exec_create matches the "exec_create: CMD" forms, as Docker's
+            var creates = await JsonEvents(start, "container=" + id, "event=exec_create");
+            Assert.NotEmpty(creates);
+            Assert.All(creates, e => Assert.StartsWith("exec_create: ", ActionOf(e)));
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+            File.Delete(Path.Combine(f.Rootfs, flag.TrimStart('/')));
+        }
+    }
+
+    [RootFact]
+    public async Task AnOomKill_IsAnOomEvent_BeforeTheDie()
+    {
+        var start = DateTimeOffset.UtcNow.AddSeconds(-1);
+        // the string doubles until the kernel stops it (bounded in case no limit applies)
+        var r = await f.Run("--memory", "32m", "--rootfs", f.Rootfs, "--", "/bin/sh", "-c", "x=a; i=0; while [ $i -lt 27 ]; do x=$x$x; i=$((i+1)); done; echo survived");
+        try
+        {
+            Assert.True(r.ExitCode == 137, r.ToString());
+            var actions = (await JsonEvents(start, "container=" + r.Id)).Select(ActionOf).ToList();
+            Assert.Equal(["create", "start", "oom", "die"], actions);
+            // the control: an exit of its own is no oom
+            var plain = await f.Sh("exit 137");
+            Assert.DoesNotContain("oom", (await JsonEvents(start, "container=" + plain.Id)).Select(ActionOf));
+        }
+        finally
+        {
+            await f.RemoveForce(r.Id!);
+        }
+    }
+
     [RootFact]
     public async Task Until_BeforeAnEvent_LeavesItOut()
     {

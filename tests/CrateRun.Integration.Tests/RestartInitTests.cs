@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using CrateRun.Integration.Tests.Infrastructure;
 
 namespace CrateRun.Integration.Tests;
@@ -297,6 +298,127 @@ public sealed class HealthCheckTests(CrateRunFixture f)
         }
     }
 
+    /// <summary>A docker-archive of the fixture's rootfs whose config carries <paramref name="healthcheck"/> (Docker's HealthConfig: nanoseconds), loaded as <paramref name="tag"/>.</summary>
+    private async Task LoadImageWithHealthcheck(string tag, JsonObject? healthcheck)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(f.TempBase, "health-image-" + Guid.NewGuid().ToString("N")[..6])).FullName;
+        var layer = Path.Combine(dir, "rootfs.tar");
+        var tar = await Proc.Run("tar", ["--numeric-owner", "-C", f.Rootfs, "-cf", layer, "."]);
+        Assert.True(tar.ExitCode == 0, tar.ToString());
+        var config = new JsonObject { ["Cmd"] = new JsonArray("/bin/sh", "-c", "echo ok > /tmp/ready; exec sleep 60") };
+        if (healthcheck is not null) config["Healthcheck"] = healthcheck;
+        var load = await f.Cr("load", "-i", await ImageTests.DockerArchive(dir, tag, [layer], config));
+        Assert.True(load.ExitCode == 0, load.ToString());
+    }
+
+    private static JsonArray TestOf(params string[] words) => new([.. words.Select(w => (JsonNode)w!)]);
+
+    [RootFact]
+    public async Task AnImagesHealthcheck_RunsAsIfTheFlagsWereGiven_FlagsOverrideIt_NoHealthcheckDisablesIt()
+    {
+        // as `docker build` writes HEALTHCHECK --interval=200ms --timeout=2s --retries=2 CMD-SHELL / CMD
+        await LoadImageWithHealthcheck("test/health-shell:1", new()
+        {
+            ["Test"] = TestOf("CMD-SHELL", "cat /tmp/ready"), ["Interval"] = 200_000_000L, ["Timeout"] = 2_000_000_000L, ["Retries"] = 2,
+        });
+        await LoadImageWithHealthcheck("test/health-exec:1", new()
+        {
+            ["Test"] = TestOf("CMD", "/bin/cat", "/no/such/file"), ["Interval"] = 200_000_000L, ["Retries"] = 2,
+        });
+        var ids = new List<string>();
+        async Task<string> Start(params string[] args)
+        {
+            var r = await f.Run(["-d", .. args]);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            ids.Add(r.Id!);
+            return r.Id!;
+        }
+        try
+        {
+            var healthy = await Start("test/health-shell:1");
+            var sick = await Start("test/health-exec:1");
+            var disabled = await Start("--no-healthcheck", "test/health-shell:1");
+            var overridden = await Start("--health-cmd", "echo flag; exit 3", "test/health-shell:1");
+
+            // the image's check runs in the container: healthy, with the image's interval, timeout and retries
+            var check = (await f.Inspect(healthy)).GetProperty("healthcheck");
+            Assert.Equal(["CMD-SHELL", "cat /tmp/ready"], check.GetProperty("test").EnumerateArray().Select(e => e.GetString()));
+            Assert.Equal((200, 2000, 2, 0), (check.GetProperty("intervalMs").GetInt64(), check.GetProperty("timeoutMs").GetInt64(),
+                check.GetProperty("retries").GetInt32(), check.GetProperty("startPeriodMs").GetInt64()));
+            var health = await HealthWhen(healthy, "healthy");
+            Assert.Equal("ok\n", health.GetProperty("log").EnumerateArray().Last().GetProperty("output").GetString());
+            Assert.Matches(@"^Up .* \(healthy\)$", await PsStatus(healthy));
+
+            // the exec form (CMD) runs without a shell; its failures make it unhealthy after the image's 2 retries
+            var failed = await HealthWhen(sick, "unhealthy");
+            Assert.Equal(1, failed.GetProperty("log").EnumerateArray().Last().GetProperty("exitCode").GetInt32());
+            Assert.Equal(30_000, (await f.Inspect(sick)).GetProperty("healthcheck").GetProperty("timeoutMs").GetInt64()); // not in the image: Docker's default
+
+            // --health-cmd replaces the image's command and keeps its interval and retries
+            var flagged = await HealthWhen(overridden, "unhealthy");
+            Assert.Equal("flag\n", flagged.GetProperty("log").EnumerateArray().Last().GetProperty("output").GetString());
+            Assert.Equal(200, (await f.Inspect(overridden)).GetProperty("healthcheck").GetProperty("intervalMs").GetInt64());
+
+            // --no-healthcheck: no check at all, ps shows no health
+            var none = await f.Inspect(disabled);
+            Assert.True(!none.TryGetProperty("healthcheck", out var hc) || hc.ValueKind == JsonValueKind.Null, none.ToString());
+            Assert.DoesNotContain("health", await PsStatus(disabled));
+        }
+        finally
+        {
+            await f.RemoveForce([.. ids]);
+        }
+    }
+
+    [RootFact]
+    public async Task AnImagesHealthcheck_BadValues_OneLine_NothingMade()
+    {
+        await LoadImageWithHealthcheck("test/health-bad:1", new() { ["Test"] = TestOf("CMD-SHELL", "true"), ["Interval"] = 500L }); // 500 ns
+        await LoadImageWithHealthcheck("test/health-none:1", new() { ["Test"] = TestOf("NONE") });
+        await LoadImageWithHealthcheck("test/health-absent:1", null);
+        var before = f.StateEntries();
+        var r = await f.Run("test/health-bad:1");
+        Assert.Equal(125, r.ExitCode);
+        var line = Assert.Single(r.ErrLines);
+        Assert.Contains("test/health-bad:1", line);
+        Assert.Contains("Interval cannot be less than 1ms", line);
+        // interval flags without a command, and an image without one either
+        var orphan = await f.Run("--health-interval", "1s", "test/health-absent:1");
+        Assert.Equal(125, orphan.ExitCode);
+        Assert.Contains("need --health-cmd (image test/health-absent:1 has no HEALTHCHECK)", Assert.Single(orphan.ErrLines));
+        Assert.Equal(before, f.StateEntries());
+        // Test ["NONE"] is no check, whatever interval the flags give (Docker's merge keeps the image's Test)
+        var plain = await f.Run("-d", "--health-interval", "1s", "test/health-none:1");
+        try
+        {
+            Assert.True(plain.ExitCode == 0, plain.ToString());
+            var rec = await f.Inspect(plain.Id!);
+            Assert.True(!rec.TryGetProperty("healthcheck", out var hc) || hc.ValueKind == JsonValueKind.Null, rec.ToString());
+        }
+        finally
+        {
+            await f.RemoveForce(plain.Id!);
+        }
+    }
+
+    [RootFact]
+    public async Task AContainerThatEndsDuringAProbe_LeavesNoProbeProcessNorCgroup()
+    {
+        // probes back to back (1ms): the exit lands while one is launching into the container;
+        // the monitor kills it, and what it had started (a launch stage waiting for it) with it
+        var ids = new List<string>();
+        for (var i = 0; i < 8; i++)
+            ids.Add(await f.Detached("exec sleep 60", "--health-cmd", "true", "--health-interval", "1ms"));
+        await Task.Delay(500);
+        await f.RemoveForce([.. ids]);
+        await Task.Delay(500);
+        foreach (var id in ids)
+        {
+            Assert.Empty(HostState.CgroupsOf(id));
+            Assert.DoesNotContain(f.OurProcesses(), p => p.Cmdline.Contains(id, StringComparison.Ordinal));
+        }
+    }
+
     [RootFact]
     public async Task HealthFlags_BadInput_OneLine_NothingMade()
     {
@@ -386,6 +508,46 @@ public sealed class AttachTests(CrateRunFixture f)
         finally
         {
             await f.RemoveForce(id);
+        }
+    }
+
+    [RootFact]
+    public async Task Attach_ToADetachedInteractiveContainerWithoutATerminal_TypesIntoItsStdin_WhichStaysOpenBetweenAttaches()
+    {
+        // Docker's `run -d -i`: stdin is a pipe kept open; each attach writes into it
+        var run = await f.Run("-d", "-i", "--rootfs", f.Rootfs, "--", "/bin/sh", "-c", "echo ready; read a; echo got:$a; read b; echo then:$b; exit 5");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var id = run.Id!;
+        // the control: without -i the same reads see the end of the input at once
+        var closed = await f.Detached("read a || echo stdin-closed; exec sleep 60");
+        try
+        {
+            await f.WaitForLog(closed, "stdin-closed");
+            await WaitForAttachSocket(id);
+            using (var first = StartAttach(id))
+            {
+                await Task.Delay(500); // connected (the monitor accepts within a poll)
+                first.Stdin.Write("hello\n");
+                first.Stdin.Flush();
+                Assert.True(await first.WaitForOutput("got:hello", TimeSpan.FromSeconds(10)), "the line never reached the container\n" + first.Stdout + first.Stderr);
+                first.Stdin.Write("\u0010\u0011"); // ctrl-p ctrl-q: this attach ends, the container reads on
+                first.Stdin.Flush();
+                var detached = await first.Wait(TimeSpan.FromSeconds(10));
+                Assert.True(detached.ExitCode == 0 && !detached.TimedOut, detached.ToString());
+            }
+            Assert.Equal("running", (await f.Inspect(id)).GetProperty("status").GetString());
+            using var second = StartAttach(id);
+            await Task.Delay(500);
+            second.Stdin.Write("world\n");
+            second.Stdin.Flush();
+            var r = await second.Wait(TimeSpan.FromSeconds(20));
+            Assert.True(r.ExitCode == 5, r.ToString());
+            Assert.Equal("then:world\n", r.Stdout);
+            Assert.Equal("ready\ngot:hello\nthen:world\n", (await f.Cr("logs", id)).Stdout);
+        }
+        finally
+        {
+            await f.RemoveForce(id, closed);
         }
     }
 

@@ -217,7 +217,7 @@ public sealed class RunFlagsTests(CrateRunFixture f)
     [RootFact]
     public async Task IpcPidUts_ContainerId_JoinsTheOtherContainersNamespaces()
     {
-        var other = await f.Detached("echo ready; while true; do sleep 0.1; done", "--hostname", "firstbox");
+        var other = await f.Detached("echo ready; while true; do sleep 0.1; done", "--hostname", "firstbox", "--ipc", "shareable");
         try
         {
             await f.WaitForLog(other, "ready");
@@ -236,6 +236,61 @@ public sealed class RunFlagsTests(CrateRunFixture f)
         finally
         {
             await f.RemoveForce(other);
+        }
+    }
+
+    private const string IpcScript = "readlink /proc/self/ns/ipc; grep -c ' /dev/shm ' /proc/self/mountinfo; test -e /dev/shm && echo has-dev-shm || echo no-dev-shm";
+
+    [RootFact]
+    public async Task Ipc_PrivateShareableNone_AreNamespacesOfTheirOwn_NoneHasNoDevShm()
+    {
+        var hostIpc = new FileInfo("/proc/self/ns/ipc").LinkTarget;
+        foreach (var mode in new[] { "private", "shareable", "" })
+        {
+            var lines = (await Ok(IpcScript, "--ipc", mode)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.NotEqual(hostIpc, lines[0]);
+            Assert.Equal(["1", "has-dev-shm"], lines[1..]);
+        }
+        var none = (await Ok(IpcScript, "--ipc", "none")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEqual(hostIpc, none[0]);
+        Assert.Equal(["0", "no-dev-shm"], none[1..]);
+    }
+
+    [RootFact]
+    public async Task Ipc_Container_JoinsOnlyAShareableOne_APrivateOneIsRefused()
+    {
+        var shareable = await f.Detached("echo ready; while true; do sleep 0.1; done", "--ipc", "shareable");
+        var privateOne = await f.Detached("echo ready; while true; do sleep 0.1; done");
+        var none = await f.Detached("echo ready; while true; do sleep 0.1; done", "--ipc", "none");
+        try
+        {
+            await f.WaitForLog(shareable, "ready");
+            var theirs = (await f.Cr("exec", shareable, "--", "readlink", "/proc/self/ns/ipc")).Stdout.Trim();
+            // POSIX shared memory is files in /dev/shm: the joiner sees the donor's (Docker binds the donor's /dev/shm)
+            Assert.Equal(0, (await f.Cr("exec", shareable, "--", "/bin/sh", "-c", "echo from-donor > /dev/shm/marker")).ExitCode);
+            var joined = (await Ok("readlink /proc/self/ns/ipc; cat /dev/shm/marker", "--ipc", "container:" + shareable)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal([theirs, "from-donor"], joined);
+            Assert.Equal("absent", (await Ok("cat /dev/shm/marker 2>/dev/null || echo absent")).Trim()); // the control: a /dev/shm of its own
+            Assert.Equal("shareable", (await f.Inspect(shareable)).GetProperty("ipcMode").GetString());
+
+            foreach (var (donor, mode) in new[] { (privateOne, "private"), (none, "none") })
+            {
+                var before = Snapshot.Take(f);
+                var r = await f.Run("--ipc", "container:" + donor, "--rootfs", f.Rootfs, "--", "/bin/true");
+                Assert.True(r.ExitCode == 125, r.ToString());
+                var line = Assert.Single(r.ErrLines);
+                Assert.StartsWith("craterun: ", line);
+                Assert.Contains("non-shareable IPC", line);
+                Assert.Contains($"--ipc {mode}", line);
+                before.AssertNothingLeft(f, r);
+            }
+            // the donor's host-side /dev/shm goes with it
+            await f.RemoveForce(shareable);
+            Assert.DoesNotContain(HostState.MountInfo(), l => l.Contains(f.StateDir(shareable), StringComparison.Ordinal));
+        }
+        finally
+        {
+            await f.RemoveForce(shareable, privateOne, none);
         }
     }
 
@@ -307,6 +362,7 @@ public sealed class RunFlagsTests(CrateRunFixture f)
         { "stop-signal unknown", ["--stop-signal", "SIGNOPE"], "--stop-signal" },
         { "stop-timeout words", ["--stop-timeout", "soon"], "--stop-timeout" },
         { "ipc bad mode", ["--ipc", "shared"], "--ipc" },
+        { "ipc container without a name", ["--ipc", "container:"], "--ipc" },
         { "pid unknown container", ["--pid", "container:no-such-container"], "no-such-container" },
         { "uts host with --hostname", ["--uts", "host", "--hostname", "box"], "--hostname" },
         { "oom-score-adj out of range", ["--oom-score-adj", "1001"], "--oom-score-adj" },

@@ -144,7 +144,26 @@ public static class RunFlags
             ? n
             : throw new UsageException($"invalid --stop-timeout '{text}': expected a number of seconds");
 
-    /// <summary>--ipc/--pid/--uts: "host", or "container:ID" (the container's name or id is returned).</summary>
+    /// <summary>Docker's IPC modes of a container of its own: "" is the default, private.</summary>
+    public const string IpcPrivate = "private", IpcShareable = "shareable", IpcNone = "none";
+
+    /// <summary>
+    /// --ipc, as Docker: private ("" too: its own namespace, no other may join it), shareable (its
+    /// own, others may join it with container:), none (its own, no /dev/shm), host, container:NAME|ID.
+    /// The mode, and for container: the name or id.
+    /// </summary>
+    public static (string Mode, string? Container) ParseIpcMode(string text) => text switch
+    {
+        "" or IpcPrivate => (IpcPrivate, null),
+        IpcShareable or IpcNone or "host" => (text, null),
+        _ when text.StartsWith("container:", StringComparison.Ordinal) && text.Length > "container:".Length => ("container", text["container:".Length..]),
+        _ => throw new UsageException($"invalid --ipc '{text}': expected private, shareable, none, host or container:NAME|ID"),
+    };
+
+    /// <summary>Whether a container of this IPC mode lets others join its namespace (Docker: not private, not none).</summary>
+    public static bool IpcJoinable(string? mode) => mode is not (null or IpcPrivate or IpcNone);
+
+    /// <summary>--pid/--uts: "host", or "container:ID" (the container's name or id is returned).</summary>
     public static (bool Host, string? Container) ParseNamespaceMode(string text, string flag)
     {
         if (text == "host") return (true, null);
@@ -168,6 +187,8 @@ public static class RunFlags
         }
         if (o.OomScoreAdj is { } adj) process.OomScoreAdj = adj;
 
+        // --ipc none: a namespace of its own and no /dev/shm at all (Docker's)
+        if (o.IpcMode == IpcNone) spec.Mounts?.RemoveAll(m => m.Destination == "/dev/shm");
         if (o.ShmSize is { } shm)
             foreach (var m in (spec.Mounts ?? []).Where(m => m.Destination == "/dev/shm" && m.Type == "tmpfs"))
                 m.Options = [.. (m.Options ?? []).Where(x => !x.StartsWith("size=", StringComparison.Ordinal)), $"size={shm / 1024}k"];

@@ -91,6 +91,8 @@ public sealed class RunOptions
     public string? CpusetMems { get; init; }
     /// <summary>--oom-score-adj: process.oomScoreAdj.</summary>
     public int? OomScoreAdj { get; init; }
+    /// <summary>--ipc: private (default), shareable, none, host or container:ID; kept in the record (only a shareable container may be joined).</summary>
+    public string IpcMode { get; init; } = RunFlags.IpcPrivate;
     /// <summary>--ipc/--pid/--uts: namespace type to the namespace to join (/proc/PID/ns/...), or null for the host's.</summary>
     public IReadOnlyDictionary<string, string?> SharedNamespaces { get; init; } = new Dictionary<string, string?>();
     /// <summary>--stop-signal and --stop-timeout: kept in the container's record for stop.</summary>

@@ -5,8 +5,9 @@ using System.Text.Json;
 namespace CrateRun.Core.Docker;
 
 /// <summary>
-/// One lifecycle event of a container (Docker's events: create, start, die, kill, stop, pause,
-/// unpause, rename, destroy), as the engine appends it to the state root's event log, one JSON
+/// One lifecycle event of a container (Docker's events: create, start, die, oom, kill, stop, pause,
+/// unpause, rename, restart, destroy, "exec_create: CMD", "exec_start: CMD", exec_die,
+/// "health_status: healthy|unhealthy"), as the engine appends it to the state root's event log, one JSON
 /// line each: {"time":UNIX_NANOSECONDS,"action":"die","id":"...","attributes":{"exitCode":"0","name":"web"}}.
 /// </summary>
 public sealed record ContainerEvent(long TimeNano, string Action, string Id, IReadOnlyDictionary<string, string> Attributes)
@@ -14,6 +15,18 @@ public sealed record ContainerEvent(long TimeNano, string Action, string Id, IRe
     public DateTimeOffset Time => DateTimeOffset.UnixEpoch.AddTicks(TimeNano / 100);
 
     public static long NanosOf(DateTimeOffset t) => (t - DateTimeOffset.UnixEpoch).Ticks * 100;
+
+    /// <summary>A new exec's id: 64 hex digits, as Docker's (a name, not a secret: no crypto library loaded for it, as for container ids).</summary>
+    public static string NewExecId()
+    {
+        Span<byte> b = stackalloc byte[32];
+        Random.Shared.NextBytes(b);
+        return Convert.ToHexStringLower(b);
+    }
+
+    /// <summary>An exec's command in its events, as Docker writes it: the program, a space, then the arguments joined by spaces ("date " without any).</summary>
+    public static string ExecCommand(IReadOnlyList<string> argv) =>
+        argv.Count == 0 ? " " : argv[0] + " " + string.Join(' ', argv.Skip(1));
 
     /// <summary>The log's line for this event (no newline).</summary>
     public byte[] ToLogLine()
@@ -109,7 +122,8 @@ public sealed record ContainerEvent(long TimeNano, string Action, string Id, IRe
 }
 
 /// <summary>
-/// events --filter: container=ID|NAME (an id prefix too), event=ACTION, type=container,
+/// events --filter: container=ID|NAME (an id prefix too), event=ACTION (exec_create, exec_start
+/// and health_status also match their "ACTION: ..." forms, as Docker's), type=container,
 /// label=KEY[=VALUE]. The same key given twice: either value; different keys: all of them (Docker's rule).
 /// </summary>
 public sealed class EventFilter
@@ -140,7 +154,7 @@ public sealed class EventFilter
             var ok = key switch
             {
                 "container" => values.Any(v => v.Length > 0 && (e.Id.StartsWith(v, StringComparison.Ordinal) || e.Attributes.GetValueOrDefault("name") == v)),
-                "event" => values.Contains(e.Action),
+                "event" => values.Any(v => v == e.Action || (v is "exec_create" or "exec_start" or "health_status" && e.Action.StartsWith(v + ": ", StringComparison.Ordinal))),
                 "type" => values.Contains("container"),
                 _ => values.All(v => v.Split('=', 2) is var kv && e.Attributes.TryGetValue(kv[0], out var have) && (kv.Length == 1 || have == kv[1])),
             };

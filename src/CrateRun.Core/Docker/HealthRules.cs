@@ -19,36 +19,79 @@ public static partial class HealthRules
     public const string Starting = "starting", Healthy = "healthy", Unhealthy = "unhealthy";
 
     /// <summary>
-    /// The flags to a check: null when there is none (no --health-cmd, or --no-healthcheck).
-    /// Durations are Go's (<c>30s</c>, <c>1m30s</c>, <c>500ms</c>); 0 or unset means Docker's default.
+    /// The --health-* flags, checked (syntax and conflicts) but not yet merged with an image's
+    /// HEALTHCHECK. Zero durations and retries mean "not given" (Docker's rule: the image's or the default).
     /// </summary>
-    public static HealthCheck? FromFlags(string? cmd, string? interval, string? timeout, int? retries, string? startPeriod, bool none)
+    public sealed record HealthFlags(string? Cmd, TimeSpan Interval, TimeSpan Timeout, int Retries, TimeSpan StartPeriod, bool None)
     {
-        if (none)
-        {
-            if (cmd is not null || interval is not null || timeout is not null || retries is not null || startPeriod is not null)
-                throw new UsageException("--no-healthcheck conflicts with --health-* options");
-            return null;
-        }
+        public bool Any => Cmd is not null || Interval != TimeSpan.Zero || Timeout != TimeSpan.Zero || Retries != 0 || StartPeriod != TimeSpan.Zero;
+    }
+
+    /// <summary>The flags to a check, refused in one line when malformed or in conflict. Durations are Go's (<c>30s</c>, <c>1m30s</c>, <c>500ms</c>).</summary>
+    public static HealthFlags ParseFlags(string? cmd, string? interval, string? timeout, int? retries, string? startPeriod, bool none)
+    {
+        if (none && (cmd is not null || interval is not null || timeout is not null || retries is not null || startPeriod is not null))
+            throw new UsageException("--no-healthcheck conflicts with --health-* options");
         var i = Positive(interval, "--health-interval");
         var t = Positive(timeout, "--health-timeout");
         var s = Positive(startPeriod, "--health-start-period");
         if (retries < 0) throw new UsageException("--health-retries cannot be negative");
-        if (cmd is null)
+        if (cmd is not null && cmd.Trim().Length == 0) throw new UsageException("--health-cmd is empty");
+        return new HealthFlags(cmd, i, t, retries ?? 0, s, none);
+    }
+
+    /// <summary>
+    /// The check a container gets: the image's HEALTHCHECK with the flags on top, as Docker merges
+    /// them (moby daemon/commit.go merge): --no-healthcheck disables any; a flag given replaces the
+    /// image's field, one not given (zero) keeps it; what neither sets is Docker's default. Test
+    /// ["NONE"] is no check. Null when there is no check. <paramref name="imageName"/> names the image in errors.
+    /// </summary>
+    public static HealthCheck? Merge(HealthFlags flags, Images.ImageHealthcheck? image, string imageName = "")
+    {
+        if (flags.None) return null;
+        if (image is not null) CheckImage(image, imageName);
+        List<string> test = flags.Cmd is not null ? ["CMD-SHELL", flags.Cmd] : image?.Test ?? [];
+        if (test.Count == 0)
         {
-            if (interval is not null || timeout is not null || retries is not null || startPeriod is not null)
-                throw new UsageException("--health-interval, --health-timeout, --health-retries and --health-start-period need --health-cmd");
+            if (flags.Any)
+                throw new UsageException("--health-interval, --health-timeout, --health-retries and --health-start-period need --health-cmd"
+                    + (image is null && imageName.Length > 0 ? $" (image {imageName} has no HEALTHCHECK)" : ""));
             return null;
         }
-        if (cmd.Trim().Length == 0) throw new UsageException("--health-cmd is empty");
+        if (test[0] == "NONE") return null;
+        var interval = Or(flags.Interval, image?.Interval);
+        var timeout = Or(flags.Timeout, image?.Timeout);
         return new HealthCheck
         {
-            Test = ["CMD-SHELL", cmd],
-            IntervalMs = Ms(i == TimeSpan.Zero ? DefaultInterval : i),
-            TimeoutMs = Ms(t == TimeSpan.Zero ? DefaultTimeout : t),
-            Retries = retries is > 0 and var r ? r : DefaultRetries,
-            StartPeriodMs = Ms(s),
+            Test = test,
+            IntervalMs = Ms(interval == TimeSpan.Zero ? DefaultInterval : interval),
+            TimeoutMs = Ms(timeout == TimeSpan.Zero ? DefaultTimeout : timeout),
+            Retries = flags.Retries > 0 ? flags.Retries : image?.Retries is > 0 and var r ? r : DefaultRetries,
+            StartPeriodMs = Ms(Or(flags.StartPeriod, image?.StartPeriod)),
         };
+    }
+
+    /// <summary>The flags alone (a --rootfs run): null when there is no check.</summary>
+    public static HealthCheck? FromFlags(string? cmd, string? interval, string? timeout, int? retries, string? startPeriod, bool none) =>
+        Merge(ParseFlags(cmd, interval, timeout, retries, startPeriod, none), null);
+
+    /// <summary>A flag's duration when given, else the image's (nanoseconds; 0: not set).</summary>
+    private static TimeSpan Or(TimeSpan flag, long? imageNanos) =>
+        flag != TimeSpan.Zero ? flag : TimeSpan.FromTicks((imageNanos ?? 0) / 100);
+
+    /// <summary>Docker's checks of a config's HealthConfig (daemon/container.go), named after the image that carries it.</summary>
+    private static void CheckImage(Images.ImageHealthcheck h, string imageName)
+    {
+        var where = $"image {imageName}: HEALTHCHECK";
+        if (h.Test is [var kind, ..] && kind is not ("NONE" or "CMD" or "CMD-SHELL"))
+            throw new UsageException($"{where} has an unknown test type '{kind}' (expected CMD, CMD-SHELL or NONE)");
+        if (h.Test is ["CMD" or "CMD-SHELL"]) throw new UsageException($"{where} {h.Test[0]} has no command");
+        foreach (var (name, nanos) in new[] { ("Interval", h.Interval), ("Timeout", h.Timeout), ("StartPeriod", h.StartPeriod) })
+        {
+            if (nanos < 0) throw new UsageException($"{where} {name} cannot be negative");
+            if (nanos is > 0 and < 1_000_000) throw new UsageException($"{where} {name} cannot be less than 1ms");
+        }
+        if (h.Retries < 0) throw new UsageException($"{where} Retries cannot be negative");
     }
 
     private static long Ms(TimeSpan d) => (long)d.TotalMilliseconds;

@@ -85,6 +85,22 @@ public sealed class ContainerConfig
     [JsonPropertyName("WorkingDir")] public string? WorkingDir { get; set; }
     [JsonPropertyName("Labels")] public Dictionary<string, string>? Labels { get; set; }
     [JsonPropertyName("StopSignal")] public string? StopSignal { get; set; }
+    /// <summary>The image's HEALTHCHECK, as Docker writes it in the config (durations in nanoseconds).</summary>
+    [JsonPropertyName("Healthcheck")] public ImageHealthcheck? Healthcheck { get; set; }
+}
+
+/// <summary>
+/// Docker's HealthConfig in an image config: Test is ["NONE"], ["CMD", argv...] or
+/// ["CMD-SHELL", command]; an empty Test inherits; durations are nanoseconds, 0 meaning the default.
+/// </summary>
+public sealed class ImageHealthcheck
+{
+    [JsonPropertyName("Test")] public List<string>? Test { get; set; }
+    [JsonPropertyName("Interval"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long Interval { get; set; }
+    [JsonPropertyName("Timeout"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long Timeout { get; set; }
+    [JsonPropertyName("StartPeriod"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long StartPeriod { get; set; }
+    [JsonPropertyName("StartInterval"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long StartInterval { get; set; }
+    [JsonPropertyName("Retries"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int Retries { get; set; }
 }
 
 public sealed class EmptyObject;

@@ -71,6 +71,8 @@ public sealed class ContainerRecord
     public string? RestartPolicy { get; set; }
     /// <summary>Stopped or killed by the user (stop, kill, rm -f): no restart policy brings it back until it is started again.</summary>
     public bool StoppedByUser { get; set; }
+    /// <summary>--ipc: private, shareable, none, host or container:ID (null: made before it was kept, private).</summary>
+    public string? IpcMode { get; set; }
     /// <summary>--health-cmd and its flags; null: no health check.</summary>
     public HealthCheck? Healthcheck { get; set; }
     /// <summary>The health check's state (Docker's State.Health), filled in by ps and inspect from its file.</summary>

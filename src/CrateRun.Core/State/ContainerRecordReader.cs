@@ -69,6 +69,7 @@ public static class ContainerRecordReader
             else if (r.ValueTextEquals("stopTimeout"u8)) c.StopTimeout = Nullable(ref r) ? r.GetInt32() : null;
             else if (r.ValueTextEquals("restartPolicy"u8)) c.RestartPolicy = String(ref r);
             else if (r.ValueTextEquals("stoppedByUser"u8)) c.StoppedByUser = Value(ref r).GetBoolean();
+            else if (r.ValueTextEquals("ipcMode"u8)) c.IpcMode = String(ref r);
             // Docker-face members as well: the generated reader
             else if (r.ValueTextEquals("healthcheck"u8)) c.Healthcheck = Nullable(ref r) ? JsonSerializer.Deserialize(ref r, StateJsonContext.Default.HealthCheck) : null;
             else if (r.ValueTextEquals("health"u8)) c.Health = Nullable(ref r) ? JsonSerializer.Deserialize(ref r, StateJsonContext.Default.HealthState) : null;

@@ -26,6 +26,35 @@ public sealed partial class ContainerEngine
         AppendLine(EventLogPath, line);
     }
 
+    /// <summary>
+    /// Docker's exec_create and exec_start ("exec_create: sh -c date", with execID), just before
+    /// the process is launched: our exec is made and started in one step.
+    /// </summary>
+    private void EmitExecStarting(ContainerRecord r, ExecOptions o)
+    {
+        var command = ContainerEvent.ExecCommand(o.Process.Args ?? []);
+        Emit(r, "exec_create: " + command, ("execID", o.ExecId));
+        Emit(r, "exec_start: " + command, ("execID", o.ExecId));
+    }
+
+    private void EmitExecDie(ContainerRecord r, string execId, int exitCode) =>
+        Emit(r, "exec_die", ("execID", execId), ("exitCode", exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+    /// <summary>An exec's process ended (whoever reaped it reports it): Docker's exec_die with its exit code.</summary>
+    public void RecordExecExit(string id, string execId, int exitCode)
+    {
+        if (Store.TryLoad(id) is { } r) EmitExecDie(r, execId, exitCode);
+    }
+
+    /// <summary>`restart` brought the container back: Docker's restart event, after its stop and start.</summary>
+    public void RecordRestart(string id)
+    {
+        if (Store.TryLoad(id) is { } r) Emit(r, "restart");
+    }
+
+    /// <summary>A probe changed the container's health: Docker's "health_status: healthy|unhealthy".</summary>
+    internal void RecordHealthStatus(ContainerRecord r, string status) => Emit(r, "health_status: " + status);
+
     private static unsafe void AppendLine(string path, byte[] line)
     {
         var bytes = new byte[line.Length + 1];

@@ -36,6 +36,8 @@ public sealed class ExecOptions
     public bool IgnorePaused { get; init; }
     /// <summary>runc's exec --cgroup: existing sub-cgroups to run in, "[CONTROLLER[,CONTROLLER]:]PATH".</summary>
     public IReadOnlyList<string> SubCgroups { get; init; } = [];
+    /// <summary>Docker's exec id: names this exec in the events (exec_create, exec_start, exec_die).</summary>
+    public string ExecId { get; init; } = Core.Docker.ContainerEvent.NewExecId();
 }
 
 /// <summary>
@@ -94,6 +96,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         var r = Store.Load(id);
         CgroupPlacement? placement = null;
         var imageMounted = false;
+        var shmMounted = false;
         Explain.LaunchTrace? trace = null; // --explain: the C stage's step records
         Explain.TraceContext? traced = null;
         try
@@ -103,6 +106,8 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             // a container made from an image: its root is an overlay of the image's layers, mounted before anything looks at it
             imageMounted = Images.ImageRootfs.MountIfImage(spec, Store.Dir(id), Store.Root, out var overlayInContainer);
             if (imageMounted) Timing.Mark("image overlay mounted"); // bench/overlay-start.sh
+            // --ipc shareable: its /dev/shm on the host before the mounts are planned, so that the plan binds it (and joiners bind the same)
+            shmMounted = PrepareSharedShm(r, spec);
             var process = spec.Process ?? throw new UsageException("config.json has no process");
             var rootfs = RootfsCheck.Resolve(Path.GetFullPath(spec.Root?.Path ?? throw new UsageException("config.json has no root.path"), r.Bundle),
                 requireLayout: false);
@@ -185,6 +190,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             if (r.Pid > 0) { Processes.Signal(r.Pid, Interop.Sys.SIGKILL); Processes.WaitExit(r.Pid, 0, 5000); }
             placement?.Rollback(); // what this create made of the cgroup
             if (imageMounted) Images.ImageRootfs.Unmount(Store.Dir(id));
+            if (shmMounted) UnmountSharedShm(id);
             DetachNetworks(id, null);
             // a container made by `craterun create` stays, to be told about and removed by the user (Docker's rule)
             if (!r.KeepOnFailure)
@@ -535,6 +541,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
                 cg.Destroy();
             }
             if (Images.ImageRootfs.IsImageContainer(fresh.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
+            UnmountSharedShm(id);
             DetachNetworks(id, fresh);
             Store.RemoveDir(id);
             Emit(fresh, "destroy");
@@ -565,8 +572,10 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         }
         // the image's overlay is only needed while the process runs
         if (Images.ImageRootfs.IsImageContainer(r.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
+        UnmountSharedShm(id); // --ipc shareable: as Docker, its /dev/shm goes with the run
         DetachNetworks(id, r);
         Store.Save(r);
+        if (r.OomKilled) Emit(r, "oom"); // as Docker: the OOM kill, then the exit
         Emit(r, "die", ("exitCode", exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return r;
     }
@@ -632,13 +641,23 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             launch.ConsoleFd = console?.Fd ?? -1;
             var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(SubCgroupPaths(r.CgroupPaths, o.SubCgroups)) : null;
             launch.Trace = trace = StartTrace(null);
-            var pid = _host.Launcher.Launch(launch, new Launcher.Callbacks
+            EmitExecStarting(r, o);
+            int pid;
+            try
             {
-                JoinCgroup = cg is null ? null : cg.AddProcess,
-                BeforeGo = p => SetOomScoreAdj(p, o.Process.OomScoreAdj),
-                // the exec'd process has a filter (and listener) of its own, for the same agent
-                SeccompListener = (p, listener) => SendSeccompListener(spec, id, r.Bundle, Core.Oci.OciStatus.Running, r.Pid, p, listener),
-            });
+                pid = _host.Launcher.Launch(launch, new Launcher.Callbacks
+                {
+                    JoinCgroup = cg is null ? null : cg.AddProcess,
+                    BeforeGo = p => SetOomScoreAdj(p, o.Process.OomScoreAdj),
+                    // the exec'd process has a filter (and listener) of its own, for the same agent
+                    SeccompListener = (p, listener) => SendSeccompListener(spec, id, r.Bundle, Core.Oci.OciStatus.Running, r.Pid, p, listener),
+                });
+            }
+            catch (CrateRunException e)
+            {
+                EmitExecDie(r, o.ExecId, e.ExitCode); // it never ran: its exit is the error's code
+                throw;
+            }
             if (trace is not null) ShowAfterExec(trace, pid, new Explain.TraceContext(launch, spec, r.Rootfs)); // no start: it runs on to execve
             if (o.PidFile is { } pf) ContainerStore.WriteAtomic(Path.GetFullPath(pf), System.Text.Encoding.ASCII.GetBytes(pid.ToString()));
             return pid;

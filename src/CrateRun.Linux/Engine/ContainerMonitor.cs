@@ -23,16 +23,20 @@ public static unsafe partial class ContainerMonitor
 {
     public const int ControlFd = 3;
 
-    /// <summary>The monitor's main. fd 0 is the container's stdin (with -i), 1 and 2 the CLI's output or /dev/null.</summary>
-    public static int Run(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared = null) =>
-        CreateStartAndWait(engine, id, interactive, tty, prepared, out var status) is { } failed ? failed : Finish(engine, id, status);
+    /// <summary>
+    /// The monitor's main. fd 0 is the container's stdin (with -i, unless <paramref name="detached"/>),
+    /// 1 and 2 the CLI's output or /dev/null. A detached -i container's stdin is a pipe the monitor
+    /// keeps open for `craterun attach` (Docker's `run -d -i`).
+    /// </summary>
+    public static int Run(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared = null, bool detached = false) =>
+        CreateStartAndWait(engine, id, interactive, tty, prepared, detached, out var status) is { } failed ? failed : Finish(engine, id, status);
 
     /// <summary>
     /// Creates and starts the container and waits for it: null with its wait status, or the
     /// exit code of a failed start. A container that outlives the grace period is waited for
     /// by monitor.c (this call then does not return; the exit phase carries on in <see cref="Exit"/>).
     /// </summary>
-    private static int? CreateStartAndWait(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared, out int waitStatus)
+    private static int? CreateStartAndWait(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared, bool detached, out int waitStatus)
     {
         waitStatus = -1;
         var store = engine.Store;
@@ -44,6 +48,7 @@ public static unsafe partial class ContainerMonitor
         var toClose = new List<SafeFd>();
         int pid;
         SafeFd? master = null;
+        SafeFd? stdinPipe = null; // -d -i without -t: the write end of the container's stdin, for attach
         try
         {
             CreateOptions options;
@@ -60,7 +65,14 @@ public static unsafe partial class ContainerMonitor
                 var (outRead, outWrite) = Pipe();
                 var (errRead, errWrite) = Pipe();
                 toClose.AddRange([outRead, outWrite, errRead, errWrite]);
-                var stdin = interactive ? -1 : OpenDevNull(toClose);
+                int stdin;
+                if (interactive && detached)
+                {
+                    var (inRead, inWrite) = Pipe();
+                    toClose.AddRange([inRead, inWrite]);
+                    (stdin, stdinPipe) = (inRead.Fd, inWrite);
+                }
+                else stdin = interactive ? -1 : OpenDevNull(toClose);
                 options = new CreateOptions { Stdio = [stdin, outWrite.Fd, errWrite.Fd], Prepared = prepared };
                 pump.AddOutput(outRead.Fd, stdoutLog, 1);
                 pump.AddOutput(errRead.Fd, stderrLog, 2);
@@ -71,7 +83,8 @@ public static unsafe partial class ContainerMonitor
             Timing.Mark("created");
             pid = r.Pid;
             // the write ends belong to the container now: we must see EOF when it is done with them
-            foreach (var fd in toClose.Where(f => f.Fd == options.Stdio[1] || f.Fd == options.Stdio[2] || f.Fd == options.ConsoleFd)) fd.Dispose();
+            foreach (var fd in toClose.Where(f => f.Fd == options.Stdio[1] || f.Fd == options.Stdio[2] || f.Fd == options.ConsoleFd
+                || (stdinPipe is not null && f.Fd == options.Stdio[0]))) fd.Dispose();
 
             if (consoleOurs is not null)
             {
@@ -81,7 +94,7 @@ public static unsafe partial class ContainerMonitor
                 master = new SafeFd(masterFd);
                 new MonitorMessage.TerminalMaster().SendTo(ControlFd, master.Fd);
                 pump.AddOutput(master.Fd, stdoutLog, 1);
-                if (interactive) pump.AddInput(0, master.Fd);
+                if (interactive && !detached) pump.AddInput(0, master.Fd); // the CLI's stdin (detached: only attach types)
             }
             engine.Start(id);
             Timing.Mark("started");
@@ -106,8 +119,10 @@ public static unsafe partial class ContainerMonitor
         var status = pump.RunUntilExit(pid, GraceMs);
         if (status is null)
         {
-            // craterun attach: monitor.c listens for it; what an attached client types goes to a -it container's terminal
-            var attachInput = master is not null && interactive ? master.Fd : -1;
+            // craterun attach: monitor.c listens for it; what an attached client types goes to a -it container's
+            // terminal, or to a -d -i one's stdin pipe (inherited across the exec, as the routes' fds are)
+            var attachInput = master is not null ? (interactive ? master.Fd : -1) : stdinPipe?.Fd ?? -1;
+            if (stdinPipe is not null) Interop.Check(Interop.Sys.fcntl(stdinPipe.Fd, Interop.Sys.F_SETFD, 0), "fcntl(F_SETFD)", "stdin pipe");
             try { HandOverToWaiter(store.Root, id, pid, pump, health?.IntervalMs ?? 0, attachInput); }
             catch (SyscallException) { } // cannot exec: keep watching from here
             status = pump.RunUntilExit(pid);
@@ -169,7 +184,7 @@ public static unsafe partial class ContainerMonitor
         {
             var result = RecordExitAndTell(engine, id, waitStatus, out var record, out var code);
             if (record is null || !WaitToRestart(engine, record, code)) return result;
-            if (CreateStartAndWait(engine, id, interactive: false, record.Tty, null, out waitStatus) is { } failed) return failed;
+            if (CreateStartAndWait(engine, id, interactive: false, record.Tty, null, detached: true, out waitStatus) is { } failed) return failed;
         }
     }
 
@@ -206,6 +221,7 @@ public static unsafe partial class ContainerMonitor
             catch (CrateRunException)
             {
                 if (Images.ImageRootfs.IsImageContainer(left.Annotations)) Images.ImageRootfs.Unmount(engine.Store.Dir(left.Id));
+                engine.UnmountSharedShm(left.Id);
                 engine.Store.RemoveDir(left.Id);
             }
         }
@@ -248,13 +264,13 @@ public static unsafe partial class ContainerMonitor
     /// <summary>Hands a registered container to an early monitor, with the stdio it should use.</summary>
     public static void Assign(SafeFd control, string storeRoot, string id, bool interactive, bool tty, bool detach, string cgroupsPath)
     {
-        if (interactive) new MonitorMessage.AssignStdio(0).SendTo(control.Fd, 0);
+        if (interactive && !detach) new MonitorMessage.AssignStdio(0).SendTo(control.Fd, 0); // detached: the CLI's stdin is not the container's (Docker's -d -i)
         if (!detach)
         {
             new MonitorMessage.AssignStdio(1).SendTo(control.Fd, 1);
             new MonitorMessage.AssignStdio(2).SendTo(control.Fd, 2);
         }
-        new MonitorMessage.Container(storeRoot, id, interactive, tty, cgroupsPath).SendTo(control.Fd);
+        new MonitorMessage.Container(storeRoot, id, interactive, tty, cgroupsPath, detach).SendTo(control.Fd);
     }
 
     /// <summary>The monitor's entry point: wait for a container, then watch it. A CLI that gave up (EOF) ends it quietly.</summary>
@@ -286,7 +302,7 @@ public static unsafe partial class ContainerMonitor
                     {
                         try
                         {
-                            return Run(engine, container.Id, container.Interactive, container.Tty, prepared);
+                            return Run(engine, container.Id, container.Interactive, container.Tty, prepared, container.Detached);
                         }
                         catch (CrateRunException e)
                         {

@@ -42,8 +42,10 @@ public static class HealthChecks
         {
             // a probe of a container that was restarted or stopped meanwhile says nothing of it now
             if (engine.Store.TryLoad(id) is not { } now || now.Pid != r.Pid) return 0;
-            var state = HealthRules.Next(Read(engine.Store, id), probe, check, r.Started ?? r.Created);
+            var previous = Read(engine.Store, id);
+            var state = HealthRules.Next(previous, probe, check, r.Started ?? r.Created);
             ContainerStore.WriteAtomic(engine.Store.PathOf(id, FileName), JsonSerializer.SerializeToUtf8Bytes(state, StateJsonWriteContext.Default.HealthState));
+            if (state.Status != (previous?.Status ?? HealthRules.Starting)) engine.RecordHealthStatus(now, state.Status); // Docker: only a change is an event
         }
         return 0;
     }
@@ -53,7 +55,7 @@ public static class HealthChecks
     {
         string[] args = check.Test switch
         {
-            ["CMD-SHELL", var shell] => ["/bin/sh", "-c", shell],
+            ["CMD-SHELL", .. var shell] when shell.Count > 0 => ["/bin/sh", "-c", .. shell], // Docker: the shell, then every word after CMD-SHELL
             ["CMD", .. var argv] when argv.Count > 0 => [.. argv],
             _ => throw new UsageException($"container {r.Id}: unknown health check test {string.Join(' ', check.Test)}"),
         };
@@ -71,9 +73,10 @@ public static class HealthChecks
         using var devNull = Fds.DevNull();
         using var output = new SafeFd(Interop.Check(Interop.Sys.memfd_create("craterun-health", 1 /* MFD_CLOEXEC */), "memfd_create", "health output"));
         int pid;
+        var options = new ExecOptions { Process = process, Stdio = [devNull.Fd, output.Fd, output.Fd] };
         try
         {
-            pid = engine.Exec(r.Id, new ExecOptions { Process = process, Stdio = [devNull.Fd, output.Fd, output.Fd] });
+            pid = engine.Exec(r.Id, options); // Docker's probes are execs too: exec_create, exec_start, exec_die events
         }
         catch (CrateRunException e)
         {
@@ -83,9 +86,11 @@ public static class HealthChecks
         if (status is null)
         {
             Processes.Signal(pid, Interop.Sys.SIGKILL);
-            Launcher.Reap(pid);
+            engine.RecordExecExit(r.Id, options.ExecId, Processes.ExitCode(Launcher.Reap(pid)));
             return (-1, HealthRules.TimeoutOutput(check));
         }
-        return (Processes.ExitCode(status.Value), HealthRules.Output(File.ReadAllBytes($"/proc/self/fd/{output.Fd}")));
+        var exitCode = Processes.ExitCode(status.Value);
+        engine.RecordExecExit(r.Id, options.ExecId, exitCode);
+        return (exitCode, HealthRules.Output(File.ReadAllBytes($"/proc/self/fd/{output.Fd}")));
     }
 }

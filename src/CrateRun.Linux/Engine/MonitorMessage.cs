@@ -29,8 +29,8 @@ public abstract record MonitorMessage
     /// <summary>Between the fields: a tab in the CLI's messages (they carry paths), a space in the monitor's.</summary>
     public const char SepToMonitor = '\t', SepToCli = ' ';
 
-    /// <summary>The FLAGS field of <see cref="Container"/>: two characters, each its letter or <see cref="FlagUnset"/>.</summary>
-    public const char FlagInteractive = 'i', FlagTty = 't', FlagUnset = '-';
+    /// <summary>The FLAGS field of <see cref="Container"/>: three characters, each its letter or <see cref="FlagUnset"/>.</summary>
+    public const char FlagInteractive = 'i', FlagTty = 't', FlagDetached = 'd', FlagUnset = '-';
 
     public abstract MonitorMessageKind Kind { get; }
 
@@ -60,7 +60,7 @@ public abstract record MonitorMessage
     }
 
     /// <summary>C\tROOT\tID\tFLAGS\tCGROUPS-PATH: the registered container the monitor creates, starts and watches.</summary>
-    public sealed record Container(string Root, string Id, bool Interactive, bool Tty, string CgroupsPath) : MonitorMessage
+    public sealed record Container(string Root, string Id, bool Interactive, bool Tty, string CgroupsPath, bool Detached = false) : MonitorMessage
     {
         public override MonitorMessageKind Kind => MonitorMessageKind.Container;
 
@@ -68,7 +68,7 @@ public abstract record MonitorMessage
         {
             if (new[] { Root, Id, CgroupsPath }.FirstOrDefault(f => f.Contains(SepToMonitor)) is { } bad)
                 throw new CrateRunException($"cannot hand {bad} to a monitor: it contains a tab");
-            var flags = $"{(Interactive ? FlagInteractive : FlagUnset)}{(Tty ? FlagTty : FlagUnset)}";
+            var flags = $"{(Interactive ? FlagInteractive : FlagUnset)}{(Tty ? FlagTty : FlagUnset)}{(Detached ? FlagDetached : FlagUnset)}";
             return string.Join(SepToMonitor, (char)Kind, Root, Id, flags, CgroupsPath);
         }
     }
@@ -172,9 +172,9 @@ public abstract record MonitorMessage
     {
         var flags = f[2];
         if (f[0].Length == 0 || f[1].Length == 0) throw Bad(text, $"{text[0]} needs a ROOT and an ID");
-        if (flags.Length != 2 || flags[0] is not (FlagInteractive or FlagUnset) || flags[1] is not (FlagTty or FlagUnset))
-            throw Bad(text, $"{text[0]}'s FLAGS are two characters, '{FlagInteractive}' or '{FlagUnset}' then '{FlagTty}' or '{FlagUnset}'");
-        return new Container(f[0], f[1], flags[0] == FlagInteractive, flags[1] == FlagTty, f[3]);
+        if (flags.Length != 3 || flags[0] is not (FlagInteractive or FlagUnset) || flags[1] is not (FlagTty or FlagUnset) || flags[2] is not (FlagDetached or FlagUnset))
+            throw Bad(text, $"{text[0]}'s FLAGS are three characters, '{FlagInteractive}' or '{FlagUnset}', '{FlagTty}' or '{FlagUnset}', then '{FlagDetached}' or '{FlagUnset}'");
+        return new Container(f[0], f[1], flags[0] == FlagInteractive, flags[1] == FlagTty, f[3], flags[2] == FlagDetached);
     }
 
     private static Failed FailedOf(string text)

@@ -19,7 +19,8 @@
  *            a:INPUT                `craterun attach`: listen on ROOT/ID/attach.sock; each
  *                                   client gets the output as frames (1 byte stream 1|2, 4
  *                                   bytes big-endian length, the bytes), and what it sends goes
- *                                   to INPUT (the pty master of a -it container; -1: dropped)
+ *                                   to INPUT (the pty master of a -it container, the stdin
+ *                                   pipe of a -d -i one; -1: dropped)
  *            h:INTERVAL-MS          a health check (--health-cmd): every INTERVAL-MS after the
  *                                   last probe ended, run `craterun _monitor-health ROOT ID`
  *                                   (HealthChecks.cs), one at a time, while the container lives
@@ -138,7 +139,7 @@ static void log_stopped(struct route *r, int err)
 
 /* `craterun attach`: the clients connected to ROOT/ID/attach.sock (a:INPUT). */
 #define MAX_CLIENTS 8
-static int attach_input = -2;   /* -2: no attach socket; -1: no input; else the pty master */
+static int attach_input = -2;   /* -2: no attach socket; -1: no input; else the pty master or stdin pipe */
 static int attach_listen = -1;
 static int clients[MAX_CLIENTS];
 static int n_clients;
@@ -198,7 +199,7 @@ static void send_to_clients(int stream, const char *data, size_t n)
     }
 }
 
-/* What a client typed: to the container's terminal (a -it container), else dropped. */
+/* What a client typed: to the container's terminal (-it) or stdin pipe (-d -i), else dropped. */
 static void client_input(int i)
 {
     ssize_t n = read(clients[i], buffer, sizeof buffer);
@@ -316,8 +317,15 @@ static void start_probe(void)
         posix_spawn_file_actions_adddup2(&fa, devnull, fd);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* not the CLI's socket, not the container's pipes */
     char *args[] = {"craterun", "_monitor-health", (char *)state_root, (char *)container_id, NULL};
+    /* a process group of its own: end_probe kills the group, so that a launch stage the probe
+     * cloned (waiting for it on a socket it also holds) cannot outlive it in the container's cgroup */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
     pid_t pid;
-    if (posix_spawn(&pid, "/proc/self/exe", &fa, NULL, args, environ) == 0) {
+    int spawned = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, args, environ) == 0;
+    posix_spawnattr_destroy(&attr);
+    if (spawned) {
         health_pid = pid;
         health_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     }
@@ -333,7 +341,7 @@ static void end_probe(int kill_it)
     if (health_pid < 0)
         return;
     if (kill_it)
-        kill(health_pid, SIGKILL);
+        kill(-health_pid, SIGKILL); /* the probe's group: it and whatever it was launching */
     while (waitpid(health_pid, NULL, 0) < 0 && errno == EINTR)
         ;
     if (health_pidfd >= 0)

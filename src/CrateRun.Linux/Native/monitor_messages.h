@@ -26,9 +26,10 @@
 #define CRT_MON_SEP_TO_MONITOR '\t'
 #define CRT_MON_SEP_TO_CLI     ' '
 
-/* FLAGS of C: two characters, each its letter or '-' */
+/* FLAGS of C: three characters, each its letter or '-' */
 #define CRT_MON_FLAG_INTERACTIVE 'i'
 #define CRT_MON_FLAG_TTY         't'
+#define CRT_MON_FLAG_DETACHED    'd'  /* run -d: the CLI's stdin is not the container's; attach types into it */
 #define CRT_MON_FLAG_UNSET       '-'
 
 /* A wait status as an exit code, as a shell gives it: 128 + the signal that killed the

@@ -55,4 +55,29 @@ public sealed class ContainerEventsTests
     [Fact]
     public void Unknown_filter_keys_are_refused() =>
         Assert.Contains("colour", Assert.Throws<UsageException>(() => EventFilter.Parse(["colour=red"])).Message);
+
+    private static ContainerEvent Exec(string action) =>
+        new(Die.TimeNano, action, Die.Id, new Dictionary<string, string> { ["execID"] = "ab" });
+
+    [Theory]
+    [InlineData("event=exec_create", "exec_create: sh -c date", true)]
+    [InlineData("event=exec_start", "exec_start: sh -c date", true)]
+    [InlineData("event=health_status", "health_status: unhealthy", true)]
+    [InlineData("event=health_status: healthy", "health_status: healthy", true)]
+    [InlineData("event=health_status: healthy", "health_status: unhealthy", false)]
+    [InlineData("event=exec_die", "exec_die", true)]
+    [InlineData("event=exec", "exec_create: sh -c date", false)]
+    [InlineData("event=die", "exec_die", false)]
+    public void Event_filters_match_execs_and_health_by_their_prefix_as_Dockers(string filter, string action, bool matches) =>
+        Assert.Equal(matches, EventFilter.Parse([filter]).Matches(Exec(action)));
+
+    [Fact]
+    public void An_execs_command_is_written_as_Docker_writes_it()
+    {
+        Assert.Equal("sh -c echo hi", ContainerEvent.ExecCommand(["sh", "-c", "echo hi"]));
+        Assert.Equal("date ", ContainerEvent.ExecCommand(["date"])); // Entrypoint + " " + the (no) arguments
+        Assert.Matches("^[0-9a-f]{64}$", ContainerEvent.NewExecId());
+        Assert.Equal("2026-11-30T05:00:00.123456700Z container exec_die 0123456789abcdef (execID=ab)",
+            new ContainerEvent(Die.TimeNano, "exec_die", Die.Id, new Dictionary<string, string> { ["execID"] = "ab" }).ToText());
+    }
 }

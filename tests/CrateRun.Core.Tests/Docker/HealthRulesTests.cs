@@ -1,4 +1,5 @@
 using CrateRun.Core.Docker;
+using CrateRun.Core.Images;
 using CrateRun.Core.State;
 
 namespace CrateRun.Core.Tests.Docker;
@@ -42,6 +43,66 @@ public sealed class HealthRulesTests
     {
         var e = Assert.Throws<UsageException>(() => HealthRules.FromFlags(cmd, interval, timeout, retries, null, none));
         Assert.Contains(why, e.Message);
+    }
+
+    /// <summary>A Dockerfile's HEALTHCHECK --interval=5s --timeout=3s --retries=4 CMD curl -f localhost, as `docker build` writes it (nanoseconds).</summary>
+    private static ImageHealthcheck ImageCheck() => new()
+    {
+        Test = ["CMD", "curl", "-f", "localhost"], Interval = 5_000_000_000, Timeout = 3_000_000_000, Retries = 4,
+    };
+
+    private static HealthRules.HealthFlags Flags(string? cmd = null, string? interval = null, int? retries = null, bool none = false) =>
+        HealthRules.ParseFlags(cmd, interval, null, retries, null, none);
+
+    [Fact]
+    public void Merge_TheImagesCheck_WithoutFlags_IsTakenAsIs_DefaultsForWhatItLeavesOut()
+    {
+        var c = HealthRules.Merge(Flags(), ImageCheck(), "img")!;
+        Assert.Equal(["CMD", "curl", "-f", "localhost"], c.Test);
+        Assert.Equal((5000, 3000, 4, 0), (c.IntervalMs, c.TimeoutMs, c.Retries, c.StartPeriodMs));
+        var bare = HealthRules.Merge(Flags(), new ImageHealthcheck { Test = ["CMD-SHELL", "true"] }, "img")!;
+        Assert.Equal((30_000, 30_000, 3), (bare.IntervalMs, bare.TimeoutMs, bare.Retries));
+    }
+
+    [Fact]
+    public void Merge_AFlagReplacesItsField_TheOthersStayTheImages()
+    {
+        var c = HealthRules.Merge(Flags(cmd: "true"), ImageCheck(), "img")!;
+        Assert.Equal(["CMD-SHELL", "true"], c.Test);
+        Assert.Equal((5000, 3000, 4), (c.IntervalMs, c.TimeoutMs, c.Retries));
+        // an interval alone is valid with an image that has a command (Docker: the image's Test stays)
+        var d = HealthRules.Merge(Flags(interval: "1s", retries: 1), ImageCheck(), "img")!;
+        Assert.Equal(["CMD", "curl", "-f", "localhost"], d.Test);
+        Assert.Equal((1000, 3000, 1), (d.IntervalMs, d.TimeoutMs, d.Retries));
+    }
+
+    [Fact]
+    public void Merge_NoHealthcheck_OrTestNone_IsNoCheck()
+    {
+        Assert.Null(HealthRules.Merge(Flags(none: true), ImageCheck(), "img"));
+        Assert.Null(HealthRules.Merge(Flags(), new ImageHealthcheck { Test = ["NONE"] }, "img"));
+        Assert.Null(HealthRules.Merge(Flags(), new ImageHealthcheck { Test = [] }, "img"));
+        Assert.Null(HealthRules.Merge(Flags(), null, "img"));
+    }
+
+    [Theory]
+    [InlineData(new[] { "CMD-SHELL", "true" }, 500L, 0, "Interval cannot be less than 1ms")]
+    [InlineData(new[] { "CMD-SHELL", "true" }, -1L, 0, "Interval cannot be negative")]
+    [InlineData(new[] { "CMD-SHELL", "true" }, 0L, -2, "Retries cannot be negative")]
+    [InlineData(new[] { "SHELL", "true" }, 0L, 0, "unknown test type 'SHELL'")]
+    [InlineData(new[] { "CMD" }, 0L, 0, "CMD has no command")]
+    public void Merge_AnImagesBadCheck_IsOneLineNamingTheImage(string[] test, long interval, int retries, string why)
+    {
+        var e = Assert.Throws<UsageException>(() => HealthRules.Merge(Flags(), new ImageHealthcheck { Test = [.. test], Interval = interval, Retries = retries }, "test/img:1"));
+        Assert.StartsWith("image test/img:1: HEALTHCHECK", e.Message);
+        Assert.Contains(why, e.Message);
+    }
+
+    [Fact]
+    public void Merge_FlagsWithoutACommand_AndAnImageWithoutOne_AreRefused()
+    {
+        var e = Assert.Throws<UsageException>(() => HealthRules.Merge(Flags(interval: "1s"), null, "test/img:1"));
+        Assert.Contains("need --health-cmd (image test/img:1 has no HEALTHCHECK)", e.Message);
     }
 
     [Theory]

@@ -25,7 +25,7 @@ public class MonitorMessageTests
     /// <summary>ASSIGN_STDIO / AssignStdio → ASSIGNSTDIO.</summary>
     private static string Key(string name) => name.Replace("_", "").ToUpperInvariant();
 
-    private static readonly HashSet<string> NotKinds = ["SEPTOMONITOR", "SEPTOCLI", "FLAGINTERACTIVE", "FLAGTTY", "FLAGUNSET"];
+    private static readonly HashSet<string> NotKinds = ["SEPTOMONITOR", "SEPTOCLI", "FLAGINTERACTIVE", "FLAGTTY", "FLAGDETACHED", "FLAGUNSET"];
 
     [Fact]
     public void Every_kind_has_the_header_s_letter_and_no_kind_is_missing_on_either_side()
@@ -80,8 +80,9 @@ public class MonitorMessageTests
         { new MonitorMessage.ExplainTo(ExplainFormat.Json), "V\tJson" },
         { new MonitorMessage.AssignStdio(0), "F0" },
         { new MonitorMessage.AssignStdio(2), "F2" },
-        { new MonitorMessage.Container("/var/lib/craterun", "abc123", Interactive: true, Tty: false, "/craterun/abc123"), "C\t/var/lib/craterun\tabc123\ti-\t/craterun/abc123" },
-        { new MonitorMessage.Container("/a root/with spaces", "x", Interactive: false, Tty: true, ""), "C\t/a root/with spaces\tx\t-t\t" },
+        { new MonitorMessage.Container("/var/lib/craterun", "abc123", Interactive: true, Tty: false, "/craterun/abc123"), "C\t/var/lib/craterun\tabc123\ti--\t/craterun/abc123" },
+        { new MonitorMessage.Container("/a root/with spaces", "x", Interactive: false, Tty: true, ""), "C\t/a root/with spaces\tx\t-t-\t" },
+        { new MonitorMessage.Container("/r", "y", Interactive: true, Tty: false, "/cg", Detached: true), "C\t/r\ty\ti-d\t/cg" },
         { new MonitorMessage.TerminalMaster(), "P" },
         { new MonitorMessage.Started(4242), "S 4242" },
         { new MonitorMessage.Failed(127, "exec: \"nope\": executable file not found in $PATH"), "E 127 exec: \"nope\": executable file not found in $PATH" },
@@ -113,7 +114,8 @@ public class MonitorMessageTests
     [InlineData("C\t/root\tid\ti-\t/cg\textra", "C takes 4 fields, not 5")]
     [InlineData("C /root id i- /cg", "C takes 4 fields, after '\\t'")]
     [InlineData("C\t\tid\ti-\t/cg", "C needs a ROOT and an ID")]
-    [InlineData("C\t/root\tid\tit-\t/cg", "FLAGS")]
+    [InlineData("C\t/root\tid\tit--\t/cg", "FLAGS")]
+    [InlineData("C\t/root\tid\tit\t/cg", "FLAGS")]
     [InlineData("C\t/root\tid\tx-\t/cg", "FLAGS")]
     [InlineData("V\tyaml", "explain format")]
     [InlineData("V", "V takes 1 field")]
@@ -180,7 +182,7 @@ public class MonitorMessageTests
 
     [Fact]
     public void A_message_for_the_monitor_that_reaches_the_cli_is_bad() =>
-        AssertBadOnTheSocket("C\t/r\tid\t--\t", withFd: false, toMonitor: false, "C is sent to the monitor");
+        AssertBadOnTheSocket("C\t/r\tid\t---\t", withFd: false, toMonitor: false, "C is sent to the monitor");
 
     [Fact]
     public void An_unknown_message_with_an_fd_is_bad_and_the_fd_is_closed() =>

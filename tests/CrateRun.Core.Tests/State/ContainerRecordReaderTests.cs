@@ -30,7 +30,7 @@ public sealed class ContainerRecordReaderTests
         },
         LogsStopped = "disk full", Face = "oci",
         Labels = new() { ["tier"] = "web" }, KeepOnFailure = true, RestartCount = 2, StopSignal = "SIGUSR1", StopTimeout = 3,
-        RestartPolicy = "on-failure:3", StoppedByUser = true,
+        RestartPolicy = "on-failure:3", StoppedByUser = true, IpcMode = "shareable",
         Healthcheck = new HealthCheck { Test = ["CMD-SHELL", "true"], IntervalMs = 1000, TimeoutMs = 2000, Retries = 3, StartPeriodMs = 500 },
         Health = new HealthState
         {
