@@ -231,6 +231,12 @@ static void enter_cgroup(const struct crt_plan *plan)
     if (entered_cgroup)
         return;
     wait_msg(CRT_MSG_CGROUP_JOINED);
+    /* before a new cgroup namespace: that makes the cgroup we are in its root */
+    if (plan->memory_tasks_fd >= 0) {
+        if (write(plan->memory_tasks_fd, "0", 1) != 1)
+            fail(CRT_CALL_WRITE);
+        close(plan->memory_tasks_fd);
+    }
     if (plan->unshare_cgroup && unshare(CLONE_NEWCGROUP) < 0)
         fail(CRT_CALL_UNSHARE);
     entered_cgroup = 1;
