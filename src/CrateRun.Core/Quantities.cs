@@ -32,7 +32,7 @@ public static class Quantities
         try { bytes = n * unit; }
         catch (OverflowException) { throw new UsageException($"invalid {flag} '{text}': too large"); }
         if (bytes > long.MaxValue / 2) throw new UsageException($"invalid {flag} '{text}': too large");
-        if (bytes < 1L << 20) throw new UsageException($"invalid {flag} '{text}': the minimum is 1m");
+        if (bytes < 64L << 10) throw new UsageException($"invalid {flag} '{text}': the minimum is 64k");
         return (long)bytes;
     }
 

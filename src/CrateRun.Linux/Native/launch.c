@@ -1688,7 +1688,7 @@ int crt_userns_holder(void)
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
 _Static_assert(sizeof(struct crt_step) == 112, "crt_step layout changed: update Interop.Launch.cs");
-_Static_assert(sizeof(struct crt_plan) == 448, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 456, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_trace_rec) == 48, "crt_trace_rec layout changed: update Interop.Launch.cs"); /* explain */

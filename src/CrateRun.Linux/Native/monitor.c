@@ -64,6 +64,10 @@ struct route {
     int open;
     int src_pipe;    /* SRC is a pipe: its bytes can be moved by tee(2)/splice(2), never copied to us */
     int sink_pipe;   /* SINK is a pipe: tee(2) can give it the bytes that stay in SRC for the log */
+    /* the TIMES lines of the last chunks, written together (at most 1 ms late, see flush_times) */
+    char times_buf[1024];
+    int times_len;
+    long long times_since; /* CLOCK_MONOTONIC of the first line waiting */
 };
 
 /* What one process copies: the routes, and the container's state dir (ROOT/ID), where the logs
@@ -137,6 +141,7 @@ static void log_stopped(struct crt_pump *p, struct route *r, int err)
     if (r->times >= 0)
         close(r->times);
     r->log = r->times = -1;
+    r->times_len = 0;
     char path[4096 + 16], text[256];
     snprintf(path, sizeof path, "%s/logs-stopped", p->dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -247,14 +252,39 @@ static void close_attach(void)
  * LOG holds the bytes as they came; LOG.times one "OFFSET UNIX-NS" line per chunk, written
  * before the chunk (logs -f reads the data first, then the times: LogMerge.cs, Logs.cs). */
 
-/* The chunk's index line; -1 with errno if it could not be written. */
-static int write_times(struct route *r)
+/* Writes the index lines waiting (a failure stops the log). */
+static void flush_times(struct crt_pump *p, struct route *r)
+{
+    if (r->times_len == 0)
+        return;
+    errno = 0;
+    int failed = r->times >= 0 && write_all(r->times, r->times_buf, (size_t)r->times_len) < 0;
+    r->times_len = 0;
+    if (failed)
+        log_stopped(p, r, errno ? errno : EIO);
+}
+
+/* The index line of a chunk that starts at OFFSET, read at NS: one line per chunk, but the
+ * lines of a burst go out in one write (wait_and_pump flushes them within a millisecond). A
+ * reader may see a chunk's bytes a moment before its line: logs stamps them with the line
+ * before, never later than they came. */
+static void add_times(struct crt_pump *p, struct route *r, long long offset, long long ns)
 {
     if (r->times < 0)
-        return 0;
-    char line[64];
-    int len = snprintf(line, sizeof line, "%lld %lld\n", r->offset, now_ns(CLOCK_REALTIME));
-    return write_all(r->times, line, (size_t)len);
+        return;
+    if (r->times_len > (int)sizeof r->times_buf - 48)
+        flush_times(p, r);
+    if (r->times < 0)
+        return;
+    if (r->times_len == 0)
+        r->times_since = now_ns(CLOCK_MONOTONIC);
+    r->times_len += snprintf(r->times_buf + r->times_len, sizeof r->times_buf - (size_t)r->times_len, "%lld %lld\n", offset, ns);
+}
+
+/* Whether a route has index lines that waited long enough: a burst's lines go out together. */
+static int times_due(const struct route *r, long long now)
+{
+    return r->times_len > 0 && now - r->times_since >= 1000000LL;
 }
 
 /* Reads and drops N bytes of SRC (what a stopped log and a gone sink leave). */
@@ -292,46 +322,41 @@ static size_t splice_n(int src, int fd, size_t n)
 /* The most one round moves from a pipe: all it holds (its size is at most 1 MiB). */
 #define SPLICE_CHUNK (1 << 20)
 
+/* The log write of N bytes failed after LEFT of them were left in SRC: the log stops, they go. */
+static void log_failed(struct crt_pump *p, struct route *r, size_t left)
+{
+    log_stopped(p, r, errno ? errno : EIO);
+    discard(r->src, left);
+}
+
 /* A route whose SRC is a pipe and whose SINK is a pipe or none, with no attached clients: the
  * bytes go to the sink by tee(2) (the pages are shared, not copied), then to the log by
- * splice(2) (one copy, into the page cache), and never through this process's memory. */
-static void pump_spliced(struct crt_pump *p, struct route *r)
+ * splice(2) (one copy, into the page cache), and never through this process's memory.
+ * Returns how many bytes it moved (0 at the end). */
+static size_t pump_spliced(struct crt_pump *p, struct route *r)
 {
-    int avail = 0;
-    if (ioctl(r->src, FIONREAD, &avail) < 0) {
-        r->src_pipe = 0; /* cannot tell: copy from now on */
-        return;
-    }
-    if (avail <= 0) { /* readable with nothing in it: every writer is gone */
-        r->open = 0;
-        return;
-    }
-    size_t n = avail < SPLICE_CHUNK ? (size_t)avail : SPLICE_CHUNK;
-    if (r->log < 0) {
-        size_t left = r->sink >= 0 ? splice_n(r->src, r->sink, n) : n;
-        if (left > 0 && r->sink >= 0)
-            r->sink = -1; /* the reader went away */
-        discard(r->src, left);
-        return;
-    }
-    if (r->sink >= 0) {
-        ssize_t t = tee(r->src, r->sink, n, 0); /* blocks while the sink is full, as a write would */
-        if (t < 0 && errno == EINTR)
-            return;
-        if (t == 0) /* not with bytes in SRC; if it did, the next round sees */
-            return;
-        if (t < 0)
-            r->sink = -1; /* the reader went away: the bytes go to the log alone */
-        else
-            n = (size_t)t;
-    }
-    size_t left = n;
-    errno = 0;
-    if (write_times(r) == 0) {
-        left = splice_n(r->src, r->log, n);
-        r->offset += (long long)(n - left);
-        if (left > 0 && errno == EINVAL && n == left) {
-            /* the state root's file system cannot splice: these bytes, and the rest, by copying */
+    long long ns = now_ns(CLOCK_REALTIME);
+    ssize_t n;
+    if (r->log >= 0 && r->sink >= 0) {
+        /* what SRC holds (poll said it is readable), as much as SINK has room for; blocks
+         * while SINK is full, as a write would */
+        n = tee(r->src, r->sink, SPLICE_CHUNK, 0);
+        if (n < 0 && errno == EINTR)
+            return 0;
+        if (n < 0) {
+            r->sink = -1; /* the reader went away: from the next round on, the log alone */
+            return 0;
+        }
+        if (n == 0) {
+            r->open = 0; /* every writer is gone */
+            return 0;
+        }
+        add_times(p, r, r->offset, ns);
+        size_t left = splice_n(r->src, r->log, (size_t)n);
+        r->offset += (long long)((size_t)n - left);
+        if (left > 0 && errno == EINVAL && left == (size_t)n) {
+            /* the state root's file system cannot splice: these bytes (the sink has them
+             * already) by copying, and every round after them too */
             r->src_pipe = 0;
             while (left > 0) {
                 ssize_t got = read(r->src, buffer, left < sizeof buffer ? left : sizeof buffer);
@@ -343,26 +368,62 @@ static void pump_spliced(struct crt_pump *p, struct route *r)
                 r->offset += got;
             }
         }
+        if (left > 0)
+            log_failed(p, r, left);
+        return (size_t)n;
     }
-    if (left > 0) {
-        log_stopped(p, r, errno ? errno : EIO);
-        discard(r->src, left); /* the sink has them already (or is gone) */
+    if (r->log >= 0) {
+        n = splice(r->src, NULL, r->log, NULL, SPLICE_CHUNK, SPLICE_F_MOVE);
+        if (n < 0 && errno == EINTR)
+            return 0;
+        if (n < 0 && errno == EINVAL) {
+            r->src_pipe = 0; /* cannot splice to the log's file system: copy from now on */
+            return 0;
+        }
+        if (n < 0) {
+            log_stopped(p, r, errno); /* the bytes stay in SRC: the next round drops them */
+            return 0;
+        }
+        if (n == 0) {
+            r->open = 0;
+            return 0;
+        }
+        add_times(p, r, r->offset, ns);
+        r->offset += n;
+        return (size_t)n;
     }
+    if (r->sink >= 0) {
+        n = splice(r->src, NULL, r->sink, NULL, SPLICE_CHUNK, SPLICE_F_MOVE);
+        if (n < 0 && errno == EINTR)
+            return 0;
+        if (n < 0) {
+            r->sink = -1; /* the reader went away */
+            return 0;
+        }
+    } else {
+        n = read(r->src, buffer, sizeof buffer); /* nobody wants them */
+        if (n < 0 && errno == EINTR)
+            return 0;
+    }
+    if (n <= 0)
+        r->open = 0;
+    return n > 0 ? (size_t)n : 0;
 }
 
 /* Any other route: read into our buffer, then to the log, the sink and attached clients. */
-static void pump_copied(struct crt_pump *p, struct route *r)
+static size_t pump_copied(struct crt_pump *p, struct route *r)
 {
     ssize_t n = read(r->src, buffer, sizeof buffer);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
+        return 0;
     if (n <= 0) { /* EOF, or EIO from a pty whose other side closed */
         r->open = 0;
-        return;
+        return 0;
     }
     if (r->log >= 0) {
+        add_times(p, r, r->offset, now_ns(CLOCK_REALTIME));
         errno = 0;
-        if (write_times(r) == 0 && write_all(r->log, buffer, (size_t)n) == 0)
+        if (write_all(r->log, buffer, (size_t)n) == 0)
             r->offset += n;
         else
             log_stopped(p, r, errno ? errno : EIO);
@@ -371,14 +432,15 @@ static void pump_copied(struct crt_pump *p, struct route *r)
         r->sink = -1;
     if (!r->input && n_clients > 0)
         send_to_clients(r->stream, buffer, (size_t)n);
+    return (size_t)n;
 }
 
-static void pump(struct crt_pump *p, struct route *r)
+/* One round of a route that poll said is ready: how many bytes it moved. */
+static size_t pump(struct crt_pump *p, struct route *r)
 {
     if (r->src_pipe && !r->input && (r->sink < 0 || r->sink_pipe) && n_clients == 0)
-        pump_spliced(p, r);
-    else
-        pump_copied(p, r);
+        return pump_spliced(p, r);
+    return pump_copied(p, r);
 }
 
 /* What SRC and SINK are: whether the bytes can be spliced; /dev/null as an output's sink is none. */
@@ -511,6 +573,7 @@ static int wait_and_pump(struct crt_pump *p, int pid, int grace_ms, int *status_
     long long grace_end = grace_ms < 0 ? -1 : now_ns(CLOCK_MONOTONIC) + grace_ms * 1000000LL;
     struct route *routes = p->routes;
     int n_routes = p->n_routes;
+    long long last_data = 0; /* CLOCK_MONOTONIC of the last round that moved output */
     /* without a pidfd the exit cannot be polled for: keep pumping (a container that fills its
      * pipe must not block on us while we block on it) and ask waitpid(WNOHANG) every 50 ms */
     struct pollfd fds[MAX_ROUTES + 3 + MAX_CLIENTS];
@@ -542,7 +605,12 @@ static int wait_and_pump(struct crt_pump *p, int pid, int grace_ms, int *status_
                 health_wait = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
             }
         }
+        int times_waiting = 0;
+        long long now = now_ns(CLOCK_MONOTONIC);
         for (int i = 0; i < n_routes; i++) {
+            if (times_due(&routes[i], now))
+                flush_times(p, &routes[i]);
+            times_waiting |= routes[i].times_len > 0;
             if (!routes[i].open || (exited && routes[i].input))
                 continue;
             fds[n] = (struct pollfd){.fd = routes[i].src, .events = POLLIN};
@@ -563,6 +631,8 @@ static int wait_and_pump(struct crt_pump *p, int pid, int grace_ms, int *status_
         int timeout = exited || pidfd < 0 ? 50 : health_wait;
         if (health_wait >= 0 && timeout > health_wait)
             timeout = health_wait;
+        if (times_waiting && (timeout < 0 || timeout > 1))
+            timeout = 1; /* index lines wait at most a millisecond */
         if (!exited && grace_end >= 0) {
             long long left = grace_end - now_ns(CLOCK_MONOTONIC);
             if (left <= 0) {
@@ -578,6 +648,7 @@ static int wait_and_pump(struct crt_pump *p, int pid, int grace_ms, int *status_
                 continue;
             break;
         }
+        size_t moved = 0;
         for (int i = 0; i < n; i++) {
             if (fds[i].revents == 0)
                 continue;
@@ -601,9 +672,23 @@ static int wait_and_pump(struct crt_pump *p, int pid, int grace_ms, int *status_
                 deadline = now_ns(CLOCK_MONOTONIC) + 1000000000LL;
                 continue;
             }
-            pump(p, index[i]);
+            if (!index[i]->input)
+                moved += pump(p, index[i]);
+            else
+                pump(p, index[i]);
+        }
+        if (moved > 0) {
+            /* A burst (output in rounds less than a millisecond apart) in small chunks: let the
+             * pipe fill for a moment, so that one round moves more and the container's writes
+             * wake us less often (a copy per write would cost as much again as the copying). */
+            long long now_data = now_ns(CLOCK_MONOTONIC);
+            if (moved < 32 * 1024 && now_data - last_data < 1000000LL)
+                nanosleep(&(struct timespec){.tv_nsec = 200000}, NULL);
+            last_data = now_data;
         }
     }
+    for (int i = 0; i < n_routes; i++)
+        flush_times(p, &routes[i]);
     if (pidfd >= 0)
         close(pidfd);
     if (still_running)
@@ -714,12 +799,15 @@ void crt_pump_free(struct crt_pump *p)
 {
     if (p == NULL)
         return;
-    for (int i = 0; i < p->n_routes; i++)
-        if (p->routes[i].log >= 0) {
-            close(p->routes[i].log);
-            if (p->routes[i].times >= 0)
-                close(p->routes[i].times);
+    for (int i = 0; i < p->n_routes; i++) {
+        struct route *r = &p->routes[i];
+        flush_times(p, r);
+        if (r->log >= 0) {
+            close(r->log);
+            if (r->times >= 0)
+                close(r->times);
         }
+    }
     free(p);
 }
 
