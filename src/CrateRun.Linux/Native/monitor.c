@@ -64,6 +64,7 @@ struct route {
     int open;
     int src_pipe;    /* SRC is a pipe: its bytes can be moved by tee(2)/splice(2), never copied to us */
     int sink_pipe;   /* SINK is a pipe: tee(2) can give it the bytes that stay in SRC for the log */
+    int grown;       /* SRC's pipe was made larger (grow_pipe) */
     /* the TIMES lines of the last chunks, written together (at most 1 ms late, see flush_times) */
     char times_buf[1024];
     int times_len;
@@ -561,6 +562,17 @@ static void end_probe(int kill_it)
     health_next_ns = now_ns(CLOCK_MONOTONIC) + health_interval_ns;
 }
 
+/* A route in a burst: its pipe grows from 64 KiB to 256 KiB once, so that the container can go
+ * on writing while we wait for more (a pipe of that size for each container that bursts, not
+ * for every container: the kernel's budget for a user's pipes, 64 MiB, is shared). */
+static void grow_pipe(struct route *r)
+{
+    if (r->src_pipe && !r->input && !r->grown) {
+        r->grown = 1;
+        (void)fcntl(r->src, F_SETPIPE_SZ, 256 * 1024);
+    }
+}
+
 /* Pumps until PID (our child) exits and its output is drained (or a second passed since the
  * exit: a process that escaped the pid namespace may hold the output open): returns 1 with
  * its wait status in STATUS (-1 if it could not be had). With GRACE_MS >= 0, returns 0 if
@@ -682,8 +694,11 @@ static int wait_and_pump(struct crt_pump *p, int pid, int grace_ms, int *status_
              * pipe fill for a moment, so that one round moves more and the container's writes
              * wake us less often (a copy per write would cost as much again as the copying). */
             long long now_data = now_ns(CLOCK_MONOTONIC);
-            if (moved < 32 * 1024 && now_data - last_data < 1000000LL)
+            if (moved < 32 * 1024 && now_data - last_data < 1000000LL) {
+                for (int i = 0; i < n_routes; i++)
+                    grow_pipe(&routes[i]);
                 nanosleep(&(struct timespec){.tv_nsec = 200000}, NULL);
+            }
             last_data = now_data;
         }
     }
