@@ -96,6 +96,8 @@ public sealed class LimitsTests(CrateRunFixture f)
         Assert.Equal("craterun: invalid --memory '191k': the minimum is 192k", line);
         Assert.Null(below.Id);
         Assert.Equal(before, f.StateEntries());
+        // the monitor `run` spawns before it parses its flags sees it go, and goes too
+        for (var i = 0; i < 100 && f.OurProcesses().Count > 0; i++) await Task.Delay(50);
         Assert.Empty(f.OurProcesses());
     }
 

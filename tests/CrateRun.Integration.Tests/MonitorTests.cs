@@ -38,8 +38,10 @@ public sealed class MonitorTests(CrateRunFixture f)
     [RootFact]
     public async Task Foreground_OutputExitCodeAndLogs_CarryAcrossTheWaitingPhase()
     {
+        // a name of its own: the rootfs is shared, and RestartInitTests' attach test touches a /tmp/go of its own
+        var go = "/tmp/go-" + Guid.NewGuid().ToString("N")[..8];
         var (run, cid) = f.StartRun("--rootfs", f.Rootfs, "--", "/bin/sh", "-c",
-            "echo early; echo early-err >&2; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo late; echo late-err >&2; exit 5");
+            $"echo early; echo early-err >&2; while [ ! -e {go} ]; do sleep 0.05; done; echo late; echo late-err >&2; exit 5");
         string? id = null;
         using (run)
         {
@@ -52,8 +54,8 @@ public sealed class MonitorTests(CrateRunFixture f)
                 Assert.True(cmdline.Contains("_monitor-wait", StringComparison.Ordinal), $"monitor {monitor}: {cmdline}\n" + await WhatHappened(run, id));
                 Assert.Contains(id, cmdline);
 
-                var go = await f.Cr("exec", id, "--", "/bin/touch", "/tmp/go");
-                Assert.True(go.ExitCode == 0, go.ToString());
+                var touched = await f.Cr("exec", id, "--", "/bin/touch", go);
+                Assert.True(touched.ExitCode == 0, touched.ToString());
                 var r = await run.Wait(TimeSpan.FromSeconds(30));
                 Assert.True(r.ExitCode == 5, r.ToString());
                 Assert.Equal("early\nlate\n", r.Stdout);
