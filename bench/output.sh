@@ -139,6 +139,8 @@ echo
 # --- 2. memory floor -------------------------------------------------------------------
 echo "memory floor: craterun --root S run --rm --network none --memory L --rootfs ROOTFS /bin/true (3 tries each)"
 lowest=""
+count_cgroups() { find /sys/fs/cgroup/memory -maxdepth 4 -type d -name 'craterun-*' 2>/dev/null | wc -l; }
+cg_before=$(count_cgroups)   # other runtimes' containers may be there: only a change counts
 for kib in $LIMITS; do
     ok=0 line=""
     for _ in 1 2 3; do
@@ -148,8 +150,8 @@ for kib in $LIMITS; do
         if ((rc == 0)); then ok=$((ok + 1)); else line="exit $rc: $(head -c 300 "$ERR_FILE" | tr '\n' ' ')"; fi
     done
     left=$("$CRATERUN" --root "$CR_STATE" ps -a -q | wc -l)
-    cgleft=$(find /sys/fs/cgroup/memory -maxdepth 4 -type d -name 'craterun-*' 2>/dev/null | wc -l)
-    printf '  %5s KiB: %d/3 started%s; left behind: %d containers, %d memory cgroups named craterun-*\n' \
+    cgleft=$(($(count_cgroups) - cg_before))
+    printf '  %5s KiB: %d/3 started%s; left behind: %d containers, %d memory cgroups named craterun-* more than before\n' \
         "$kib" "$ok" "${line:+; failed: $line}" "$left" "$cgleft"
     ((ok < 3)) || lowest=$kib
 done
