@@ -58,8 +58,8 @@ public static class ExecFlow
         if (master is null) return Processes.ExitCode(Launcher.Reap(pid));
         using var raw = interactive ? Terminal.MakeRaw(0) : null;
         using var winch = SignalForwarding.WindowSize(master.Fd);
-        var pump = new IoPump();
-        pump.AddOutput(master.Fd, null, 1);
+        using var pump = new IoPump();
+        pump.AddOutput(master.Fd, 1);
         if (interactive) pump.AddInput(0, master.Fd);
         return Processes.ExitCode(pump.RunUntilExit(pid) ?? -1);
     }

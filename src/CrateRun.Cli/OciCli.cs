@@ -661,8 +661,8 @@ public static class OciCli
         {
             using var raw = Terminal.MakeRaw(0);
             using var winch = SignalForwarding.WindowSize(master.Fd);
-            var pump = new IoPump();
-            pump.AddOutput(master.Fd, null, 1);
+            using var pump = new IoPump();
+            pump.AddOutput(master.Fd, 1);
             pump.AddInput(0, master.Fd);
             return Processes.ExitCode(pump.RunUntilExit(pid) ?? -1);
         }

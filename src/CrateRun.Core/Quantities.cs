@@ -9,6 +9,9 @@ public static class Quantities
     /// Bytes, or a number with a b/k/m/g/t suffix (powers of 1024), as Docker takes;
     /// <paramref name="flag"/> names the flag in errors (--memory, --shm-size, --memory-reservation...).
     /// </summary>
+    /// <summary>The smallest size the memory flags take: 192 KiB.</summary>
+    public const long MinimumMemory = 192L << 10;
+
     public static long ParseMemory(string text, string flag = "--memory")
     {
         // NUMBER[.FRACTION] then an optional unit: b, k/kb/kib, m/mb/mib, g/gb/gib, t/tb/tib (any case)
@@ -32,7 +35,9 @@ public static class Quantities
         try { bytes = n * unit; }
         catch (OverflowException) { throw new UsageException($"invalid {flag} '{text}': too large"); }
         if (bytes > long.MaxValue / 2) throw new UsageException($"invalid {flag} '{text}': too large");
-        if (bytes < 1L << 20) throw new UsageException($"invalid {flag} '{text}': the minimum is 1m");
+        // what CrateRun needs to start the smallest process (a static /bin/true) in a container of
+        // its own: 176k measured (bench/output.sh), with a margin for other kernels
+        if (bytes < MinimumMemory) throw new UsageException($"invalid {flag} '{text}': the minimum is 192k");
         return (long)bytes;
     }
 

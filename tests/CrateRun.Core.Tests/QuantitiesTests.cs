@@ -34,12 +34,19 @@ public class QuantitiesTests
     }
 
     [Theory]
-    [InlineData("1048575")]
-    [InlineData("1023k")]
-    [InlineData("0.5m")]
+    [InlineData("196607")]
+    [InlineData("191k")]
+    [InlineData("0.1m")]
     [InlineData("0")]
-    public void ParseMemory_rejects_less_than_one_megabyte(string text) =>
-        Assert.Contains("minimum is 1m", Assert.Throws<UsageException>(() => Quantities.ParseMemory(text)).Message);
+    public void ParseMemory_rejects_less_than_192k(string text) =>
+        Assert.Contains("minimum is 192k", Assert.Throws<UsageException>(() => Quantities.ParseMemory(text)).Message);
+
+    [Theory]
+    [InlineData("192k", 196608)]
+    [InlineData("256k", 262144)]
+    [InlineData("1023k", 1047552)]
+    public void ParseMemory_takes_sizes_a_container_can_start_in(string text, long bytes) =>
+        Assert.Equal(bytes, Quantities.ParseMemory(text));
 
     [Theory]
     [InlineData("5000000t")]

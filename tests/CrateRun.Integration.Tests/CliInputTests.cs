@@ -468,6 +468,18 @@ public sealed class CliInputTests(CrateRunFixture f)
             Assert.Contains("space left on", rec.GetProperty("logsStopped").GetString(), StringComparison.OrdinalIgnoreCase);
         }
         foreach (var i in new[] { 1, 2, 3 }) Assert.Contains("exited (3) (logs stopped)", Read($"ps{i}"));
+        // the managed phase (1) and the C waiting phase (2, 3) stop a log with one implementation:
+        // the same line and the same reason, but for the id and the time
+        string Same(int i, string text) => System.Text.RegularExpressions.Regex.Replace(
+            text.Replace(Read($"cid{i}").Trim(), "ID"), @"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME");
+        Assert.Equal(Same(1, Read("err1")), Same(2, Read("err2")));
+        string Reason(int i)
+        {
+            using var doc = JsonDocument.Parse(Read($"inspect{i}"));
+            return Same(i, doc.RootElement[0].GetProperty("logsStopped").GetString()!);
+        }
+        Assert.Equal(Reason(1), Reason(2));
+        Assert.Equal(Reason(1), Reason(3));
         Assert.True(!File.Exists(Path.Combine(work, "rm")) || Read("rm") == "", "rm failed");
         // the root's lock and its event log (craterun events) stay; nothing of the containers
         Assert.Equal([".events", ".lock"], Read("left").Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));

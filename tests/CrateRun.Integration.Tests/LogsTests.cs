@@ -120,4 +120,91 @@ public sealed class LogsTests(CrateRunFixture f)
             await f.RemoveForce(id);
         }
     }
+
+    // ---- many bytes: every one reaches the CLI and the log, whatever the CLI's stdout is ----------------
+
+    /// <summary>`seq 1 N` as busybox prints it.</summary>
+    private static string Seq(int from, int to) => string.Concat(Enumerable.Range(from, to - from + 1).Select(i => i + "\n"));
+
+    /// <summary>
+    /// stdout.log holds exactly <paramref name="expected"/>, and stdout.log.times indexes it as the
+    /// logs' format says: one "offset unix-ns" line per chunk, the first at 0, offsets rising and
+    /// inside the log, times never going back and within the run.
+    /// </summary>
+    private void AssertLogAndIndex(string id, string expected, long notBeforeNs, long notAfterNs)
+    {
+        var dir = f.StateDir(id);
+        var log = File.ReadAllText(Path.Combine(dir, "stdout.log"));
+        Assert.True(log == expected, $"stdout.log: {log.Length} bytes, {expected.Length} expected");
+        var index = File.ReadAllLines(Path.Combine(dir, "stdout.log.times"));
+        Assert.NotEmpty(index);
+        long lastOffset = -1, lastNs = 0;
+        foreach (var line in index)
+        {
+            Assert.Matches(@"^\d+ \d+$", line);
+            var parts = line.Split(' ');
+            long offset = long.Parse(parts[0]), ns = long.Parse(parts[1]);
+            if (lastOffset < 0) Assert.Equal(0, offset);
+            Assert.True(offset > lastOffset && offset < expected.Length, $"offset {offset} after {lastOffset} (log of {expected.Length} bytes)");
+            Assert.True(ns >= lastNs && ns >= notBeforeNs && ns <= notAfterNs, $"time {ns} after {lastNs}, run from {notBeforeNs} to {notAfterNs}");
+            (lastOffset, lastNs) = (offset, ns);
+        }
+    }
+
+    private static long NowNs() => (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+
+    /// <summary>
+    /// A few MB, half while the monitor's managed phase watches and half after its C waiting
+    /// phase took over, to the run CLI's stdout as a pipe, as a regular file, and detached (no
+    /// sink): the CLI gets every byte in order, and so does the log, with its index.
+    /// </summary>
+    [RootTheory]
+    [InlineData("pipe")]
+    [InlineData("file")]
+    [InlineData("detached")]
+    public async Task ManyBytes_ReachTheCliAndTheLog_InBothPhases(string sink)
+    {
+        const string Script = "seq 1 200000; sleep 0.4; seq 200001 400000";
+        var expected = Seq(1, 400000);
+        var before = NowNs();
+        string? id = null;
+        try
+        {
+            if (sink == "pipe")
+            {
+                var r = await f.RunWith(null, TimeSpan.FromSeconds(60), "--rootfs", f.Rootfs, "--", "/bin/sh", "-c", Script);
+                id = r.Id;
+                Assert.True(r.ExitCode == 0, r.ToString()[..Math.Min(2000, r.ToString().Length)]);
+                Assert.True(r.Stdout == expected, $"the CLI's stdout: {r.Stdout.Length} bytes, {expected.Length} expected");
+            }
+            else if (sink == "file")
+            {
+                var cid = f.NewCidFile();
+                var file = Path.Combine(f.TempBase, "out-" + Guid.NewGuid().ToString("N")[..8]);
+                try
+                {
+                    var r = await Proc.Run("/bin/sh", ["-c", f.ShellCommand("run", "--cidfile", cid, "--rootfs", f.Rootfs, "--", "/bin/sh", "-c", Script) + " > " + Proc.ShellQuote(file)],
+                        timeout: TimeSpan.FromSeconds(60), env: f.Env);
+                    id = f.ReadCidFile(cid);
+                    Assert.True(r.ExitCode == 0, r.ToString());
+                    var got = await File.ReadAllTextAsync(file);
+                    Assert.True(got == expected, $"the CLI's stdout (a file): {got.Length} bytes, {expected.Length} expected");
+                }
+                finally { File.Delete(file); }
+            }
+            else
+            {
+                id = await f.Detached(Script);
+                var w = await f.CrWith(null, TimeSpan.FromSeconds(60), "wait", id);
+                Assert.True(w.ExitCode == 0 && w.Stdout.Trim() == "0", w.ToString());
+            }
+            AssertLogAndIndex(id!, expected, before, NowNs());
+            var logs = await f.Cr("logs", id!);
+            Assert.True(logs.Stdout == expected, $"logs: {logs.Stdout.Length} bytes, {expected.Length} expected");
+        }
+        finally
+        {
+            if (id is not null) await f.RemoveForce(id);
+        }
+    }
 }

@@ -20,6 +20,7 @@ public sealed class CgroupPlacement : IDisposable
     private readonly PreparedCgroup? _ownPrepared; // started here: its thread leaves on commit or rollback
     private readonly bool _removeOnRollback; // a prepared cgroup removes what it made itself
     private SafeFd? _dir;
+    private SafeFd? _memoryTasks;
     private bool _done;
 
     /// <summary>The container's cgroup; null when it has none (an unprivileged user without limits).</summary>
@@ -80,6 +81,7 @@ public sealed class CgroupPlacement : IDisposable
         if (_prepared is not null)
         {
             launch.CloneOn = _prepared.Run;
+            launch.MemoryTasks = _memoryTasks ??= _prepared.OpenMemoryTasks(); // but memory: the process moves itself in
             return callbacks with { JoinCgroup = null }; // born in the prepared cgroup: nothing to move
         }
         launch.CgroupDir = _dir; // born in its v2 directory: nothing to move either
@@ -113,6 +115,8 @@ public sealed class CgroupPlacement : IDisposable
     {
         _dir?.Dispose();
         _dir = null;
+        _memoryTasks?.Dispose();
+        _memoryTasks = null;
         Rollback();
     }
 

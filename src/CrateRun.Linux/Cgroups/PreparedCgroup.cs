@@ -11,6 +11,10 @@ namespace CrateRun.Linux.Cgroups;
 /// container's id is known, while the config is still being read and planned; the clone then
 /// runs on that thread. It counts as a task of the container's cgroups only until the launch
 /// is done. (v2 starts the child directly in its cgroup with clone3(CLONE_INTO_CGROUP).)
+/// The thread joins every controller but memory: a clone charges its copy of the runtime (page
+/// tables, mappings: a few hundred KiB of a .NET process) to the memory cgroup of the thread
+/// that clones, and the container's limit is for the container. The container process moves
+/// itself into its memory cgroup instead (launch.c, enter_cgroup; <see cref="OpenMemoryTasks"/>).
 /// </summary>
 public sealed class PreparedCgroup : IDisposable
 {
@@ -67,7 +71,7 @@ public sealed class PreparedCgroup : IDisposable
             // "0" is the writing thread itself: a single thread moving itself skips the global
             // threadgroup lock, and with it the RCU grace period (Linux 5.18, "cgroup: Optimize
             // single thread migration"); its own tid would not
-            foreach (var dir in Manager.Paths.Values.Distinct())
+            foreach (var dir in Manager.Paths.Values.Distinct().Where(d => d != MemoryDir))
             {
                 var t0 = Explain.ExplainSession.Active is null ? 0 : Explain.ExplainClock.Now();
                 File.WriteAllText(Path.Combine(dir, "tasks"), "0");
@@ -81,6 +85,18 @@ public sealed class PreparedCgroup : IDisposable
             return;
         }
         foreach (var work in _work.GetConsumingEnumerable()) work();
+    }
+
+    /// <summary>The memory controller's directory when it is a hierarchy of its own (the thread does not join it), else null.</summary>
+    private string? MemoryDir =>
+        Manager.Paths.TryGetValue("memory", out var dir) && Manager.Paths.Count(p => p.Value == dir) == 1 ? dir : null;
+
+    /// <summary>The memory cgroup's tasks file, for the container process to move itself in; null if the thread joined it.</summary>
+    public SafeFd? OpenMemoryTasks()
+    {
+        if (MemoryDir is not { } dir) return null;
+        var tasks = Path.Combine(dir, "tasks");
+        return new SafeFd(Interop.Check(Interop.Sys.open(tasks, Interop.Sys.O_WRONLY | Interop.Sys.O_CLOEXEC, 0), "open", tasks));
     }
 
     /// <summary>runc's words for a cgroup frozen before the container's process is in it.</summary>

@@ -42,9 +42,8 @@ public static unsafe partial class ContainerMonitor
         var store = engine.Store;
         Timing.Mark("monitor main");
 
-        using var stdoutLog = new LogFile(store.PathOf(id, "stdout.log"));
-        using var stderrLog = new LogFile(store.PathOf(id, "stderr.log"));
-        var pump = new IoPump();
+        // the container's output goes to its logs (and the CLI): monitor.c's pump, here and in the waiting phase
+        using var pump = new IoPump(store.Dir(id));
         var toClose = new List<SafeFd>();
         int pid;
         SafeFd? master = null;
@@ -74,8 +73,8 @@ public static unsafe partial class ContainerMonitor
                 }
                 else stdin = interactive ? -1 : OpenDevNull(toClose);
                 options = new CreateOptions { Stdio = [stdin, outWrite.Fd, errWrite.Fd], Prepared = prepared };
-                pump.AddOutput(outRead.Fd, stdoutLog, 1);
-                pump.AddOutput(errRead.Fd, stderrLog, 2);
+                pump.AddOutput(outRead.Fd, 1, "stdout.log");
+                pump.AddOutput(errRead.Fd, 2, "stderr.log");
             }
 
             var r = engine.Create(id, options);
@@ -93,7 +92,7 @@ public static unsafe partial class ContainerMonitor
                 if (masterFd < 0) throw new CrateRunException($"no terminal received from the container ({m ?? "closed"})");
                 master = new SafeFd(masterFd);
                 new MonitorMessage.TerminalMaster().SendTo(ControlFd, master.Fd);
-                pump.AddOutput(master.Fd, stdoutLog, 1);
+                pump.AddOutput(master.Fd, 1, "stdout.log");
                 if (interactive && !detached) pump.AddInput(0, master.Fd); // the CLI's stdin (detached: only attach types)
             }
             engine.Start(id);

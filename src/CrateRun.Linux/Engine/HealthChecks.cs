@@ -82,7 +82,8 @@ public static class HealthChecks
         {
             return (-1, e.Message);
         }
-        var status = new IoPump().RunUntilExit(pid, (int)Math.Min(int.MaxValue, check.TimeoutMs));
+        int? status;
+        using (var wait = new IoPump()) status = wait.RunUntilExit(pid, (int)Math.Min(int.MaxValue, check.TimeoutMs));
         if (status is null)
         {
             Processes.Signal(pid, Interop.Sys.SIGKILL);

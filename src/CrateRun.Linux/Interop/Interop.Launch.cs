@@ -105,6 +105,9 @@ internal static partial class Interop
             public int InitFd;
             public int Pad4;
             public byte** InitArgv;
+            // perf: the v1 memory cgroup's tasks file the container process moves itself into; -1 = born in it
+            public int MemoryTasksFd;
+            public int PadPerf;
         }
 
         // explain: struct crt_trace_rec / struct crt_trace and enum crt_trace_what (launch.h)

@@ -231,6 +231,12 @@ static void enter_cgroup(const struct crt_plan *plan)
     if (entered_cgroup)
         return;
     wait_msg(CRT_MSG_CGROUP_JOINED);
+    /* before a new cgroup namespace: that makes the cgroup we are in its root */
+    if (plan->memory_tasks_fd >= 0) {
+        if (write(plan->memory_tasks_fd, "0", 1) != 1)
+            fail(CRT_CALL_WRITE);
+        close(plan->memory_tasks_fd);
+    }
     if (plan->unshare_cgroup && unshare(CLONE_NEWCGROUP) < 0)
         fail(CRT_CALL_UNSHARE);
     entered_cgroup = 1;
@@ -1686,7 +1692,7 @@ int crt_userns_holder(void)
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
 _Static_assert(sizeof(struct crt_step) == 112, "crt_step layout changed: update Interop.Launch.cs");
-_Static_assert(sizeof(struct crt_plan) == 448, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 456, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_trace_rec) == 48, "crt_trace_rec layout changed: update Interop.Launch.cs"); /* explain */

@@ -178,6 +178,12 @@ struct crt_plan {
     int32_t init_fd;
     int32_t pad4;
     const char *const *init_argv;
+    /* perf (memory floor): the "tasks" file of the container's v1 memory cgroup, which the launch
+       thread did not join with the others: the container process moves itself in (writes "0")
+       when it enters its cgroup, so the clone's copy of the runtime (page tables, mappings) and the
+       rootfs set-up are the runtime's charge, not the container's limit's; -1 = born in it */
+    int32_t memory_tasks_fd;
+    int32_t pad_perf;
 };
 
 /* Messages on sync_fd (SOCK_SEQPACKET: one struct per message). */

@@ -41,8 +41,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
@@ -63,9 +65,34 @@ struct route {
     int src, log, times, sink;
     long long offset; /* size of LOG: where the next chunk starts */
     int open;
+    int src_pipe;    /* SRC is a pipe: its bytes can be moved by tee(2)/splice(2), never copied to us */
+    int sink_pipe;   /* SINK is a pipe: tee(2) can give it the bytes that stay in SRC for the log */
+    int grown;       /* SRC's pipe was made larger (grow_pipe) */
+    /* the TIMES lines of the last chunks, written together (at most 1 ms late, see flush_times) */
+    char times_buf[1024];
+    int times_len;
+    long long times_since; /* CLOCK_MONOTONIC of the first line waiting */
 };
 
-static char buffer[32 * 1024];
+/* What one process copies: the routes, and the container's state dir (ROOT/ID), where the logs
+ * are and where the logs-stopped marker goes. Both phases of a monitor use it: the waiting
+ * phase below, and the managed phase before it through crt_pump_* (IoPump.cs). */
+struct crt_pump {
+    struct route routes[MAX_ROUTES];
+    int n_routes, n_outputs;
+    char dir[4096]; /* "": no logs */
+    const char *id; /* the container id (the last part of dir), for the one line on stderr */
+};
+
+struct crt_pump *crt_pump_new(const char *container_dir);
+int crt_pump_add_output(struct crt_pump *p, int src, const char *log_name, int sink);
+int crt_pump_add_input(struct crt_pump *p, int src, int sink);
+int crt_pump_run(struct crt_pump *p, int pid, int grace_ms, int *status);
+int crt_pump_hand_over(struct crt_pump *p, int i, char *arg, int size);
+void crt_pump_free(struct crt_pump *p);
+
+/* One read or write of the copying path (a pty, a file or terminal as sink, attached clients). */
+static char buffer[64 * 1024];
 
 static long long now_ns(clockid_t clock)
 {
@@ -105,21 +132,22 @@ static int write_all_nosig(int fd, const unsigned char *head, const char *data, 
     return 0;
 }
 
-/* ROOT and ID of the container (argv of _monitor-wait): where the logs-stopped marker goes. */
+/* ROOT and ID of the container (argv of _monitor-wait): its attach socket and health probes. */
 static const char *state_root = "", *container_id = "";
 
 /* A log write failed (ENOSPC under the state root): this route logs no more; the output
  * still goes to its sink. Said once per container: an empty marker file (it fits where data
  * no longer does) with the reason if there is room, which ps and inspect read (LogFile.cs),
  * and one line on stderr, which is the attached CLI's (/dev/null when detached). */
-static void log_stopped(struct route *r, int err)
+static void log_stopped(struct crt_pump *p, struct route *r, int err)
 {
     close(r->log);
     if (r->times >= 0)
         close(r->times);
     r->log = r->times = -1;
-    char path[4096], text[256];
-    snprintf(path, sizeof path, "%s/%s/logs-stopped", state_root, container_id);
+    r->times_len = 0;
+    char path[4096 + 16], text[256];
+    snprintf(path, sizeof path, "%s/logs-stopped", p->dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 && errno == EEXIST)
         return;
@@ -133,7 +161,7 @@ static void log_stopped(struct route *r, int err)
         close(fd);
     }
     char line[512];
-    len = snprintf(line, sizeof line, "craterun: container %s: %s; the output still reaches this terminal\n", container_id, text);
+    len = snprintf(line, sizeof line, "craterun: container %s: %s; the output still reaches this terminal\n", p->id, text);
     (void)write_all(2, line, (size_t)len);
 }
 
@@ -224,32 +252,231 @@ static void close_attach(void)
     }
 }
 
-static void pump(struct route *r)
+/* ---- Copying: the one implementation of a log's format and of what a full disk does ----
+ * LOG holds the bytes as they came; LOG.times one "OFFSET UNIX-NS" line per chunk, written
+ * before the chunk (logs -f reads the data first, then the times: LogMerge.cs, Logs.cs). */
+
+/* Writes the index lines waiting (a failure stops the log). */
+static void flush_times(struct crt_pump *p, struct route *r)
+{
+    if (r->times_len == 0)
+        return;
+    errno = 0;
+    int failed = r->times >= 0 && write_all(r->times, r->times_buf, (size_t)r->times_len) < 0;
+    r->times_len = 0;
+    if (failed)
+        log_stopped(p, r, errno ? errno : EIO);
+}
+
+/* The index line of a chunk that starts at OFFSET, read at NS: one line per chunk, but the
+ * lines of a burst go out in one write (wait_and_pump flushes them within a millisecond). A
+ * reader may see a chunk's bytes a moment before its line: logs stamps them with the line
+ * before, never later than they came. */
+static void add_times(struct crt_pump *p, struct route *r, long long offset, long long ns)
+{
+    if (r->times < 0)
+        return;
+    if (r->times_len > (int)sizeof r->times_buf - 48)
+        flush_times(p, r);
+    if (r->times < 0)
+        return;
+    if (r->times_len == 0)
+        r->times_since = now_ns(CLOCK_MONOTONIC);
+    r->times_len += snprintf(r->times_buf + r->times_len, sizeof r->times_buf - (size_t)r->times_len, "%lld %lld\n", offset, ns);
+}
+
+/* Whether a route has index lines that waited long enough: a burst's lines go out together. */
+static int times_due(const struct route *r, long long now)
+{
+    return r->times_len > 0 && now - r->times_since >= 1000000LL;
+}
+
+/* Reads and drops N bytes of SRC (what a stopped log and a gone sink leave). */
+static void discard(int src, size_t n)
+{
+    while (n > 0) {
+        ssize_t got = read(src, buffer, n < sizeof buffer ? n : sizeof buffer);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return;
+        n -= (size_t)got;
+    }
+}
+
+/* Moves N bytes of the pipe SRC to FD with splice(2) (no copy through us); returns how many
+ * it could not (0: all of them), with errno set. EINVAL: FD's file system cannot splice. */
+static size_t splice_n(int src, int fd, size_t n)
+{
+    errno = 0;
+    while (n > 0) {
+        ssize_t w = splice(src, NULL, fd, NULL, n, SPLICE_F_MOVE);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            break;
+        }
+        n -= (size_t)w;
+    }
+    return n;
+}
+
+/* The most one round moves from a pipe: all it holds (its size is at most 1 MiB). */
+#define SPLICE_CHUNK (1 << 20)
+
+/* The log write of N bytes failed after LEFT of them were left in SRC: the log stops, they go. */
+static void log_failed(struct crt_pump *p, struct route *r, size_t left)
+{
+    log_stopped(p, r, errno ? errno : EIO);
+    discard(r->src, left);
+}
+
+/* A route whose SRC is a pipe and whose SINK is a pipe or none, with no attached clients: the
+ * bytes go to the sink by tee(2) (the pages are shared, not copied), then to the log by
+ * splice(2) (one copy, into the page cache), and never through this process's memory.
+ * Returns how many bytes it moved (0 at the end). */
+static size_t pump_spliced(struct crt_pump *p, struct route *r)
+{
+    long long ns = now_ns(CLOCK_REALTIME);
+    ssize_t n;
+    if (r->log >= 0 && r->sink >= 0) {
+        /* what SRC holds (poll said it is readable), as much as SINK has room for; blocks
+         * while SINK is full, as a write would */
+        n = tee(r->src, r->sink, SPLICE_CHUNK, 0);
+        if (n < 0 && errno == EINTR)
+            return 0;
+        if (n < 0) {
+            r->sink = -1; /* the reader went away: from the next round on, the log alone */
+            return 0;
+        }
+        if (n == 0) {
+            r->open = 0; /* every writer is gone */
+            return 0;
+        }
+        add_times(p, r, r->offset, ns);
+        size_t left = splice_n(r->src, r->log, (size_t)n);
+        r->offset += (long long)((size_t)n - left);
+        if (left > 0 && errno == EINVAL && left == (size_t)n) {
+            /* the state root's file system cannot splice: these bytes (the sink has them
+             * already) by copying, and every round after them too */
+            r->src_pipe = 0;
+            while (left > 0) {
+                ssize_t got = read(r->src, buffer, left < sizeof buffer ? left : sizeof buffer);
+                if (got < 0 && errno == EINTR)
+                    continue;
+                if (got <= 0 || write_all(r->log, buffer, (size_t)got) < 0)
+                    break;
+                left -= (size_t)got;
+                r->offset += got;
+            }
+        }
+        if (left > 0)
+            log_failed(p, r, left);
+        return (size_t)n;
+    }
+    if (r->log >= 0) {
+        n = splice(r->src, NULL, r->log, NULL, SPLICE_CHUNK, SPLICE_F_MOVE);
+        if (n < 0 && errno == EINTR)
+            return 0;
+        if (n < 0 && errno == EINVAL) {
+            r->src_pipe = 0; /* cannot splice to the log's file system: copy from now on */
+            return 0;
+        }
+        if (n < 0) {
+            log_stopped(p, r, errno); /* the bytes stay in SRC: the next round drops them */
+            return 0;
+        }
+        if (n == 0) {
+            r->open = 0;
+            return 0;
+        }
+        add_times(p, r, r->offset, ns);
+        r->offset += n;
+        return (size_t)n;
+    }
+    if (r->sink >= 0) {
+        n = splice(r->src, NULL, r->sink, NULL, SPLICE_CHUNK, SPLICE_F_MOVE);
+        if (n < 0 && errno == EINTR)
+            return 0;
+        if (n < 0) {
+            r->sink = -1; /* the reader went away */
+            return 0;
+        }
+    } else {
+        n = read(r->src, buffer, sizeof buffer); /* nobody wants them */
+        if (n < 0 && errno == EINTR)
+            return 0;
+    }
+    if (n <= 0)
+        r->open = 0;
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* Any other route: read into our buffer, then to the log, the sink and attached clients. */
+static size_t pump_copied(struct crt_pump *p, struct route *r)
 {
     ssize_t n = read(r->src, buffer, sizeof buffer);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
+        return 0;
     if (n <= 0) { /* EOF, or EIO from a pty whose other side closed */
         r->open = 0;
-        return;
+        return 0;
     }
     if (r->log >= 0) {
-        int failed = 0;
+        add_times(p, r, r->offset, now_ns(CLOCK_REALTIME));
         errno = 0;
-        if (r->times >= 0) {
-            char line[64];
-            int len = snprintf(line, sizeof line, "%lld %lld\n", r->offset, now_ns(CLOCK_REALTIME));
-            failed = write_all(r->times, line, (size_t)len) < 0;
-        }
-        if (!failed && write_all(r->log, buffer, (size_t)n) == 0)
+        if (write_all(r->log, buffer, (size_t)n) == 0)
             r->offset += n;
         else
-            log_stopped(r, errno ? errno : EIO);
+            log_stopped(p, r, errno ? errno : EIO);
     }
     if (r->sink >= 0 && write_all(r->sink, buffer, (size_t)n) < 0)
         r->sink = -1;
     if (!r->input && n_clients > 0)
         send_to_clients(r->stream, buffer, (size_t)n);
+    return (size_t)n;
+}
+
+/* One round of a route that poll said is ready: how many bytes it moved. */
+static size_t pump(struct crt_pump *p, struct route *r)
+{
+    if (r->src_pipe && !r->input && (r->sink < 0 || r->sink_pipe) && n_clients == 0)
+        return pump_spliced(p, r);
+    return pump_copied(p, r);
+}
+
+/* What SRC and SINK are: whether the bytes can be spliced; /dev/null as an output's sink is none. */
+static void classify(struct route *r)
+{
+    struct stat st;
+    r->src_pipe = fstat(r->src, &st) == 0 && S_ISFIFO(st.st_mode);
+    if (r->sink < 0 || fstat(r->sink, &st) < 0)
+        return;
+    if (!r->input && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+        r->sink = -1; /* a detached container's: writing there is copying for nothing */
+    else
+        r->sink_pipe = S_ISFIFO(st.st_mode);
+}
+
+static int add_route(struct crt_pump *p, const struct route *r)
+{
+    if (p->n_routes == MAX_ROUTES) {
+        errno = EMFILE;
+        return -1;
+    }
+    struct route *added = &p->routes[p->n_routes++];
+    *added = *r;
+    added->open = 1;
+    if (!added->input)
+        added->stream = ++p->n_outputs; /* stdout first, then stderr (IoPump.HandOver) */
+    if (added->log >= 0) {
+        off_t end = lseek(added->log, 0, SEEK_END);
+        added->offset = end < 0 ? 0 : end;
+    }
+    classify(added);
+    return 0;
 }
 
 static int parse_int(const char *s, int *out)
@@ -270,7 +497,6 @@ static int parse_route(const char *s, struct route *r)
 {
     memset(r, 0, sizeof *r);
     r->log = r->times = r->sink = -1;
-    r->open = 1;
     int *fields[4];
     int n;
     if (s[0] == 'o' && s[1] == ':') {
@@ -292,10 +518,6 @@ static int parse_route(const char *s, struct route *r)
             return -1;
         if (p)
             p++;
-    }
-    if (r->log >= 0) {
-        off_t end = lseek(r->log, 0, SEEK_END);
-        r->offset = end < 0 ? 0 : end;
     }
     return 0;
 }
@@ -350,14 +572,30 @@ static void end_probe(int kill_it)
     health_next_ns = now_ns(CLOCK_MONOTONIC) + health_interval_ns;
 }
 
-/* Pumps until the container exits and its output is drained (or a second passed since the
- * exit: a process that escaped the pid namespace may hold the output open); returns the
- * wait status, -1 if it could not be had. */
-static int wait_and_pump(int pid, struct route *routes, int n_routes)
+/* A route in a burst: its pipe grows from 64 KiB to 256 KiB once, so that the container can go
+ * on writing while we wait for more (a pipe of that size for each container that bursts, not
+ * for every container: the kernel's budget for a user's pipes, 64 MiB, is shared). */
+static void grow_pipe(struct route *r)
+{
+    if (r->src_pipe && !r->input && !r->grown) {
+        r->grown = 1;
+        (void)fcntl(r->src, F_SETPIPE_SZ, 256 * 1024);
+    }
+}
+
+/* Pumps until PID (our child) exits and its output is drained (or a second passed since the
+ * exit: a process that escaped the pid namespace may hold the output open): returns 1 with
+ * its wait status in STATUS (-1 if it could not be had). With GRACE_MS >= 0, returns 0 if
+ * it still runs after that long (not reaped). */
+static int wait_and_pump(struct crt_pump *p, int pid, int grace_ms, int *status_out)
 {
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int status = -1, exited = 0;
+    int status = -1, exited = 0, still_running = 0;
     long long deadline = 0;
+    long long grace_end = grace_ms < 0 ? -1 : now_ns(CLOCK_MONOTONIC) + grace_ms * 1000000LL;
+    struct route *routes = p->routes;
+    int n_routes = p->n_routes;
+    long long last_data = 0; /* CLOCK_MONOTONIC of the last round that moved output */
     /* without a pidfd the exit cannot be polled for: keep pumping (a container that fills its
      * pipe must not block on us while we block on it) and ask waitpid(WNOHANG) every 50 ms */
     struct pollfd fds[MAX_ROUTES + 3 + MAX_CLIENTS];
@@ -389,7 +627,12 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
                 health_wait = left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
             }
         }
+        int times_waiting = 0;
+        long long now = now_ns(CLOCK_MONOTONIC);
         for (int i = 0; i < n_routes; i++) {
+            if (times_due(&routes[i], now))
+                flush_times(p, &routes[i]);
+            times_waiting |= routes[i].times_len > 0;
             if (!routes[i].open || (exited && routes[i].input))
                 continue;
             fds[n] = (struct pollfd){.fd = routes[i].src, .events = POLLIN};
@@ -410,11 +653,24 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
         int timeout = exited || pidfd < 0 ? 50 : health_wait;
         if (health_wait >= 0 && timeout > health_wait)
             timeout = health_wait;
+        if (times_waiting && (timeout < 0 || timeout > 1))
+            timeout = 1; /* index lines wait at most a millisecond */
+        if (!exited && grace_end >= 0) {
+            long long left = grace_end - now_ns(CLOCK_MONOTONIC);
+            if (left <= 0) {
+                still_running = 1;
+                break;
+            }
+            int left_ms = (int)((left + 999999) / 1000000);
+            if (timeout < 0 || timeout > left_ms)
+                timeout = left_ms;
+        }
         if (poll(fds, (nfds_t)n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
+        size_t moved = 0;
         for (int i = 0; i < n; i++) {
             if (fds[i].revents == 0)
                 continue;
@@ -438,14 +694,146 @@ static int wait_and_pump(int pid, struct route *routes, int n_routes)
                 deadline = now_ns(CLOCK_MONOTONIC) + 1000000000LL;
                 continue;
             }
-            pump(index[i]);
+            if (!index[i]->input)
+                moved += pump(p, index[i]);
+            else
+                pump(p, index[i]);
+        }
+        if (moved > 0) {
+            /* A burst (output in rounds less than a millisecond apart) in small chunks: let the
+             * pipe fill for a moment, so that one round moves more and the container's writes
+             * wake us less often (a copy per write would cost as much again as the copying). */
+            long long now_data = now_ns(CLOCK_MONOTONIC);
+            if (moved < 32 * 1024 && now_data - last_data < 1000000LL) {
+                for (int i = 0; i < n_routes; i++)
+                    grow_pipe(&routes[i]);
+                nanosleep(&(struct timespec){.tv_nsec = 200000}, NULL);
+            }
+            last_data = now_data;
         }
     }
+    for (int i = 0; i < n_routes; i++)
+        flush_times(p, &routes[i]);
     if (pidfd >= 0)
         close(pidfd);
+    if (still_running)
+        return 0;
     end_probe(1); /* a probe of a container that is gone has nothing to find */
     close_attach(); /* attached clients see the end; they read the exit code from the state */
-    return status;
+    *status_out = status;
+    return 1;
+}
+
+/* ---- The same pump for managed code (IoPump.cs): a monitor's first 100 ms, exec's and
+ * the OCI face's terminal relay, a health probe's wait. Errors: -1 with errno. ---- */
+
+/* A pump for the container whose state dir is CONTAINER_DIR (ROOT/ID; NULL: no logs). */
+struct crt_pump *crt_pump_new(const char *container_dir)
+{
+    struct crt_pump *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    if (container_dir != NULL && snprintf(p->dir, sizeof p->dir, "%s", container_dir) >= (int)sizeof p->dir) {
+        free(p);
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    const char *slash = strrchr(p->dir, '/');
+    p->id = slash ? slash + 1 : p->dir;
+    return p;
+}
+
+/* Output: SRC to SINK (-1: none) and, with LOG_NAME, to the log of that name in the state dir
+ * (opened, or created, here; the pump owns it). Outputs come stdout first, then stderr. */
+int crt_pump_add_output(struct crt_pump *p, int src, const char *log_name, int sink)
+{
+    struct route r = {.src = src, .sink = sink, .log = -1, .times = -1};
+    if (log_name != NULL && p->dir[0] != 0) {
+        char path[4096 + 256];
+        if (snprintf(path, sizeof path, "%s/%s.times", p->dir, log_name) >= (int)sizeof path) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        /* no O_APPEND: splice(2) refuses such a file; we are its only writer, at its end */
+        r.times = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+        path[strlen(path) - strlen(".times")] = 0;
+        r.log = r.times < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+        if (r.log < 0 || lseek(r.times, 0, SEEK_END) < 0) {
+            int saved = errno;
+            if (r.times >= 0)
+                close(r.times);
+            if (r.log >= 0)
+                close(r.log);
+            errno = saved;
+            return -1;
+        }
+    }
+    if (add_route(p, &r) < 0) {
+        int saved = errno;
+        if (r.log >= 0) {
+            close(r.log);
+            close(r.times);
+        }
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* Input for the process: SRC to SINK while it lives. */
+int crt_pump_add_input(struct crt_pump *p, int src, int sink)
+{
+    struct route r = {.input = 1, .src = src, .sink = sink, .log = -1, .times = -1};
+    return add_route(p, &r);
+}
+
+/* Pumps until PID (our child) exits: 1 with its wait status, or 0 if it still runs after
+ * GRACE_MS (-1: no limit). */
+int crt_pump_run(struct crt_pump *p, int pid, int grace_ms, int *status)
+{
+    *status = -1;
+    return wait_and_pump(p, pid, grace_ms, status);
+}
+
+/* Route I as `craterun _monitor-wait` takes it ("o:SRC:LOG:TIMES:SINK", "i:SRC:SINK") in ARG,
+ * its fds made inheritable for the exec: the length, or 0 for a route that is done. */
+int crt_pump_hand_over(struct crt_pump *p, int i, char *arg, int size)
+{
+    if (i < 0 || i >= p->n_routes) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct route *r = &p->routes[i];
+    if (!r->open)
+        return 0;
+    int fds[4] = {r->src, r->log, r->times, r->sink};
+    for (int f = 0; f < 4; f++)
+        if (fds[f] >= 0 && fcntl(fds[f], F_SETFD, 0) < 0)
+            return -1;
+    int len = r->input ? snprintf(arg, (size_t)size, "i:%d:%d", r->src, r->sink)
+                       : snprintf(arg, (size_t)size, "o:%d:%d:%d:%d", r->src, r->log, r->times, r->sink);
+    if (len >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return len;
+}
+
+/* Closes the logs the pump opened (not the routes' SRC and SINK: the caller's) and frees it. */
+void crt_pump_free(struct crt_pump *p)
+{
+    if (p == NULL)
+        return;
+    for (int i = 0; i < p->n_routes; i++) {
+        struct route *r = &p->routes[i];
+        flush_times(p, r);
+        if (r->log >= 0) {
+            close(r->log);
+            if (r->times >= 0)
+                close(r->times);
+        }
+    }
+    free(p);
 }
 
 static int monitor_wait(int argc, char **argv, char **envp)
@@ -457,8 +845,8 @@ static int monitor_wait(int argc, char **argv, char **envp)
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct route routes[MAX_ROUTES];
-    int pid, n_routes = 0, n_outputs = 0;
+    static struct crt_pump waiting;
+    int pid;
     int ok = argc >= 5 && argc - 5 <= MAX_ROUTES + 1 && parse_int(argv[4], &pid) == 0 && pid > 0;
     for (int i = 5; ok && i < argc; i++) {
         if (argv[i][0] == 'a' && argv[i][1] == ':') { /* a:INPUT */
@@ -473,10 +861,8 @@ static int monitor_wait(int argc, char **argv, char **envp)
             health_next_ns = now_ns(CLOCK_MONOTONIC) + health_interval_ns;
             continue;
         }
-        ok = n_routes < MAX_ROUTES && parse_route(argv[i], &routes[n_routes]) == 0;
-        if (ok && !routes[n_routes].input)
-            routes[n_routes].stream = ++n_outputs; /* stdout first, then stderr (IoPump.HandOver) */
-        n_routes++;
+        struct route r;
+        ok = parse_route(argv[i], &r) == 0 && add_route(&waiting, &r) == 0;
     }
     if (!ok || kill(pid, 0) < 0) {
         static const char usage[] = "craterun: _monitor-wait is started by a container's monitor: ROOT ID PID ROUTE...\n";
@@ -486,15 +872,19 @@ static int monitor_wait(int argc, char **argv, char **envp)
 
     state_root = argv[2];
     container_id = argv[3];
+    snprintf(waiting.dir, sizeof waiting.dir, "%s/%s", state_root, container_id);
+    waiting.id = container_id;
     if (attach_input != -2)
         open_attach_socket();
-    int status = wait_and_pump(pid, routes, n_routes);
-    for (int i = 0; i < n_routes; i++) {
-        close(routes[i].src);
-        if (routes[i].log >= 0)
-            close(routes[i].log);
-        if (routes[i].times >= 0)
-            close(routes[i].times);
+    int status = -1;
+    (void)wait_and_pump(&waiting, pid, -1, &status);
+    for (int i = 0; i < waiting.n_routes; i++) {
+        struct route *r = &waiting.routes[i];
+        close(r->src);
+        if (r->log >= 0)
+            close(r->log);
+        if (r->times >= 0)
+            close(r->times);
     }
 
     char status_text[16];

@@ -64,6 +64,8 @@ public sealed class LaunchSpec
     public List<Core.Oci.Hook> StartContainerHooks { get; } = [];
     /// <summary>cgroup v2: the container's cgroup directory, to clone straight into (CLONE_INTO_CGROUP).</summary>
     public SafeFd? CgroupDir { get; set; }
+    /// <summary>cgroup v1: the memory cgroup's tasks file, which the container process moves itself into (<see cref="Cgroups.PreparedCgroup"/>).</summary>
+    public SafeFd? MemoryTasks { get; set; }
     /// <summary>Runs the clone on another thread (one already in the container's cgroup), or null for this one.</summary>
     public Func<Func<int>, int>? CloneOn { get; set; }
     /// <summary>process.apparmorProfile, applied at execve (the host has AppArmor enabled).</summary>

@@ -314,6 +314,7 @@ public static unsafe class Launcher
             };
         }
         plan->CgroupFd = s.CgroupDir?.Fd ?? -1;
+        plan->MemoryTasksFd = s.MemoryTasks?.Fd ?? -1;
         plan->NCreateHooks = s.CreateContainerHooks.Count;
         plan->CreateHooks = Hooks(s.CreateContainerHooks, a);
         plan->NStartHooks = s.StartContainerHooks.Count;
