@@ -478,6 +478,33 @@ public sealed class AttachTests(CrateRunFixture f)
     }
 
     [RootFact]
+    public async Task Attach_ToAContainerWhoseStdoutEndedBeforeTheHandOver_StillGetsStderrAsStderr()
+    {
+        // stdout closed at once (in the monitor's managed phase), stderr written after the hand-over to monitor.c:
+        // the handed-over route must keep its stream number, not become the first output (stdout)
+        var go = "/tmp/go-" + Guid.NewGuid().ToString("N");
+        var id = await f.Detached($"exec >&-; while [ ! -e {go} ]; do sleep 0.05; done; echo err-line >&2; exit 4");
+        try
+        {
+            await WaitForAttachSocket(id);
+            using var attach = StartAttach("--no-stdin", id);
+            await Task.Delay(500); // connected (the monitor accepts within a poll)
+            var touch = await f.Cr("exec", id, "--", "/bin/touch", go);
+            Assert.True(touch.ExitCode == 0, touch.ToString());
+            var r = await attach.Wait(TimeSpan.FromSeconds(20));
+            Assert.True(r.ExitCode == 4, r.ToString());
+            Assert.Equal("", r.Stdout);
+            Assert.Equal("err-line\n", r.Stderr);
+            Assert.Equal("err-line\n", await File.ReadAllTextAsync(Path.Combine(f.StateDir(id), "stderr.log")));
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+            File.Delete(f.Rootfs + go);
+        }
+    }
+
+    [RootFact]
     public async Task DetachKeys_EndTheAttach_TheContainerRunsOn()
     {
         var id = await f.Detached("while true; do echo tick; sleep 0.1; done");

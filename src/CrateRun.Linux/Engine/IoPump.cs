@@ -51,7 +51,7 @@ public sealed unsafe class IoPump : IDisposable
     }
 
     /// <summary>
-    /// The open routes as monitor.c's waiting phase takes them: "o:SRC:LOG:TIMES:SINK" and
+    /// The open routes as monitor.c's waiting phase takes them: "o:SRC:LOG:TIMES:SINK:STREAM" and
     /// "i:SRC:SINK"; every fd named is made inheritable, as they must survive the exec.
     /// </summary>
     public List<string> HandOver()

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <sys/syscall.h>
 
+#include "exit_code.h"
+
 #define SIGKILL_ 9
 #define SIGCHLD_ 17
 #define SIGSTOP_ 19
@@ -160,10 +162,8 @@ __attribute__((used)) void init_main(long *sp)
             long pid = sys4(SYS_wait4, -1, &status, WNOHANG_, 0);
             if (pid <= 0)
                 break;
-            if (pid == child) {
-                int termsig = status & 0x7f;
-                leave(termsig == 0 ? (status >> 8) & 0xff : 128 + termsig);
-            }
+            if (pid == child)
+                leave(crt_exit_code_of(status));
         }
     }
 }

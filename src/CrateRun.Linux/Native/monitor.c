@@ -13,8 +13,8 @@
  * exit and cleans up (ContainerMonitor.Finish).
  *
  *   craterun _monitor-wait ROOT ID PID ROUTE...
- *     ROUTE  o:SRC:LOG:TIMES:SINK   container output: SRC -> LOG (+ a "offset unix-ns" line
- *                                   in TIMES per chunk, as LogFile.cs writes) and SINK
+ *     ROUTE  o:SRC:LOG:TIMES:SINK:STREAM  container output: SRC -> LOG (+ a "offset unix-ns"
+ *                                   line in TIMES per chunk) and SINK; STREAM 1 stdout, 2 stderr
  *            i:SRC:SINK             input for the container (SRC -> SINK), while it lives
  *            a:INPUT                `craterun attach`: listen on ROOT/ID/attach.sock; each
  *                                   client gets the output as frames (1 byte stream 1|2, 4
@@ -469,8 +469,8 @@ static int add_route(struct crt_pump *p, const struct route *r)
     struct route *added = &p->routes[p->n_routes++];
     *added = *r;
     added->open = 1;
-    if (!added->input)
-        added->stream = ++p->n_outputs; /* stdout first, then stderr (IoPump.HandOver) */
+    if (!added->input && added->stream == 0)
+        added->stream = ++p->n_outputs; /* stdout first, then stderr (IoPump.AddOutput); a handed-over route names its own */
     if (added->log >= 0) {
         off_t end = lseek(added->log, 0, SEEK_END);
         added->offset = end < 0 ? 0 : end;
@@ -492,16 +492,16 @@ static int parse_int(const char *s, int *out)
     return 0;
 }
 
-/* "o:SRC:LOG:TIMES:SINK" or "i:SRC:SINK" */
+/* "o:SRC:LOG:TIMES:SINK:STREAM" or "i:SRC:SINK" */
 static int parse_route(const char *s, struct route *r)
 {
     memset(r, 0, sizeof *r);
     r->log = r->times = r->sink = -1;
-    int *fields[4];
+    int *fields[5];
     int n;
     if (s[0] == 'o' && s[1] == ':') {
-        fields[0] = &r->src, fields[1] = &r->log, fields[2] = &r->times, fields[3] = &r->sink;
-        n = 4;
+        fields[0] = &r->src, fields[1] = &r->log, fields[2] = &r->times, fields[3] = &r->sink, fields[4] = &r->stream;
+        n = 5;
     } else if (s[0] == 'i' && s[1] == ':') {
         r->input = 1;
         fields[0] = &r->src, fields[1] = &r->sink;
@@ -519,7 +519,7 @@ static int parse_route(const char *s, struct route *r)
         if (p)
             p++;
     }
-    return 0;
+    return r->input || r->stream == 1 || r->stream == 2 ? 0 : -1;
 }
 
 /* The health check's probes (h:INTERVAL-MS): each a `craterun _monitor-health ROOT ID` of
@@ -795,7 +795,8 @@ int crt_pump_run(struct crt_pump *p, int pid, int grace_ms, int *status)
     return wait_and_pump(p, pid, grace_ms, status);
 }
 
-/* Route I as `craterun _monitor-wait` takes it ("o:SRC:LOG:TIMES:SINK", "i:SRC:SINK") in ARG,
+/* Route I as `craterun _monitor-wait` takes it ("o:SRC:LOG:TIMES:SINK:STREAM", "i:SRC:SINK") in ARG,
+ * STREAM kept (a stdout that ended before the hand-over must not make stderr stream 1 for attach),
  * its fds made inheritable for the exec: the length, or 0 for a route that is done. */
 int crt_pump_hand_over(struct crt_pump *p, int i, char *arg, int size)
 {
@@ -811,7 +812,7 @@ int crt_pump_hand_over(struct crt_pump *p, int i, char *arg, int size)
         if (fds[f] >= 0 && fcntl(fds[f], F_SETFD, 0) < 0)
             return -1;
     int len = r->input ? snprintf(arg, (size_t)size, "i:%d:%d", r->src, r->sink)
-                       : snprintf(arg, (size_t)size, "o:%d:%d:%d:%d", r->src, r->log, r->times, r->sink);
+                       : snprintf(arg, (size_t)size, "o:%d:%d:%d:%d:%d", r->src, r->log, r->times, r->sink, r->stream);
     if (len >= size) {
         errno = ENAMETOOLONG;
         return -1;

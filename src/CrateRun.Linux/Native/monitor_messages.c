@@ -5,15 +5,13 @@
  * own (libcraterun_native.so) to call the same code.
  */
 #include <stdio.h>
-#include <sys/wait.h>
 
+#include "exit_code.h"
 #include "monitor_messages.h"
 
 int crt_exit_code(int wait_status)
 {
-    if (wait_status == -1)
-        return 125;
-    return WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status) : WEXITSTATUS(wait_status);
+    return crt_exit_code_of(wait_status);
 }
 
 int crt_exited_message(char *buf, size_t size, int code)

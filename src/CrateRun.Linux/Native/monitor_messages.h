@@ -32,9 +32,7 @@
 #define CRT_MON_FLAG_DETACHED    'd'  /* run -d: the CLI's stdin is not the container's; attach types into it */
 #define CRT_MON_FLAG_UNSET       '-'
 
-/* A wait status as an exit code, as a shell gives it: 128 + the signal that killed the
- * process, else its exit status; 125 (a runtime error) for -1, a wait that failed.
- * The only implementation: the managed code calls it too (Processes.ExitCode). */
+/* A wait status as an exit code (exit_code.h), for the managed code (Processes.ExitCode). */
 int crt_exit_code(int wait_status);
 
 /* Writes the exited message for CODE (X CODE) into BUF; returns its length, as snprintf. */
