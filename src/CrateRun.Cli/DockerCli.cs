@@ -467,8 +467,8 @@ public static class DockerCli
         cmd.SetAction(p => Program.Guard(() =>
         {
             var now = DateTimeOffset.UtcNow;
-            var from = p.GetValue(since) is { } sv ? Core.Docker.TimeArgument.Parse(sv, now, "--since") : (DateTimeOffset?)null;
-            var to = p.GetValue(until) is { } uv ? Core.Docker.TimeArgument.Parse(uv, now, "--until") : (DateTimeOffset?)null;
+            var from = p.GetValue(since) is { } sv ? Core.Docker.TimeArgument.ParseNanos(sv, now, "--since") : (long?)null;
+            var to = p.GetValue(until) is { } uv ? Core.Docker.TimeArgument.ParseNanos(uv, now, "--until") : (long?)null;
             var engine = Engine(p);
             var cid = engine.Store.Resolve(p.GetValue(id)!);
             return Logs.Print(engine, cid, p.GetValue(follow), p.GetValue(tail) is >= 0 and var n ? n : null, p.GetValue(timestamps), from, to);

@@ -33,9 +33,10 @@ public static class Logs
         public IEnumerable<LogPiece> Pieces(long fallbackNanos, int start) => Cursor.Pieces(Data, Position, fallbackNanos, start);
     }
 
-    public static int Print(ContainerEngine engine, string id, bool follow, int? tail, bool timestamps, DateTimeOffset? since = null, DateTimeOffset? until = null)
+    /// <summary><paramref name="sinceNanos"/> and <paramref name="untilNanos"/>: Unix nanoseconds (TimeArgument.ParseNanos), both inclusive.</summary>
+    public static int Print(ContainerEngine engine, string id, bool follow, int? tail, bool timestamps, long? sinceNanos = null, long? untilNanos = null)
     {
-        var window = (Since: since is { } s ? Nanos(s) : (long?)null, Until: until is { } u ? Nanos(u) : (long?)null);
+        var window = (Since: sinceNanos, Until: untilNanos);
         using var stdout = new BufferedStream(Console.OpenStandardOutput(), 64 * 1024);
         using var stderr = new BufferedStream(Console.OpenStandardError(), 64 * 1024);
         var sources = new[]
@@ -58,8 +59,6 @@ public static class Logs
             Thread.Sleep(50);
         }
     }
-
-    private static long Nanos(DateTimeOffset t) => (t - DateTimeOffset.UnixEpoch).Ticks * 100;
 
     /// <summary>Prints what was appended to both logs since the last call, merged by time, within the --since/--until window.</summary>
     private static void Emit(Source[] sources, int? tail, Writer writer, long fallbackNanos, (long? Since, long? Until) window)
@@ -97,8 +96,7 @@ public static class Logs
             if (p.Nanos != _stampNanos)
             {
                 _stampNanos = p.Nanos;
-                _stamp = Encoding.ASCII.GetBytes(DateTimeOffset.UnixEpoch.AddTicks(p.Nanos / 100).UtcDateTime
-                    .ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z' ", System.Globalization.CultureInfo.InvariantCulture));
+                _stamp = Encoding.ASCII.GetBytes(Core.Docker.TimeArgument.FormatNanos(p.Nanos) + " ");
             }
             var i = p.Offset;
             var end = p.Offset + p.Length;

@@ -87,9 +87,7 @@ public sealed record ContainerEvent(long TimeNano, string Action, string Id, IRe
     /// <summary>Docker's text: 2026-11-30T05:00:00.000000000Z container start ID (image=..., name=NAME).</summary>
     public string ToText()
     {
-        var seconds = Math.DivRem(TimeNano, 1_000_000_000L, out var nanos);
-        var stamp = DateTimeOffset.FromUnixTimeSeconds(seconds).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture)
-            + "." + nanos.ToString("D9", CultureInfo.InvariantCulture) + "Z";
+        var stamp = TimeArgument.FormatNanos(TimeNano);
         var attrs = string.Join(", ", Attributes.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key}={a.Value}"));
         return $"{stamp} container {Action} {Id}" + (attrs.Length > 0 ? $" ({attrs})" : "");
     }

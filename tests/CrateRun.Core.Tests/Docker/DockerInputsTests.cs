@@ -53,6 +53,26 @@ public sealed class DockerInputsTests
     }
 
     [Theory]
+    [InlineData("2026-11-30T02:00:00.123456789Z", 1796004000_123456789L)]
+    [InlineData("2026-11-30T03:00:00.000000001+01:00", 1796004000_000000001L)]
+    [InlineData("2026-11-30T02:00:00.5Z", 1796004000_500000000L)]
+    [InlineData("1796004000.000000007", 1796004000_000000007L)]
+    public void Times_KeepAllNineDigitsOfAFraction(string text, long unixNanos)
+    {
+        Assert.Equal(unixNanos, TimeArgument.ParseNanos(text, Now, "--until"));
+    }
+
+    [Theory]
+    [InlineData(1796004000_123456789L, "2026-11-30T02:00:00.123456789Z")]
+    [InlineData(1796004000_000000000L, "2026-11-30T02:00:00.000000000Z")]
+    public void Stamps_AreDockersRfc3339NanoFixed_AndReadBackExactly(long unixNanos, string text)
+    {
+        // what `logs -t` prints is what --since/--until take: the stamp names exactly its chunk
+        Assert.Equal(text, TimeArgument.FormatNanos(unixNanos));
+        Assert.Equal(unixNanos, TimeArgument.ParseNanos(TimeArgument.FormatNanos(unixNanos), Now, "--since"));
+    }
+
+    [Theory]
     [InlineData("yesterday")]
     [InlineData("-10m")]
     [InlineData("2026-13-01")]
