@@ -99,6 +99,31 @@ public sealed partial class RootlessTests
     }
 
     [RootFact]
+    public async Task Rootless_image_of_more_than_a_hundred_layers_mounts_in_its_namespace()
+    {
+        // the overlay of a rootless container is mounted by the C stage with one fsconfig per option:
+        // 121 lowerdir+ options (about 10 KB of them here) are past the page that a single option string would fit in
+        var dir = s.NewDir("rootless-many");
+        var rootfs = Path.Combine(dir, "rootfs.tar");
+        var tar = await Proc.Run("tar", ["--numeric-owner", "-C", f.Rootfs, "-cf", rootfs, "."]);
+        Assert.True(tar.ExitCode == 0, tar.ToString());
+        var layers = new List<string> { rootfs };
+        for (var i = 0; i < 120; i++)
+            layers.Add(Layer(Path.Combine(dir, $"l{i}.tar"), Entry(TarEntryType.Directory, "l/", 0x1ED), Entry(TarEntryType.RegularFile, $"l/{i}", 0x1A4, content: $"{i}")));
+        var archive = await ImageTests.DockerArchive(dir, "rootless/many:1", layers, new JsonObject { ["Cmd"] = new JsonArray("/bin/sh") });
+        File.SetUnixFileMode(archive, (UnixFileMode)0x1A4);
+        await WithNewUser(async (user, uid, home, bin) =>
+        {
+            var load = await AsUser(user, home, bin, "load", "-i", archive);
+            Assert.True(load.ExitCode == 0, load.ToString());
+            var run = await AsUser(user, home, bin, "run", "--rm", "rootless/many:1", "sh", "-c", "ls /l | wc -l; cat /l/0 /l/119");
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Equal("120\n0119", run.Stdout.Trim());
+            Assert.DoesNotContain(HostState.MountInfo(), l => l.Contains(home, StringComparison.Ordinal));
+        });
+    }
+
+    [RootFact]
     public async Task Rootless_image_loads_and_runs_owners_through_the_mapping_overlay_in_its_namespace_layers_unchanged()
     {
         var dir = s.NewDir("rootless-image");

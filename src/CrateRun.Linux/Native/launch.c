@@ -42,6 +42,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/limits.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -438,29 +439,31 @@ static int make_fs(const char *fstype, const char *source, const char *data, uin
         goto fail;
     if (mount_label && labels_mount(fstype) && fsconfig(fs, FSCONFIG_SET_STRING, "context", mount_label, 0) < 0)
         goto fail;
-    if (data && *data) {
-        char opts[4096];
-        size_t len = strlen(data);
-        if (len >= sizeof opts) {
+    /* one fsconfig per comma-separated option, each copied alone: the list has no length limit
+     * (a rootless image's overlay names every layer), one option is at most a path and its key */
+    for (const char *next = data; next && *next;) {
+        char key[PATH_MAX + 32];
+        const char *comma = strchr(next, ',');
+        size_t len = comma ? (size_t)(comma - next) : strlen(next);
+        if (len >= sizeof key) {
             errno = E2BIG;
             goto fail;
         }
-        memcpy(opts, data, len + 1);
-        for (char *key = opts, *next; key && *key; key = next) {
-            next = strchr(key, ',');
-            if (next)
-                *next++ = '\0';
-            char *value = strchr(key, '=');
-            int rc;
-            if (value) {
-                *value++ = '\0';
-                rc = fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0);
-            } else {
-                rc = fsconfig(fs, FSCONFIG_SET_FLAG, key, NULL, 0);
-            }
-            if (rc < 0)
-                goto fail;
+        memcpy(key, next, len);
+        key[len] = '\0';
+        next = comma ? comma + 1 : next + len;
+        if (len == 0)
+            continue;
+        char *value = strchr(key, '=');
+        int rc;
+        if (value) {
+            *value++ = '\0';
+            rc = fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0);
+        } else {
+            rc = fsconfig(fs, FSCONFIG_SET_FLAG, key, NULL, 0);
         }
+        if (rc < 0)
+            goto fail;
     }
     if (configure_sb_flags(fs, ms) < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
         goto fail;
