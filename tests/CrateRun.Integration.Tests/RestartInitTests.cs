@@ -452,12 +452,15 @@ public sealed class AttachTests(CrateRunFixture f)
         Assert.True(File.Exists(path), "the monitor never listened on " + path);
     }
 
-    [RootFact]
-    public async Task Attach_LateToADetachedContainer_GetsBothStreams_AndItsExitCode()
+    /// <summary>
+    /// A detached container runs <paramref name="before"/>, waits for a marker of this test's own (the rootfs and
+    /// its /tmp are shared by every test of the fixture), then runs <paramref name="after"/>. `attach` comes between:
+    /// what it printed, and the container's stderr.log.
+    /// </summary>
+    private async Task<(ProcResult Attach, string StderrLog)> AttachBetween(string before, string after)
     {
-        // a marker of this test's own: the rootfs (and its /tmp) is shared by every test of the fixture
         var go = "/tmp/go-" + Guid.NewGuid().ToString("N");
-        var id = await f.Detached($"echo before; while [ ! -e {go} ]; do sleep 0.05; done; echo out-line; echo err-line >&2; exit 3");
+        var id = await f.Detached($"{before}; while [ ! -e {go} ]; do sleep 0.05; done; {after}");
         try
         {
             await WaitForAttachSocket(id);
@@ -466,9 +469,7 @@ public sealed class AttachTests(CrateRunFixture f)
             var touch = await f.Cr("exec", id, "--", "/bin/touch", go);
             Assert.True(touch.ExitCode == 0, touch.ToString());
             var r = await attach.Wait(TimeSpan.FromSeconds(20));
-            Assert.True(r.ExitCode == 3, r.ToString());
-            Assert.Equal("out-line\n", r.Stdout); // what came after the attach, not the log before it
-            Assert.Equal("err-line\n", r.Stderr);
+            return (r, await File.ReadAllTextAsync(Path.Combine(f.StateDir(id), "stderr.log")));
         }
         finally
         {
@@ -478,30 +479,24 @@ public sealed class AttachTests(CrateRunFixture f)
     }
 
     [RootFact]
+    public async Task Attach_LateToADetachedContainer_GetsBothStreams_AndItsExitCode()
+    {
+        var (r, _) = await AttachBetween("echo before", "echo out-line; echo err-line >&2; exit 3");
+        Assert.True(r.ExitCode == 3, r.ToString());
+        Assert.Equal("out-line\n", r.Stdout); // what came after the attach, not the log before it
+        Assert.Equal("err-line\n", r.Stderr);
+    }
+
+    [RootFact]
     public async Task Attach_ToAContainerWhoseStdoutEndedBeforeTheHandOver_StillGetsStderrAsStderr()
     {
         // stdout closed at once (in the monitor's managed phase), stderr written after the hand-over to monitor.c:
         // the handed-over route must keep its stream number, not become the first output (stdout)
-        var go = "/tmp/go-" + Guid.NewGuid().ToString("N");
-        var id = await f.Detached($"exec >&-; while [ ! -e {go} ]; do sleep 0.05; done; echo err-line >&2; exit 4");
-        try
-        {
-            await WaitForAttachSocket(id);
-            using var attach = StartAttach("--no-stdin", id);
-            await Task.Delay(500); // connected (the monitor accepts within a poll)
-            var touch = await f.Cr("exec", id, "--", "/bin/touch", go);
-            Assert.True(touch.ExitCode == 0, touch.ToString());
-            var r = await attach.Wait(TimeSpan.FromSeconds(20));
-            Assert.True(r.ExitCode == 4, r.ToString());
-            Assert.Equal("", r.Stdout);
-            Assert.Equal("err-line\n", r.Stderr);
-            Assert.Equal("err-line\n", await File.ReadAllTextAsync(Path.Combine(f.StateDir(id), "stderr.log")));
-        }
-        finally
-        {
-            await f.RemoveForce(id);
-            File.Delete(f.Rootfs + go);
-        }
+        var (r, stderrLog) = await AttachBetween("exec >&-", "echo err-line >&2; exit 4");
+        Assert.True(r.ExitCode == 4, r.ToString());
+        Assert.Equal("", r.Stdout);
+        Assert.Equal("err-line\n", r.Stderr);
+        Assert.Equal("err-line\n", stderrLog);
     }
 
     [RootFact]

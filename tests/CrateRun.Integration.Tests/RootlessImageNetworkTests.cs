@@ -68,12 +68,19 @@ public sealed partial class RootlessTests
         return path;
     }
 
-    /// <summary>busybox rootfs (GNU tar, root's files) + a layer of other owners and kinds + a layer of whiteouts, as a docker-archive.</summary>
-    private async Task<string> RootlessTestImage(string dir)
+    /// <summary>The fixture's busybox rootfs as one layer (GNU tar, root's files).</summary>
+    private async Task<string> RootfsLayer(string dir)
     {
         var rootfs = Path.Combine(dir, "rootfs.tar");
         var tar = await Proc.Run("tar", ["--numeric-owner", "-C", f.Rootfs, "-cf", rootfs, "."]);
         Assert.True(tar.ExitCode == 0, tar.ToString());
+        return rootfs;
+    }
+
+    /// <summary>busybox rootfs (GNU tar, root's files) + a layer of other owners and kinds + a layer of whiteouts, as a docker-archive.</summary>
+    private async Task<string> RootlessTestImage(string dir)
+    {
+        var rootfs = await RootfsLayer(dir);
         var device = Entry(TarEntryType.CharacterDevice, "devices/null", 0x1B6 /* 0666 */);
         device.DeviceMajor = 1;
         device.DeviceMinor = 3;
@@ -104,9 +111,7 @@ public sealed partial class RootlessTests
         // the overlay of a rootless container is mounted by the C stage with one fsconfig per option:
         // 121 lowerdir+ options (about 10 KB of them here) are past the page that a single option string would fit in
         var dir = s.NewDir("rootless-many");
-        var rootfs = Path.Combine(dir, "rootfs.tar");
-        var tar = await Proc.Run("tar", ["--numeric-owner", "-C", f.Rootfs, "-cf", rootfs, "."]);
-        Assert.True(tar.ExitCode == 0, tar.ToString());
+        var rootfs = await RootfsLayer(dir);
         var layers = new List<string> { rootfs };
         for (var i = 0; i < 120; i++)
             layers.Add(Layer(Path.Combine(dir, $"l{i}.tar"), Entry(TarEntryType.Directory, "l/", 0x1ED), Entry(TarEntryType.RegularFile, $"l/{i}", 0x1A4, content: $"{i}")));
@@ -191,9 +196,7 @@ public sealed partial class RootlessTests
     public async Task Rootless_run_publishes_a_port_with_slirp4netns_which_goes_with_the_container()
     {
         var dir = s.NewDir("rootless-net");
-        var rootfsLayer = Path.Combine(dir, "rootfs.tar");
-        var tar = await Proc.Run("tar", ["--numeric-owner", "-C", f.Rootfs, "-cf", rootfsLayer, "."]);
-        Assert.True(tar.ExitCode == 0, tar.ToString());
+        var rootfsLayer = await RootfsLayer(dir);
         var archive = await ImageTests.DockerArchive(dir, "rootless/httpd:1", [rootfsLayer], new JsonObject { ["Cmd"] = new JsonArray("/bin/sh") });
         File.SetUnixFileMode(archive, (UnixFileMode)0x1A4);
         await using var sandbox = await NetSandbox.Create(f);

@@ -16,9 +16,7 @@ public sealed partial class RootlessTests
     public async Task Rootless_with_subordinate_ids_maps_its_range_image_owners_are_real_inside_and_uid_33_writes_only_its_own()
     {
         var dir = s.NewDir("rootless-subids");
-        var rootfs = Path.Combine(dir, "rootfs.tar");
-        var tar = await Proc.Run("tar", ["--numeric-owner", "-C", f.Rootfs, "-cf", rootfs, "."]);
-        Assert.True(tar.ExitCode == 0, tar.ToString());
+        var rootfs = await RootfsLayer(dir);
         var owners = Layer(Path.Combine(dir, "owners.tar"),
             Entry(TarEntryType.Directory, "srv/", 0x1ED, 33, 33),
             Entry(TarEntryType.RegularFile, "srv/index.html", 0x1A4, 33, 33, "www\n"),
