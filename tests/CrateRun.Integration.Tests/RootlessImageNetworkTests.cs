@@ -38,15 +38,7 @@ public sealed partial class RootlessTests
         }
         finally
         {
-            if (bin.Length > 0 && home.Length > 0)
-            {
-                var left = await AsUser(user, home, bin, "ps", "-a", "-q");
-                foreach (var id in left.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                    await AsUser(user, home, bin, "rm", "-f", id);
-            }
-            if (uid > 0) KillProcessesOf(uid);
-            var del = await Proc.Run("userdel", ["-r", user]);
-            Assert.True(del.ExitCode == 0, del.ToString());
+            await RemoveUserAndWhatItLeft(user, uid, home, bin);
             // userdel takes the user's ranges with it
             Assert.Null(SubordinateRange("/etc/subuid", user));
             Assert.Null(SubordinateRange("/etc/subgid", user));

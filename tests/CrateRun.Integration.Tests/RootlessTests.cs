@@ -75,16 +75,7 @@ public sealed partial class RootlessTests(CrateRunFixture f, SecurityFixture s) 
         }
         finally
         {
-            if (bin.Length > 0 && home.Length > 0)
-            {
-                var left = await AsUser(user, home, bin, "ps", "-a", "-q");
-                foreach (var id in left.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                    await AsUser(user, home, bin, "rm", "-f", id);
-            }
-            if (uid > 0) KillProcessesOf(uid);
-            var del = await Proc.Run("userdel", ["-r", user]);
-            // (userdel -r also says that the user had no mail spool: harmless)
-            Assert.True(del.ExitCode == 0, del.ToString());
+            await RemoveUserAndWhatItLeft(user, uid, home, bin);
             Assert.NotEqual(0, (await Proc.Run("id", [user])).ExitCode);
         }
     }
@@ -97,6 +88,23 @@ public sealed partial class RootlessTests(CrateRunFixture f, SecurityFixture s) 
     private static string[] AsUserArgs(string user, string home, string network, string bin, string[] args) =>
         ["--reuid", user, "--regid", user, "--init-groups", "--", "/usr/bin/env", "-i", $"HOME={home}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
             $"CRATERUN_NETWORK={network}", bin, .. args];
+
+    /// <summary>
+    /// The test user's containers (rm -f, with its own binary), then any process still running as it (by pid),
+    /// then the user and its home (userdel -r; it also says that the user had no mail spool: harmless).
+    /// </summary>
+    private static async Task RemoveUserAndWhatItLeft(string user, int uid, string home, string bin)
+    {
+        if (bin.Length > 0 && home.Length > 0)
+        {
+            var left = await AsUser(user, home, bin, "ps", "-a", "-q");
+            foreach (var id in left.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                await AsUser(user, home, bin, "rm", "-f", id);
+        }
+        if (uid > 0) KillProcessesOf(uid);
+        var del = await Proc.Run("userdel", ["-r", user]);
+        Assert.True(del.ExitCode == 0, del.ToString());
+    }
 
     /// <summary>SIGKILL, by pid, any process still running as <paramref name="uid"/> (there should be none).</summary>
     private static void KillProcessesOf(int uid)
