@@ -20,8 +20,8 @@ public static class DockerCli
 
     public static int Run(string[] args)
     {
-        // `run` needs a monitor: Native/monitor.c started it before our runtime did.
-        EarlyMonitor = TakeMonitorFromConstructor();
+        // `run`: are we the monitor run_front.c forked before our runtime started?
+        IsMonitor = TakeFrontFromConstructor();
         var root = new RootCommand("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)");
         root.Options.Add(RootOption);
         root.Subcommands.Add(RunCommand());
@@ -121,21 +121,21 @@ public static class DockerCli
         },
     };
 
-    /// <summary>The monitor monitor.c spawned for this `run` (CRATERUN_EARLY_MONITOR=PID,FD), if any.</summary>
-    private static (int Pid, Linux.SafeFd Control)? TakeMonitorFromConstructor()
+    /// <summary>
+    /// Whether this process is a `run`'s monitor, forked by run_front.c before the runtime started
+    /// (CRATERUN_FRONT=PID of the front; the front is on fd 3).
+    /// </summary>
+    private static bool TakeFrontFromConstructor()
     {
-        const string Variable = "CRATERUN_EARLY_MONITOR";
+        const string Variable = "CRATERUN_FRONT";
         var value = Environment.GetEnvironmentVariable(Variable);
-        if (value is null) return null;
+        if (value is null) return false;
         Environment.SetEnvironmentVariable(Variable, null); // not for anything we start
-        var parts = value.Split(',');
-        return parts.Length == 2 && int.TryParse(parts[0], out var pid) && int.TryParse(parts[1], out var fd)
-            ? (pid, new Linux.SafeFd(fd))
-            : null;
+        return int.TryParse(value, out var front) && front > 0;
     }
 
-    /// <summary>The monitor started before the runtime, for run (null otherwise, or if it could not be started).</summary>
-    internal static (int Pid, Linux.SafeFd Control)? EarlyMonitor;
+    /// <summary>This process is a `run`'s monitor, with its front on fd 3 (false for every other command).</summary>
+    internal static bool IsMonitor;
 
     internal static ContainerEngine Engine(ParseResult p)
     {

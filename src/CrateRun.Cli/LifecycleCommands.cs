@@ -68,7 +68,7 @@ public static class LifecycleCommands
         return cmd;
     }
 
-    /// <summary>Hands the container to a new monitor; attached, waits for its exit code as run does.</summary>
+    /// <summary>Hands the container to a new monitor; attached, this process becomes run's C front (run_front.c) for it.</summary>
     private static int StartOne(ContainerEngine engine, string id, bool attached, bool interactive)
     {
         var r = engine.Store.Load(id);
@@ -76,16 +76,13 @@ public static class LifecycleCommands
             throw new UsageException("the input device is not a TTY (-i on a container made with -t needs a terminal on stdin)");
         if (engine.BeginStart(id) is not var (monitorPid, control)) return 0; // already running: nothing to do (Docker)
         var spec = ContainerEngine.LoadSpec(r);
-        int code;
         using (control)
         {
             ContainerMonitor.Assign(control, engine.Store.Root, id, interactive, r.Tty, detach: !attached, ContainerEngine.CgroupsPathOf(spec, id));
             if (!attached) return WaitStarted(control);
-            var options = new RunOptions { Rootfs = r.Rootfs, Command = r.Command, Interactive = interactive, Tty = r.Tty };
-            code = RunFlow.Attach(engine, id, control, options, detach: false);
+            ContainerMonitor.BecomeFront(control, monitorPid); // as run's front: output live, signals forwarded, its exit code
         }
-        Launcher.Reap(monitorPid);
-        return code;
+        return ExitCodes.RuntimeError; // not reached: BecomeFront execs or throws
     }
 
     /// <summary>Detached: the monitor's word that the container started, or why it did not.</summary>

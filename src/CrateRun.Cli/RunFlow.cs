@@ -10,8 +10,10 @@ using CrateRun.Linux.Process;
 namespace CrateRun.Cli;
 
 /// <summary>
-/// craterun run: flags → OCI config in the container's directory (its bundle) → a monitor
-/// that runs create + start through the engine → output live here, exit code propagated.
+/// craterun run: flags → OCI config in the container's directory (its bundle) → create + start
+/// through the engine → output live, exit code propagated. All in this one process: the
+/// container's monitor, which run_front.c forked from the process the shell waits for (the
+/// front, in C) before the .NET runtime started; the front relays signals and the exit code.
 /// </summary>
 public static class RunFlow
 {
@@ -21,17 +23,16 @@ public static class RunFlow
         var id = ContainerId.New();
         var spec = SpecBuilder.Build(id, options);
         if (options.Network is { } network) Core.Network.NetworkSpec.Apply(spec, network, engine.Store.Dir(id), options.JoinNetns);
-        // the monitor, started before parsing; it is registered with the container
-        (int Pid, SafeFd? Control) monitor = createOnly ? (0, null) : DockerCli.EarlyMonitor
-            ?? throw new CrateRunException("cannot start the container's monitor (craterun _monitor)");
-        var (monitorPid, control) = monitor;
+        // this process is the container's monitor (run_front.c); it is registered with the container
+        if (!createOnly && !DockerCli.IsMonitor)
+            throw new CrateRunException("cannot start the container's monitor (craterun run could not fork its front)");
         // the cidfile is claimed before anything else exists: a bad path fails with nothing to undo
         using var cid = cidfile is null ? null : CreateCidFile(cidfile);
         var record = new ContainerRecord
         {
             Id = id,
-            MonitorPid = monitorPid,
-            MonitorStartTime = createOnly ? 0 : Processes.StartTime(monitorPid),
+            MonitorPid = createOnly ? 0 : Environment.ProcessId,
+            MonitorStartTime = createOnly ? 0 : Processes.StartTime(Environment.ProcessId),
             Name = options.Name,
             Bundle = engine.Store.Dir(id),
             Rootfs = options.Rootfs,
@@ -93,20 +94,11 @@ public static class RunFlow
             return 0;
         }
 
-        ArgumentNullException.ThrowIfNull(control); // run always has its monitor (checked above)
-        int code;
-        using (control)
-        {
-            if (engine.Explainer is { } explain) ContainerMonitor.ExplainTo(control, explain.Format, 2); // --explain: the monitor writes to our stderr
-            ContainerMonitor.Assign(control, engine.Store.Root, id, options.Interactive, options.Tty, detach, ContainerEngine.CgroupsPathOf(spec, id));
-            Timing.Mark("monitor assigned");
-            code = Attach(engine, id, control, options, detach);
-        }
-        // In the foreground the monitor is done once it reported the exit: reap it. Detached, or
-        // with a restart policy (it runs the container again), it outlives us.
-        if (!detach && record.RestartPolicy is null) Launcher.Reap(monitorPid);
-        Timing.Mark("monitor reaped");
-        return code;
+        cid?.Dispose(); // written: not held for the container's life
+        // join the container's cgroup now, while the config is planned (PreparedCgroup)
+        using var prepared = Linux.Cgroups.PreparedCgroup.TryPrepare(engine.Layout, ContainerEngine.CgroupsPathOf(spec, id));
+        Timing.Mark("monitor: cgroup joining");
+        return ContainerMonitor.RunRegistered(engine, record, spec, options.Interactive, options.Tty, detach, prepared);
     }
 
     /// <summary>--cidfile: made exclusively up front (it must not exist), filled with the id once registered.</summary>
@@ -142,55 +134,6 @@ public static class RunFlow
         {
             throw new UsageException($"invalid --cidfile {path}: {e.Message}");
         }
-    }
-
-    internal static int Attach(ContainerEngine engine, string id, SafeFd control, RunOptions options, bool detach)
-    {
-        SafeFd? master = null;
-        int pid;
-        while (true)
-        {
-            var message = MonitorMessage.ReceiveFromMonitor(control.Fd, out var fd);
-            if (message is null) return MonitorGone(engine, id);
-            if (message is MonitorMessage.TerminalMaster) master = new SafeFd(fd);
-            if (message is MonitorMessage.Failed failed)
-            {
-                Console.Error.WriteLine("craterun: " + (failed.Message.Length > 0 ? failed.Message : "container failed to start"));
-                return failed.Code;
-            }
-            if (message is MonitorMessage.Started started)
-            {
-                pid = started.Pid;
-                break;
-            }
-        }
-        using (master)
-        {
-            if (detach)
-            {
-                Console.WriteLine(id);
-                return 0;
-            }
-            using var forward = SignalForwarding.To(pid);
-            using var raw = master is not null && options.Interactive ? Terminal.MakeRaw(0) : null;
-            using var winch = master is not null ? SignalForwarding.WindowSize(master.Fd) : null;
-            while (true)
-            {
-                var message = MonitorMessage.ReceiveFromMonitor(control.Fd, out var fd);
-                if (message is null) return MonitorGone(engine, id);
-                if (fd >= 0) new SafeFd(fd).Dispose(); // a pty master again: the first one is in use
-                if (message is MonitorMessage.Exited exited) return exited.Code;
-            }
-        }
-    }
-
-    /// <summary>The monitor vanished without saying how the container ended: read what the state says.</summary>
-    private static int MonitorGone(ContainerEngine engine, string id)
-    {
-        var r = engine.Store.TryLoad(id);
-        if (r?.ExitCode is { } code) return code;
-        Console.Error.WriteLine($"craterun: the monitor of container {id} exited unexpectedly");
-        return ExitCodes.RuntimeError;
     }
 }
 

@@ -21,6 +21,10 @@ public sealed class CreateOptions
     public int PreserveFds { get; init; }
     /// <summary>The container's (v1) cgroup, already joined by a launcher thread: the launch runs there.</summary>
     public PreparedCgroup? Prepared { get; init; }
+    /// <summary>The record as this process registered it (else it is read from the store).</summary>
+    public ContainerRecord? Registered { get; init; }
+    /// <summary>The config as this process built it and wrote it to the bundle (else config.json is read).</summary>
+    public Spec? Spec { get; init; }
 }
 
 /// <summary>What exec runs in a running container.</summary>
@@ -93,7 +97,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     /// </summary>
     public ContainerRecord Create(string id, CreateOptions o)
     {
-        var r = Store.Load(id);
+        var r = o.Registered ?? Store.Load(id);
         CgroupPlacement? placement = null;
         var imageMounted = false;
         var shmMounted = false;
@@ -101,7 +105,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         Explain.TraceContext? traced = null;
         try
         {
-            var spec = LoadSpec(r);
+            var spec = o.Spec ?? LoadSpec(r);
             Timing.Mark("spec loaded");
             // a container made from an image: its root is an overlay of the image's layers, mounted before anything looks at it
             imageMounted = Images.ImageRootfs.MountIfImage(spec, Store.Dir(id), Store.Root, out var overlayInContainer);

@@ -29,14 +29,40 @@ public static unsafe partial class ContainerMonitor
     /// keeps open for `craterun attach` (Docker's `run -d -i`).
     /// </summary>
     public static int Run(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared = null, bool detached = false) =>
-        CreateStartAndWait(engine, id, interactive, tty, prepared, detached, out var status) is { } failed ? failed : Finish(engine, id, status);
+        CreateStartAndWait(engine, id, interactive, tty, prepared, detached, null, out var status) is { } failed ? failed : Finish(engine, id, status);
+
+    /// <summary>
+    /// `craterun run` in its monitor: the process run_front.c forked before the .NET runtime
+    /// started (its front, the process the shell waits for, is on fd 3). The container this
+    /// same process registered and configured is created from <paramref name="spec"/> as built
+    /// (config.json is written for others, not read back), started and watched here. The
+    /// monitor's stdio is the CLI's: what the container does not use goes now; `run -d` prints
+    /// the id when the container runs and then lets go of all three.
+    /// </summary>
+    public static int RunRegistered(ContainerEngine engine, Core.State.ContainerRecord record, Core.Oci.Spec spec, bool interactive, bool tty, bool detached, PreparedCgroup? prepared)
+    {
+        if (!interactive || detached) RedirectToDevNull(0); // a -i container reads it; else it is not ours to hold
+        _printsIdWhenStarted = detached;
+        return CreateStartAndWait(engine, record.Id, interactive, tty, prepared, detached, (record, spec), out var status) is { } failed
+            ? failed : Finish(engine, record.Id, status);
+    }
+
+    /// <summary>Set by <see cref="RunRegistered"/> for `run -d`: the id goes to stdout once the container runs.</summary>
+    private static bool _printsIdWhenStarted;
+
+    private static void RedirectToDevNull(params int[] fds)
+    {
+        using var devNull = new SafeFd(Interop.Check(Interop.Sys.open("/dev/null", Interop.Sys.O_RDWR | Interop.Sys.O_CLOEXEC, 0), "open", "/dev/null"));
+        foreach (var fd in fds) Interop.Check(Interop.Sys.dup2(devNull.Fd, fd), "dup2", "/dev/null");
+    }
 
     /// <summary>
     /// Creates and starts the container and waits for it: null with its wait status, or the
     /// exit code of a failed start. A container that outlives the grace period is waited for
     /// by monitor.c (this call then does not return; the exit phase carries on in <see cref="Exit"/>).
     /// </summary>
-    private static int? CreateStartAndWait(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared, bool detached, out int waitStatus)
+    private static int? CreateStartAndWait(ContainerEngine engine, string id, bool interactive, bool tty, PreparedCgroup? prepared, bool detached,
+        (Core.State.ContainerRecord Record, Core.Oci.Spec Spec)? built, out int waitStatus)
     {
         waitStatus = -1;
         var store = engine.Store;
@@ -57,7 +83,7 @@ public static unsafe partial class ContainerMonitor
                 var (ours, theirs) = SocketPair();
                 consoleOurs = ours;
                 toClose.Add(theirs);
-                options = new CreateOptions { ConsoleFd = theirs.Fd, Prepared = prepared };
+                options = new CreateOptions { ConsoleFd = theirs.Fd, Prepared = prepared, Registered = built?.Record, Spec = built?.Spec };
             }
             else
             {
@@ -72,9 +98,10 @@ public static unsafe partial class ContainerMonitor
                     (stdin, stdinPipe) = (inRead.Fd, inWrite);
                 }
                 else stdin = interactive ? -1 : OpenDevNull(toClose);
-                options = new CreateOptions { Stdio = [stdin, outWrite.Fd, errWrite.Fd], Prepared = prepared };
-                pump.AddOutput(outRead.Fd, 1, "stdout.log");
-                pump.AddOutput(errRead.Fd, 2, "stderr.log");
+                options = new CreateOptions { Stdio = [stdin, outWrite.Fd, errWrite.Fd], Prepared = prepared, Registered = built?.Record, Spec = built?.Spec };
+                // detached: the logs alone (our stdout and stderr are the CLI's until it is told the container runs)
+                pump.AddOutput(outRead.Fd, detached ? -1 : 1, "stdout.log");
+                pump.AddOutput(errRead.Fd, detached ? -1 : 2, "stderr.log");
             }
 
             var r = engine.Create(id, options);
@@ -92,7 +119,7 @@ public static unsafe partial class ContainerMonitor
                 if (masterFd < 0) throw new CrateRunException($"no terminal received from the container ({m ?? "closed"})");
                 master = new SafeFd(masterFd);
                 new MonitorMessage.TerminalMaster().SendTo(ControlFd, master.Fd);
-                pump.AddOutput(master.Fd, 1, "stdout.log");
+                pump.AddOutput(master.Fd, detached ? -1 : 1, "stdout.log");
                 if (interactive && !detached) pump.AddInput(0, master.Fd); // the CLI's stdin (detached: only attach types)
             }
             engine.Start(id);
@@ -108,11 +135,26 @@ public static unsafe partial class ContainerMonitor
             Fail(engine, id, ExitCodes.RuntimeError, e.Message);
             return ExitCodes.RuntimeError;
         }
-        var health = store.Load(id).Healthcheck; // --health-cmd: "starting" until the first probe (monitor.c runs them)
+        var record = store.Load(id);
+        var health = record.Healthcheck; // --health-cmd: "starting" until the first probe (monitor.c runs them)
         if (health is not null) HealthChecks.Reset(store, id);
         var told = Explain.ExplainClock.Now();
-        new MonitorMessage.Started(pid).SendTo(ControlFd);
-        ExplainMonitor(engine, pid, told);
+        var started = new MonitorMessage.Started(pid, Interactive: interactive && !detached, Detached: detached, Restarts: record.RestartPolicy is not null);
+        if (_printsIdWhenStarted)
+        {
+            // run -d: the id, the explanation's last step, and then nothing more from us on the CLI's stdio
+            _printsIdWhenStarted = false;
+            Console.Out.WriteLine(id);
+            Console.Out.Flush();
+            ExplainMonitor(engine, pid, told);
+            RedirectToDevNull(0, 1, 2);
+            started.SendTo(ControlFd);
+        }
+        else
+        {
+            started.SendTo(ControlFd);
+            ExplainMonitor(engine, pid, told);
+        }
 
         // A short-lived container ends here; a longer one is watched by the C waiting phase.
         var status = pump.RunUntilExit(pid, GraceMs);
@@ -152,6 +194,23 @@ public static unsafe partial class ContainerMonitor
         throw new SyscallException("execve", "craterun " + WaitArg, Marshal.GetLastPInvokeError());
     }
 
+    /// <summary>The hidden argument of run_front.c's front when a managed CLI execs it (`start -a`).</summary>
+    public const string FrontArg = "_front";
+
+    /// <summary>
+    /// `start -a`: replaces this CLI (same pid: the monitor it spawned stays its child) with the
+    /// front `run` has (run_front.c), which relays the monitor's word on <paramref name="control"/>.
+    /// </summary>
+    public static void BecomeFront(SafeFd control, int monitorPid)
+    {
+        Interop.Check(Interop.Sys.fcntl(control.Fd, Interop.Sys.F_SETFD, 0), "fcntl(F_SETFD)", "control socket");
+        Console.Out.Flush();
+        using var arena = new Process.NativeArenaHandle();
+        string[] argv = ["craterun", FrontArg, control.Fd.ToString(), monitorPid.ToString()];
+        Interop.Sys.execve(arena.Str("/proc/self/exe"), arena.StrArray(argv), arena.StrArray(Environ()));
+        throw new SyscallException("execve", "craterun " + FrontArg, Marshal.GetLastPInvokeError());
+    }
+
     /// <summary>Set in the waiting phase's environment: the peak RSS (KiB) of the create phase before it.</summary>
     public const string CreatePeakVariable = "CRATERUN_MONITOR_CREATE_PEAK_KIB";
 
@@ -183,7 +242,7 @@ public static unsafe partial class ContainerMonitor
         {
             var result = RecordExitAndTell(engine, id, waitStatus, out var record, out var code);
             if (record is null || !WaitToRestart(engine, record, code)) return result;
-            if (CreateStartAndWait(engine, id, interactive: false, record.Tty, null, detached: true, out waitStatus) is { } failed) return failed;
+            if (CreateStartAndWait(engine, id, interactive: false, record.Tty, null, detached: true, null, out waitStatus) is { } failed) return failed;
         }
     }
 

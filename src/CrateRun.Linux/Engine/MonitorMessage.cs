@@ -32,6 +32,9 @@ public abstract record MonitorMessage
     /// <summary>The FLAGS field of <see cref="Container"/>: three characters, each its letter or <see cref="FlagUnset"/>.</summary>
     public const char FlagInteractive = 'i', FlagTty = 't', FlagDetached = 'd', FlagUnset = '-';
 
+    /// <summary>The third of <see cref="Started"/>'s FLAGS (its first two are <see cref="FlagInteractive"/> and <see cref="FlagDetached"/>).</summary>
+    public const char FlagRestarts = 'r';
+
     public abstract MonitorMessageKind Kind { get; }
 
     /// <summary>Whether this kind travels with an fd (SCM_RIGHTS): it is part of the message.</summary>
@@ -81,11 +84,18 @@ public abstract record MonitorMessage
         public override string Encode() => $"{(char)Kind}";
     }
 
-    /// <summary>S PID: the container runs.</summary>
-    public sealed record Started(int Pid) : MonitorMessage
+    /// <summary>
+    /// S PID FLAGS: the container runs. FLAGS tell the CLI's front (run_front.c) what to do now:
+    /// make its terminal raw (<paramref name="Interactive"/>, with a pty), end at once
+    /// (<paramref name="Detached"/>: run -d), or not wait for the monitor after the exit
+    /// (<paramref name="Restarts"/>: a restart policy keeps it).
+    /// </summary>
+    public sealed record Started(int Pid, bool Interactive = false, bool Detached = false, bool Restarts = false) : MonitorMessage
     {
         public override MonitorMessageKind Kind => MonitorMessageKind.Started;
-        public override string Encode() => $"{(char)Kind}{SepToCli}{Pid}";
+
+        public override string Encode() =>
+            $"{(char)Kind}{SepToCli}{Pid}{SepToCli}{(Interactive ? FlagInteractive : FlagUnset)}{(Detached ? FlagDetached : FlagUnset)}{(Restarts ? FlagRestarts : FlagUnset)}";
     }
 
     /// <summary>E CODE MESSAGE: the container did not start; the CLI says MESSAGE (may be empty) and exits with CODE.</summary>
@@ -113,7 +123,7 @@ public abstract record MonitorMessage
             MonitorMessageKind.AssignStdio => rest is "0" or "1" or "2" ? new AssignStdio(rest[0] - '0') : throw Bad(text, $"{text[0]} takes the stream, 0, 1 or 2"),
             MonitorMessageKind.Container => ContainerOf(Fields(text, SepToMonitor, 4), text),
             MonitorMessageKind.Terminal => rest.Length == 0 ? new TerminalMaster() : throw Bad(text, $"{text[0]} has no fields"),
-            MonitorMessageKind.Started => new Started(Number(Fields(text, SepToCli, 1)[0], text, 1, int.MaxValue, "PID")),
+            MonitorMessageKind.Started => StartedOf(Fields(text, SepToCli, 2), text),
             MonitorMessageKind.Exited => new Exited(Number(Fields(text, SepToCli, 1)[0], text, 0, 255, "exit code")),
             MonitorMessageKind.Failed => FailedOf(text),
             _ => throw Bad(text, $"no message starts with '{Shown(text[..1])}'"),
@@ -175,6 +185,14 @@ public abstract record MonitorMessage
         if (flags.Length != 3 || flags[0] is not (FlagInteractive or FlagUnset) || flags[1] is not (FlagTty or FlagUnset) || flags[2] is not (FlagDetached or FlagUnset))
             throw Bad(text, $"{text[0]}'s FLAGS are three characters, '{FlagInteractive}' or '{FlagUnset}', '{FlagTty}' or '{FlagUnset}', then '{FlagDetached}' or '{FlagUnset}'");
         return new Container(f[0], f[1], flags[0] == FlagInteractive, flags[1] == FlagTty, f[3], flags[2] == FlagDetached);
+    }
+
+    private static Started StartedOf(string[] f, string text)
+    {
+        var flags = f[1];
+        if (flags.Length != 3 || flags[0] is not (FlagInteractive or FlagUnset) || flags[1] is not (FlagDetached or FlagUnset) || flags[2] is not (FlagRestarts or FlagUnset))
+            throw Bad(text, $"{text[0]}'s FLAGS are three characters, '{FlagInteractive}' or '{FlagUnset}', '{FlagDetached}' or '{FlagUnset}', then '{FlagRestarts}' or '{FlagUnset}'");
+        return new Started(Number(f[0], text, 1, int.MaxValue, "PID"), flags[0] == FlagInteractive, flags[1] == FlagDetached, flags[2] == FlagRestarts);
     }
 
     private static Failed FailedOf(string text)

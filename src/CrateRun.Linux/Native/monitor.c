@@ -27,10 +27,9 @@
  *     fds are numbers inherited across the exec; -1 for none. fd 3 is the CLI's control socket.
  *   then: /proc/self/exe _monitor-exit ROOT ID WAIT-STATUS
  *
- * The same constructor also starts a monitor early: for `craterun run ...` it spawns
- * `craterun _monitor` before the .NET runtime of the CLI starts, so that the monitor's own
- * start-up (about 3 ms) overlaps the CLI's instead of following it. The CLI finds it in
- * CRATERUN_EARLY_MONITOR=PID,FD (FD: its end of the control socket; DockerCli.cs).
+ * The same constructor splits `craterun run ...` before the .NET runtime starts: the process
+ * the shell waits for stays in C as the front (run_front.c), and its child, the container's
+ * monitor, runs all of `run` in one .NET runtime.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -56,6 +55,8 @@
 
 extern char **environ;
 int crt_spawn_monitor(int *pid_out, int *fd_out);
+int crt_front(int sock, pid_t monitor);
+void crt_run_front(void);
 
 #define MAX_ROUTES 8
 
@@ -900,8 +901,8 @@ static int monitor_wait(int argc, char **argv, char **envp)
 }
 
 /* The Docker-like face's `run` (Program.cs, DockerCli.cs): argv[0] is not the OCI face and
- * the first word that is not an option (nor --root's value) is "run". `run --help` gets a
- * monitor too, which sees the CLI end without assigning it anything and ends as well. */
+ * the first word that is not an option (nor --root's value) is "run". `run --help` is split
+ * too: its monitor prints the help and ends, and the front exits with its status. */
 static int is_docker_run(int argc, char **argv)
 {
     const char *base = strrchr(argv[0], '/');
@@ -926,8 +927,8 @@ static int above_stdio(int fd)
 
 /* The monitor: this executable in a new session, stdio /dev/null, the control socket on
  * fd 3, default signal dispositions, nothing blocked. Returns 0 with its pid and our end of
- * the control socket, or -1 (errno set). Also called from managed code (`start`, `restart`:
- * ContainerMonitor.Spawn), where no constructor spawned one early. */
+ * the control socket, or -1 (errno set). Called from managed code (`start`, `restart`:
+ * ContainerMonitor.Spawn). */
 int crt_spawn_monitor(int *pid_out, int *fd_out)
 {
     int sv[2];
@@ -976,23 +977,17 @@ int crt_spawn_monitor(int *pid_out, int *fd_out)
     return 0;
 }
 
-/* For `run`: a monitor spawned before the .NET runtime starts. If it cannot be started,
- * `run` says so (RunFlow.cs) and starts nothing. */
-static void spawn_early_monitor(void)
-{
-    int pid, fd;
-    if (crt_spawn_monitor(&pid, &fd) < 0)
-        return;
-    char value[32];
-    snprintf(value, sizeof value, "%d,%d", pid, fd);
-    setenv("CRATERUN_EARLY_MONITOR", value, 1);
-}
-
 /* Runs before main, so before the .NET runtime starts; for any other argv it returns at once. */
 __attribute__((constructor)) static void monitor_entry(int argc, char **argv, char **envp)
 {
     if (argc >= 2 && strcmp(argv[1], "_monitor-wait") == 0)
         _exit(monitor_wait(argc, argv, envp));
+    if (argc == 4 && strcmp(argv[1], "_front") == 0) {
+        /* `craterun start -a`, once it handed the container to a monitor: run_front.c */
+        int code = crt_front(atoi(argv[2]), atoi(argv[3]));
+        fflush(NULL);
+        _exit(code);
+    }
     if (argc >= 2 && is_docker_run(argc, argv))
-        spawn_early_monitor();
+        crt_run_front(); /* returns in the monitor, which runs all of `run` (run_front.c) */
 }

@@ -18,7 +18,7 @@
 
 /* monitor -> CLI */
 #define CRT_MON_TERMINAL     'P'  /* P, with the container's pty master (-t) */
-#define CRT_MON_STARTED      'S'  /* S PID: the container runs */
+#define CRT_MON_STARTED      'S'  /* S PID FLAGS: the container runs (FLAGS below) */
 #define CRT_MON_FAILED       'E'  /* E CODE MESSAGE: it did not start; exit with CODE, say MESSAGE */
 #define CRT_MON_EXITED       'X'  /* X CODE: it exited, and CODE is run's exit code */
 
@@ -32,10 +32,27 @@
 #define CRT_MON_FLAG_DETACHED    'd'  /* run -d: the CLI's stdin is not the container's; attach types into it */
 #define CRT_MON_FLAG_UNSET       '-'
 
+/* FLAGS of S, for the CLI's front (run_front.c): three characters, each its letter or '-' */
+#define CRT_MON_FLAG_RESTARTS    'r'  /* third: the monitor outlives this exit (a restart policy) */
+/* first 'i': the container reads the CLI's terminal (raw while it runs, with a pty);
+ * second 'd': detached, the CLI is done once it runs */
+
 /* A wait status as an exit code (exit_code.h), for the managed code (Processes.ExitCode). */
 int crt_exit_code(int wait_status);
 
 /* Writes the exited message for CODE (X CODE) into BUF; returns its length, as snprintf. */
 int crt_exited_message(char *buf, size_t size, int code);
+
+/* A message from the monitor to the CLI (P, S, E, X), decoded. */
+struct crt_mon_message {
+    char kind;        /* CRT_MON_TERMINAL, _STARTED, _FAILED or _EXITED */
+    int number;       /* S: the PID; E, X: the exit code */
+    char flags[4];    /* S: FLAGS */
+    const char *text; /* E: the MESSAGE (in the decoded text); else "" */
+};
+
+/* Decodes TEXT (NUL-terminated), which came with an fd if HAS_FD: 0, or -1 if it is no message
+ * from the monitor (the managed MonitorMessage.Decode takes the same ones; MonitorMessageTests). */
+int crt_decode_from_monitor(const char *text, int has_fd, struct crt_mon_message *m);
 
 #endif

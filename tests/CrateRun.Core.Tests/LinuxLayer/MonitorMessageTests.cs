@@ -9,7 +9,7 @@ using CrateRun.Linux.Process;
 namespace CrateRun.Core.Tests.LinuxLayer;
 
 /// <summary>The CLI ↔ monitor messages: Native/monitor_messages.h (monitor.c) and MonitorMessage.cs say the same.</summary>
-public class MonitorMessageTests
+public partial class MonitorMessageTests
 {
     private static readonly Lazy<string> Header = new(() => File.ReadAllText(Repo.File("src/CrateRun.Linux/Native/monitor_messages.h")));
 
@@ -25,7 +25,7 @@ public class MonitorMessageTests
     /// <summary>ASSIGN_STDIO / AssignStdio → ASSIGNSTDIO.</summary>
     private static string Key(string name) => name.Replace("_", "").ToUpperInvariant();
 
-    private static readonly HashSet<string> NotKinds = ["SEPTOMONITOR", "SEPTOCLI", "FLAGINTERACTIVE", "FLAGTTY", "FLAGDETACHED", "FLAGUNSET"];
+    private static readonly HashSet<string> NotKinds = ["SEPTOMONITOR", "SEPTOCLI", "FLAGINTERACTIVE", "FLAGTTY", "FLAGDETACHED", "FLAGUNSET", "FLAGRESTARTS"];
 
     [Fact]
     public void Every_kind_has_the_header_s_letter_and_no_kind_is_missing_on_either_side()
@@ -84,7 +84,9 @@ public class MonitorMessageTests
         { new MonitorMessage.Container("/a root/with spaces", "x", Interactive: false, Tty: true, ""), "C\t/a root/with spaces\tx\t-t-\t" },
         { new MonitorMessage.Container("/r", "y", Interactive: true, Tty: false, "/cg", Detached: true), "C\t/r\ty\ti-d\t/cg" },
         { new MonitorMessage.TerminalMaster(), "P" },
-        { new MonitorMessage.Started(4242), "S 4242" },
+        { new MonitorMessage.Started(4242), "S 4242 ---" },
+        { new MonitorMessage.Started(7, Interactive: true, Restarts: true), "S 7 i-r" },
+        { new MonitorMessage.Started(9, Detached: true), "S 9 -d-" },
         { new MonitorMessage.Failed(127, "exec: \"nope\": executable file not found in $PATH"), "E 127 exec: \"nope\": executable file not found in $PATH" },
         { new MonitorMessage.Failed(125, ""), "E 125 " },
         { new MonitorMessage.Exited(0), "X 0" },
@@ -97,6 +99,77 @@ public class MonitorMessageTests
         Assert.Equal(wire, message.Encode());
         Assert.Equal(message, MonitorMessage.Decode(wire));
     }
+
+    /// <summary>The front of `run` (run_front.c) reads the monitor's messages with monitor_messages.c's decoder: it reads what the managed side writes.</summary>
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void The_c_front_reads_every_message_of_the_monitor_as_written(MonitorMessage message, string wire)
+    {
+        if (message.ToMonitor) return; // the front reads the monitor's messages only
+        var decoded = DecodeInC(wire, message.CarriesFd);
+        Assert.NotNull(decoded);
+        var (kind, number, flags, text) = decoded.Value;
+        Assert.Equal((char)message.Kind, kind);
+        switch (message)
+        {
+            case MonitorMessage.Started s:
+                Assert.Equal(s.Pid, number);
+                Assert.Equal(wire[^3..], flags);
+                break;
+            case MonitorMessage.Failed f:
+                Assert.Equal((f.Code, f.Message), (number, text));
+                break;
+            case MonitorMessage.Exited x:
+                Assert.Equal(x.Code, number);
+                break;
+        }
+    }
+
+    /// <summary>What the managed decoder refuses from the monitor, the C one refuses too (and an fd where none belongs, or none where one does).</summary>
+    [Theory]
+    [InlineData("S", false)]
+    [InlineData("S 12", false)]
+    [InlineData("S 0 ---", false)]
+    [InlineData("S 12x ---", false)]
+    [InlineData("S 1 d--", false)]
+    [InlineData("S 1 i-r-", false)]
+    [InlineData("S 1 --- x", false)]
+    [InlineData("S 1 ---", true)]
+    [InlineData("X", false)]
+    [InlineData("X 256", false)]
+    [InlineData("X 3 ", false)]
+    [InlineData("E", false)]
+    [InlineData("E x boom", false)]
+    [InlineData("P 3", true)]
+    [InlineData("P", false)]
+    [InlineData("C\t/r\tid\t---\t", false)]
+    [InlineData("Q 1", false)]
+    public void The_c_front_refuses_what_is_no_message_of_the_monitor(string wire, bool withFd) =>
+        Assert.Null(DecodeInC(wire, withFd));
+
+    private static unsafe (char Kind, int Number, string Flags, string Text)? DecodeInC(string wire, bool withFd)
+    {
+        var bytes = Encoding.UTF8.GetBytes(wire + "\0");
+        CMonitorMessage m;
+        fixed (byte* p = bytes)
+        {
+            if (crt_decode_from_monitor(p, withFd ? 1 : 0, &m) != 0) return null;
+            var flags = Encoding.ASCII.GetString(m.Flags, 3).TrimEnd('\0');
+            return ((char)m.Kind, m.Number, flags, System.Runtime.InteropServices.Marshal.PtrToStringUTF8((nint)m.Text) ?? "");
+        }
+    }
+
+    /// <summary>struct crt_mon_message (monitor_messages.h), laid out by the compiler as C lays it out.</summary>
+    private unsafe struct CMonitorMessage
+    {
+        public byte Kind;
+        public int Number;
+        public fixed byte Flags[4];
+        public byte* Text;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("craterun_native")]
+    private static unsafe partial int crt_decode_from_monitor(byte* text, int hasFd, CMonitorMessage* m);
 
     [Fact]
     public void A_failed_message_without_its_text_still_reads() =>
@@ -120,12 +193,16 @@ public class MonitorMessageTests
     [InlineData("V\tyaml", "explain format")]
     [InlineData("V", "V takes 1 field")]
     [InlineData("P 3", "P has no fields")]
-    [InlineData("S", "S takes 1 field")]
-    [InlineData("S ", "PID is a number")]
-    [InlineData("S 0", "PID is a number")]
-    [InlineData("S -5", "PID is a number")]
-    [InlineData("S 12x", "PID is a number")]
-    [InlineData("S 1 2", "S takes 1 field, not 2")]
+    [InlineData("S", "S takes 2 fields")]
+    [InlineData("S 12", "S takes 2 fields, not 1")]
+    [InlineData("S  ---", "PID is a number")]
+    [InlineData("S 0 ---", "PID is a number")]
+    [InlineData("S -5 ---", "PID is a number")]
+    [InlineData("S 12x ---", "PID is a number")]
+    [InlineData("S 1 2", "FLAGS")]
+    [InlineData("S 1 d--", "FLAGS")]
+    [InlineData("S 1 i-r-", "FLAGS")]
+    [InlineData("S 1 --- x", "S takes 2 fields, not 3")]
     [InlineData("X", "X takes 1 field")]
     [InlineData("X 256", "exit code is a number from 0 to 255")]
     [InlineData("X abc", "exit code is a number")]
@@ -163,8 +240,8 @@ public class MonitorMessageTests
             Assert.True(fd > 2);
             using (new SafeFd(fd)) { }
 
-            Assert.True(new MonitorMessage.Started(77).SendTo(monitor.Fd));
-            Assert.Equal(new MonitorMessage.Started(77), MonitorMessage.ReceiveFromMonitor(cli.Fd, out fd));
+            Assert.True(new MonitorMessage.Started(77, Detached: true).SendTo(monitor.Fd));
+            Assert.Equal(new MonitorMessage.Started(77, Detached: true), MonitorMessage.ReceiveFromMonitor(cli.Fd, out fd));
             Assert.Equal(-1, fd);
 
             cli.Dispose();
