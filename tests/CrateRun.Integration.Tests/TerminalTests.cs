@@ -112,4 +112,54 @@ public sealed class TerminalTests(CrateRunFixture f)
             Assert.Contains("got-int", r.Stdout);
         }
     }
+
+    // ---- the front of run (run_front.c): the process the shell waits for, in C ------------
+
+    [RootFact]
+    public async Task RunInteractiveTty_LeavesTheTerminalAsItFoundIt()
+    {
+        // -it makes the caller's terminal raw while the container runs; after it, the settings are the same again
+        var r = await UnderPty("before=$(stty -g); " + f.ShellCommand("run", "-it", "--rm", "--rootfs", f.Rootfs, "--", "/bin/sh", "-c", "stty -a | grep -q -- -icanon && echo raw-inside; exit 6")
+            + "; rc=$?; [ \"$(stty -g)\" = \"$before\" ] && echo restored; echo rc=$rc");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("rc=6", r.Stdout);
+        Assert.Contains("restored", r.Stdout);
+    }
+
+    [RootFact]
+    public async Task RunTty_FollowsTheCallersWindowSize()
+    {
+        // the terminal is made larger while the container runs; SIGWINCH tells craterun, which resizes the pty
+        var r = await UnderPty(f.ShellCommand("run", "-t", "--rm", "--rootfs", f.Rootfs, "--", "/bin/sh", "-c", "stty size; sleep 2; stty size")
+            + " & p=$!; sleep 1; stty rows 41 cols 121; kill -WINCH $p; wait $p; echo rc=$?");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("30 100", r.Stdout);
+        Assert.Contains("41 121", r.Stdout);
+        Assert.Contains("rc=0", r.Stdout);
+    }
+
+    [RootFact]
+    public async Task Run_WhoseMonitorIsKilled_SaysSoInOneLineAndExits125()
+    {
+        var (run, cid) = f.StartRun("--rootfs", f.Rootfs, "--", "/bin/sh", "-c", "echo ready; while true; do sleep 0.1; done");
+        using (run)
+        {
+            Assert.True(await run.WaitForOutput("ready", TimeSpan.FromSeconds(20)), "container did not start\n" + run.Stderr);
+            var id = f.ReadCidFile(cid)!;
+            try
+            {
+                var monitor = (await f.Inspect(id)).GetProperty("monitorPid").GetInt32();
+                Assert.True(monitor > 0 && monitor != run.Pid, $"monitor {monitor}, run {run.Pid}");
+                Assert.Equal(0, Native.kill(monitor, 9));
+                var r = await run.Wait(TimeSpan.FromSeconds(20));
+                Assert.True(r.ExitCode == 125, r.ToString());
+                var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+                Assert.Contains($"monitor (pid {monitor}) exited unexpectedly", line);
+            }
+            finally
+            {
+                await f.RemoveForce(id);
+            }
+        }
+    }
 }

@@ -110,35 +110,41 @@ static ssize_t receive(int sock, char *buf, size_t size, int *fd)
     return n;
 }
 
-/* Waits for the monitor to end: its exit code, or 125 with one line if a signal ended it. */
+/* Waits for the monitor to end: its wait status, or -1. */
 static int reap(pid_t monitor)
 {
     int status;
     while (waitpid(monitor, &status, 0) < 0)
         if (errno != EINTR)
-            return 125;
-    if (WIFSIGNALED(status)) {
-        fprintf(stderr, "craterun: the container's monitor (pid %d) was ended by signal %d\n", (int)monitor, WTERMSIG(status));
-        return 125;
-    }
-    return crt_exit_code(status);
+            return -1;
+    return status;
+}
+
+/* The monitor ended (wait STATUS) without telling how the container did: one line, exit 125. */
+static int monitor_lost(pid_t monitor, int status)
+{
+    if (status != -1 && WIFSIGNALED(status))
+        fprintf(stderr, "craterun: the container's monitor (pid %d) exited unexpectedly (signal %d)\n", (int)monitor, WTERMSIG(status));
+    else
+        fprintf(stderr, "craterun: the container's monitor (pid %d) exited unexpectedly\n", (int)monitor);
+    return 125;
 }
 
 /* The loop described at the top: returns the exit code of `craterun run`. */
 int crt_front(int sock, pid_t monitor)
 {
     char buf[4096];
-    int started = 0;
+    int started = 0, reap_at_exit = 1;
     for (;;) {
         int fd;
         ssize_t n = receive(sock, buf, sizeof buf, &fd);
         if (n <= 0) {
             restore_terminal();
-            if (!started)
-                return reap(monitor); /* it never became a monitor: it was the CLI, and said why itself */
-            fprintf(stderr, "craterun: the container's monitor (pid %d) exited unexpectedly\n", (int)monitor);
-            (void)reap(monitor);
-            return 125;
+            int status = reap(monitor);
+            /* before S it was only the CLI, and said why itself: its exit status is ours */
+            if (!started && status != -1 && WIFEXITED(status))
+                return WEXITSTATUS(status);
+            return monitor_lost(monitor, status);
         }
         struct crt_mon_message m;
         if (crt_decode_from_monitor(buf, fd >= 0, &m) != 0) {
@@ -172,17 +178,16 @@ int crt_front(int sock, pid_t monitor)
                     make_terminal_raw();
             }
             if (m.flags[2] == CRT_MON_FLAG_RESTARTS)
-                monitor = -1; /* it stays after the exit, to run the container again: not ours to wait for */
+                reap_at_exit = 0; /* it stays after the exit, to run the container again: not ours to wait for */
             break;
         case CRT_MON_FAILED:
             restore_terminal();
             fprintf(stderr, "craterun: %s\n", m.text[0] ? m.text : "container failed to start");
-            if (monitor > 0)
-                (void)reap(monitor);
+            (void)reap(monitor);
             return m.number;
         case CRT_MON_EXITED:
             restore_terminal();
-            if (monitor > 0)
+            if (reap_at_exit)
                 (void)reap(monitor);
             return m.number;
         }
