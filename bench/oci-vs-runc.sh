@@ -207,9 +207,63 @@ fi
 echo "runs:     $N cycles each after $WARMUP warm-ups each${probe_err:+ (runc only)}, alternating (order swapped every round)"
 echo
 
+# --- exec: /bin/true into a running container (issue 14's target 3) ------------------------
+# One running container per runtime (create + start of the same config: sleep 1000, each in a
+# cgroup of its own, not the cycles'); then `X exec ID /bin/true`, alternating, wall and CPU as
+# above (the exec'd process included).
+declare -A EXEC_ID=()
+exec_setup() {
+    local name bundle
+    for name in "${RUNTIMES[@]}"; do
+        EXEC_ID[$name]=bench-$$-exec
+        CREATED+=("$name ${EXEC_ID[$name]}")
+        bundle=$WORK/exec-bundle-$name
+        mkdir -p "$bundle"
+        jq --arg root "$BUNDLE/rootfs" --arg cg "$CGNAME-exec-$name" '.root.path = $root | .linux.cgroupsPath = $cg' \
+            "$BUNDLE/config.json" >"$bundle/config.json"
+        must "${BIN_OF[$name]}" --root "${ROOT_OF[$name]}" create --bundle "$bundle" "${EXEC_ID[$name]}"
+        must "${BIN_OF[$name]}" --root "${ROOT_OF[$name]}" start "${EXEC_ID[$name]}"
+    done
+}
+exec_teardown() {
+    local name
+    for name in "${RUNTIMES[@]}"; do
+        must "${BIN_OF[$name]}" --root "${ROOT_OF[$name]}" delete -f "${EXEC_ID[$name]}"
+    done
+}
+exec_phase() {
+    local label=$1 i name order
+    declare -A E=()
+    for ((i = 0; i < WARMUP + N; i++)); do
+        order=("${RUNTIMES[@]}")
+        if ((i % 2 == 1 && ${#RUNTIMES[@]} == 2)); then order=("${RUNTIMES[1]}" "${RUNTIMES[0]}"); fi
+        for name in "${order[@]}"; do
+            must "${BIN_OF[$name]}" --root "${ROOT_OF[$name]}" exec "${EXEC_ID[$name]}" /bin/true
+            ((i >= WARMUP)) || continue
+            E[$name,W]+=" $LAST_US"
+            E[$name,U]+=" ${LAST_CPU_US:-0}"
+        done
+    done
+    echo "--- exec /bin/true into a running container, $label: $N each after $WARMUP warm-ups, alternating; loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-13s %9s %9s %9s %9s %12s   (ms)\n' runtime "wall med" p90 min max "cpu med"
+    for name in "${RUNTIMES[@]}"; do
+        # shellcheck disable=SC2086
+        read -r m p lo hi < <(stats ${E[$name,W]})
+        printf '%-13s %9s %9s %9s %9s %12s\n' "$name" "$m" "$p" "$lo" "$hi" "$(cpu_med "${E[$name,U]}")"
+    done
+    if ((${#RUNTIMES[@]} == 2)); then
+        echo "ratio craterun-oci/runc, exec: wall $(ratio "$(med "${E[craterun-oci,W]}")" "$(med "${E[runc,W]}")")x, cpu $( [[ -z $CPU_ACCT ]] && echo n/a || echo "$(ratio "$(med "${E[craterun-oci,U]}")" "$(med "${E[runc,U]}")")x")   target: <= 0.33x runc"
+    fi
+    echo
+}
+
+exec_setup
 phase "quiet (nothing else of ours running)"
+exec_phase "quiet"
 if [[ ${BENCH_HOG:-1} == 1 ]]; then
     start_hogs "$(nproc)"
     phase "busy: $(nproc) CPU hogs (sh -c 'while :; do :; done', pids ${HOG_PIDS[*]}) on $(nproc) CPUs"
+    exec_phase "busy: $(nproc) CPU hogs"
     stop_hogs
 fi
+exec_teardown
