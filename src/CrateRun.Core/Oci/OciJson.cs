@@ -57,6 +57,15 @@ internal sealed partial class OciJsonWriteContext : JsonSerializerContext
 /// <summary>Reading and writing OCI JSON documents through <see cref="OciJsonContext"/>.</summary>
 public static class OciJson
 {
+    /// <summary>
+    /// Never read: makes the NativeAOT compiler put these two array types in the binary.
+    /// System.Text.Json looks for [JsonPolymorphic] and [JsonDerivedType] on every type it builds
+    /// metadata for, and the lookup returns its result as an array of the attribute type; an array
+    /// type missing from the binary is built by the runtime's type loader at its first use, in every
+    /// process that reads or writes JSON through metadata.
+    /// </summary>
+    internal static readonly Array[] AttributeArrays = [Array.Empty<JsonPolymorphicAttribute>(), Array.Empty<JsonDerivedTypeAttribute>()];
+
     private static readonly JsonWriterOptions CompactWriter = new()
     {
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
