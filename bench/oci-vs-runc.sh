@@ -22,6 +22,9 @@
 # or out/craterun-oci does not exist), it prints "craterun-oci: not available" with the
 # error, measures runc alone for reference, and exits 0. Any other failure of a runtime
 # invocation exits 1. Override the binaries with CRATERUN_OCI=... RUNC=...
+# CRATERUN_OCI_BASELINE=PATH (an earlier build, copied first) adds it as a third runtime,
+# "baseline", in the same alternating rounds (order rotated every round): old vs new vs runc
+# from one run, and the per-step table gets its columns.
 # BENCH_OCI_COMPAT=1 removes process.capabilities.ambient from the bundle (for both
 # runtimes): runc's default spec lists ambient caps but no inheritable ones, so raising
 # them fails with EPERM; runc 1.1.5 ignores that (CapAmb ends up 0), craterun-oci (build
@@ -37,7 +40,7 @@ POLL_TIMEOUT_S=10
 need_root_tools
 
 make_workdir oci
-declare -A ROOT_OF=([craterun-oci]=$WORK/craterun-oci-root [runc]=$WORK/runc-root)
+declare -A ROOT_OF=([craterun-oci]=$WORK/craterun-oci-root [runc]=$WORK/runc-root [baseline]=$WORK/baseline-root)
 declare -A BIN_OF=([craterun-oci]=$CRATERUN_OCI [runc]=$RUNC)
 declare -a CREATED=()   # "name id" of every container we asked a runtime to create
 
@@ -46,8 +49,8 @@ cleanup() {
     trap - EXIT INT TERM
     set +e
     # delete -f every container we created (a runtime's `list`, if it has one, as well)
-    for name in runc craterun-oci; do
-        [[ -d ${ROOT_OF[$name]} ]] || continue
+    for name in runc craterun-oci baseline; do
+        [[ -d ${ROOT_OF[$name]} && -n ${BIN_OF[$name]:-} ]] || continue
         ids=$("${BIN_OF[$name]}" --root "${ROOT_OF[$name]}" list -q 2>/dev/null)
         for entry in "${CREATED[@]}"; do
             [[ ${entry%% *} == "$name" ]] && ids+=$'\n'"${entry#* }"
@@ -129,6 +132,7 @@ phase() {
     for ((i = 0; i < WARMUP + N; i++)); do
         order=("${RUNTIMES[@]}")
         if ((i % 2 == 1 && ${#RUNTIMES[@]} == 2)); then order=("${RUNTIMES[1]}" "${RUNTIMES[0]}"); fi
+        if ((${#RUNTIMES[@]} == 3)); then order=("${RUNTIMES[@]:i%3}" "${RUNTIMES[@]:0:i%3}"); fi
         for name in "${order[@]}"; do
             cycle "$name"
             ((i >= WARMUP)) || continue
@@ -147,7 +151,16 @@ phase() {
         printf '%-13s %9s %9s %9s %9s %12s\n' "$name" "$m" "$p" "$lo" "$hi" "$(cpu_med "${S[$name,U,cycle]}")"
     done
     echo
-    if ((${#RUNTIMES[@]} == 2)); then
+    if ((${#RUNTIMES[@]} == 3)); then
+        printf '%-8s %9s %9s %9s %7s   %9s %9s %9s %7s   (medians, ms; ratio: oci/runc)\n' step "oci wall" "base wall" "runc wall" ratio "oci cpu" "base cpu" "runc cpu" ratio
+        for k in "${STEPS[@]}" cycle; do
+            local cw bw rw cu bu ru
+            cw=$(med "${S[craterun-oci,W,$k]}") bw=$(med "${S[baseline,W,$k]}") rw=$(med "${S[runc,W,$k]}")
+            cu=$(cpu_med "${S[craterun-oci,U,$k]}") bu=$(cpu_med "${S[baseline,U,$k]}") ru=$(cpu_med "${S[runc,U,$k]}")
+            printf '%-8s %9s %9s %9s %7s   %9s %9s %9s %7s\n' "$k" "$cw" "$bw" "$rw" "$(ratio "$cw" "$rw")x" "$cu" "$bu" "$ru" "$( [[ $cu == n/a ]] && echo n/a || echo "$(ratio "$cu" "$ru")x")"
+        done
+        echo
+    elif ((${#RUNTIMES[@]} == 2)); then
         printf '%-8s %11s %9s %7s   %11s %9s %7s   (medians, ms)\n' step "oci wall" "runc wall" ratio "oci cpu" "runc cpu" ratio
         for k in "${STEPS[@]}" cycle; do
             local cw rw cu ru
@@ -168,8 +181,16 @@ cpu_med() { if [[ -z $CPU_ACCT ]]; then echo n/a; else med "$1"; fi; }
 
 snapshot_binaries "$WORK"
 BIN_OF=([craterun-oci]=$CRATERUN_OCI [runc]=$RUNC)
+if [[ -n ${CRATERUN_OCI_BASELINE:-} ]]; then
+    [[ -x $CRATERUN_OCI_BASELINE ]] || die "CRATERUN_OCI_BASELINE=$CRATERUN_OCI_BASELINE is not an executable"
+    # the OCI face is chosen by the program's name: the copy is called craterun-oci as well
+    mkdir -p "$WORK/baseline-bin"
+    cp -L "$CRATERUN_OCI_BASELINE" "$WORK/baseline-bin/craterun-oci"
+    BIN_OF[baseline]=$WORK/baseline-bin/craterun-oci
+fi
 print_header "OCI CLI cycle (create, start, state until stopped, delete): craterun-oci vs runc"
 echo "oci:      $CRATERUN_OCI_SRC"
+[[ -z ${BIN_OF[baseline]:-} ]] || echo "baseline: $CRATERUN_OCI_BASELINE"
 cpu_acct_enter
 "$BENCH_DIR/make-bundle.sh" "$BUNDLE" "$CGNAME" >/dev/null
 jq '.process.args = ["/bin/sleep", "1000"]' "$BUNDLE/config.json" >"$WORK/config.json"
@@ -203,6 +224,8 @@ if [[ -n $probe_err ]]; then
     echo "craterun-oci: not available ($probe_err)"
     echo "measuring runc alone, for reference"
     RUNTIMES=(runc)
+elif [[ -n ${BIN_OF[baseline]:-} ]]; then
+    RUNTIMES=(craterun-oci baseline runc)
 fi
 echo "runs:     $N cycles each after $WARMUP warm-ups each${probe_err:+ (runc only)}, alternating (order swapped every round)"
 echo

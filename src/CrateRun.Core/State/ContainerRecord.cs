@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace CrateRun.Core.State;
@@ -123,4 +125,26 @@ public sealed partial class StateJsonContext : JsonSerializerContext;
 [JsonSerializable(typeof(ContainerRecord))]
 [JsonSerializable(typeof(List<ContainerRecord>))]
 [JsonSerializable(typeof(HealthState))]
-public sealed partial class StateJsonWriteContext : JsonSerializerContext;
+public sealed partial class StateJsonWriteContext : JsonSerializerContext
+{
+    private static readonly JsonWriterOptions IndentedWriter = new() { Indented = true };
+
+    /// <summary>
+    /// A metadata.json: the generated fast-path code (ContainerRecordSerializeHandler) called
+    /// directly, without the root JsonTypeInfo that <see cref="JsonSerializer"/> builds first (a
+    /// custom attribute scan of ContainerRecord, its converter, the options cache: ~0.3 ms of
+    /// every command that saves a record). The same bytes as
+    /// <c>JsonSerializer.SerializeToUtf8Bytes(record, Default.ContainerRecord)</c> (a test compares them).
+    /// </summary>
+    public static byte[] SerializeRecord(ContainerRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var buffer = new ArrayBufferWriter<byte>(2048);
+        using (var writer = new Utf8JsonWriter(buffer, IndentedWriter))
+        {
+            Default.ContainerRecordSerializeHandler(writer, record);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

@@ -73,8 +73,8 @@ public static class ContainerRecordReader
             // Docker-face members as well: the generated reader
             else if (r.ValueTextEquals("healthcheck"u8)) c.Healthcheck = Nullable(ref r) ? JsonSerializer.Deserialize(ref r, StateJsonContext.Default.HealthCheck) : null;
             else if (r.ValueTextEquals("health"u8)) c.Health = Nullable(ref r) ? JsonSerializer.Deserialize(ref r, StateJsonContext.Default.HealthState) : null;
-            // only the Docker face's containers have one: the generated reader, whose set-up cost the OCI commands never pay
-            else if (r.ValueTextEquals("network"u8)) c.Network = Nullable(ref r) ? JsonSerializer.Deserialize(ref r, StateJsonContext.Default.NetworkSettings) : null;
+            // read here as well: every `craterun run` has one (--network none included), and its monitor reads the record
+            else if (r.ValueTextEquals("network"u8)) c.Network = ReadNetwork(ref r);
             else Skip(ref r);
         }
         return c;
@@ -94,6 +94,49 @@ public static class ContainerRecordReader
             else Skip(ref r);
         }
         return l;
+    }
+
+    private static Network.NetworkSettings? ReadNetwork(ref Utf8JsonReader r)
+    {
+        if (!Nullable(ref r)) return null;
+        Expect(ref r, JsonTokenType.StartObject);
+        var n = new Network.NetworkSettings();
+        while (NextProperty(ref r))
+        {
+            if (r.ValueTextEquals("mode"u8)) n.Mode = String(ref r) ?? "";
+            else if (r.ValueTextEquals("networks"u8)) n.Networks = Strings(ref r) ?? [];
+            else if (r.ValueTextEquals("joinedContainer"u8)) n.JoinedContainer = String(ref r);
+            else if (r.ValueTextEquals("ports"u8)) n.Ports = PortList(ref r) ?? [];
+            else if (r.ValueTextEquals("dns"u8)) n.Dns = Strings(ref r) ?? [];
+            else if (r.ValueTextEquals("extraHosts"u8)) n.ExtraHosts = Strings(ref r) ?? [];
+            else if (r.ValueTextEquals("addresses"u8)) n.Addresses = Strings(ref r) ?? [];
+            else Skip(ref r);
+        }
+        return n;
+    }
+
+    private static List<Network.PortMapping>? PortList(ref Utf8JsonReader r)
+    {
+        if (!Nullable(ref r)) return null;
+        Expect(ref r, JsonTokenType.StartArray);
+        var list = new List<Network.PortMapping>();
+        while (r.Read() && r.TokenType != JsonTokenType.EndArray)
+        {
+            Expect(ref r, JsonTokenType.StartObject);
+            int hostPort = 0, containerPort = 0;
+            string protocol = "tcp";
+            string? hostIp = null;
+            while (NextProperty(ref r))
+            {
+                if (r.ValueTextEquals("hostPort"u8)) hostPort = Value(ref r).GetInt32();
+                else if (r.ValueTextEquals("containerPort"u8)) containerPort = Value(ref r).GetInt32();
+                else if (r.ValueTextEquals("protocol"u8)) protocol = String(ref r) ?? "";
+                else if (r.ValueTextEquals("hostIP"u8)) hostIp = String(ref r); // its [JsonPropertyName]
+                else Skip(ref r);
+            }
+            list.Add(new Network.PortMapping { HostPort = hostPort, ContainerPort = containerPort, Protocol = protocol, HostIp = hostIp });
+        }
+        return list;
     }
 
     private static Oci.Hooks? ReadHooks(ref Utf8JsonReader r)

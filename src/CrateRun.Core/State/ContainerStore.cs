@@ -37,7 +37,7 @@ public sealed class ContainerStore(string root)
     }
 
     public void Save(ContainerRecord r) => WriteAtomic(PathOf(r.Id, MetadataFile),
-        JsonSerializer.SerializeToUtf8Bytes(r, StateJsonWriteContext.Default.ContainerRecord));
+        StateJsonWriteContext.SerializeRecord(r));
 
     public static void WriteAtomic(string path, byte[] content)
     {

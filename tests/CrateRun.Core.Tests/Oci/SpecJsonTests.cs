@@ -573,6 +573,29 @@ public class SpecJsonTests
     public void Write_RejectsTypesOutsideTheContext() =>
         Assert.Throws<NotSupportedException>(() => OciJson.Write(new NotInContext()));
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_fast_path_writer_writes_the_bytes_of_the_metadata_based_serializer(bool indented)
+    {
+        // OciJson writes a Spec with the generated serialization code called directly; System.Text.Json's
+        // metadata-driven serializer (OciJsonContext, same writer options) is the reference.
+        foreach (var spec in new[] { OciJson.ReadSpec(RuncLikeConfig), new Spec() })
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions
+            {
+                Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+                Indented = indented,
+            }))
+            {
+                JsonSerializer.Serialize(writer, spec, OciJsonContext.Default.Spec);
+            }
+
+            Assert.Equal(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan), System.Text.Encoding.UTF8.GetString(OciJson.WriteUtf8Bytes(spec, indented)));
+        }
+    }
+
     private sealed class NotInContext
     {
         public int X { get; set; }

@@ -59,6 +59,32 @@ public sealed class ContainerRecordReaderTests
     }
 
     [Fact]
+    public void The_fast_path_writer_writes_the_bytes_of_the_metadata_based_serializer()
+    {
+        // StateJsonWriteContext.SerializeRecord calls the generated serialization code directly;
+        // System.Text.Json's metadata-driven serializer (StateJsonContext, same options) is the reference.
+        foreach (var record in new[] { Full(), new ContainerRecord { Id = "min" } })
+        {
+            var reference = JsonSerializer.SerializeToUtf8Bytes(record, StateJsonContext.Default.ContainerRecord);
+            Assert.Equal(Encoding.UTF8.GetString(reference), Encoding.UTF8.GetString(StateJsonWriteContext.SerializeRecord(record)));
+        }
+    }
+
+    [Fact]
+    public void A_network_with_members_left_out_keeps_their_defaults()
+    {
+        // (the generated reader sets a missing init-only member, PortMapping.Protocol, to null instead:
+        // the writer always writes it, so only a hand-edited file can tell them apart)
+        var r = ContainerRecordReader.Read("""{"id":"x","network":{"mode":"none","ports":[{"hostPort":1,"containerPort":2}],"later":1}}"""u8);
+        Assert.Equal("none", r.Network!.Mode);
+        Assert.Empty(r.Network.Networks);
+        Assert.Null(r.Network.JoinedContainer);
+        Assert.Empty(r.Network.Dns);
+        Assert.Equal(new Core.Network.PortMapping { HostPort = 1, ContainerPort = 2, Protocol = "tcp" }, r.Network.Ports.Single());
+        Assert.Null(ContainerRecordReader.Read("""{"id":"x","network":null}"""u8).Network);
+    }
+
+    [Fact]
     public void A_minimal_record_keeps_the_defaults_and_skips_unknown_members()
     {
         var json = """{"id":"x","created":"2026-11-30T01:02:03+00:00","future":{"a":[1,2,{"b":null}]},"hooks":null,"exitCode":null}"""u8;
@@ -105,7 +131,7 @@ public sealed class ContainerRecordReaderTests
             {
                 var items = e.Cast<object>().ToList();
                 Assert.True(items.Count > 0, $"{where} is empty in the sample");
-                if (items[0] is Hook) foreach (var item in items) AssertNoDefaultMember(item, where + "[]");
+                if (items[0] is Core.Oci.Hook or Core.Network.PortMapping) foreach (var item in items) AssertNoDefaultMember(item, where + "[]");
             }
             else AssertNoDefaultMember(v, where);
         }
