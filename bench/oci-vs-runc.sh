@@ -260,6 +260,7 @@ exec_phase() {
     for ((i = 0; i < WARMUP + N; i++)); do
         order=("${RUNTIMES[@]}")
         if ((i % 2 == 1 && ${#RUNTIMES[@]} == 2)); then order=("${RUNTIMES[1]}" "${RUNTIMES[0]}"); fi
+        if ((${#RUNTIMES[@]} == 3)); then order=("${RUNTIMES[@]:i%3}" "${RUNTIMES[@]:0:i%3}"); fi
         for name in "${order[@]}"; do
             must "${BIN_OF[$name]}" --root "${ROOT_OF[$name]}" exec "${EXEC_ID[$name]}" /bin/true
             ((i >= WARMUP)) || continue
@@ -274,7 +275,7 @@ exec_phase() {
         read -r m p lo hi < <(stats ${E[$name,W]})
         printf '%-13s %9s %9s %9s %9s %12s\n' "$name" "$m" "$p" "$lo" "$hi" "$(cpu_med "${E[$name,U]}")"
     done
-    if ((${#RUNTIMES[@]} == 2)); then
+    if [[ -n ${E[runc,W]:-} && -n ${E[craterun-oci,W]:-} ]]; then
         echo "ratio craterun-oci/runc, exec: wall $(ratio "$(med "${E[craterun-oci,W]}")" "$(med "${E[runc,W]}")")x, cpu $( [[ -z $CPU_ACCT ]] && echo n/a || echo "$(ratio "$(med "${E[craterun-oci,U]}")" "$(med "${E[runc,U]}")")x")   target: <= 0.33x runc"
     fi
     echo
