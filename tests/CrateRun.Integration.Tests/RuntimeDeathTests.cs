@@ -43,7 +43,7 @@ public sealed class RuntimeDeathTests(CrateRunFixture f)
         var state = JsonNode.Parse(File.ReadAllText(stateCopy))!.AsObject();
         var pid = (int)state["pid"]!;
         Assert.True(pid > 0, state.ToJsonString());
-        ProcResult? deleted = null;
+        ProcResult deleted;
         try
         {
             var deadline = DateTime.UtcNow.AddSeconds(3);
