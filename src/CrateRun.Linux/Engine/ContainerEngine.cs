@@ -140,6 +140,14 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             if (resources is not null) ResourceRules.Validate(resources);
             placement = CgroupPlacement.Prepare(Layout, CgroupsPathOf(spec, id), o.Prepared, WithoutPidsLimit(resources), () => CreateCgroup(id, spec));
             var cgroup = placement.Cgroup;
+            // A runtime killed from here on (a client's SIGKILL or timeout during create) leaves the
+            // cgroup: the record names it at once, so that the client's `delete` removes it. A record
+            // kept on failure gets it only once created (a failed create rolls the cgroup back).
+            if (cgroup is not null && !r.KeepOnFailure)
+            {
+                RecordCgroup(r, cgroup);
+                Store.Save(r);
+            }
             Timing.Mark("cgroup ready");
 
             using var fifo = MakeExecFifo(id);
@@ -176,8 +184,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             Timing.Mark("launched (ready)");
             ApplyPidsLimit(cgroup, resources);
             r.Status = ContainerStatus.Created;
-            r.CgroupPaths = cgroup is null ? [] : new Dictionary<string, string>(cgroup.Paths);
-            r.CgroupCreatedParents = cgroup?.CreatedParents is { Count: > 0 } madeParents ? [.. madeParents] : null;
+            RecordCgroup(r, cgroup);
             r.Hostname = spec.Hostname;
             if (spec.Hooks?.Poststart is { Count: > 0 } || spec.Hooks?.Poststop is { Count: > 0 })
                 r.Hooks = new Core.Oci.Hooks { Poststart = spec.Hooks.Poststart, Poststop = spec.Hooks.Poststop };
@@ -209,6 +216,12 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             placement?.Dispose();
             trace?.Dispose();
         }
+    }
+
+    private static void RecordCgroup(ContainerRecord r, ICgroupManager? cgroup)
+    {
+        r.CgroupPaths = cgroup is null ? [] : new Dictionary<string, string>(cgroup.Paths);
+        r.CgroupCreatedParents = cgroup?.CreatedParents is { Count: > 0 } madeParents ? [.. madeParents] : null;
     }
 
     public static Spec LoadSpec(ContainerRecord r)

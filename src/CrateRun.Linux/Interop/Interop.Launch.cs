@@ -108,6 +108,9 @@ internal static partial class Interop
             // perf: the v1 memory cgroup's tasks file the container process moves itself into; -1 = born in it
             public int MemoryTasksFd;
             public int PadPerf;
+            // syncfd (issue 14): the runtime's end of the sync pair, closed first thing by the clone
+            public int RuntimeSyncFd;
+            public int PadSyncFd;
         }
 
         // explain: struct crt_trace_rec / struct crt_trace and enum crt_trace_what (launch.h)

@@ -1599,6 +1599,11 @@ static void enter_new_time_ns(const struct crt_plan *plan, int offsets_fd)
 
 static _Noreturn void child_entry(const struct crt_plan *plan)
 {
+    /* First: our copy of the runtime's end of the sync pair. While we hold it our reads of
+     * sync_fd never see EOF, so a runtime killed before GO would leave us waiting forever;
+     * the container process of two stages is cloned after this and inherits it closed. */
+    if (plan->runtime_sync_fd >= 0)
+        (void)syscall(SYS_close, plan->runtime_sync_fd);
     sync_fd = plan->sync_fd;
     trace = plan->trace;
     reset_signals();
@@ -1695,7 +1700,7 @@ int crt_userns_holder(void)
 
 /* The C# mirror (Interop.Launch.cs) relies on these sizes. */
 _Static_assert(sizeof(struct crt_step) == 112, "crt_step layout changed: update Interop.Launch.cs");
-_Static_assert(sizeof(struct crt_plan) == 456, "crt_plan layout changed: update Interop.Launch.cs");
+_Static_assert(sizeof(struct crt_plan) == 464, "crt_plan layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_hook) == 32, "crt_hook layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_msg) == 24, "crt_msg layout changed: update Interop.Launch.cs");
 _Static_assert(sizeof(struct crt_trace_rec) == 48, "crt_trace_rec layout changed: update Interop.Launch.cs"); /* explain */

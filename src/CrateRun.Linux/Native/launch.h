@@ -184,6 +184,11 @@ struct crt_plan {
        rootfs set-up are the runtime's charge, not the container's limit's; -1 = born in it */
     int32_t memory_tasks_fd;
     int32_t pad_perf;
+    /* syncfd (issue 14): the runtime's own end of the sync pair, which the clone inherits. The
+       first stage closes it before anything else: then its reads of sync_fd see EOF when the
+       runtime dies, instead of waiting forever on a socket its own copy keeps open */
+    int32_t runtime_sync_fd;
+    int32_t pad_syncfd;
 };
 
 /* Messages on sync_fd (SOCK_SEQPACKET: one struct per message). */

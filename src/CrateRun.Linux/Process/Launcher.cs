@@ -45,6 +45,7 @@ public static unsafe class Launcher
         using (var idmapped = IdmappedTrees.Make(spec.Steps)) // before clone: the child inherits them
         {
             var plan = BuildPlan(spec, childEnd.Fd, arena, idmapped);
+            plan->RuntimeSyncFd = parentEnd.Fd; // the clone closes its copy first (launch.c child_entry)
             // only the clone itself runs on the prepared thread: a thread created from there
             // (a socket engine, the thread pool) would stay in the container's cgroup
             var planAddress = (nint)plan;

@@ -30,7 +30,7 @@ public class LaunchInteropTests
     [Fact]
     public unsafe void Struct_sizes_match_the_c_side()
     {
-        Assert.Equal(456, sizeof(Launch.Plan));
+        Assert.Equal(464, sizeof(Launch.Plan));
         Assert.Equal(32, sizeof(Launch.Hook));
         Assert.Equal(112, sizeof(Launch.Step));
         Assert.Equal(24, sizeof(Launch.Msg));
@@ -55,6 +55,7 @@ public class LaunchInteropTests
     [InlineData(nameof(Launch.Plan.Argv), 256)]
     [InlineData(nameof(Launch.Plan.Envp), 264)]
     [InlineData(nameof(Launch.Plan.MemoryTasksFd), 448)]
+    [InlineData(nameof(Launch.Plan.RuntimeSyncFd), 456)]
     public void Plan_field_offsets_match_gcc(string field, int offset) =>
         Assert.Equal(offset, (int)Marshal.OffsetOf<Launch.Plan>(field));
 
