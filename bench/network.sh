@@ -14,7 +14,8 @@
 # The floor: the plugin chains exec'd directly (python3 timing only the plugin execs, wall and
 # CPU of the plugins and what they exec, a fresh namespace each round): the full list (what
 # podman runs) and the list craterun runs for a container without ports (bridge, firewall:
-# portmap and tuning have nothing to do then, CniProtocol.PluginsToRun). What any CNI caller pays.
+# portmap and tuning have nothing to do then, CniProtocol.PluginsToRun), its DEL after the
+# namespace is gone as craterun's is. What any CNI caller pays; CPU also per plugin.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 export CRATERUN_NETWORK= # the product's default (bridge), inside the namespace made here
@@ -90,10 +91,15 @@ stop_hogs
 # the floor: ADD then DEL of a list, exec'd directly, timing the execs only (wall, and CPU of the
 # plugins and their children: RUSAGE_CHILDREN, every plugin waits for what it execs)
 cat > "$WORK/floor.py" <<'PY'
+# floor.py CONFLIST N [TYPES [gone]]: median wall and CPU (ms) of ADD then DEL of the list's plugins
+# (only TYPES when given), then the median CPU of each plugin's ADD+DEL. "gone": DEL runs after the
+# namespace is gone, with CNI_NETNS empty, as craterun's does once the container has exited
+# (podman's DEL runs while its namespace is still mounted).
 import json, os, resource, subprocess, sys, time
 conf, n = json.load(open(sys.argv[1])), int(sys.argv[2])
 if len(sys.argv) > 3: conf["plugins"] = [p for p in conf["plugins"] if p["type"] in sys.argv[3].split(",")]
-walls, cpus = [], []
+gone = len(sys.argv) > 4 and sys.argv[4] == "gone"
+walls, cpus, per = [], [], {p["type"]: [] for p in conf["plugins"]}
 def cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -101,10 +107,10 @@ for i in range(n):
     holder = subprocess.Popen(["unshare", "-n", "sleep", "30"])
     time.sleep(0.05)
     netns = f"/proc/{holder.pid}/ns/net"
-    def call(cmd, plugin, prev):
+    def call(cmd, plugin, prev, ns):
         p = dict(plugin, cniVersion=conf["cniVersion"], name=conf["name"])
         if prev is not None: p["prevResult"] = prev
-        env = {"PATH": os.environ["PATH"], "CNI_COMMAND": cmd, "CNI_CONTAINERID": f"floor{os.getpid()}-{i}", "CNI_NETNS": netns,
+        env = {"PATH": os.environ["PATH"], "CNI_COMMAND": cmd, "CNI_CONTAINERID": f"floor{os.getpid()}-{i}", "CNI_NETNS": ns,
                "CNI_IFNAME": "eth0", "CNI_PATH": "/usr/lib/cni"}
         t0, c0 = time.perf_counter(), cpu()
         r = subprocess.run(["/usr/lib/cni/" + plugin["type"]], input=json.dumps(p).encode(), env=env, capture_output=True)
@@ -113,17 +119,22 @@ for i in range(n):
         return dt, dc, (json.loads(r.stdout) if cmd == "ADD" else prev)
     wall = cput = 0.0
     prev = None
+    mine = {}
     for pl in conf["plugins"]:
-        dt, dc, prev = call("ADD", pl, prev); wall += dt; cput += dc
+        dt, dc, prev = call("ADD", pl, prev, netns); wall += dt; cput += dc; mine[pl["type"]] = dc
+    if gone:
+        holder.kill(); holder.wait()
     for pl in reversed(conf["plugins"]):
-        dt, dc, _ = call("DEL", pl, prev); wall += dt; cput += dc
-    holder.kill(); holder.wait()
+        dt, dc, _ = call("DEL", pl, prev, "" if gone else netns); wall += dt; cput += dc; mine[pl["type"]] += dc
+    if not gone:
+        holder.kill(); holder.wait()
     walls.append(wall * 1000); cpus.append(cput * 1000)
-walls.sort(); cpus.sort()
-print(f"{walls[len(walls)//2]:.1f} {cpus[len(cpus)//2]:.1f}")
+    for t, c in mine.items(): per[t].append(c * 1000)
+med = lambda v: sorted(v)[len(v) // 2]
+print(f"{med(walls):.1f} {med(cpus):.1f} " + ",".join(f"{t}={med(v):.1f}" for t, v in per.items()))
 PY
 floor_full=$("$IN" "$NS" python3 "$WORK/floor.py" "$WORK/c/.networks/bridge.conflist" "$N")
-floor_ours=$("$IN" "$NS" python3 "$WORK/floor.py" "$WORK/c/.networks/bridge.conflist" "$N" bridge,firewall)
+floor_ours=$("$IN" "$NS" python3 "$WORK/floor.py" "$WORK/c/.networks/bridge.conflist" "$N" bridge,firewall gone)
 
 col() { cut -d' ' -f"$1" "$WORK/$2" | sort -n | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f", m / 1000}'; }
 print_header "network setup+teardown per container: craterun vs podman (CNI), N=$N"
@@ -138,8 +149,10 @@ for phase in quiet busy; do
         }'
     done
 done
-read -r fw fc <<<"$floor_full"
-read -r ow oc <<<"$floor_ours"
-echo "floor, plugins exec'd directly (quiet): full list (4 ADD + 4 DEL, podman's) wall $fw ms CPU $fc ms; craterun's list without ports (bridge, firewall: 2 ADD + 2 DEL) wall $ow ms CPU $oc ms"
+read -r fw fc fper <<<"$floor_full"
+read -r ow oc oper <<<"$floor_ours"
+echo "floor, plugins exec'd directly (quiet): full list (4 ADD + 4 DEL, podman's) wall $fw ms CPU $fc ms ($fper)"
+echo "floor of craterun's list without ports (bridge, firewall: 2 ADD + 2 DEL, DEL after the namespace is gone, as craterun's): wall $ow ms CPU $oc ms ($oper)"
+echo "CPU per plugin: ADD+DEL, median, with what it execs (bridge: host-local; firewall: iptables, ip6tables)"
 # BENCH_SAMPLES=DIR keeps every sample ("wall_us cpu_us" per line, one file per phase, tool and network)
 [[ -z ${BENCH_SAMPLES:-} ]] || cp "$WORK"/quiet-* "$WORK"/busy-* "$BENCH_SAMPLES"/

@@ -32,7 +32,7 @@ public sealed class NetSandbox : IAsyncDisposable
         return s;
     }
 
-    private IReadOnlyDictionary<string, string> Env => new Dictionary<string, string>
+    private Dictionary<string, string> Env => new()
     {
         [CrateRunFixture.MarkerVariable] = StateRoot,
         ["CRATERUN_NETWORK"] = "", // the product's default (bridge, as root), not the suite's "none"
@@ -41,6 +41,14 @@ public sealed class NetSandbox : IAsyncDisposable
     /// <summary>craterun --root STATE ARGS..., inside the sandbox.</summary>
     public Task<ProcResult> Cr(params string[] args) =>
         Proc.Run(InNetns, [Name, _f.Binary, "--root", StateRoot, .. args], env: Env, timeout: TimeSpan.FromSeconds(90));
+
+    /// <summary>As <see cref="Cr"/>, with CRATERUN_CNI_PATH set: where craterun looks for the plugins first.</summary>
+    public Task<ProcResult> CrWithPluginPath(string pluginPath, params string[] args)
+    {
+        var env = Env;
+        env["CRATERUN_CNI_PATH"] = pluginPath;
+        return Proc.Run(InNetns, [Name, _f.Binary, "--root", StateRoot, .. args], env: env, timeout: TimeSpan.FromSeconds(90));
+    }
 
     /// <summary>tests/fixtures/in-netns.sh: `ip netns exec` that keeps /sys/fs/cgroup visible.</summary>
     public static string InNetns => Path.Combine(Prerequisites.RepoRoot, "tests", "fixtures", "in-netns.sh");
@@ -162,6 +170,38 @@ public sealed class NetworkTests(CrateRunFixture f)
         var netRm = await s.Cr("network", "rm", "appnet");
         Assert.True(netRm.ExitCode == 0, netRm.ToString());
         Assert.DoesNotContain("appnet", (await s.Cr("network", "ls")).Stdout);
+    }
+
+    /// <summary>
+    /// The CNI spec's execution protocol gives a plugin its configuration on stdin, its result on
+    /// stdout, errors on stderr: nothing else of the runtime's. A plugin that outlives the call or
+    /// a daemon it starts must not pin the monitor's pipes and sockets open. A wrapper named
+    /// firewall, found first on CRATERUN_CNI_PATH, records the fds it was started with (ls's
+    /// own /proc/self/fd directory is fd 3) and execs the real plugin.
+    /// </summary>
+    [RootFact]
+    public async Task A_cni_plugin_is_started_with_only_stdin_stdout_and_stderr_open()
+    {
+        await using var s = await NetSandbox.Create(f);
+        var probeDir = Directory.CreateTempSubdirectory("crnet-probe-").FullName;
+        try
+        {
+            var real = new[] { "/usr/lib/cni", "/opt/cni/bin" }.First(d => File.Exists(Path.Combine(d, "firewall")));
+            var probe = Path.Combine(probeDir, "firewall");
+            File.WriteAllText(probe, $"#!/bin/sh\nls /proc/self/fd > {probeDir}/fds.$CNI_COMMAND\nexec {real}/firewall\n");
+            File.SetUnixFileMode(probe, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var run = await s.CrWithPluginPath($"{probeDir}:{real}", "run", "--rm", "--rootfs", f.Rootfs, "--", "/bin/true");
+            Assert.True(run.ExitCode == 0, run.ToString());
+            foreach (var command in new[] { "ADD", "DEL" })
+            {
+                var fds = File.ReadAllLines(Path.Combine(probeDir, "fds." + command)).Select(int.Parse).Order().ToList();
+                Assert.True(fds.SequenceEqual([0, 1, 2, 3]), $"{command}: the plugin had fds {string.Join(" ", fds)} open (3 is ls's own)");
+            }
+        }
+        finally
+        {
+            Directory.Delete(probeDir, recursive: true);
+        }
     }
 
     [RootFact]

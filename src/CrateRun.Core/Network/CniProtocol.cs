@@ -103,6 +103,12 @@ public static class CniProtocol
         {
             throw new UsageException($"network configuration {source} is not valid JSON: {e.Message}");
         }
+        return ParseConfList(root, source);
+    }
+
+    /// <summary>A configuration list already read as JSON (an attachment's cached list): no text round trip.</summary>
+    public static CniConfList ParseConfList(JsonObject root, string source)
+    {
         var list = new CniConfList
         {
             Name = root["name"]?.GetValue<string>() ?? throw new UsageException($"network configuration {source} has no \"name\""),

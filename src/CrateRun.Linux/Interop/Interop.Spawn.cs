@@ -5,16 +5,16 @@ namespace CrateRun.Linux;
 internal static partial class Interop
 {
     /// <summary>
-    /// posix_spawn for a helper that outlives us (slirp4netns): unlike Process.Start it closes
-    /// every fd above the ones it is given (the monitor holds fds it keeps across its own exec,
-    /// which a long-lived helper must not pin open). The attr and file-action types are opaque
+    /// posix_spawn for helpers (slirp4netns, CNI plugins; Process/Spawner.cs): unlike Process.Start
+    /// it closes every fd above the ones it is given (the monitor holds fds it keeps across its own
+    /// exec, which a long-lived helper must not pin open) and starts no thread of ours. The attr and file-action types are opaque
     /// to us: buffers larger than glibc's (336 and 80 bytes on x86_64), initialised by glibc.
     /// </summary>
     internal static unsafe partial class Spawn
     {
         private const string Libc = "libc";
         public const int AttrBytes = 1024, FileActionsBytes = 256, SigsetBytes = 128;
-        public const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
+        public const short POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
 
         // these return an error number (0 = success), not -1 with errno
         [LibraryImport(Libc)] public static partial int posix_spawn(int* pid, byte* path, void* fileActions, void* attr, byte** argv, byte** envp);

@@ -37,6 +37,7 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true)] public static partial int close(int fd);
         [LibraryImport(Libc, SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);
         [LibraryImport(Libc, SetLastError = true)] public static partial nint write(int fd, byte* buf, nint count);
+        [LibraryImport(Libc, SetLastError = true)] public static partial long lseek(int fd, long offset, int whence);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int open(string path, int flags, uint mode);
         [LibraryImport(Libc, SetLastError = true)] public static partial int dup(int fd);

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using CrateRun.Core;
 using CrateRun.Core.Network;
+using CrateRun.Linux.Process;
 
 namespace CrateRun.Linux.Network;
 
@@ -27,46 +27,33 @@ public sealed class CniExec(IReadOnlyList<string> pluginDirs)
         throw new CrateRunException($"CNI plugin '{type}' not found in {string.Join(", ", PluginDirs)} (Debian: apt-get install containernetworking-plugins)");
     }
 
-    /// <summary>One call; returns stdout. A non-zero exit throws with the plugin's error message.</summary>
+    /// <summary>
+    /// One call; returns stdout. A non-zero exit throws with the plugin's error message. The plugin
+    /// runs from posix_spawn on this thread (Process/Spawner.cs): its own process group, killed
+    /// whole after 60 s; its configuration on stdin, and in its environment the CNI_* variables and
+    /// a plain PATH (it execs iptables and friends), nothing else of ours.
+    /// </summary>
     public string Invoke(string type, IReadOnlyDictionary<string, string> cniEnv, string stdin)
     {
         var path = Find(type);
-        var psi = new ProcessStartInfo(path)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // the plugins exec iptables and friends: a plain PATH, nothing else of ours
-        psi.Environment.Clear();
-        psi.Environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        foreach (var (k, v) in cniEnv) psi.Environment[k] = v;
-        using var p = System.Diagnostics.Process.Start(psi) ?? throw new CrateRunException($"cannot start CNI plugin {path}");
-        var stderr = p.StandardError.ReadToEndAsync();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        p.StandardInput.Write(stdin);
-        p.StandardInput.Close();
-        if (!p.WaitForExit(60_000))
-        {
-            p.Kill(entireProcessTree: true);
-            p.WaitForExit();
-            throw new CrateRunException($"CNI plugin {type} {cniEnv["CNI_COMMAND"]} timed out after 60 s");
-        }
-        var output = stdout.GetAwaiter().GetResult();
-        Timing.Mark($"cni {type} {cniEnv["CNI_COMMAND"]} exited {p.ExitCode}");
-        if (p.ExitCode != 0)
-            throw new CrateRunException(CniProtocol.ErrorText(type, cniEnv["CNI_COMMAND"], p.ExitCode, output, stderr.GetAwaiter().GetResult()));
-        return output;
+        var env = cniEnv.Where(kv => kv.Key != "PATH").Select(kv => $"{kv.Key}={kv.Value}")
+            .Prepend("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        var run = Spawner.Run(path, [path], env, stdin, 60_000);
+        if (run.TimedOut) throw new CrateRunException($"CNI plugin {type} {cniEnv["CNI_COMMAND"]} timed out after 60 s");
+        Timing.Mark($"cni {type} {cniEnv["CNI_COMMAND"]} exited {run.ExitCode}");
+        if (run.ExitCode != 0)
+            throw new CrateRunException(CniProtocol.ErrorText(type, cniEnv["CNI_COMMAND"], run.ExitCode, run.Stdout, run.Stderr));
+        return run.Stdout;
     }
 
     /// <summary>
     /// ADD over a list: each plugin in order, each getting the previous one's result as
-    /// prevResult; the last result is the list's. When a plugin fails, those before it are
+    /// prevResult; the last result is the list's (read and raw: parsed once). When a plugin fails, those before it are
     /// deleted again (in reverse) before the error is thrown, so nothing is left half-made.
     /// </summary>
-    public JsonObject AddList(CniConfList list, string containerId, string netns, string ifName, IReadOnlyDictionary<string, JsonNode> caps)
+    public (CniResult Result, JsonObject Raw) AddList(CniConfList list, string containerId, string netns, string ifName, IReadOnlyDictionary<string, JsonNode> caps)
     {
+        (CniResult Result, JsonObject Raw)? last = null;
         JsonObject? prev = null;
         for (var i = 0; i < list.Plugins.Count; i++)
         {
@@ -76,7 +63,8 @@ public sealed class CniExec(IReadOnlyList<string> pluginDirs)
             {
                 var output = Invoke(type, CniProtocol.Environment(CniProtocol.Add, containerId, netns, ifName, PluginDirs),
                     CniProtocol.PluginInput(list, plugin, prev, caps));
-                prev = CniProtocol.ParseResult(output, type).Raw;
+                last = CniProtocol.ParseResult(output, type);
+                prev = last.Value.Raw;
             }
             catch (CrateRunException)
             {
@@ -84,7 +72,7 @@ public sealed class CniExec(IReadOnlyList<string> pluginDirs)
                 throw;
             }
         }
-        return prev ?? throw new CrateRunException($"network {list.Name}: the plugins returned no result");
+        return last ?? throw new CrateRunException($"network {list.Name}: the plugins returned no result");
     }
 
     /// <summary>DEL over a list, in reverse order, with the cached result as prevResult. Every plugin runs; the first error is thrown after.</summary>

@@ -165,8 +165,7 @@ public sealed class ContainerNetworking(ContainerStore store)
             // the plugins with something to do for this container; cached below, so DEL runs the same ones
             var list = CniProtocol.PluginsToRun(_networks.Load(s.Networks[i]), caps);
             var ifName = $"eth{i}";
-            var raw = Cni.AddList(list, r.Id, netns, ifName, caps);
-            var (result, _) = CniProtocol.ParseResult(raw.ToJsonString(), list.Name);
+            var (result, raw) = Cni.AddList(list, r.Id, netns, ifName, caps);
             var (addresses, gateway) = CniProtocol.AddressesOf(result);
             attached.Add(new CniAttachment
             {
@@ -220,7 +219,7 @@ public sealed class ContainerNetworking(ContainerStore store)
                 networks.Add(a.Network);
                 try
                 {
-                    var list = CniProtocol.ParseConfList(a.ConfList.ToJsonString(), $"the cached network {a.Network}");
+                    var list = CniProtocol.ParseConfList(a.ConfList, $"the cached network {a.Network}");
                     Cni.DelList(list, id, netns, a.IfName, Capabilities(a.PortMappings), a.Result);
                 }
                 catch (CrateRunException e)

@@ -130,7 +130,7 @@ public static unsafe class Slirp4netns
         using (var log = new SafeFd(Interop.Check(Interop.Sys.open(logPath, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | Interop.Sys.O_CLOEXEC | 0x200 /* O_TRUNC */, 0x180), "open", logPath)))
         {
             string[] argv = ["/bin/sh", "-c", "\"$@\" </dev/null >&2 & echo $!", "craterun-slirp4netns", binary, .. args];
-            shell = Spawn("/bin/sh", argv, [(devNull.Fd, 0), (pidWrite.Fd, 1), (log.Fd, 2), (readyWrite.Fd, ReadyFd)]);
+            shell = Spawner.Spawn("/bin/sh", argv, Spawner.CurrentEnvironment(), [(devNull.Fd, 0), (pidWrite.Fd, 1), (log.Fd, 2), (readyWrite.Fd, ReadyFd)], newSession: true);
         }
         readyWrite.Dispose(); // only slirp4netns holds the write end now: EOF on it means it died
         var output = ReadAll(pidRead);
@@ -138,56 +138,6 @@ public static unsafe class Slirp4netns
         if (!int.TryParse(output.Trim(), out var pid) || pid <= 0)
             throw new CrateRunException($"slirp4netns: the shell that starts it printed '{output.Trim()}', not a pid");
         return pid;
-    }
-
-    /// <summary>posix_spawn with these fds dup'ed into place and every other fd closed; returns the pid.</summary>
-    private static int Spawn(string path, string[] argv, (int From, int To)[] fds)
-    {
-        var attr = stackalloc byte[Interop.Spawn.AttrBytes];
-        var actions = stackalloc byte[Interop.Spawn.FileActionsBytes];
-        var noSignals = stackalloc byte[Interop.Spawn.SigsetBytes];
-        var allSignals = stackalloc byte[Interop.Spawn.SigsetBytes];
-        var strings = new List<nint>();
-        try
-        {
-            Interop.Spawn.Check(Interop.Spawn.posix_spawnattr_init(attr), "posix_spawnattr_init");
-            Interop.Spawn.Check(Interop.Spawn.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
-            Interop.Spawn.sigemptyset(noSignals);
-            Interop.Spawn.sigfillset(allSignals);
-            // its own session, no signal blocked, every handler default (.NET ignores SIGPIPE, for one)
-            Interop.Spawn.Check(Interop.Spawn.posix_spawnattr_setflags(attr,
-                Interop.Spawn.POSIX_SPAWN_SETSID | Interop.Spawn.POSIX_SPAWN_SETSIGMASK | Interop.Spawn.POSIX_SPAWN_SETSIGDEF), "posix_spawnattr_setflags");
-            Interop.Spawn.Check(Interop.Spawn.posix_spawnattr_setsigmask(attr, noSignals), "posix_spawnattr_setsigmask");
-            Interop.Spawn.Check(Interop.Spawn.posix_spawnattr_setsigdefault(attr, allSignals), "posix_spawnattr_setsigdefault");
-            foreach (var (from, to) in fds)
-                Interop.Spawn.Check(Interop.Spawn.posix_spawn_file_actions_adddup2(actions, from, to), "posix_spawn_file_actions_adddup2");
-            Interop.Spawn.Check(Interop.Spawn.posix_spawn_file_actions_addclosefrom_np(actions, fds.Max(f => f.To) + 1), "posix_spawn_file_actions_addclosefrom_np");
-
-            nint Utf8(string s)
-            {
-                var p = Marshal.StringToCoTaskMemUTF8(s);
-                strings.Add(p);
-                return p;
-            }
-            var env = Environment.GetEnvironmentVariables();
-            var argvPtrs = new nint[argv.Length + 1];
-            for (var i = 0; i < argv.Length; i++) argvPtrs[i] = Utf8(argv[i]);
-            var envPtrs = new nint[env.Count + 1];
-            var n = 0;
-            foreach (System.Collections.DictionaryEntry e in env) envPtrs[n++] = Utf8($"{e.Key}={e.Value}");
-            var pathPtr = Utf8(path);
-            int pid;
-            fixed (nint* a = argvPtrs)
-            fixed (nint* v = envPtrs)
-                Interop.Spawn.Check(Interop.Spawn.posix_spawn(&pid, (byte*)pathPtr, actions, attr, (byte**)a, (byte**)v), "posix_spawn", path);
-            return pid;
-        }
-        finally
-        {
-            Interop.Spawn.posix_spawn_file_actions_destroy(actions);
-            Interop.Spawn.posix_spawnattr_destroy(attr);
-            foreach (var p in strings) Marshal.FreeCoTaskMem(p);
-        }
     }
 
     private static string ReadAll(SafeFd fd)
