@@ -293,7 +293,7 @@ public sealed class ImageStore
         byte[] bytes;
         try { bytes = File.ReadAllBytes(IndexPath); }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return new ImageStoreIndex(); }
-        return ImageDocuments.Read(bytes, ImageJsonContext.Default.ImageStoreIndex, IndexPath);
+        return ImageDocuments.ReadStoreIndex(bytes, IndexPath);
     }
 
     /// <summary>Writes the index atomically (temp file + rename). Call under <see cref="Lock"/>.</summary>
