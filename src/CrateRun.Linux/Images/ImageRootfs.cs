@@ -48,6 +48,7 @@ public static unsafe class ImageRootfs
         if (lowers.Count == 0) throw new UsageException($"annotation {SnapshotsAnnotation} lists no snapshot");
         foreach (var l in lowers.Where(l => !Directory.Exists(l)))
             throw new CrateRunException($"image layer {Path.GetFileName(l)[..12]} is missing from the image store (removed with rmi -f?)");
+        if (Environment.IsPrivilegedProcess && InitLayerOf(store, "sha256:" + Path.GetFileName(lowers[0]), lowers) is { } init) lowers.Insert(0, init);
         var dirMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         Directory.CreateDirectory(Path.Combine(containerDir, UpperDir), dirMode | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         Directory.CreateDirectory(Path.Combine(containerDir, WorkDir), dirMode);
@@ -60,6 +61,17 @@ public static unsafe class ImageRootfs
         MountOverlay(lowers, Path.Combine(containerDir, UpperDir), Path.Combine(containerDir, WorkDir), target,
             spec.Annotations.GetValueOrDefault(VolatileAnnotation) == "true");
         return true;
+    }
+
+    /// <summary>
+    /// The image's init layer (<see cref="ImageStore.InitLayer"/>) for the files every container of
+    /// the Docker face binds over (/etc/hosts, /etc/resolv.conf, /etc/hostname). It only saves work:
+    /// when it cannot be made (a full disk, ...), the container makes the files in its upper directory, as before.
+    /// </summary>
+    private static string? InitLayerOf(ImageStore store, string topChainId, IReadOnlyList<string> lowersTopFirst)
+    {
+        try { return store.InitLayer(topChainId, lowersTopFirst, Core.Network.NetworkSpec.EtcBinds.Select(b => b.Destination.TrimStart('/'))); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SyscallException) { return null; }
     }
 
     /// <summary>
