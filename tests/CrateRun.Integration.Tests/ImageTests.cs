@@ -223,6 +223,76 @@ public sealed class ImageTests(CrateRunFixture f)
         Assert.Equal(". .. new ", lines[1]);
     }
 
+    /// <summary>
+    /// Every container binds /etc/hosts, /etc/resolv.conf and /etc/hostname; an image that lacks them
+    /// gets them, empty, in an init layer above its own (as Docker's), made once and shared by its
+    /// containers: a container does not copy /etc up to make them (nor remove it at rm). The image's
+    /// /etc keeps its mode and owner; rmi takes the init layer with the image's snapshot.
+    /// </summary>
+    [RootFact]
+    public async Task The_files_containers_bind_over_come_from_a_shared_init_layer_not_each_upper_dir()
+    {
+        var dir = Work("init");
+        var etc = Path.Combine(dir, "etc.tar");
+        using (var file = File.Create(etc))
+        using (var w = new TarWriter(file, TarEntryFormat.Pax))
+        {
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "etc/") { Mode = (UnixFileMode)0b111_101_001, Uid = 12, Gid = 34 });
+            foreach (var name in new[] { "hosts", "resolv.conf", "hostname" }) // whatever the base layer has, this image lacks them
+                w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "etc/.wh." + name) { Mode = (UnixFileMode)0x1A4 });
+        }
+        await Load(await DockerArchive(dir, "test/init:1", [await RootfsLayer(dir), etc]), "test/init:1");
+        var r = await f.Run("--hostname", "box", "test/init:1", "/bin/sh", "-c", "stat -c '%a %u %g' /etc; cat /etc/hostname; grep -c localhost /etc/hosts");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("751 12 34\nbox\n2", r.Stdout.Trim()); // the container's own files are bound over them
+        Assert.False(Directory.Exists(Path.Combine(f.StateDir(r.Id!), "upper", "etc")), "the container made /etc in its upper dir");
+        var second = await f.Run("--rm", "test/init:1", "/bin/sh", "-c", "stat -c '%a %u %g' /etc");
+        Assert.Equal("751 12 34", second.Stdout.Trim());
+
+        var snapshots = JsonNode.Parse((await f.Cr("image", "inspect", "test/init:1")).Stdout)![0]!["Snapshots"]!.AsArray();
+        var init = Path.Combine(ImagesDir, "snapshots", ((string)snapshots[^1]!)[7..] + ".init"); // beside the image's top snapshot
+        Assert.Equal(["hostname", "hosts", "resolv.conf"], Directory.GetFiles(Path.Combine(init, "etc")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.All(Directory.GetFiles(Path.Combine(init, "etc")), p => Assert.Equal(0, new FileInfo(p).Length));
+
+        Assert.Equal(0, (await f.Cr("rm", r.Id!)).ExitCode);
+        var rmi = await f.Cr("rmi", "test/init:1");
+        Assert.True(rmi.ExitCode == 0, rmi.ToString());
+        Assert.False(Directory.Exists(init), "rmi left the image's init layer");
+    }
+
+    /// <summary>
+    /// A removed image container's upper, work and root directories are emptied and kept for the next
+    /// container (deleting a directory is a synchronous discard on this machine's ext4): nothing the
+    /// first one wrote, nor the mode it gave its /, reaches the next.
+    /// </summary>
+    [RootFact]
+    public async Task A_removed_containers_overlay_dirs_serve_the_next_container_empty()
+    {
+        var dir = Work("spare");
+        await Load(await DockerArchive(dir, "test/spare:1", [await RootfsLayer(dir)]), "test/spare:1");
+        var spare = Path.Combine(ImagesDir, "spare");
+        var first = await f.Run("--rm", "test/spare:1", "/bin/sh", "-c", "echo secret > /leak && mkdir -p /d/e && chmod 700 / && stat -c %a /");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Equal("700", first.Stdout.Trim());
+        foreach (var kind in new[] { "upper", "work", "rootfs" })
+        {
+            var kept = Directory.GetDirectories(spare, kind + "-*");
+            Assert.NotEmpty(kept);
+            Assert.All(kept, k => Assert.Empty(Directory.EnumerateFileSystemEntries(k)));
+        }
+        var sparesBefore = Directory.GetDirectories(spare).Length;
+
+        var next = await f.Run("--rm", "test/spare:1", "/bin/sh", "-c", "stat -c %a /; ls /leak /d 2>&1 | wc -l; ls /etc/passwd");
+        Assert.True(next.ExitCode == 0, next.ToString());
+        Assert.Equal("755\n2\n/etc/passwd", next.Stdout.Trim()); // two "No such file" lines
+        Assert.Equal(sparesBefore, Directory.GetDirectories(spare).Length); // taken, then given back
+        var kept2 = await f.Run("test/spare:1", "/bin/sh", "-c", "stat -c %a /");
+        Assert.Equal("755", kept2.Stdout.Trim());
+        Assert.True(Directory.GetDirectories(spare).Length < sparesBefore, "a new container took no spare directory");
+        Assert.Equal(0, (await f.Cr("rm", kept2.Id!)).ExitCode);
+        Assert.Equal(sparesBefore, Directory.GetDirectories(spare).Length);
+    }
+
     [RootFact]
     public async Task More_than_a_hundred_layers_mount()
     {
@@ -286,12 +356,13 @@ public sealed class ImageTests(CrateRunFixture f)
         Assert.Contains(r.Id!, refused.Stderr);
         Assert.Equal(0, (await f.Cr("rm", r.Id!)).ExitCode);
 
-        var snapshotsBefore = Directory.GetDirectories(Path.Combine(ImagesDir, "snapshots")).Length;
+        int Snapshots() => Directory.GetDirectories(Path.Combine(ImagesDir, "snapshots")).Count(d => !d.EndsWith(".init", StringComparison.Ordinal)); // not init layers
+        var snapshotsBefore = Snapshots();
         var rmi = await f.Cr("rmi", "test/imported");
         Assert.True(rmi.ExitCode == 0, rmi.ToString());
         Assert.Contains("Untagged: test/imported:latest", rmi.Stdout);
         Assert.Contains("Deleted: " + imp.Stdout.Trim(), rmi.Stdout);
-        Assert.Equal(snapshotsBefore - 1, Directory.GetDirectories(Path.Combine(ImagesDir, "snapshots")).Length);
+        Assert.Equal(snapshotsBefore - 1, Snapshots());
         Assert.Contains("no such image", (await f.Run("--rm", "--pull", "never", "test/imported")).Stderr);
     }
 

@@ -48,11 +48,24 @@ public static class ImageDocuments
 
     public static ImageIndex ReadIndex(byte[] json, string what) => Read(json, ImageJsonContext.Default.ImageIndex, what);
 
+    /// <summary>An image config (by hand: read at every `run IMAGE`, see <see cref="ImageDocumentReader"/>).</summary>
     public static ImageConfig ReadConfig(byte[] json, string what)
     {
-        var c = Read(json, ImageJsonContext.Default.ImageConfig, what);
+        var c = Read(json, ImageDocumentReader.ReadConfig, what);
+        if (c.RootFs is null) throw new CrateRunException($"{what}: rootfs is null (the config must list its layers' diff_ids)");
         if (c.RootFs.Type != "layers") throw new CrateRunException($"{what}: rootfs type '{c.RootFs.Type}' is not 'layers'");
         return c;
+    }
+
+    /// <summary>The image store's index.json (by hand: read at every `run IMAGE`, see <see cref="ImageDocumentReader"/>).</summary>
+    public static ImageStoreIndex ReadStoreIndex(byte[] json, string what) => Read(json, ImageDocumentReader.ReadStoreIndex, what);
+
+    private delegate T ReadDocument<T>(ReadOnlySpan<byte> json);
+
+    private static T Read<T>(byte[] json, ReadDocument<T> read, string what)
+    {
+        try { return read(json); }
+        catch (JsonException e) { throw new CrateRunException($"{what}: invalid JSON: {e.Message}"); }
     }
 
     /// <summary>Whether a manifest-ish document is an index (manifest list) rather than a manifest.</summary>

@@ -174,6 +174,40 @@ internal static unsafe class SnapshotFiles
         return *(uint*)(st + 24) & Interop.Images.S_IFMT; // st_mode on x86_64
     }
 
+    public static Interop.Sys.Stat Lstat(string path)
+    {
+        Interop.Sys.Stat st;
+        Interop.Check(Interop.Images.fstatat(Interop.Images.AT_FDCWD, path, (byte*)&st, Interop.Images.AT_SYMLINK_NOFOLLOW), "fstatat", path);
+        return st;
+    }
+
+    /// <summary>
+    /// Where a path of the merged filesystem of these layers (top first) is, read as overlayfs does:
+    /// the first layer that has it, unless a whiteout (a character device) or an opaque directory
+    /// above hides it, or a layer has a non-directory where one of its parents is. Null: absent.
+    /// </summary>
+    public static string? MergedEntry(IReadOnlyList<string> layersTopFirst, string relativePath)
+    {
+        var parts = relativePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var layer in layersTopFirst)
+        {
+            var path = Path.Combine(layer, relativePath);
+            switch (TypeOf(path))
+            {
+                case 0: break; // not in this layer
+                case Interop.Images.S_IFCHR: return null; // a whiteout (a device node in an image's /etc is not a file either)
+                default: return path;
+            }
+            for (var i = 1; i < parts.Length; i++)
+            {
+                var prefix = Path.Combine(layer, string.Join('/', parts[..i]));
+                var type = TypeOf(prefix);
+                if (type is not (0 or Interop.Images.S_IFDIR) || (type == Interop.Images.S_IFDIR && IsOpaque(prefix))) return null;
+            }
+        }
+        return null;
+    }
+
     public static bool IsOpaque(string dir)
     {
         byte* value = stackalloc byte[4];

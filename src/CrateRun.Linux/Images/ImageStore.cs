@@ -13,6 +13,8 @@ namespace CrateRun.Linux.Images;
 /// ├── index.json            references → manifest digest; per manifest: config, chain ids, size
 /// ├── blobs/sha256/HEX      content-addressed: manifests, configs, layers as they came
 /// ├── snapshots/CHAINID/    each layer unpacked once, in overlayfs form (whiteouts as 0:0 devices)
+/// ├── snapshots/CHAINID.init/  an image's init layer: the files containers bind over that it lacks (see InitLayer)
+/// ├── spare/KIND-ID          empty upper, work and rootfs directories of removed containers, for the next ones (see ImageRootfs)
 /// ├── partial/HEX           a layer blob whose download was cut: the next pull resumes it with Range
 /// ├── locks/HEX             a layer's download lock (its file is removed when released)
 /// ├── leases/ID, ID.json    a pull in progress (locked while it runs): the blobs and snapshots it will reference
@@ -162,8 +164,77 @@ public sealed class ImageStore
         Directory.Move(tempDir, final);
     }
 
+    // ---- init layers --------------------------------------------------------------------
+
+    /// <summary>What an init layer's directory is named after its image's top snapshot.</summary>
+    public const string InitSuffix = ".init";
+
+    /// <summary>
+    /// The init layer of an image (Docker's idea): the files a container's mounts bind over
+    /// (<paramref name="mountTargets"/>, relative: etc/hosts, ...) that the image lacks, empty, in
+    /// directories of the image's own mode and owner. It lies above the image's layers, so that a
+    /// container does not make them in its upper directory at every start: there they cost a copy-up
+    /// of /etc, and at removal a directory whose block this machine's ext4 (mounted with discard)
+    /// discards synchronously (issue 12). Made once per top snapshot (snapshots/CHAINID.init, in
+    /// tmp/ and renamed: never seen half-made) and collected with it. Null when the image has them
+    /// all, or when a parent of one is not a directory in the image (a symlinked /etc: left to the container).
+    /// </summary>
+    public string? InitLayer(string topChainId, IReadOnlyList<string> lowersTopFirst, IEnumerable<string> mountTargets)
+    {
+        var final = SnapshotPath(topChainId) + InitSuffix;
+        // made before: empty when the image needs none (so that its layers are looked through once only)
+        if (Directory.Exists(final)) return Directory.EnumerateFileSystemEntries(final).Any() ? final : null;
+        var missing = mountTargets.Where(t => SnapshotFiles.MergedEntry(lowersTopFirst, t) is null).ToList();
+        var parents = new SortedDictionary<string, Interop.Sys.Stat?>(StringComparer.Ordinal); // shallow first
+        foreach (var target in missing)
+        {
+            for (var slash = target.IndexOf('/'); slash > 0; slash = target.IndexOf('/', slash + 1))
+            {
+                var dir = target[..slash];
+                if (parents.ContainsKey(dir)) continue;
+                var entry = SnapshotFiles.MergedEntry(lowersTopFirst, dir);
+                var st = entry is null ? (Interop.Sys.Stat?)null : SnapshotFiles.Lstat(entry);
+                if (st is { } s && (s.Mode & Interop.Sys.S_IFMT) != Interop.Images.S_IFDIR) missing.Clear(); // a symlinked /etc: nothing for us to add
+                parents[dir] = st;
+            }
+        }
+        if (missing.Count == 0) parents.Clear();
+        var tmp = NewTempPath("init");
+        try
+        {
+            Directory.CreateDirectory(tmp, (UnixFileMode)0b111_101_101);
+            foreach (var (dir, st) in parents)
+            {
+                var path = Path.Combine(tmp, dir);
+                Directory.CreateDirectory(path, st is { } s ? (UnixFileMode)(s.Mode & 0x1FF) : (UnixFileMode)0b111_101_101);
+                if (st is { } owner)
+                {
+                    Interop.Check(Interop.Images.fchownat(Interop.Images.AT_FDCWD, path, owner.Uid, owner.Gid, Interop.Images.AT_SYMLINK_NOFOLLOW), "fchownat", path);
+                    File.SetUnixFileMode(path, (UnixFileMode)(owner.Mode & 0xFFF)); // setuid/setgid/sticky bits too, which chown clears
+                }
+            }
+            foreach (var target in missing)
+                new FileStream(Path.Combine(tmp, target), FileMode.CreateNew, FileAccess.Write, FileShare.None, 0).Dispose();
+            Directory.Move(tmp, final);
+        }
+        catch (IOException) when (Directory.Exists(final))
+        {
+            RemoveTree(tmp); // another start made it first: the same content
+        }
+        catch
+        {
+            RemoveTree(tmp);
+            throw;
+        }
+        return missing.Count == 0 ? null : final;
+    }
+
+    private static string SnapshotOfDir(string name) => name.EndsWith(InitSuffix, StringComparison.Ordinal) ? name[..^InitSuffix.Length] : name;
+
     /// <summary>The unpacked size recorded for a snapshot (0 when unknown).</summary>
     public long SnapshotSizeOf(string chainId) => SnapshotSize(SnapshotPath(chainId));
+
+    public string SpareDir => Path.Combine(Root, "spare");
 
     public string LocksDir => Path.Combine(Root, "locks");
     public string PartialDir => Path.Combine(Root, "partial");
@@ -293,7 +364,7 @@ public sealed class ImageStore
         byte[] bytes;
         try { bytes = File.ReadAllBytes(IndexPath); }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return new ImageStoreIndex(); }
-        return ImageDocuments.Read(bytes, ImageJsonContext.Default.ImageStoreIndex, IndexPath);
+        return ImageDocuments.ReadStoreIndex(bytes, IndexPath);
     }
 
     /// <summary>Writes the index atomically (temp file + rename). Call under <see cref="Lock"/>.</summary>
@@ -354,7 +425,8 @@ public sealed class ImageStore
                 File.Delete(f);
         if (Directory.Exists(SnapshotsDir))
         {
-            foreach (var d in Directory.EnumerateDirectories(SnapshotsDir).Where(d => !snapshots.Contains(Path.GetFileName(d))))
+            // an init layer (CHAINID.init) goes with its snapshot
+            foreach (var d in Directory.EnumerateDirectories(SnapshotsDir).Where(d => !snapshots.Contains(SnapshotOfDir(Path.GetFileName(d)))))
             {
                 File.Delete(d + ".size");
                 RemoveTree(d);
