@@ -260,39 +260,6 @@ public sealed class ImageTests(CrateRunFixture f)
         Assert.False(Directory.Exists(init), "rmi left the image's init layer");
     }
 
-    /// <summary>
-    /// A removed image container's upper, work and root directories are emptied and kept for the next
-    /// container (deleting a directory is a synchronous discard on this machine's ext4): nothing the
-    /// first one wrote, nor the mode it gave its /, reaches the next.
-    /// </summary>
-    [RootFact]
-    public async Task A_removed_containers_overlay_dirs_serve_the_next_container_empty()
-    {
-        var dir = Work("spare");
-        await Load(await DockerArchive(dir, "test/spare:1", [await RootfsLayer(dir)]), "test/spare:1");
-        var spare = Path.Combine(ImagesDir, "spare");
-        var first = await f.Run("--rm", "test/spare:1", "/bin/sh", "-c", "echo secret > /leak && mkdir -p /d/e && chmod 700 / && stat -c %a /");
-        Assert.True(first.ExitCode == 0, first.ToString());
-        Assert.Equal("700", first.Stdout.Trim());
-        foreach (var kind in new[] { "upper", "work", "rootfs" })
-        {
-            var kept = Directory.GetDirectories(spare, kind + "-*");
-            Assert.NotEmpty(kept);
-            Assert.All(kept, k => Assert.Empty(Directory.EnumerateFileSystemEntries(k)));
-        }
-        var sparesBefore = Directory.GetDirectories(spare).Length;
-
-        var next = await f.Run("--rm", "test/spare:1", "/bin/sh", "-c", "stat -c %a /; ls /leak /d 2>&1 | wc -l; ls /etc/passwd");
-        Assert.True(next.ExitCode == 0, next.ToString());
-        Assert.Equal("755\n2\n/etc/passwd", next.Stdout.Trim()); // two "No such file" lines
-        Assert.Equal(sparesBefore, Directory.GetDirectories(spare).Length); // taken, then given back
-        var kept2 = await f.Run("test/spare:1", "/bin/sh", "-c", "stat -c %a /");
-        Assert.Equal("755", kept2.Stdout.Trim());
-        Assert.True(Directory.GetDirectories(spare).Length < sparesBefore, "a new container took no spare directory");
-        Assert.Equal(0, (await f.Cr("rm", kept2.Id!)).ExitCode);
-        Assert.Equal(sparesBefore, Directory.GetDirectories(spare).Length);
-    }
-
     [RootFact]
     public async Task More_than_a_hundred_layers_mount()
     {

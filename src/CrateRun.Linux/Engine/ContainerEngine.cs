@@ -557,11 +557,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
                 foreach (var pid in cg.Pids().Where(p => p != Environment.ProcessId)) Processes.Signal(pid, Interop.Sys.SIGKILL);
                 cg.Destroy();
             }
-            if (Images.ImageRootfs.IsImageContainer(fresh.Annotations))
-            {
-                Images.ImageRootfs.Unmount(Store.Dir(id));
-                Images.ImageRootfs.KeepForReuse(Store.Dir(id), Store.Root);
-            }
+            if (Images.ImageRootfs.IsImageContainer(fresh.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
             UnmountSharedShm(id);
             DetachNetworks(id, fresh);
             Store.RemoveDir(id);
@@ -610,8 +606,6 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         var record = RecordExit(id, exitCode);
         if (record.AutoRemove)
         {
-            // the overlay was unmounted by RecordExit
-            if (Images.ImageRootfs.IsImageContainer(record.Annotations)) Images.ImageRootfs.KeepForReuse(Store.Dir(id), Store.Root);
             using (Store.TryLock(id)) Store.RemoveDir(id);
             RemoveAnonymousVolumes(record); // --rm takes its anonymous volumes too, as Docker's
         }

@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using CrateRun.Core;
 using CrateRun.Core.Images;
 using CrateRun.Core.Oci;
-using CrateRun.Core.State;
 using static CrateRun.Linux.Interop.Images;
 
 namespace CrateRun.Linux.Images;
@@ -50,9 +49,10 @@ public static unsafe class ImageRootfs
         foreach (var l in lowers.Where(l => !Directory.Exists(l)))
             throw new CrateRunException($"image layer {Path.GetFileName(l)[..12]} is missing from the image store (removed with rmi -f?)");
         if (Environment.IsPrivilegedProcess && InitLayerOf(store, "sha256:" + Path.GetFileName(lowers[0]), lowers) is { } init) lowers.Insert(0, init);
-        MakeDir(store, Path.Combine(containerDir, UpperDir), UpperMode);
-        MakeDir(store, Path.Combine(containerDir, WorkDir), OwnerOnly);
-        MakeDir(store, target, OwnerOnly);
+        var dirMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(Path.Combine(containerDir, UpperDir), dirMode | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        Directory.CreateDirectory(Path.Combine(containerDir, WorkDir), dirMode);
+        Directory.CreateDirectory(target, dirMode);
         if (!Environment.IsPrivilegedProcess)
         {
             inContainer = OverlayOptions(lowers, Path.Combine(containerDir, UpperDir), Path.Combine(containerDir, WorkDir));
@@ -60,85 +60,6 @@ public static unsafe class ImageRootfs
         }
         MountOverlay(lowers, Path.Combine(containerDir, UpperDir), Path.Combine(containerDir, WorkDir), target,
             spec.Annotations.GetValueOrDefault(VolatileAnnotation) == "true");
-        return true;
-    }
-
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-    private const UnixFileMode UpperMode = OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
-
-    /// <summary>
-    /// The container's upper, work or root directory: kept when it exists (a stopped container
-    /// started again), else a spare one of a removed container (<see cref="KeepForReuse"/>), else a new one.
-    /// </summary>
-    private static void MakeDir(ImageStore store, string path, UnixFileMode mode)
-    {
-        if (Directory.Exists(path)) return;
-        if (Environment.IsPrivilegedProcess && Directory.Exists(store.SpareDir))
-        {
-            foreach (var spare in Directory.EnumerateDirectories(store.SpareDir, Path.GetFileName(path) + "-*"))
-            {
-                try { Directory.Move(spare, path); }
-                catch (IOException) { continue; } // taken by another start meanwhile
-                if (!Directory.EnumerateFileSystemEntries(path).Any()) return;
-                ContainerStore.DeleteTree(path); // written to after it was kept: not for this container
-            }
-        }
-        Directory.CreateDirectory(path, mode);
-    }
-
-    /// <summary>How many spare directories of each kind the store keeps (a burst of removals: the rest are deleted).</summary>
-    private const int SparesPerKind = 8;
-
-    /// <summary>
-    /// Before a removed container's directory is deleted: its upper, work and root directories, emptied
-    /// and as <see cref="MakeDir"/> makes them, go to the store's spare/ for the next container. On this
-    /// machine's ext4 (mounted with discard, no journal) every directory removed frees a block that the
-    /// kernel discards synchronously: 0.3 ms to several ms each (issue 12), and an image container had
-    /// seven of them. Only what the overlay left (work/work) and the container wrote are deleted. Root
-    /// only (rootless, the container's files may be of subordinate ids); the overlay must be unmounted.
-    /// Anything unexpected (not empty after emptying, an error): the directory stays, to be deleted with the container's.
-    /// </summary>
-    public static void KeepForReuse(string containerDir, string stateRoot)
-    {
-        if (!Environment.IsPrivilegedProcess) return;
-        var store = new ImageStore(stateRoot);
-        try
-        {
-            // still mounted (the unmount failed): its merged content is not ours to empty
-            var root = Path.Combine(containerDir, MountDir);
-            if (Directory.Exists(root) && SnapshotFiles.Lstat(root).Dev != SnapshotFiles.Lstat(containerDir).Dev) return;
-            Directory.CreateDirectory(store.SpareDir, OwnerOnly);
-            var held = Directory.EnumerateDirectories(store.SpareDir).Select(Path.GetFileName).ToList();
-            foreach (var (kind, mode) in new[] { (UpperDir, UpperMode), (WorkDir, OwnerOnly), (MountDir, OwnerOnly) })
-            {
-                var dir = Path.Combine(containerDir, kind);
-                if (held.Count(n => n!.StartsWith(kind + "-", StringComparison.Ordinal)) >= SparesPerKind || !Directory.Exists(dir)) continue;
-                if (!EmptyAsMade(dir, mode)) continue;
-                Directory.Move(dir, Path.Combine(store.SpareDir, $"{kind}-{Path.GetFileName(containerDir)}"));
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SyscallException)
-        {
-            // kept for the container's own removal, which deletes what is left
-        }
-    }
-
-    /// <summary>Empties a directory and gives it back the mode, owner (root) and no extended attributes (overlayfs's trusted.overlay.*) it was made with.</summary>
-    private static bool EmptyAsMade(string dir, UnixFileMode mode)
-    {
-        foreach (var entry in new DirectoryInfo(dir).EnumerateFileSystemInfos())
-        {
-            if (entry is DirectoryInfo d && d.LinkTarget is null) d.Delete(recursive: true); // no mounts below: the overlay's own dirs, or what the container wrote
-            else entry.Delete();
-        }
-        if (Directory.EnumerateFileSystemEntries(dir).Any()) return false;
-        var names = stackalloc byte[4096];
-        var n = llistxattr(dir, names, 4096);
-        if (n < 0) return false;
-        foreach (var name in System.Text.Encoding.UTF8.GetString(names, (int)n).Split('\0', StringSplitOptions.RemoveEmptyEntries))
-            Interop.Check(lremovexattr(dir, name), "lremovexattr", $"{dir} {name}");
-        Interop.Check(fchownat(AT_FDCWD, dir, 0, 0, AT_SYMLINK_NOFOLLOW), "fchownat", dir);
-        File.SetUnixFileMode(dir, mode);
         return true;
     }
 

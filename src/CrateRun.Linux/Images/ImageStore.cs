@@ -14,7 +14,6 @@ namespace CrateRun.Linux.Images;
 /// ├── blobs/sha256/HEX      content-addressed: manifests, configs, layers as they came
 /// ├── snapshots/CHAINID/    each layer unpacked once, in overlayfs form (whiteouts as 0:0 devices)
 /// ├── snapshots/CHAINID.init/  an image's init layer: the files containers bind over that it lacks (see InitLayer)
-/// ├── spare/KIND-ID          empty upper, work and rootfs directories of removed containers, for the next ones (see ImageRootfs)
 /// ├── partial/HEX           a layer blob whose download was cut: the next pull resumes it with Range
 /// ├── locks/HEX             a layer's download lock (its file is removed when released)
 /// ├── leases/ID, ID.json    a pull in progress (locked while it runs): the blobs and snapshots it will reference
@@ -233,8 +232,6 @@ public sealed class ImageStore
 
     /// <summary>The unpacked size recorded for a snapshot (0 when unknown).</summary>
     public long SnapshotSizeOf(string chainId) => SnapshotSize(SnapshotPath(chainId));
-
-    public string SpareDir => Path.Combine(Root, "spare");
 
     public string LocksDir => Path.Combine(Root, "locks");
     public string PartialDir => Path.Combine(Root, "partial");

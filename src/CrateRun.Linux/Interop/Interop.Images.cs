@@ -68,10 +68,6 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial nint lgetxattr(string path, string name, byte* value, nuint size);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial nint llistxattr(string path, byte* list, nuint size);
-        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int lremovexattr(string path, string name);
-        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int fsopen(string fsName, uint flags);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int fsconfig(int fd, uint cmd, string? key, string? value, int aux);
