@@ -9,10 +9,6 @@ public static partial class ContainerMonitor
     /// <summary>The CLI's stderr, while the monitor explains; closed once the container runs.</summary>
     private static SafeFd? _explainFd;
 
-    /// <summary>CLI side: hands the monitor the fd its explanation goes to (before the container is assigned).</summary>
-    public static void ExplainTo(SafeFd control, ExplainFormat format, int fd) =>
-        new MonitorMessage.ExplainTo(format).SendTo(control.Fd, fd);
-
     /// <summary>The last step: the container runs; the monitor told the CLI, and now copies its output and waits.</summary>
     private static void ExplainMonitor(ContainerEngine engine, int pid, long t0)
     {
