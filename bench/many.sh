@@ -114,10 +114,9 @@ t0=$(now_us) c0=$(cpu_now)
 for ((i = 0; i < N; i += 10)); do
     pids=()
     for ((j = i; j < N && j < i + 10; j++)); do
-        jq --arg cg "$CGNAME-runc-$j" '.linux.cgroupsPath = $cg' "$BUNDLE/config.json" >"$WORK/runc-$j.json"
         mkdir -p "$WORK/runc-bundle-$j"
-        mv "$WORK/runc-$j.json" "$WORK/runc-bundle-$j/config.json"
-        ln -sfn "$BUNDLE/rootfs" "$WORK/runc-bundle-$j/rootfs"
+        jq --arg cg "$CGNAME-runc-$j" --arg root "$BUNDLE/rootfs" '.linux.cgroupsPath = $cg | .root.path = $root' \
+            "$BUNDLE/config.json" >"$WORK/runc-bundle-$j/config.json"
         RUNC_IDS+=("many-$$-$j")
         "$RUNC" --root "$RUNC_ROOT" run -d --bundle "$WORK/runc-bundle-$j" "many-$$-$j" </dev/null >"$WORK/runc-$j.out" 2>&1 &
         pids+=("$!")

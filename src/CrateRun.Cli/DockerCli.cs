@@ -370,7 +370,7 @@ public static class DockerCli
             foreach (var r in list) Describe(engine, r);
             // as Docker: a status filter looks at every container, -a or not
             if (!p.GetValue(all) && !filters.HasStatus) list = [.. list.Where(r => r.Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Restarting)]; // Docker lists paused and restarting ones too
-            list = [.. list.Where(r => filters.Matches(PsView.Row(engine, r)))];
+            if (!filters.IsEmpty) list = [.. list.Where(r => filters.Matches(PsView.Row(engine, r)))];
             if (p.GetValue(quiet))
             {
                 foreach (var r in list) Console.WriteLine(ContainerId.Short(r.Id));

@@ -23,6 +23,9 @@ public sealed class ContainerFilter
 
     public bool HasStatus => _terms.ContainsKey("status");
 
+    /// <summary>No --filter at all: every container matches.</summary>
+    public bool IsEmpty => _terms.Count == 0;
+
     public static ContainerFilter Parse(IEnumerable<string> terms, DateTimeOffset now, bool allowUntil = false)
     {
         var map = new Dictionary<string, List<string>>(StringComparer.Ordinal);

@@ -35,7 +35,7 @@ internal static class CgroupFiles
 
     public static string? Read(string dir, string file)
     {
-        try { return File.ReadAllText(Path.Combine(dir, file)).Trim(); }
+        try { return KernelFiles.ReadText(Path.Combine(dir, file)).Trim(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 

@@ -10,7 +10,7 @@ public static unsafe class Processes
     {
         if (pid <= 0) return null;
         string text;
-        try { text = File.ReadAllText($"/proc/{pid}/stat"); }
+        try { text = KernelFiles.ReadText($"/proc/{pid}/stat"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
         // "pid (comm) S ppid ..." — comm may hold spaces and parentheses: split after the last ')'
         var close = text.LastIndexOf(')');
