@@ -162,4 +162,19 @@ public sealed class TerminalTests(CrateRunFixture f)
             }
         }
     }
+
+    [RootFact]
+    public async Task Run_FromACallerThatIgnoresSigchld_ExitsWithItsOwnStatus()
+    {
+        // an ignored SIGCHLD is inherited across exec: the front must still see how its monitor ended
+        var help = await Proc.Run("/bin/bash", ["-c", "trap '' CHLD; exec \"$0\" --root \"$1\" run --help", f.Binary, f.StateRoot], env: f.Env);
+        Assert.True(help.ExitCode == 0, help.ToString());
+        Assert.Contains("Usage:", help.Stdout);
+        Assert.DoesNotContain("unexpectedly", help.Stderr);
+
+        // and with its stdio closed too, the container's exit code comes through
+        var closed = await Proc.Run("/bin/bash", ["-c", "trap '' CHLD; exec \"$0\" --root \"$1\" run --rm --rootfs \"$2\" -- /bin/sh -c 'exit 7' <&- >&- 2>&-",
+            f.Binary, f.StateRoot, f.Rootfs], env: f.Env);
+        Assert.True(closed.ExitCode == 7, closed.ToString());
+    }
 }

@@ -194,10 +194,20 @@ int crt_front(int sock, pid_t monitor)
     }
 }
 
-/* A new session for the monitor, and a clean signal state: nothing blocked, nothing ignored. */
+/* A new session for the monitor, and a clean signal state: nothing blocked, nothing ignored.
+ * A stdio the caller closed is /dev/null: the runtime's own fds must never take 0-2, which the
+ * monitor hands on or replaces (a -i container's stdin, /dev/null for the rest). */
 static void become_monitor(int control)
 {
     setsid();
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0) {
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0 && null != fd) {
+                dup2(null, fd);
+                close(null);
+            }
+        }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -214,6 +224,16 @@ static void become_monitor(int control)
     }
 }
 
+/* FD moved to 3 or above (a caller may have closed its stdio: 0-2 are not ours to take). */
+static int above_stdio(int fd)
+{
+    if (fd > 2)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return moved;
+}
+
 /* Called by monitor.c's constructor for `craterun run`: returns in the monitor (with
  * CRATERUN_FRONT set, DockerCli.cs), never in the front. If it cannot fork, it returns without
  * CRATERUN_FRONT and `run` says so. */
@@ -222,6 +242,17 @@ void crt_run_front(void)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return;
+    sv[0] = above_stdio(sv[0]);
+    sv[1] = above_stdio(sv[1]);
+    if (sv[0] < 0 || sv[1] < 0) {
+        if (sv[0] >= 0)
+            close(sv[0]);
+        if (sv[1] >= 0)
+            close(sv[1]);
+        return;
+    }
+    /* the front waits for the monitor: a caller that ignores SIGCHLD would have it reaped unseen */
+    signal(SIGCHLD, SIG_DFL);
     pid_t front = getpid();
     pid_t pid = fork();
     if (pid < 0) {
