@@ -13,6 +13,15 @@ public sealed class CniExec(IReadOnlyList<string> pluginDirs)
 {
     public IReadOnlyList<string> PluginDirs { get; } = pluginDirs;
 
+    /// <summary>
+    /// A lock file held while a plugin that makes iptables chains runs (portmap, firewall): each
+    /// checks that its chains exist and then creates them, two at once in one network namespace
+    /// fail with "CHAIN_USER_ADD failed (File exists)" (seen with three `run -P` at once).
+    /// </summary>
+    public string? ChainsLockPath { get; init; }
+
+    private static readonly HashSet<string> ChainMakers = ["portmap", "firewall"];
+
     /// <summary>CRATERUN_CNI_PATH (colon-separated) or the default directories.</summary>
     public static CniExec Default() =>
         new(Environment.GetEnvironmentVariable("CRATERUN_CNI_PATH") is { Length: > 0 } p ? p.Split(':', StringSplitOptions.RemoveEmptyEntries) : CniProtocol.DefaultPluginDirs);
@@ -36,6 +45,7 @@ public sealed class CniExec(IReadOnlyList<string> pluginDirs)
     public string Invoke(string type, IReadOnlyDictionary<string, string> cniEnv, string stdin)
     {
         var path = Find(type);
+        using var chains = ChainsLockPath is not null && ChainMakers.Contains(type) ? Core.State.FileLock.Acquire(ChainsLockPath) : null;
         var env = cniEnv.Where(kv => kv.Key != "PATH").Select(kv => $"{kv.Key}={kv.Value}")
             .Prepend("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         var run = Spawner.Run(path, [path], env, stdin, 60_000);

@@ -16,7 +16,7 @@ public sealed class ContainerNetworking(ContainerStore store)
 {
     private readonly NetworkStore _networks = new(store.Root);
     private CniExec? _cni;
-    private CniExec Cni => _cni ??= CniExec.Default();
+    private CniExec Cni => _cni ??= new CniExec(CniExec.Default().PluginDirs) { ChainsLockPath = Path.Combine(_networks.Dir, ".chains.lock") };
     public NetworkStore Networks => _networks;
 
     /// <summary>
