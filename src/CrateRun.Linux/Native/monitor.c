@@ -55,6 +55,7 @@
 
 extern char **environ;
 int crt_spawn_monitor(int *pid_out, int *fd_out);
+int crt_above_stdio(int fd);
 int crt_front(int sock, pid_t monitor);
 void crt_run_front(void);
 
@@ -915,8 +916,9 @@ static int is_docker_run(int argc, char **argv)
     return i < argc && strcmp(argv[i], "run") == 0;
 }
 
-/* A copy of FD numbered 3 or above (a caller may have closed its stdio: 0-2 are not ours). */
-static int above_stdio(int fd)
+/* A copy of FD numbered 3 or above (a caller may have closed its stdio: 0-2 are not ours).
+ * Also run_front.c's. */
+int crt_above_stdio(int fd)
 {
     if (fd > 2)
         return fd;
@@ -934,8 +936,8 @@ int crt_spawn_monitor(int *pid_out, int *fd_out)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
-    sv[0] = above_stdio(sv[0]);
-    sv[1] = above_stdio(sv[1]);
+    sv[0] = crt_above_stdio(sv[0]);
+    sv[1] = crt_above_stdio(sv[1]);
     if (sv[0] < 0 || sv[1] < 0) {
         int saved = errno;
         if (sv[0] >= 0)

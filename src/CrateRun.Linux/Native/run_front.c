@@ -35,6 +35,7 @@
 
 int crt_front(int sock, pid_t monitor);
 void crt_run_front(void);
+int crt_above_stdio(int fd);
 
 /* The container's pid once it runs: where the forwarded signals go (0 before). */
 static volatile sig_atomic_t container_pid;
@@ -224,16 +225,6 @@ static void become_monitor(int control)
     }
 }
 
-/* FD moved to 3 or above (a caller may have closed its stdio: 0-2 are not ours to take). */
-static int above_stdio(int fd)
-{
-    if (fd > 2)
-        return fd;
-    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    close(fd);
-    return moved;
-}
-
 /* Called by monitor.c's constructor for `craterun run`: returns in the monitor (with
  * CRATERUN_FRONT set, DockerCli.cs), never in the front. If it cannot fork, it returns without
  * CRATERUN_FRONT and `run` says so. */
@@ -242,8 +233,8 @@ void crt_run_front(void)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return;
-    sv[0] = above_stdio(sv[0]);
-    sv[1] = above_stdio(sv[1]);
+    sv[0] = crt_above_stdio(sv[0]); /* monitor.c */
+    sv[1] = crt_above_stdio(sv[1]);
     if (sv[0] < 0 || sv[1] < 0) {
         if (sv[0] >= 0)
             close(sv[0]);
