@@ -172,7 +172,7 @@ public static class ImageCommands
             throw new UsageException($"'{name}' is not an image reference; to run a command in a directory: craterun run --rootfs DIR -- CMD");
         var service = new ImageService(stateRoot);
         var index = service.Store.LoadIndex();
-        var found = pull == "always" ? null : service.Store.Find(index, name);
+        var found = pull == "always" ? null : ImageStore.Find(index, name);
         var stored = found is null || platformText is null ? null : PlatformOf(service.Store.ReadConfig(found.Value.Image));
         if (platformText is not null && stored is not null && !Matches(stored, platform)) found = null;
         if (found is null && pull != "never" && ImageReference.TryParse(name, out _))
@@ -181,7 +181,7 @@ public static class ImageCommands
             if (pull != "always") Console.Error.WriteLine($"Unable to find image '{ImageReference.Parse(name).FamiliarString}' locally{(stored is null ? "" : $" for {platform}")}");
             PullCommands.PullImage(stateRoot, name, platform, PullCommands.Options(insecure: false, certDir: null), Console.Error);
             index = service.Store.LoadIndex();
-            found = service.Store.Find(index, name);
+            found = ImageStore.Find(index, name);
         }
         if (found is null && stored is not null)
             throw new CrateRunException($"no such image: {name} for {platform} (the stored one is for {stored}; --pull never)");

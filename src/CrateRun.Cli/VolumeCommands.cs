@@ -48,7 +48,7 @@ public static class VolumeCommands
             var engine = DockerCli.Engine(p);
             var store = engine.Volumes;
             var records = engine.Store.List();
-            var rows = store.List().Select(v => (Volume: v, Links: store.UsersOf(v.Name, records).Count)).Where(x => filters.Matches(x.Volume, x.Links > 0)).ToList();
+            var rows = store.List().Select(v => (Volume: v, Links: Linux.Volumes.VolumeStore.UsersOf(v.Name, records).Count)).Where(x => filters.Matches(x.Volume, x.Links > 0)).ToList();
             if (p.GetValue(quiet))
             {
                 foreach (var (v, _) in rows) Console.WriteLine(v.Name);

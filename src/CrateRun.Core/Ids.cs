@@ -33,6 +33,7 @@ public static class ContainerId
         s.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.');
 
     /// <summary>The id as shown to people (ps, the default hostname): its first 12 characters, as Docker shows them.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "Docker's word for the 12-character id; no VB caller sees Short as a type.")]
     public static string Short(string id) => id.Length > 12 ? id[..12] : id;
 }
 

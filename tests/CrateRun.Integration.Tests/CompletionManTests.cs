@@ -33,7 +33,7 @@ public sealed partial class CompletionManTests(CrateRunFixture f)
     }
 
     /// <summary>What bash offers for the words typed (the last one is being completed).</summary>
-    private async Task<string[]> BashComplete(string script, string path, params string[] words)
+    private static async Task<string[]> BashComplete(string script, string path, params string[] words)
     {
         var quoted = string.Join(' ', words.Select(Proc.ShellQuote));
         var r = await Proc.Run("/bin/bash", ["-c", $"source {Proc.ShellQuote(script)}; COMP_WORDS=({quoted}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); _craterun; printf '%s\\n' \"${{COMPREPLY[@]}}\""],

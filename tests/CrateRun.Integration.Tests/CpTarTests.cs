@@ -15,7 +15,7 @@ public sealed class CpTarTests(CrateRunFixture f)
     private string NewDir(string prefix) =>
         Directory.CreateDirectory(Path.Combine(f.TempBase, prefix + "-" + Guid.NewGuid().ToString("N")[..8])).FullName;
 
-    private Task<ProcResult> Bash(string script) => Proc.Run("/bin/bash", ["-c", "set -o pipefail; " + script]);
+    private static Task<ProcResult> Bash(string script) => Proc.Run("/bin/bash", ["-c", "set -o pipefail; " + script]);
 
     [RootFact]
     public async Task Cp_to_stdout_is_a_tar_GNU_tar_reads_with_modes_and_links_kept()

@@ -19,7 +19,7 @@ public sealed class RegistryTests(CrateRunFixture f)
 {
     private string Work(string name) => Directory.CreateDirectory(Path.Combine(f.TempBase, "registry-" + name + "-" + Guid.NewGuid().ToString("N")[..6])).FullName;
 
-    private string NewRoot(string dir)
+    private static string NewRoot(string dir)
     {
         var root = Path.Combine(dir, "state");
         Directory.CreateDirectory(root);

@@ -267,7 +267,7 @@ public sealed class SeccompTests(CrateRunFixture f, SecurityFixture s) : IClassF
         };
     }
 
-    private string Bundle(string dir, JsonObject config)
+    private static string Bundle(string dir, JsonObject config)
     {
         var bundle = Path.Combine(dir, "bundle-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(bundle);

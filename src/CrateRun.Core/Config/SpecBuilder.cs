@@ -27,6 +27,11 @@ public static class SpecBuilder
     public static readonly IReadOnlyList<string> ReadonlyPaths =
         ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
+    /// <summary>The namespaces a container gets of its own unless a flag shares one.</summary>
+    private static readonly string[] DefaultNamespaces = ["pid", "network", "ipc", "uts", "mount", "cgroup"];
+
+    private static readonly string[] ReadOnlyBind = ["rbind", "ro"];
+
     public static Spec Build(string id, RunOptions o)
     {
         // --privileged and --cap-add ALL: every capability the runtime itself may grant (a host
@@ -73,7 +78,7 @@ public static class SpecBuilder
             Mounts = DefaultMounts(o.Privileged),
             Linux = new Linux
             {
-                Namespaces = [.. new[] { "pid", "network", "ipc", "uts", "mount", "cgroup" }.Select(t => new LinuxNamespace { Type = t })],
+                Namespaces = [.. DefaultNamespaces.Select(t => new LinuxNamespace { Type = t })],
                 CgroupsPath = CgroupsPath(id, o.CgroupParent),
                 Resources = Resources(o),
                 Devices = o.Devices.Count > 0 ? [.. o.Devices.Select(d => d.Device)] : null,
@@ -110,7 +115,7 @@ public static class SpecBuilder
                 Destination = v.ContainerPath,
                 Type = "bind",
                 Source = v.HostPath,
-                Options = [.. (v.ReadOnly ? new[] { "rbind", "ro" } : ["rbind"]), .. v.Propagation is { } pr ? new[] { pr } : []],
+                Options = [.. (v.ReadOnly ? ReadOnlyBind : ["rbind"]), .. v.Propagation is { } pr ? new[] { pr } : []],
             });
         }
         // As Docker: a mount of the user's replaces the default one at the same place, and one

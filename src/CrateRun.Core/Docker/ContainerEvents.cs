@@ -103,10 +103,12 @@ public sealed record ContainerEvent(long TimeNano, string Action, string Id, IRe
             w.WriteString("id", Id);
             if (Attributes.TryGetValue("image", out var image)) w.WriteString("from", image);
             w.WriteString("Type", "container");
+#pragma warning disable CA1507 // "Action" and "Attributes" are Docker's JSON keys, not references to the properties
             w.WriteString("Action", Action);
             w.WriteStartObject("Actor");
             w.WriteString("ID", Id);
             w.WriteStartObject("Attributes");
+#pragma warning restore CA1507
             foreach (var (k, v) in Attributes.OrderBy(a => a.Key, StringComparer.Ordinal)) w.WriteString(k, v);
             w.WriteEndObject();
             w.WriteEndObject();

@@ -73,7 +73,7 @@ public sealed partial record ImageReference(string Domain, string Path, string? 
         var (domain, remainder) = SplitDomain(text);
         var nameEnd = remainder.IndexOfAny([':', '@']);
         var remainderName = nameEnd < 0 ? remainder : remainder[..nameEnd];
-        if (remainderName != remainderName.ToLowerInvariant())
+        if (remainderName.Any(char.IsUpper))
             throw Invalid(text, "repository name must be lowercase");
         var full = domain + "/" + remainder;
         var m = ReferenceRegex().Match(full);
@@ -98,7 +98,7 @@ public sealed partial record ImageReference(string Domain, string Path, string? 
     {
         var i = text.IndexOf('/');
         string domain, remainder;
-        if (i < 0 || (text.AsSpan(0, i).IndexOfAny('.', ':') < 0 && text[..i] != "localhost" && text[..i] == text[..i].ToLowerInvariant()))
+        if (i < 0 || (text.AsSpan(0, i).IndexOfAny('.', ':') < 0 && text[..i] != "localhost" && !text[..i].Any(char.IsUpper)))
         {
             domain = DefaultDomain;
             remainder = text;

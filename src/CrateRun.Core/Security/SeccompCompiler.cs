@@ -74,6 +74,7 @@ public sealed record SeccompProgram(ulong[] Filter, uint Flags, bool NeedsListen
 public static class SeccompCompiler
 {
     /// <summary>AUDIT_ARCH_X86_64 (also x32).</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1707", Justification = "x86_64 is the architecture's name (AUDIT_ARCH_X86_64, SCMP_ARCH_X86_64).")]
     public const uint AuditArchX86_64 = 0xC000_003E;
 
     /// <summary>AUDIT_ARCH_I386.</summary>

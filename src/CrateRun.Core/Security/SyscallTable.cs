@@ -341,6 +341,7 @@ public static class SyscallTable
     // a FrozenDictionary's analysis of the keys at construction costs more than it saves.
 
     /// <summary>x86_64 (native) system calls.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1707", Justification = "x86_64 is the architecture's name (AUDIT_ARCH_X86_64, SCMP_ARCH_X86_64).")]
     public static IReadOnlyDictionary<string, uint> X86_64 { get; } = X86_64Entries.ToDictionary(e => e.Name, e => e.Nr, StringComparer.Ordinal);
 
     /// <summary>i386 (compat) system calls, as a 32-bit process or an int 0x80 sees them.</summary>

@@ -67,9 +67,9 @@ public static class SetupPlanner
             // 2. The rootfs must be a mount point for pivot_root; every later path resolves inside it.
             //    Under a shared root the mount holding it turns private first: pivot_root refuses
             //    a shared parent, and the bind would otherwise show up on the host.
-            var rootfsFlags = (host.IdmapRootfs ? StepFlags.Idmap : StepFlags.None)
-                | (IsShared(rootPropagation) ? StepFlags.PrivateParent : StepFlags.None)
-                | (host.RootfsOverlay is null ? StepFlags.None : StepFlags.Overlay);
+            var rootfsFlags = (host.IdmapRootfs ? StepOptions.Idmap : StepOptions.None)
+                | (IsShared(rootPropagation) ? StepOptions.PrivateParent : StepOptions.None)
+                | (host.RootfsOverlay is null ? StepOptions.None : StepOptions.Overlay);
             steps.Add(new SetupStep(StepOp.BindRootfs, Source: rootfs, FsType: host.RootfsOverlay is null ? null : "overlay", Data: host.RootfsOverlay, Flags: rootfsFlags));
             // 3. The config's mounts, in order (a later mount may sit on an earlier one). cgroup
             //    mounts wait for the cgroup (step 6), unless something is mounted beneath them.
@@ -129,9 +129,9 @@ public static class SetupPlanner
                 steps.Add(new SetupStep(StepOp.WriteFile, Target: "/proc/sys/" + ValidateSysctl(key).Replace('.', '/'), Source: value));
             // 8. Hide and freeze the sensitive parts of /proc and /sys.
             foreach (var p in spec.Linux?.MaskedPaths ?? [])
-                steps.Add(new SetupStep(StepOp.Mask, Target: p, Flags: StepFlags.Optional));
+                steps.Add(new SetupStep(StepOp.Mask, Target: p, Flags: StepOptions.Optional));
             foreach (var p in spec.Linux?.ReadonlyPaths ?? [])
-                steps.Add(new SetupStep(StepOp.MakeReadonly, Target: p, Flags: StepFlags.Optional | StepFlags.Recursive,
+                steps.Add(new SetupStep(StepOp.MakeReadonly, Target: p, Flags: StepOptions.Optional | StepOptions.Recursive,
                     MountFlags: MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec));
             // 9. Hooks once the container's namespaces and mounts exist, before pivot_root:
             //    prestart and createRuntime in the runtime's namespace, then createContainer in
@@ -144,7 +144,7 @@ public static class SetupPlanner
             if (host.NoPivot)
                 foreach (var p in host.HostProcSysMounts ?? [])
                     steps.Add(new SetupStep(StepOp.HideHostFs, Target: p));
-            steps.Add(new SetupStep(StepOp.PivotRoot, Flags: host.NoPivot ? StepFlags.NoPivot : StepFlags.None));
+            steps.Add(new SetupStep(StepOp.PivotRoot, Flags: host.NoPivot ? StepOptions.NoPivot : StepOptions.None));
             // 10b. The working directory is made when missing (runc and Docker do), as root,
             //      inside the new root, before the root may turn read-only.
             if (spec.Process?.Cwd is { Length: > 1 } cwd && cwd.StartsWith('/'))
@@ -240,7 +240,7 @@ public static class SetupPlanner
         uint mode = type | ((d.FileMode ?? 0x1B6 /* 0666 */) & 0xFFF /* 07777 */);
         ulong dev = MakeDev((ulong)d.Major, (ulong)d.Minor);
         return userns
-            ? new SetupStep(StepOp.Mknod, Target: d.Path, Source: d.Path, Flags: StepFlags.BindDev)
+            ? new SetupStep(StepOp.Mknod, Target: d.Path, Source: d.Path, Flags: StepOptions.BindDev)
             : new SetupStep(StepOp.Mknod, Target: d.Path, Mode: mode, Dev: dev, Uid: d.Uid ?? 0, Gid: d.Gid ?? 0);
     }
 
@@ -265,9 +265,9 @@ public static class SetupPlanner
                 var option = m.Options!.First(x => (ParsedMountOptions.Parse([x]).Flags & MountFlags.SuperblockFlags) != 0);
                 throw new UsageException($"mount option '{option}' on the bind mount {m.Destination}: it changes the source's filesystem, not a bind mount (set it where that filesystem is mounted)");
             }
-            var flags = StepFlags.Bind | (o.Recursive ? StepFlags.Recursive : 0)
-                | (idmap is null ? 0 : StepFlags.IdmapMount | (o.RecursiveIdmap ? StepFlags.IdmapRecursive : 0))
-                | (host.SkippableBindTargets?.Contains(m.Destination) == true ? StepFlags.Optional : 0);
+            var flags = StepOptions.Bind | (o.Recursive ? StepOptions.Recursive : 0)
+                | (idmap is null ? 0 : StepOptions.IdmapMount | (o.RecursiveIdmap ? StepOptions.IdmapRecursive : 0))
+                | (host.SkippableBindTargets?.Contains(m.Destination) == true ? StepOptions.Optional : 0);
             yield return new SetupStep(StepOp.Mount, Target: m.Destination, Source: m.Source, Flags: flags,
                 MountFlags: o.Flags & ~MountFlags.Remount, Propagation: o.Propagation)
             {
@@ -293,9 +293,9 @@ public static class SetupPlanner
         fsFlags = (fsFlags | o.RecursiveFlags) & ~o.RecursiveClearFlags;
         if (type == "tmpfs") fsFlags &= ~MountFlags.ReadOnly;
         // procfs and sysfs only on a plain directory (no symlink on the way: CVE-2023-27561)
-        var stepFlags = type is "proc" or "sysfs" ? StepFlags.PlainDir : StepFlags.None;
+        var stepFlags = type is "proc" or "sysfs" ? StepOptions.PlainDir : StepOptions.None;
         // tmpcopyup: the tmpfs starts with a copy of the directory it covers
-        if (o.CopyUp && type == "tmpfs") stepFlags |= StepFlags.CopyUp;
+        if (o.CopyUp && type == "tmpfs") stepFlags |= StepOptions.CopyUp;
         yield return new SetupStep(StepOp.Mount, Target: m.Destination, Source: m.Source ?? type, FsType: type,
             Data: data, Flags: stepFlags, MountFlags: fsFlags & ~MountFlags.Remount, Propagation: o.Propagation);
     }
@@ -376,7 +376,7 @@ public static class SetupPlanner
             if (!bindOwn)
                 yield return new SetupStep(StepOp.Mount, Target: $"{dest}/{name}", Source: "cgroup", FsType: "cgroup", Data: h, MountFlags: flags);
             else if (host.V1CgroupDirs!.TryGetValue(h, out var own))
-                yield return new SetupStep(StepOp.Mount, Target: $"{dest}/{name}", Source: own, Flags: StepFlags.Bind, MountFlags: flags);
+                yield return new SetupStep(StepOp.Mount, Target: $"{dest}/{name}", Source: own, Flags: StepOptions.Bind, MountFlags: flags);
             else
                 continue;
             if (name.Contains(','))

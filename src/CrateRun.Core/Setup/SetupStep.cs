@@ -23,9 +23,9 @@ public enum StepOp
     HideHostFs = 17,
 }
 
-/// <summary>Step flags; mirror the CRT_F_* values in Native/launch.h.</summary>
+/// <summary>Step options (bit flags); mirror the CRT_F_* values in Native/launch.h.</summary>
 [Flags]
-public enum StepFlags : uint
+public enum StepOptions : uint
 {
     None = 0,
     Bind = 0x1,
@@ -60,7 +60,7 @@ public sealed record SetupStep(
     string? Source = null,
     string? FsType = null,
     string? Data = null,
-    StepFlags Flags = StepFlags.None,
+    StepOptions Flags = StepOptions.None,
     ulong MountFlags = 0,
     ulong Propagation = 0,
     ulong Dev = 0,
@@ -77,25 +77,25 @@ public sealed record SetupStep(
     /// <summary>Bind mount: MS_* flags cleared on every mount of the tree (rrw, rsuid...).</summary>
     public ulong RecursiveClearFlags { get; init; }
 
-    /// <summary>Id-mapped bind (StepFlags.IdmapMount): the uid mapping of its user namespace (containerID hostID size lines).</summary>
+    /// <summary>Id-mapped bind (StepOptions.IdmapMount): the uid mapping of its user namespace (containerID hostID size lines).</summary>
     public IReadOnlyList<Oci.LinuxIdMapping>? IdmapUids { get; init; }
 
-    /// <summary>Id-mapped bind (StepFlags.IdmapMount): the gid mapping of its user namespace.</summary>
+    /// <summary>Id-mapped bind (StepOptions.IdmapMount): the gid mapping of its user namespace.</summary>
     public IReadOnlyList<Oci.LinuxIdMapping>? IdmapGids { get; init; }
 
     /// <summary>A short human description, used in error messages ("mount proc on /proc").</summary>
     public string Describe() => Op switch
     {
         StepOp.RootPropagation => "make / private/slave (mount propagation)",
-        StepOp.BindRootfs => Flags.HasFlag(StepFlags.Idmap) ? $"mount an id-mapped rootfs {Source}" : $"bind the rootfs {Source} onto itself",
-        StepOp.Mount when Flags.HasFlag(StepFlags.IdmapMount) => $"bind {Source} on {Target} id-mapped",
-        StepOp.Mount when Flags.HasFlag(StepFlags.Bind) => $"bind {Source} on {Target}",
+        StepOp.BindRootfs => Flags.HasFlag(StepOptions.Idmap) ? $"mount an id-mapped rootfs {Source}" : $"bind the rootfs {Source} onto itself",
+        StepOp.Mount when Flags.HasFlag(StepOptions.IdmapMount) => $"bind {Source} on {Target} id-mapped",
+        StepOp.Mount when Flags.HasFlag(StepOptions.Bind) => $"bind {Source} on {Target}",
         StepOp.Mount => $"mount {FsType} on {Target}",
-        StepOp.Mknod when Flags.HasFlag(StepFlags.BindDev) => $"bind device {Source} on {Target}",
+        StepOp.Mknod when Flags.HasFlag(StepOptions.BindDev) => $"bind device {Source} on {Target}",
         StepOp.Mknod => $"create device {Target}",
         StepOp.Symlink => $"symlink {Target} -> {Source}",
         StepOp.Mkdir => $"create directory {Target}",
-        StepOp.PivotRoot => Flags.HasFlag(StepFlags.NoPivot) ? "move the rootfs to / (no pivot)" : "pivot_root into the rootfs",
+        StepOp.PivotRoot => Flags.HasFlag(StepOptions.NoPivot) ? "move the rootfs to / (no pivot)" : "pivot_root into the rootfs",
         StepOp.SetPropagation => $"set propagation of {Target}",
         StepOp.MakeReadonly => $"make {Target} read-only",
         StepOp.Mask => $"mask {Target}",

@@ -72,7 +72,7 @@ internal static class CgroupFiles
         return list;
     }
 
-    private static IEnumerable<string> SubCgroups(string dir)
+    private static string[] SubCgroups(string dir)
     {
         try { return Directory.Exists(dir) ? Directory.GetDirectories(dir) : []; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }

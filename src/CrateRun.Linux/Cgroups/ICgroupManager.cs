@@ -19,7 +19,7 @@ public interface ICgroupManager
     IReadOnlyList<string> CreatedParents { get; }
 
     /// <summary>Writes the limits. Resources the host cannot enforce are an error naming them.</summary>
-    void Apply(LinuxResources? resources);
+    void Apply(LinuxResources? r);
 
     /// <summary>Moves a process (and its future children) into the cgroup.</summary>
     void AddProcess(int pid);

@@ -403,7 +403,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     }
 
     /// <summary>On v1 without a cgroup namespace: each hierarchy's controllers to the container's directory in it, bound at /sys/fs/cgroup/CONTROLLERS.</summary>
-    private IReadOnlyDictionary<string, string>? V1CgroupDirs(string cgroupsPath)
+    private Dictionary<string, string>? V1CgroupDirs(string cgroupsPath)
     {
         if (Layout.IsV2 || !_host.IsPrivileged) return null;
         var paths = Layout.V1Paths(cgroupsPath);

@@ -7,6 +7,9 @@ namespace CrateRun.Linux.Engine;
 public static unsafe class RootfsCheck
 {
     /// <summary>The rootfs with every symlink resolved. Throws a one-line error for a bad one.</summary>
+    /// <summary>A root filesystem has at least one of these.</summary>
+    private static readonly string[] TopLevelDirs = ["bin", "usr", "etc"];
+
     public static string Resolve(string path, bool requireLayout)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new UsageException("a rootfs is required (--rootfs DIR)");
@@ -14,7 +17,7 @@ public static unsafe class RootfsCheck
         var real = RealPath(path);
         if (real == "/" || SameInode(real, "/"))
             throw new UsageException($"refusing to use the host's root filesystem as rootfs ('{path}' is /)");
-        if (requireLayout && !new[] { "bin", "usr", "etc" }.Any(d => Directory.Exists(Path.Combine(real, d))))
+        if (requireLayout && !TopLevelDirs.Any(d => Directory.Exists(Path.Combine(real, d))))
             throw new UsageException($"rootfs '{path}' does not look like a root filesystem: it has none of bin/, usr/, etc/");
         return real;
     }

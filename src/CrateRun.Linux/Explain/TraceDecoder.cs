@@ -60,7 +60,7 @@ public static class TraceDecoder
         var micros = r.EndNs > 0 ? ExplainClock.Micros(r.StartNs, r.EndNs) : 0;
         if (r.Err == 0) return e with { Micros = micros, StartNs = r.StartNs, By = r.What == Clone && r.Step < 0 ? e.By : "child" };
         var call = r.Call > 0 && r.Call < Interop.Launch.CallNames.Length ? Interop.Launch.CallNames[r.Call] : "?";
-        var stepName = r.What == Step && c.Launch?.Steps is { } steps && r.Step >= 0 && r.Step < steps.Count && steps[r.Step].Flags.HasFlag(StepFlags.Bind) ? "bind" : null;
+        var stepName = r.What == Step && c.Launch?.Steps is { } steps && r.Step >= 0 && r.Step < steps.Count && steps[r.Step].Flags.HasFlag(StepOptions.Bind) ? "bind" : null;
         return e with
         {
             Micros = micros,
@@ -108,7 +108,7 @@ public static class TraceDecoder
                     ["nothing in the container may open /proc/PID/exe of the runtime's binary and write it (CVE-2019-5736)"]);
             case Prepare:
                 {
-                    var binds = l?.Steps.Count(s => s.Op == StepOp.Mount && s.Flags.HasFlag(StepFlags.Bind)) ?? 0;
+                    var binds = l?.Steps.Count(s => s.Op == StepOp.Mount && s.Flags.HasFlag(StepOptions.Bind)) ?? 0;
                     return Ev(ExplainTopic.Rootfs, "open-sources", $"open the rootfs and {binds} bind source(s) while holding the runtime's ids",
                         $"open(\"{c.Rootfs ?? "ROOTFS"}\", O_PATH|O_DIRECTORY)" + (binds > 0 ? $" + open(SOURCE, O_PATH) x{binds}" : ""),
                         ["in a user namespace the container's root may not be allowed to search them later"]);
@@ -258,7 +258,7 @@ public static class TraceDecoder
                 return Ev(ExplainTopic.Rootfs, "root-propagation", text, $"mount(NULL, \"/\", NULL, {MsNames(s.MountFlags)}, NULL)",
                     ["mounts made in the container must not propagate back to the host"]);
             case StepOp.BindRootfs:
-                return Ev(ExplainTopic.Rootfs, "bind-rootfs", text, s.Flags.HasFlag(StepFlags.Idmap)
+                return Ev(ExplainTopic.Rootfs, "bind-rootfs", text, s.Flags.HasFlag(StepOptions.Idmap)
                     ? $"recvmsg(sync, SCM_RIGHTS tree) (the runtime made it: open_tree + mount_setattr(MOUNT_ATTR_IDMAP)); move_mount(tree, \"\", \"{s.Source}\", \"\")"
                     : $"open_tree(\"{s.Source}\", OPEN_TREE_CLONE|AT_RECURSIVE); move_mount(tree, \"\", \"{s.Source}\", \"\")",
                     ["pivot_root needs the new root to be a mount point; every later path resolves inside this tree"]);
@@ -267,9 +267,9 @@ public static class TraceDecoder
                     var topic = s.FsType is { } t && (ProcAndDevTypes.Contains(t) || s.Target?.StartsWith("/dev", StringComparison.Ordinal) == true) ? ExplainTopic.ProcAndDev
                         : s.FsType?.StartsWith("cgroup", StringComparison.Ordinal) == true || s.Target?.StartsWith("/sys/fs/cgroup", StringComparison.Ordinal) == true ? ExplainTopic.Cgroups
                         : ExplainTopic.Rootfs;
-                    var rec = s.Flags.HasFlag(StepFlags.Recursive) ? "|AT_RECURSIVE" : "";
-                    var call = s.Flags.HasFlag(StepFlags.Bind)
-                        ? $"open_tree(\"{s.Source}\", OPEN_TREE_CLONE{rec}); mount_setattr(tree, {MsNames(s.MountFlags | (s.Flags.HasFlag(StepFlags.Readonly) ? MountFlags.ReadOnly : 0))}); move_mount(tree → \"{s.Target}\")"
+                    var rec = s.Flags.HasFlag(StepOptions.Recursive) ? "|AT_RECURSIVE" : "";
+                    var call = s.Flags.HasFlag(StepOptions.Bind)
+                        ? $"open_tree(\"{s.Source}\", OPEN_TREE_CLONE{rec}); mount_setattr(tree, {MsNames(s.MountFlags | (s.Flags.HasFlag(StepOptions.Readonly) ? MountFlags.ReadOnly : 0))}); move_mount(tree → \"{s.Target}\")"
                         : $"fsopen(\"{s.FsType}\"); fsconfig(source=\"{s.Source}\"{(string.IsNullOrEmpty(s.Data) ? "" : $", \"{s.Data}\"")}); fsmount(attrs={MsNames(s.MountFlags)}); move_mount(mnt → \"{s.Target}\")";
                     var why = new List<string>
                     {
@@ -277,10 +277,10 @@ public static class TraceDecoder
                         $"target resolved inside the root: {Resolved(s.Target, c, afterPivot)}",
                     };
                     if (s.Propagation != 0) why.Add($"propagation {MsNames(s.Propagation)}");
-                    return Ev(topic, s.Flags.HasFlag(StepFlags.Bind) ? "bind" : "mount", text, call, why);
+                    return Ev(topic, s.Flags.HasFlag(StepOptions.Bind) ? "bind" : "mount", text, call, why);
                 }
             case StepOp.Mknod:
-                return Ev(ExplainTopic.ProcAndDev, "mknod", text, s.Flags.HasFlag(StepFlags.BindDev)
+                return Ev(ExplainTopic.ProcAndDev, "mknod", text, s.Flags.HasFlag(StepOptions.BindDev)
                     ? $"open_tree(\"{s.Source}\", OPEN_TREE_CLONE); move_mount(→ \"{s.Target}\")"
                     : $"mknodat(dir, \"{Path.GetFileName(s.Target)}\", 0{Convert.ToString(s.Mode, 8)}, makedev({s.Dev >> 8 & 0xfff}, {(s.Dev & 0xff) | (s.Dev >> 12 & 0xfff00)})); fchownat({s.Uid}:{s.Gid})",
                     [$"target resolved inside the root: {Resolved(s.Target, c, afterPivot)}"]);
@@ -290,7 +290,7 @@ public static class TraceDecoder
             case StepOp.Mkdir:
                 return Ev(ExplainTopic.Rootfs, "mkdir", text, $"mkdirat(dir, \"{s.Target}\", 0755) for each missing part");
             case StepOp.PivotRoot:
-                return Ev(ExplainTopic.Rootfs, "pivot-root", text, s.Flags.HasFlag(StepFlags.NoPivot)
+                return Ev(ExplainTopic.Rootfs, "pivot-root", text, s.Flags.HasFlag(StepOptions.NoPivot)
                     ? "fchdir(rootfd); mount(\".\", \"/\", NULL, MS_MOVE, NULL); chroot(\".\")"
                     : "fchdir(rootfd); pivot_root(\".\", \".\"); fchdir(oldroot); mount(NULL, \".\", NULL, MS_SLAVE|MS_REC, NULL); umount2(\".\", MNT_DETACH); chdir(\"/\")",
                     ["the rootfs becomes \"/\" and the host's root is detached: nothing of it stays reachable"]);
@@ -298,7 +298,7 @@ public static class TraceDecoder
                 return Ev(ExplainTopic.Rootfs, "propagation", text, $"mount_setattr(\"{s.Target}\", {{propagation={MsNames(s.Propagation)}}})");
             case StepOp.MakeReadonly:
                 return Ev(s.Target?.StartsWith("/proc", StringComparison.Ordinal) == true || s.Target?.StartsWith("/sys", StringComparison.Ordinal) == true ? ExplainTopic.ProcAndDev : ExplainTopic.Rootfs,
-                    "readonly", text, s.Flags.HasFlag(StepFlags.Recursive)
+                    "readonly", text, s.Flags.HasFlag(StepOptions.Recursive)
                         ? $"open_tree(\"{s.Target}\", OPEN_TREE_CLONE|AT_RECURSIVE); mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY); move_mount(→ \"{s.Target}\")"
                         : $"mount_setattr(\"{s.Target}\", MOUNT_ATTR_RDONLY)");
             case StepOp.Mask:

@@ -30,7 +30,7 @@ public sealed class ImageSaver(ImageStore store)
         var chosen = new List<(string Text, string ManifestDigest, StoredImage Image, List<string> Refs)>();
         foreach (var text in images)
         {
-            var (manifestDigest, image) = store.Get(index, text);
+            var (manifestDigest, image) = ImageStore.Get(index, text);
             // a reference names itself; an id names the image with all its tags
             var refs = ImageReference.TryParse(text, out var r) && index.Refs.ContainsKey(r!.ToString())
                 ? [r.ToString()]

@@ -31,7 +31,7 @@ public sealed class ImageService(string stateRoot)
         if (reference.Digest is not null) throw new UsageException($"invalid tag '{target}': a tag cannot have a digest");
         using var _ = Store.Lock();
         var index = Store.LoadIndex();
-        var (manifest, _) = Store.Get(index, source);
+        var (manifest, _) = ImageStore.Get(index, source);
         index.Refs[reference.ToString()] = manifest;
         Store.SaveIndex(index);
     }
@@ -45,7 +45,7 @@ public sealed class ImageService(string stateRoot)
     {
         using var _ = Store.Lock();
         var index = Store.LoadIndex();
-        var (manifest, image) = Store.Get(index, text);
+        var (manifest, image) = ImageStore.Get(index, text);
         var refs = index.Refs.Where(kv => kv.Value == manifest).Select(kv => kv.Key).ToList();
         var lines = new List<string>();
         var byReference = ImageReference.TryParse(text, out var parsed) && index.Refs.ContainsKey(parsed!.ToString());
@@ -104,7 +104,7 @@ public sealed class ImageService(string stateRoot)
             .Select(r => r.Id)];
     }
 
-    private IEnumerable<string> AllContainerSnapshots() =>
+    private List<string> AllContainerSnapshots() =>
         new ContainerStore(stateRoot).List().SelectMany(r => ImageRootfs.SnapshotsOf(r.Annotations)).ToList();
 
     public List<ImageInspect> Inspect(IEnumerable<string> names)
@@ -113,7 +113,7 @@ public sealed class ImageService(string stateRoot)
         var list = new List<ImageInspect>();
         foreach (var name in names)
         {
-            var (manifest, image) = Store.Get(index, name);
+            var (manifest, image) = ImageStore.Get(index, name);
             var config = Store.ReadConfig(image);
             var refs = index.Refs.Where(kv => kv.Value == manifest).Select(kv => ImageReference.ParseNormalized(kv.Key)).ToList();
             list.Add(new ImageInspect

@@ -372,7 +372,7 @@ public sealed class ImageStore
     /// An image by reference (busybox, busybox:1.36, name@sha256:...), by id (the config digest,
     /// or a unique prefix of its hex of 3+ characters, with or without sha256:) or by manifest digest.
     /// </summary>
-    public (string ManifestDigest, StoredImage Image)? Find(ImageStoreIndex index, string text)
+    public static (string ManifestDigest, StoredImage Image)? Find(ImageStoreIndex index, string text)
     {
         if (text.Length == 0) return null;
         var hexPart = text.StartsWith("sha256:", StringComparison.Ordinal) ? text[7..] : text;
@@ -394,7 +394,7 @@ public sealed class ImageStore
         return null;
     }
 
-    public (string ManifestDigest, StoredImage Image) Get(ImageStoreIndex index, string text) =>
+    public static (string ManifestDigest, StoredImage Image) Get(ImageStoreIndex index, string text) =>
         Find(index, text) ?? throw new CrateRunException($"no such image: {text}");
 
     public ImageConfig ReadConfig(StoredImage image) => ImageDocuments.ReadConfig(ReadBlob(image.Config), $"image config {image.Config}");

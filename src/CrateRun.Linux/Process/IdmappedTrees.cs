@@ -28,14 +28,14 @@ public sealed unsafe class IdmappedTrees : IDisposable
 
     private IdmappedTrees(int count) => _trees = new SafeFd?[count];
 
-    /// <summary>The tree of each step that asks for one (StepFlags.IdmapMount), in plan order.</summary>
+    /// <summary>The tree of each step that asks for one (StepOptions.IdmapMount), in plan order.</summary>
     public static IdmappedTrees Make(IReadOnlyList<SetupStep> steps)
     {
         var trees = new IdmappedTrees(steps.Count);
         try
         {
             for (var i = 0; i < steps.Count; i++)
-                if (steps[i].Flags.HasFlag(StepFlags.IdmapMount))
+                if (steps[i].Flags.HasFlag(StepOptions.IdmapMount))
                     trees._trees[i] = Make(steps[i]);
             return trees;
         }
@@ -61,12 +61,12 @@ public sealed unsafe class IdmappedTrees : IDisposable
             throw new Core.UsageException($"{what}: needs a runtime running as root (CAP_SYS_ADMIN where {step.Source} is mounted)");
         using var userns = UserNamespaceOf(what, step.IdmapUids!, step.IdmapGids!);
         // idmap maps the top mount; ridmap every mount of an rbind's tree
-        var recursive = step.Flags.HasFlag(StepFlags.Recursive) ? AtRecursive : 0;
+        var recursive = step.Flags.HasFlag(StepOptions.Recursive) ? AtRecursive : 0;
         var fd = Interop.Sys.open_tree(-100 /* AT_FDCWD */, step.Source!, OpenTreeClone | OpenTreeCloexec | recursive);
         if (fd < 0) throw new SyscallException("open_tree", $"{step.Source}, for the {what}", Marshal.GetLastPInvokeError());
         var tree = new SafeFd(fd);
         var attr = new MountAttr { AttrSet = MountAttrIdmap, UsernsFd = (ulong)userns.Fd };
-        var flags = AtEmptyPath | (step.Flags.HasFlag(StepFlags.IdmapRecursive) ? AtRecursive : 0);
+        var flags = AtEmptyPath | (step.Flags.HasFlag(StepOptions.IdmapRecursive) ? AtRecursive : 0);
         if (Interop.Sys.mount_setattr(tree.Fd, "", flags, &attr, (nuint)sizeof(MountAttr)) != 0)
         {
             var err = Marshal.GetLastPInvokeError();

@@ -28,7 +28,7 @@ public static unsafe class Launcher
         public Func<int, byte[]>? RunHooks { get; init; }
         /// <summary>SCMP_ACT_NOTIFY: the seccomp listener fd of the process, for the agent at listenerPath.</summary>
         public Action<int, SafeFd>? SeccompListener { get; init; }
-        /// <summary>With an id-mapped rootfs (StepFlags.Idmap): the detached tree to hand to the process.</summary>
+        /// <summary>With an id-mapped rootfs (StepOptions.Idmap): the detached tree to hand to the process.</summary>
         public Func<int, SafeFd>? IdmappedRootfs { get; init; }
     }
 
@@ -138,7 +138,7 @@ public static unsafe class Launcher
         }
     }
 
-    private static Exception Unexpected(Interop.Launch.Msg msg) =>
+    private static Core.CrateRunException Unexpected(Interop.Launch.Msg msg) =>
         new Core.CrateRunException($"container setup: unexpected message {msg.Type} from the container process");
 
     /// <summary>Waits for a child of ours, returning its raw wait status.</summary>
@@ -212,7 +212,7 @@ public static unsafe class Launcher
             var hint = msg.Err == Interop.ENOENT && spec.ApparmorProfile is { Length: > 0 } ? " (no such profile is loaded: apparmor_parser -r PROFILE-FILE)" : "";
             return new LaunchException($"container setup failed: {field} could not be applied: {reason}{hint}", call, msg.Err, null);
         }
-        if (msg.Step >= 0 && msg.Step < spec.Steps.Count && spec.Steps[msg.Step] is { Flags: var f } plain && f.HasFlag(Core.Setup.StepFlags.PlainDir)
+        if (msg.Step >= 0 && msg.Step < spec.Steps.Count && spec.Steps[msg.Step] is { Flags: var f } plain && f.HasFlag(Core.Setup.StepOptions.PlainDir)
             && call == "open" && msg.Err is Interop.ELOOP or Interop.ENOTDIR)
         {
             // procfs/sysfs through a symlinked or non-directory mount point (CVE-2023-27561 class)

@@ -28,8 +28,9 @@ public static unsafe class Spawner
         {
             Interop.Spawn.Check(Interop.Spawn.posix_spawnattr_init(attr), "posix_spawnattr_init");
             Interop.Spawn.Check(Interop.Spawn.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
-            Interop.Spawn.sigemptyset(noSignals);
-            Interop.Spawn.sigfillset(allSignals);
+            // they fail only for a null set
+            _ = Interop.Spawn.sigemptyset(noSignals);
+            _ = Interop.Spawn.sigfillset(allSignals);
             // no signal blocked, every handler default (.NET ignores SIGPIPE, for one); pgroup 0: the child's own pid
             var group = newSession ? Interop.Spawn.POSIX_SPAWN_SETSID : Interop.Spawn.POSIX_SPAWN_SETPGROUP;
             Interop.Spawn.Check(Interop.Spawn.posix_spawnattr_setflags(attr,
@@ -58,8 +59,9 @@ public static unsafe class Spawner
         }
         finally
         {
-            Interop.Spawn.posix_spawn_file_actions_destroy(actions);
-            Interop.Spawn.posix_spawnattr_destroy(attr);
+            // glibc's destroy calls only free memory and return 0
+            _ = Interop.Spawn.posix_spawn_file_actions_destroy(actions);
+            _ = Interop.Spawn.posix_spawnattr_destroy(attr);
             foreach (var p in strings) Marshal.FreeCoTaskMem(p);
         }
     }

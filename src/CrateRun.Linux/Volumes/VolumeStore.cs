@@ -99,7 +99,7 @@ public sealed class VolumeStore(ContainerStore containers)
     }
 
     /// <summary>The containers (any status) whose volumes include <paramref name="name"/>.</summary>
-    public List<string> UsersOf(string name, IEnumerable<ContainerRecord> all) =>
+    public static List<string> UsersOf(string name, IEnumerable<ContainerRecord> all) =>
         [.. all.Where(r => VolumeNames.UsedBy(r.Annotations).Contains(name)).Select(r => r.Id)];
 
     /// <summary>

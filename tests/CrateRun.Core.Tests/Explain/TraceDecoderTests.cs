@@ -61,7 +61,7 @@ public class TraceDecoderTests
     [Fact]
     public void A_failed_bind_is_the_failing_step_with_errno_and_a_hint()
     {
-        var steps = new List<SetupStep> { new(StepOp.Mount, "/data", "/no/such/dir", Flags: StepFlags.Bind | StepFlags.Recursive) };
+        var steps = new List<SetupStep> { new(StepOp.Mount, "/data", "/no/such/dir", Flags: StepOptions.Bind | StepOptions.Recursive) };
         var e = TraceDecoder.Describe(Rec(TraceDecoder.Step, step: 0, call: 5 /* CRT_CALL_OPEN */, err: 2), new TraceContext(new LaunchSpec { Steps = steps }, null, "/r"));
         Assert.Equal("bind", e.Step);
         Assert.Equal(2, e.Errno);

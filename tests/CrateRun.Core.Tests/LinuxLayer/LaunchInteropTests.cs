@@ -88,7 +88,7 @@ public class LaunchInteropTests
     public void StepFlags_values_are_the_CRT_F_values()
     {
         var c = Constants("CRT_F").ToDictionary(kv => Key(kv.Key), kv => kv.Value);
-        var cs = Enum.GetValues<StepFlags>().Where(v => v != StepFlags.None).ToDictionary(v => Key(v.ToString()), v => (long)v);
+        var cs = Enum.GetValues<StepOptions>().Where(v => v != StepOptions.None).ToDictionary(v => Key(v.ToString()), v => (long)v);
         Assert.Equal(c.OrderBy(kv => kv.Key), cs.OrderBy(kv => kv.Key));
     }
 

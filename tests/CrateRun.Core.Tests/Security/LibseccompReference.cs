@@ -141,7 +141,7 @@ internal static partial class LibseccompReference
                 if (n <= 0 || n % 8 != 0) throw new InvalidOperationException($"export_bpf wrote {n} bytes");
                 return [.. Enumerable.Range(0, (int)n / 8).Select(i => BitConverter.ToUInt64(bytes, 8 * i))];
             }
-            finally { Close(fd); }
+            finally { _ = Close(fd); }
         }
         finally { Release(ctx); }
     }

@@ -45,9 +45,9 @@ public class IdmapMountPlanTests
         var m = Bind("rbind", "idmap");
         (m.UidMappings, m.GidMappings) = (Map(0, 1000, 10), Map(0, 2000, 10));
         var step = PlanData(With(m));
-        Assert.True(step.Flags.HasFlag(StepFlags.IdmapMount));
-        Assert.True(step.Flags.HasFlag(StepFlags.Recursive));
-        Assert.False(step.Flags.HasFlag(StepFlags.IdmapRecursive));
+        Assert.True(step.Flags.HasFlag(StepOptions.IdmapMount));
+        Assert.True(step.Flags.HasFlag(StepOptions.Recursive));
+        Assert.False(step.Flags.HasFlag(StepOptions.IdmapRecursive));
         Assert.Equal(1000u, Assert.Single(step.IdmapUids!).HostId);
         Assert.Equal(2000u, Assert.Single(step.IdmapGids!).HostId);
         Assert.Equal("", step.Data ?? "");
@@ -58,7 +58,7 @@ public class IdmapMountPlanTests
     {
         var m = Bind("rbind", "ridmap");
         (m.UidMappings, m.GidMappings) = (Map(0, 1000, 10), Map(0, 1000, 10));
-        Assert.True(PlanData(With(m)).Flags.HasFlag(StepFlags.IdmapRecursive));
+        Assert.True(PlanData(With(m)).Flags.HasFlag(StepOptions.IdmapRecursive));
     }
 
     [Fact]
@@ -75,15 +75,15 @@ public class IdmapMountPlanTests
         var m = Bind("rbind");
         (m.UidMappings, m.GidMappings) = (Map(0, 1000, 10), Map(0, 1000, 10));
         var step = PlanData(With(m));
-        Assert.True(step.Flags.HasFlag(StepFlags.IdmapMount));
-        Assert.False(step.Flags.HasFlag(StepFlags.IdmapRecursive));
+        Assert.True(step.Flags.HasFlag(StepOptions.IdmapMount));
+        Assert.False(step.Flags.HasFlag(StepOptions.IdmapRecursive));
     }
 
     [Fact]
     public void A_plain_bind_has_no_mapping()
     {
         var step = PlanData(With(Bind("rbind"), userns: true));
-        Assert.False(step.Flags.HasFlag(StepFlags.IdmapMount));
+        Assert.False(step.Flags.HasFlag(StepOptions.IdmapMount));
         Assert.Null(step.IdmapUids);
     }
 

@@ -63,7 +63,7 @@ public class MountOptionsTests
         Assert.True(rb.Recursive);
         Assert.Equal(MountFlags.ReadOnly, rb.Flags);
         Assert.False(rb.RecursiveReadonly);
-        // bind is not a kernel flag here: the C stage binds on StepFlags.Bind
+        // bind is not a kernel flag here: the C stage binds on StepOptions.Bind
         Assert.Equal(0UL, P("rbind").Flags & MountFlags.Bind);
     }
 

@@ -41,9 +41,9 @@ public class SetupPlannerTests
         var steps = Plan(Docker(), V2 with { RootfsOverlay = options });
         var root = Assert.Single(steps, s => s.Op == StepOp.BindRootfs);
         Assert.Equal(steps[1], root); // still right after the propagation: every later path resolves inside it
-        Assert.True(root.Flags.HasFlag(StepFlags.Overlay));
+        Assert.True(root.Flags.HasFlag(StepOptions.Overlay));
         Assert.Equal(("overlay", options, Rootfs), (root.FsType, root.Data, root.Source));
-        Assert.False(Plan(Docker()).Single(s => s.Op == StepOp.BindRootfs).Flags.HasFlag(StepFlags.Overlay));
+        Assert.False(Plan(Docker()).Single(s => s.Op == StepOp.BindRootfs).Flags.HasFlag(StepOptions.Overlay));
     }
 
     [Fact]
@@ -80,13 +80,13 @@ public class SetupPlannerTests
 
         var masks = steps.Skip(i).TakeWhile(s => s.Op == StepOp.Mask).ToList();
         Assert.Equal(SpecBuilder.MaskedPaths, masks.Select(s => s.Target));
-        Assert.All(masks, s => Assert.Equal(StepFlags.Optional, s.Flags));
+        Assert.All(masks, s => Assert.Equal(StepOptions.Optional, s.Flags));
         i += masks.Count;
         var ro = steps.Skip(i).TakeWhile(s => s.Op == StepOp.MakeReadonly).ToList();
         Assert.Equal(SpecBuilder.ReadonlyPaths, ro.Select(s => s.Target));
         Assert.All(ro, s =>
         {
-            Assert.Equal(StepFlags.Optional | StepFlags.Recursive, s.Flags);
+            Assert.Equal(StepOptions.Optional | StepOptions.Recursive, s.Flags);
             Assert.Equal(NoSuidDevExec, s.MountFlags);
         });
         i += ro.Count;
@@ -101,15 +101,15 @@ public class SetupPlannerTests
         var steps = Plan(Docker());
         SetupStep M(string target) => steps.Single(s => s.Op == StepOp.Mount && s.Target == target);
 
-        Assert.Equal(new SetupStep(StepOp.Mount, "/proc", "proc", "proc", "", StepFlags.PlainDir, MountFlags: NoSuidDevExec), M("/proc"));
+        Assert.Equal(new SetupStep(StepOp.Mount, "/proc", "proc", "proc", "", StepOptions.PlainDir, MountFlags: NoSuidDevExec), M("/proc"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/dev", "tmpfs", "tmpfs", "mode=755,size=65536k",
             MountFlags: MountFlags.NoSuid | MountFlags.StrictAtime), M("/dev"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5",
             MountFlags: MountFlags.NoSuid | MountFlags.NoExec), M("/dev/pts"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/dev/shm", "shm", "tmpfs", "mode=1777,size=65536k", MountFlags: NoSuidDevExec), M("/dev/shm"));
-        Assert.Equal(new SetupStep(StepOp.Mount, "/sys", "sysfs", "sysfs", "", StepFlags.PlainDir, MountFlags: NoSuidDevExec | MountFlags.ReadOnly), M("/sys"));
+        Assert.Equal(new SetupStep(StepOp.Mount, "/sys", "sysfs", "sysfs", "", StepOptions.PlainDir, MountFlags: NoSuidDevExec | MountFlags.ReadOnly), M("/sys"));
         Assert.Equal(new SetupStep(StepOp.Mount, "/run", "tmpfs", "tmpfs", "size=1m", MountFlags: NoSuidDevExec), M("/run"));
-        Assert.Equal(new SetupStep(StepOp.Mount, "/data", "/srv/data", Flags: StepFlags.Bind | StepFlags.Recursive,
+        Assert.Equal(new SetupStep(StepOp.Mount, "/data", "/srv/data", Flags: StepOptions.Bind | StepOptions.Recursive,
             MountFlags: MountFlags.ReadOnly), M("/data"));
     }
 
@@ -127,7 +127,7 @@ public class SetupPlannerTests
             Assert.Equal(0x2000u | 0x1B6u, step.Mode); // S_IFCHR | 0666
             Assert.Equal(0u, step.Uid);
             Assert.Equal(0u, step.Gid);
-            Assert.Equal(StepFlags.None, step.Flags);
+            Assert.Equal(StepOptions.None, step.Flags);
         }
         Assert.Equal(0x103UL, devices[0].Dev);
         Assert.Equal(0x500UL, devices[5].Dev);
@@ -233,7 +233,7 @@ public class SetupPlannerTests
         Assert.Equal(7, devices.Count);
         Assert.All(devices, d =>
         {
-            Assert.Equal(StepFlags.BindDev, d.Flags);
+            Assert.Equal(StepOptions.BindDev, d.Flags);
             Assert.Equal(d.Target, d.Source);
             Assert.Equal(0UL, d.Dev);
             Assert.Equal(0u, d.Mode);
@@ -331,11 +331,11 @@ public class SetupPlannerTests
         Assert.Equal(
             [
                 new SetupStep(StepOp.Mount, "/sys/fs/cgroup", "tmpfs", "tmpfs", "mode=755", MountFlags: NoSuidDevExec),
-                new SetupStep(StepOp.Mount, "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/ctr", Flags: StepFlags.Bind, MountFlags: flags),
+                new SetupStep(StepOp.Mount, "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/ctr", Flags: StepOptions.Bind, MountFlags: flags),
                 new SetupStep(StepOp.Symlink, "/sys/fs/cgroup/cpu", "cpu,cpuacct"),
                 new SetupStep(StepOp.Symlink, "/sys/fs/cgroup/cpuacct", "cpu,cpuacct"),
-                new SetupStep(StepOp.Mount, "/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/process_api/x/ctr", Flags: StepFlags.Bind, MountFlags: flags),
-                new SetupStep(StepOp.Mount, "/sys/fs/cgroup/pids", "/sys/fs/cgroup/pids/ctr", Flags: StepFlags.Bind, MountFlags: flags),
+                new SetupStep(StepOp.Mount, "/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/process_api/x/ctr", Flags: StepOptions.Bind, MountFlags: flags),
+                new SetupStep(StepOp.Mount, "/sys/fs/cgroup/pids", "/sys/fs/cgroup/pids/ctr", Flags: StepOptions.Bind, MountFlags: flags),
                 new SetupStep(StepOp.MakeReadonly, "/sys/fs/cgroup"),
             ],
             CgroupSteps(Plan(s, V1WithOwnDirs)));
@@ -353,7 +353,7 @@ public class SetupPlannerTests
         userns.Linux.GidMappings = [new LinuxIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
         var binds = CgroupSteps(Plan(userns, V1WithOwnDirs)).Where(x => x.Op == StepOp.Mount && x.Target != "/sys/fs/cgroup").ToList();
         Assert.Equal(3, binds.Count);
-        Assert.All(binds, b => Assert.Equal(StepFlags.Bind, b.Flags));
+        Assert.All(binds, b => Assert.Equal(StepOptions.Bind, b.Flags));
         var ns = CgroupSteps(Plan(Docker(), V1WithOwnDirs)).Where(x => x.Op == StepOp.Mount && x.Target != "/sys/fs/cgroup").ToList();
         Assert.All(ns, m => Assert.Equal("cgroup", m.FsType));
     }
@@ -409,7 +409,7 @@ public class SetupPlannerTests
     public void No_pivot_is_a_flag_on_the_pivot_step()
     {
         var pivot = Plan(Docker(), V2 with { NoPivot = true }).Single(s => s.Op == StepOp.PivotRoot);
-        Assert.Equal(StepFlags.NoPivot, pivot.Flags);
+        Assert.Equal(StepOptions.NoPivot, pivot.Flags);
         Assert.Equal("move the rootfs to / (no pivot)", pivot.Describe());
     }
 
@@ -431,7 +431,7 @@ public class SetupPlannerTests
         var steps = Plan(s);
         Assert.Equal(new SetupStep(StepOp.RootPropagation, MountFlags: first), steps[0]);
         // under a shared root the mount holding the rootfs turns private before the bind (pivot_root refuses a shared parent)
-        Assert.Equal(prop is "shared" or "rshared", steps[1].Flags.HasFlag(StepFlags.PrivateParent));
+        Assert.Equal(prop is "shared" or "rshared", steps[1].Flags.HasFlag(StepOptions.PrivateParent));
         var pivot = steps.FindIndex(x => x.Op == StepOp.PivotRoot);
         if (afterPivot == 0)
             Assert.Equal(steps.Count - 1, pivot);
@@ -479,10 +479,10 @@ public class SetupPlannerTests
             new Mount { Destination = "/c", Source = "/host/c", Options = ["rbind", "rro"] },
         ];
         var m = Plan(s).Where(x => x.Op == StepOp.Mount).ToList();
-        Assert.Equal(new SetupStep(StepOp.Mount, "/a", "/host/a", Flags: StepFlags.Bind), m[0]);
-        Assert.Equal(new SetupStep(StepOp.Mount, "/b", "/host/b", Flags: StepFlags.Bind, MountFlags: MountFlags.ReadOnly,
+        Assert.Equal(new SetupStep(StepOp.Mount, "/a", "/host/a", Flags: StepOptions.Bind), m[0]);
+        Assert.Equal(new SetupStep(StepOp.Mount, "/b", "/host/b", Flags: StepOptions.Bind, MountFlags: MountFlags.ReadOnly,
             Propagation: MountFlags.Slave | MountFlags.Rec), m[1]);
-        Assert.Equal(new SetupStep(StepOp.Mount, "/c", "/host/c", Flags: StepFlags.Bind | StepFlags.Recursive)
+        Assert.Equal(new SetupStep(StepOp.Mount, "/c", "/host/c", Flags: StepOptions.Bind | StepOptions.Recursive)
         { RecursiveSetFlags = MountFlags.ReadOnly }, m[2]);
         Assert.Equal("bind /host/a on /a", m[0].Describe());
     }
@@ -497,10 +497,10 @@ public class SetupPlannerTests
             new Mount { Destination = "/data", Type = "bind", Source = "/srv/data" },
         ];
         var m = Plan(s, V2 with { SkippableBindTargets = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"] }).Where(x => x.Op == StepOp.Mount).ToList();
-        Assert.True(m[0].Flags.HasFlag(StepFlags.Optional));
-        Assert.False(m[1].Flags.HasFlag(StepFlags.Optional));
+        Assert.True(m[0].Flags.HasFlag(StepOptions.Optional));
+        Assert.False(m[1].Flags.HasFlag(StepOptions.Optional));
         // an OCI client's config (no such list) keeps every bind required
-        Assert.DoesNotContain(Plan(s).Where(x => x.Op == StepOp.Mount), x => x.Flags.HasFlag(StepFlags.Optional));
+        Assert.DoesNotContain(Plan(s).Where(x => x.Op == StepOp.Mount), x => x.Flags.HasFlag(StepOptions.Optional));
     }
 
     [Fact]
@@ -694,7 +694,7 @@ public class SetupPlannerTests
         var ro = steps.FindIndex(x => x.Op == StepOp.MakeReadonly && x.Target == "/dev");
         Assert.True(ro > steps.FindLastIndex(x => x.Op is StepOp.Mknod or StepOp.Symlink), "ro before the nodes");
         Assert.True(ro > steps.FindIndex(x => x.Target == "/dev/pts"));
-        Assert.Equal(StepFlags.None, steps[ro].Flags); // /dev itself, not /dev/pts below it
+        Assert.Equal(StepOptions.None, steps[ro].Flags); // /dev itself, not /dev/pts below it
     }
 
     [Theory]
@@ -705,7 +705,7 @@ public class SetupPlannerTests
     {
         var s = Minimal("mount");
         s.Mounts = [new Mount { Destination = "/x", Type = type, Source = type }];
-        Assert.Equal(plain, Plan(s).Single(x => x.Op == StepOp.Mount).Flags.HasFlag(StepFlags.PlainDir));
+        Assert.Equal(plain, Plan(s).Single(x => x.Op == StepOp.Mount).Flags.HasFlag(StepOptions.PlainDir));
     }
 
     [Fact]
