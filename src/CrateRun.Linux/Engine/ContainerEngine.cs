@@ -453,7 +453,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             if (rc > 0 && (pfd.REvents & Interop.Sys.POLLIN) != 0)
             {
                 byte b;
-                if (Interop.Sys.read(fifo.Fd, &b, 1) == 1) return;
+                if (Interop.Sys.read(fifo, &b, 1) == 1) return;
             }
             if (!Processes.IsAlive(r.Pid, r.PidStartTime))
                 throw new CrateRunException($"container {r.Id} exited before it could start");

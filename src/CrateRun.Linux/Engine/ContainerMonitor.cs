@@ -53,7 +53,7 @@ public static unsafe partial class ContainerMonitor
     private static void RedirectToDevNull(params int[] fds)
     {
         using var devNull = new SafeFd(Interop.Check(Interop.Sys.open("/dev/null", Interop.Sys.O_RDWR | Interop.Sys.O_CLOEXEC, 0), "open", "/dev/null"));
-        foreach (var fd in fds) Interop.Check(Interop.Sys.dup2(devNull.Fd, fd), "dup2", "/dev/null");
+        foreach (var fd in fds) Interop.Check(Interop.Sys.dup2(devNull, fd), "dup2", "/dev/null");
     }
 
     /// <summary>
@@ -163,7 +163,7 @@ public static unsafe partial class ContainerMonitor
             // craterun attach: monitor.c listens for it; what an attached client types goes to a -it container's
             // terminal, or to a -d -i one's stdin pipe (inherited across the exec, as the routes' fds are)
             var attachInput = master is not null ? (interactive ? master.Fd : -1) : stdinPipe?.Fd ?? -1;
-            if (stdinPipe is not null) Interop.Check(Interop.Sys.fcntl(stdinPipe.Fd, Interop.Sys.F_SETFD, 0), "fcntl(F_SETFD)", "stdin pipe");
+            if (stdinPipe is not null) Interop.Check(Interop.Sys.fcntl(stdinPipe, Interop.Sys.F_SETFD, 0), "fcntl(F_SETFD)", "stdin pipe");
             try { HandOverToWaiter(store.Root, id, pid, pump, health?.IntervalMs ?? 0, attachInput); }
             catch (SyscallException) { } // cannot exec: keep watching from here
             status = pump.RunUntilExit(pid);
@@ -203,7 +203,7 @@ public static unsafe partial class ContainerMonitor
     /// </summary>
     public static void BecomeFront(SafeFd control, int monitorPid)
     {
-        Interop.Check(Interop.Sys.fcntl(control.Fd, Interop.Sys.F_SETFD, 0), "fcntl(F_SETFD)", "control socket");
+        Interop.Check(Interop.Sys.fcntl(control, Interop.Sys.F_SETFD, 0), "fcntl(F_SETFD)", "control socket");
         Console.Out.Flush();
         using var arena = new Process.NativeArenaHandle();
         string[] argv = ["craterun", FrontArg, control.Fd.ToString(), monitorPid.ToString()];

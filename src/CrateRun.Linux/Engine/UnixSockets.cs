@@ -16,7 +16,7 @@ public static unsafe class UnixSockets
         new Span<byte>(addr, 2 + SunPathSize).Clear();
         *(ushort*)addr = Interop.Sys.AF_UNIX;
         name.CopyTo(new Span<byte>(addr + 2, SunPathSize));
-        if (Interop.Sys.connect(fd.Fd, addr, (uint)(2 + name.Length + 1)) != 0)
+        if (Interop.Sys.connect(fd, addr, (uint)(2 + name.Length + 1)) != 0)
         {
             var err = Marshal.GetLastPInvokeError();
             fd.Dispose();

@@ -60,7 +60,7 @@ public sealed class ImageLock : IDisposable
     private static unsafe bool NamesLockedFile(FileStream stream, string path)
     {
         Interop.Sys.Stat open, named;
-        Interop.Check(Interop.Sys.fstat((int)stream.SafeFileHandle.DangerousGetHandle(), (byte*)&open), "fstat", path);
+        Interop.Check(Interop.Sys.fstat(stream.SafeFileHandle, (byte*)&open), "fstat", path);
         if (Interop.Sys.stat(path, (byte*)&named) != 0) return false; // unlinked (ENOENT): try again
         return open.Dev == named.Dev && open.Ino == named.Ino;
     }

@@ -93,7 +93,7 @@ public static unsafe class ImageRootfs
     public static void MountOverlay(IReadOnlyList<string> lowersTopFirst, string upper, string work, string target, bool volatileUpper = false)
     {
         using var fs = new SafeFd(Interop.Check(fsopen("overlay", FSOPEN_CLOEXEC), "fsopen", "overlay"));
-        var perLayer = fsconfig(fs.Fd, FSCONFIG_SET_STRING, "lowerdir+", lowersTopFirst[0], 0) == 0;
+        var perLayer = fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lowersTopFirst[0], 0) == 0;
         if (perLayer)
         {
             foreach (var l in lowersTopFirst.Skip(1)) Config(fs, "lowerdir+", l);
@@ -107,15 +107,15 @@ public static unsafe class ImageRootfs
         Config(fs, "upperdir", upper);
         Config(fs, "workdir", work);
         // before 5.10 overlayfs has no "volatile" (EINVAL): the mount is then as durable as ever, only slower to unmount
-        if (volatileUpper && fsconfig(fs.Fd, FSCONFIG_SET_FLAG, "volatile", null, 0) != 0 && Marshal.GetLastPInvokeError() != Interop.EINVAL)
+        if (volatileUpper && fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", null, 0) != 0 && Marshal.GetLastPInvokeError() != Interop.EINVAL)
             throw new SyscallException("fsconfig", "volatile", Marshal.GetLastPInvokeError());
-        Interop.Check(fsconfig(fs.Fd, FSCONFIG_CMD_CREATE, null, null, 0), "fsconfig", "overlay create (" + KernelLog(fs) + ")");
-        using var mnt = new SafeFd(Interop.Check(fsmount(fs.Fd, FSMOUNT_CLOEXEC, 0), "fsmount", "overlay"));
+        Interop.Check(fsconfig(fs, FSCONFIG_CMD_CREATE, null, null, 0), "fsconfig", "overlay create (" + KernelLog(fs) + ")");
+        using var mnt = new SafeFd(Interop.Check(fsmount(fs, FSMOUNT_CLOEXEC, 0), "fsmount", "overlay"));
         Interop.Check(move_mount(mnt.Fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH), "move_mount", target);
     }
 
     private static void Config(SafeFd fs, string key, string value) =>
-        Interop.Check(fsconfig(fs.Fd, FSCONFIG_SET_STRING, key, value, 0), "fsconfig", $"{key} {value} ({KernelLog(fs)})");
+        Interop.Check(fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0), "fsconfig", $"{key} {value} ({KernelLog(fs)})");
 
     /// <summary>The messages the filesystem left on its fs context (why a create failed).</summary>
     private static string KernelLog(SafeFd fs)
@@ -123,7 +123,7 @@ public static unsafe class ImageRootfs
         var buf = stackalloc byte[512];
         var messages = new List<string>();
         nint n;
-        while ((n = read(fs.Fd, buf, 512)) > 0) messages.Add(System.Text.Encoding.UTF8.GetString(buf, (int)n).Trim());
+        while ((n = read(fs, buf, 512)) > 0) messages.Add(System.Text.Encoding.UTF8.GetString(buf, (int)n).Trim());
         return messages.Count == 0 ? "no message" : string.Join("; ", messages);
     }
 

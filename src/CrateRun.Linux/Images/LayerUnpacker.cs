@@ -54,7 +54,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
     private LayerUnpacker(string rootPath)
     {
         _rootPath = rootPath;
-        _root = new SafeFd(Interop.Check(openat(AT_FDCWD, rootPath, Interop.Sys.O_PATH | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC | Interop.Sys.O_NOFOLLOW, 0), "open", rootPath));
+        _root = new SafeFd(Interop.Check(Interop.Sys.open(rootPath, Interop.Sys.O_PATH | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC | Interop.Sys.O_NOFOLLOW, 0), "open", rootPath));
     }
 
     public void Dispose()
@@ -118,14 +118,14 @@ public sealed unsafe class LayerUnpacker : IDisposable
                     var (parent, file) = LayerEntries.Split(target);
                     var dir = Dir(parent, e.Name);
                     RemoveExisting(dir, parent, file, keepDirectory: false);
-                    Interop.Check(mknodat(dir.Fd, file, S_IFCHR, 0), "mknodat", target + " (whiteout)");
+                    Interop.Check(mknodat(dir, file, S_IFCHR, 0), "mknodat", target + " (whiteout)");
                     return;
                 }
             case LayerEntryKind.OpaqueDirectory:
                 {
                     using var path = OpenDirectory(target, e.Name);
                     // xattrs need a real fd, not an O_PATH one
-                    using var fd = new SafeFd(Interop.Check(openat(path.Fd, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", target));
+                    using var fd = new SafeFd(Interop.Check(openat(path, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", target));
                     SetXattr(fd, _rootless ? "user.overlay.opaque" : "trusted.overlay.opaque", "y"u8, target);
                     return;
                 }
@@ -137,9 +137,9 @@ public sealed unsafe class LayerUnpacker : IDisposable
             case TarEntryType.Directory:
                 {
                     RemoveExisting(parentFd, parentPath, last, keepDirectory: true);
-                    if (mkdirat(parentFd.Fd, last, 0x1C0) == -1 && Marshal.GetLastPInvokeError() != Interop.EEXIST)
+                    if (mkdirat(parentFd, last, 0x1C0) == -1 && Marshal.GetLastPInvokeError() != Interop.EEXIST)
                         throw new SyscallException("mkdirat", name, Marshal.GetLastPInvokeError());
-                    using var fd = new SafeFd(Interop.Check(openat(parentFd.Fd, last, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0), "openat", name));
+                    using var fd = new SafeFd(Interop.Check(openat(parentFd, last, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0), "openat", name));
                     ApplyDirectoryMetadata(fd, name, e);
                     if (_cachedDir is not null && (_cachedDir == name || _cachedDir.StartsWith(name + "/", StringComparison.Ordinal))) DropCache();
                     return;
@@ -147,7 +147,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
             case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
                 {
                     RemoveExisting(parentFd, parentPath, last, keepDirectory: false);
-                    var fd = Interop.Check(openat(parentFd.Fd, last, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | O_EXCL | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0x180), "openat", name);
+                    var fd = Interop.Check(openat(parentFd, last, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | O_EXCL | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0x180), "openat", name);
                     using var handle = new SafeFileHandle(fd, ownsHandle: true);
                     using var file = new FileStream(handle, FileAccess.Write, 0);
                     e.DataStream?.CopyTo(file, 1 << 16);
@@ -163,7 +163,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
             case TarEntryType.SymbolicLink:
                 {
                     RemoveExisting(parentFd, parentPath, last, keepDirectory: false);
-                    Interop.Check(symlinkat(e.LinkName, parentFd.Fd, last), "symlinkat", name);
+                    Interop.Check(symlinkat(e.LinkName, parentFd, last), "symlinkat", name);
                     if (!_rootless) Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name);
                     SetTime(parentFd.Fd, last, e.ModificationTime, name);
                     return;
@@ -175,7 +175,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
                     var (targetParent, targetName) = LayerEntries.Split(linkTarget);
                     using var targetDir = OpenDirectory(targetParent, e.Name, create: false);
                     RemoveExisting(parentFd, parentPath, last, keepDirectory: false);
-                    Interop.Check(linkat(targetDir.Fd, targetName, parentFd.Fd, last, 0), "linkat", $"{linkTarget} -> {name}");
+                    Interop.Check(linkat(targetDir, targetName, parentFd, last, 0), "linkat", $"{linkTarget} -> {name}");
                     return;
                 }
             case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
@@ -189,7 +189,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
                         KeepDevice(parentFd, last, name, e, posix);
                         return;
                     }
-                    Interop.Check(mknodat(parentFd.Fd, last, type | ((uint)e.Mode & 0xFFF), dev), "mknodat", name);
+                    Interop.Check(mknodat(parentFd, last, type | ((uint)e.Mode & 0xFFF), dev), "mknodat", name);
                     if (!_rootless) Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name); // a fifo takes no user.* xattr
                     Interop.Check(fchmodat(parentFd.Fd, last, (uint)e.Mode & 0xFFF, 0), "fchmodat", name);
                     SetTime(parentFd.Fd, last, e.ModificationTime, name);
@@ -203,7 +203,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
     private void ApplyDirectoryMetadata(SafeFd dirFd, string name, TarEntry e)
     {
         using var fd = dirFd == _root
-            ? new SafeFd(Interop.Check(openat(_root.Fd, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", "."))
+            ? new SafeFd(Interop.Check(openat(_root, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", "."))
             : null;
         var target = fd ?? dirFd;
         Chown(target.Fd, e, name);
@@ -227,7 +227,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
         {
             if (path.Length == 0)
             {
-                using var rootFd = new SafeFd(Interop.Check(openat(_root.Fd, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", "/"));
+                using var rootFd = new SafeFd(Interop.Check(openat(_root, ".", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "openat", "/"));
                 SetTime(rootFd.Fd, time, "/");
                 continue;
             }
@@ -255,7 +255,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
             Flags = (ulong)(Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC),
             Resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
-        return (int)syscall_openat2(SYS_openat2, _root.Fd, path.Length == 0 ? "." : path, &how, (nuint)sizeof(OpenHow));
+        return (int)syscall_openat2(SYS_openat2, _root, path.Length == 0 ? "." : path, &how, (nuint)sizeof(OpenHow));
     }
 
     /// <summary>Root: the entry's owner. Rootless: the file stays the user's (root inside); another owner is recorded.</summary>
@@ -276,7 +276,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
     /// <summary>Rootless: a device node the user may not make becomes an empty file of mode 0 that says what it was.</summary>
     private void KeepDevice(SafeFd parentFd, string last, string name, TarEntry e, PosixTarEntry posix)
     {
-        var fd = Interop.Check(openat(parentFd.Fd, last, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | O_EXCL | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0x180), "openat", name);
+        var fd = Interop.Check(openat(parentFd, last, Interop.Sys.O_WRONLY | Interop.Sys.O_CREAT | O_EXCL | Interop.Sys.O_NOFOLLOW | Interop.Sys.O_CLOEXEC, 0x180), "openat", name);
         using var handle = new SafeFileHandle(fd, ownsHandle: true);
         var value = Encoding.ASCII.GetBytes($"{(e.EntryType == TarEntryType.BlockDevice ? 'b' : 'c')} {posix.DeviceMajor}:{posix.DeviceMinor} {Convert.ToString((int)e.Mode & 0xFFF, 8)}");
         fixed (byte* p = value) Interop.Check(fsetxattr(fd, DeviceXattr, p, (nuint)value.Length, 0), "fsetxattr", $"{name} {DeviceXattr}");
@@ -374,7 +374,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
             Flags = (ulong)(Interop.Sys.O_PATH | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC),
             Resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
-        var fd = syscall_openat2(SYS_openat2, _root.Fd, path.Length == 0 ? "." : path, &how, (nuint)sizeof(OpenHow));
+        var fd = syscall_openat2(SYS_openat2, _root, path.Length == 0 ? "." : path, &how, (nuint)sizeof(OpenHow));
         if (fd >= 0) return new SafeFd((int)fd);
         var errno = Marshal.GetLastPInvokeError();
         if (errno == Interop.ENOENT && create && path.Length > 0)
@@ -382,10 +382,10 @@ public sealed unsafe class LayerUnpacker : IDisposable
             var (parent, last) = LayerEntries.Split(path);
             using (var parentFd = OpenDirectory(parent, entry))
             {
-                if (mkdirat(parentFd.Fd, last, 0x1ED) == -1 && Marshal.GetLastPInvokeError() != Interop.EEXIST)
+                if (mkdirat(parentFd, last, 0x1ED) == -1 && Marshal.GetLastPInvokeError() != Interop.EEXIST)
                     throw new SyscallException("mkdirat", path, Marshal.GetLastPInvokeError());
             }
-            fd = syscall_openat2(SYS_openat2, _root.Fd, path, &how, (nuint)sizeof(OpenHow));
+            fd = syscall_openat2(SYS_openat2, _root, path, &how, (nuint)sizeof(OpenHow));
             if (fd >= 0) return new SafeFd((int)fd);
             errno = Marshal.GetLastPInvokeError();
             if (errno == Interop.ENOENT)
@@ -416,7 +416,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
             Directory.Delete(real, recursive: true);
             return;
         }
-        Interop.Check(unlinkat(parentFd.Fd, name, 0), "unlinkat", parentPath.Length == 0 ? name : parentPath + "/" + name);
+        Interop.Check(unlinkat(parentFd, name, 0), "unlinkat", parentPath.Length == 0 ? name : parentPath + "/" + name);
     }
 
     private static string ReadLink(string path) =>

@@ -16,9 +16,9 @@ internal static partial class Interop
         public static partial int faccessat(int dirfd, string path, int mode, int flags);
 
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int openat(int dirfd, string path, int flags, uint mode);
+        public static partial int openat(SafeFd dirfd, string path, int flags, uint mode);
 
         [LibraryImport(Libc, SetLastError = true)]
-        public static partial int execveat(int dirfd, byte* path, byte** argv, byte** envp, int flags);
+        public static partial int execveat(SafeFd dirfd, byte* path, byte** argv, byte** envp, int flags);
     }
 }

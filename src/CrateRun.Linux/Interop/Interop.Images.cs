@@ -35,19 +35,19 @@ internal static partial class Interop
         }
 
         [LibraryImport(Libc, SetLastError = true, EntryPoint = "syscall", StringMarshalling = StringMarshalling.Utf8)]
-        public static partial long syscall_openat2(long number, int dirfd, string path, OpenHow* how, nuint size);
+        public static partial long syscall_openat2(long number, SafeFd dirfd, string path, OpenHow* how, nuint size);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int openat(int dirfd, string path, int flags, uint mode);
+        public static partial int openat(SafeFd dirfd, string path, int flags, uint mode);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int mkdirat(int dirfd, string path, uint mode);
+        public static partial int mkdirat(SafeFd dirfd, string path, uint mode);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int mknodat(int dirfd, string path, uint mode, ulong dev);
+        public static partial int mknodat(SafeFd dirfd, string path, uint mode, ulong dev);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int symlinkat(string target, int dirfd, string path);
+        public static partial int symlinkat(string target, SafeFd dirfd, string path);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int linkat(int olddirfd, string oldpath, int newdirfd, string newpath, int flags);
+        public static partial int linkat(SafeFd olddirfd, string oldpath, SafeFd newdirfd, string newpath, int flags);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int unlinkat(int dirfd, string path, int flags);
+        public static partial int unlinkat(SafeFd dirfd, string path, int flags);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int fchownat(int dirfd, string path, uint uid, uint gid, int flags);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -70,15 +70,15 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int fsopen(string fsName, uint flags);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int fsconfig(int fd, uint cmd, string? key, string? value, int aux);
-        [LibraryImport(Libc, SetLastError = true)] public static partial int fsmount(int fd, uint flags, uint attrFlags);
+        public static partial int fsconfig(SafeFd fd, uint cmd, string? key, string? value, int aux);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int fsmount(SafeFd fd, uint flags, uint attrFlags);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int move_mount(int fromDirfd, string fromPath, int toDirfd, string toPath, uint flags);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int umount2(string target, int flags);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int mount(string? source, string target, string? fsType, ulong flags, string? data);
-        [LibraryImport(Libc, SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);
+        [LibraryImport(Libc, SetLastError = true)] public static partial nint read(SafeFd fd, byte* buf, nint count);
 
         /// <summary>makedev() of glibc.</summary>
         public static ulong MakeDev(long major, long minor) =>

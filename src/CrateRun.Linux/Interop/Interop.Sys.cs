@@ -36,20 +36,23 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true)] public static partial int getrlimit(int resource, RlimitValues* limit);
         [LibraryImport(Libc, SetLastError = true)] public static partial int close(int fd);
         [LibraryImport(Libc, SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);
+        [LibraryImport(Libc, SetLastError = true)] public static partial nint read(SafeFd fd, byte* buf, nint count);
         [LibraryImport(Libc, SetLastError = true)] public static partial nint write(int fd, byte* buf, nint count);
-        [LibraryImport(Libc, SetLastError = true)] public static partial long lseek(int fd, long offset, int whence);
+        [LibraryImport(Libc, SetLastError = true)] public static partial nint write(SafeFd fd, byte* buf, nint count);
+        [LibraryImport(Libc, SetLastError = true)] public static partial long lseek(SafeFd fd, long offset, int whence);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int open(string path, int flags, uint mode);
         [LibraryImport(Libc, SetLastError = true)] public static partial int dup(int fd);
         [LibraryImport(Libc, SetLastError = true)] public static partial int dup2(int fd, int newfd);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int dup2(SafeFd fd, int newfd);
         [LibraryImport(Libc, SetLastError = true)] public static partial int pipe2(int* fds, int flags);
         [LibraryImport(Libc, SetLastError = true)] public static partial int socketpair(int domain, int type, int protocol, int* sv);
         [LibraryImport(Libc, SetLastError = true)] public static partial int socket(int domain, int type, int protocol);
-        [LibraryImport(Libc, SetLastError = true)] public static partial int connect(int fd, byte* addr, uint addrlen);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int connect(SafeFd fd, byte* addr, uint addrlen);
         [LibraryImport(Libc, SetLastError = true)] public static partial int waitpid(int pid, int* status, int options);
         [LibraryImport(Libc, SetLastError = true)] public static partial int kill(int pid, int sig);
         [LibraryImport(Libc, SetLastError = true)] public static partial int pidfd_open(int pid, uint flags);
-        [LibraryImport(Libc, SetLastError = true)] public static partial int pidfd_send_signal(int pidfd, int sig, void* info, uint flags);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int pidfd_send_signal(SafeFd pidfd, int sig, void* info, uint flags);
         [LibraryImport(Libc, SetLastError = true)] public static partial int poll(PollFd* fds, nuint nfds, int timeout);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int mkfifo(string path, uint mode);
@@ -57,7 +60,7 @@ internal static partial class Interop
         public static partial int statfs(string path, byte* buf);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int stat(string path, byte* buf);
-        [LibraryImport(Libc, SetLastError = true)] public static partial int fstat(int fd, byte* buf);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int fstat(SafeHandle fd, byte* buf);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial byte* realpath(string path, byte* resolved);
         [LibraryImport(Libc, SetLastError = true)] public static partial int prctl(int option, ulong arg2, ulong arg3, ulong arg4, ulong arg5);
@@ -71,21 +74,21 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true)] public static partial int setsid();
         [LibraryImport(Libc, SetLastError = true)] public static partial nint sendmsg(int fd, void* msg, int flags);
         [LibraryImport(Libc, SetLastError = true)] public static partial nint recvmsg(int fd, void* msg, int flags);
-        [LibraryImport(Libc, SetLastError = true)] public static partial int fcntl(int fd, int cmd, int arg);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int fcntl(SafeFd fd, int cmd, int arg);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int open_tree(int dirfd, string path, uint flags);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int mount_setattr(int dirfd, string path, uint flags, void* attr, nuint size);
+        public static partial int mount_setattr(SafeFd dirfd, string path, uint flags, void* attr, nuint size);
         [LibraryImport(Libc, SetLastError = true, EntryPoint = "syscall")] public static partial long syscall_bpf(long number, int cmd, void* attr, uint size);
         public const long SYS_bpf = 321;
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int memfd_create(string name, uint flags);
-        [LibraryImport(Libc, SetLastError = true)] public static partial nint sendfile(int outFd, int inFd, long* offset, nint count);
+        [LibraryImport(Libc, SetLastError = true)] public static partial nint sendfile(SafeFd outFd, SafeFd inFd, long* offset, nint count);
         [LibraryImport(Libc, SetLastError = true)] public static partial int execve(byte* path, byte** argv, byte** envp);
         [LibraryImport(Libc)] public static partial int gettid();
         [LibraryImport(Libc)] public static partial uint getuid();
         [LibraryImport(Libc)] public static partial uint getgid();
-        [LibraryImport(Libc, SetLastError = true, EntryPoint = "syscall")] public static partial long syscall_openat2(long number, int dirfd, byte* path, OpenHow* how, nuint size);
+        [LibraryImport(Libc, SetLastError = true, EntryPoint = "syscall")] public static partial long syscall_openat2(long number, SafeFd dirfd, byte* path, OpenHow* how, nuint size);
         public const long SYS_openat2 = 437;
         public const ulong RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
 

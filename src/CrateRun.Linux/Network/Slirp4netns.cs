@@ -146,7 +146,7 @@ public static unsafe class Slirp4netns
         var buf = stackalloc byte[256];
         while (true)
         {
-            var n = Interop.Sys.read(fd.Fd, buf, 256);
+            var n = Interop.Sys.read(fd, buf, 256);
             if (n == 0) return sb.ToString();
             if (n < 0)
             {
@@ -171,7 +171,7 @@ public static unsafe class Slirp4netns
             Interop.Check(rc, "poll", "slirp4netns ready");
             if (rc == 0) throw new CrateRunException($"slirp4netns: not ready after {timeoutMs} ms{LogTail(stateDir)}");
             byte b;
-            var n = Interop.Sys.read(ready.Fd, &b, 1);
+            var n = Interop.Sys.read(ready, &b, 1);
             if (n < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR) continue;
             if (n == 1 && b == (byte)'1') return;
             throw new CrateRunException($"slirp4netns exited before the network was ready{LogTail(stateDir)}");

@@ -84,7 +84,7 @@ public static unsafe partial class ContainerFiles
     {
         var buffer = new byte[4096];
         nint n;
-        fixed (byte* b = buffer) n = Interop.Copy.readlinkat(pathFd.Fd, "", b, (nuint)buffer.Length);
+        fixed (byte* b = buffer) n = Interop.Copy.readlinkat(pathFd, "", b, (nuint)buffer.Length);
         if (n < 0) throw new SyscallException("readlinkat", $"the container's /{rel}", Marshal.GetLastPInvokeError());
         return Encoding.UTF8.GetString(buffer, 0, (int)n);
     }
@@ -135,10 +135,10 @@ public static unsafe partial class ContainerFiles
         switch (entry.EntryType)
         {
             case TarEntryType.Directory:
-                if (Interop.Copy.mkdirat(parent.Fd, name, 0x1C0 /* 0700 until its mode is set */) < 0 && Marshal.GetLastPInvokeError() != Interop.Copy.EEXIST)
+                if (Interop.Copy.mkdirat(parent, name, 0x1C0 /* 0700 until its mode is set */) < 0 && Marshal.GetLastPInvokeError() != Interop.Copy.EEXIST)
                     throw new SyscallException("mkdirat", $"the container's {name} (tar entry '{entry.Name}')", Marshal.GetLastPInvokeError());
                 using (var dir = OpenBeneath(parent, name, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_NOFOLLOW, 0, entry.Name))
-                    Interop.Check(Interop.Copy.fchmod(dir.Fd, mode), "fchmod", entry.Name);
+                    Interop.Check(Interop.Copy.fchmod(dir, mode), "fchmod", entry.Name);
                 return true;
             case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
                 RemoveInTheWay(parent, name, entry.Name);
@@ -149,25 +149,25 @@ public static unsafe partial class ContainerFiles
                         using var output = new FileStream(new SafeFileHandle(file.Fd, ownsHandle: false), FileAccess.Write, 1 << 16);
                         data.CopyTo(output);
                     }
-                    Interop.Check(Interop.Copy.fchmod(file.Fd, mode), "fchmod", entry.Name);
+                    Interop.Check(Interop.Copy.fchmod(file, mode), "fchmod", entry.Name);
                 }
                 return true;
             case TarEntryType.SymbolicLink:
                 RemoveInTheWay(parent, name, entry.Name);
                 // the link is made as it is: what it points to is resolved later, inside the container (and refused here for later entries)
-                Interop.Check(Interop.Copy.symlinkat(entry.LinkName, parent.Fd, name), "symlinkat", entry.Name);
+                Interop.Check(Interop.Copy.symlinkat(entry.LinkName, parent, name), "symlinkat", entry.Name);
                 return true;
             case TarEntryType.HardLink:
                 {
                     // the target is found below the destination with the same rule, then linked by its fd: no path is followed twice
                     using var target = OpenBeneath(dest, EntryPath(entry.LinkName), Interop.Sys.O_PATH | Interop.Sys.O_NOFOLLOW, 0, entry.Name);
                     RemoveInTheWay(parent, name, entry.Name);
-                    Interop.Check(Interop.Images.linkat(target.Fd, "", parent.Fd, name, Interop.Images.AT_EMPTY_PATH), "linkat", entry.Name);
+                    Interop.Check(Interop.Images.linkat(target, "", parent, name, Interop.Images.AT_EMPTY_PATH), "linkat", entry.Name);
                     return true;
                 }
             case TarEntryType.Fifo:
                 RemoveInTheWay(parent, name, entry.Name);
-                Interop.Check(Interop.Images.mknodat(parent.Fd, name, Interop.Copy.S_IFIFO | mode, 0), "mknodat", entry.Name);
+                Interop.Check(Interop.Images.mknodat(parent, name, Interop.Copy.S_IFIFO | mode, 0), "mknodat", entry.Name);
                 return true;
             case TarEntryType.GlobalExtendedAttributes:
                 return false;
@@ -182,7 +182,7 @@ public static unsafe partial class ContainerFiles
         var current = OpenBeneath(dest, "", Interop.Sys.O_PATH | Interop.Sys.O_DIRECTORY, 0, entryName);
         foreach (var part in rel.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
-            if (Interop.Copy.mkdirat(current.Fd, part, 0x1ED /* 0755 */) < 0 && Marshal.GetLastPInvokeError() != Interop.Copy.EEXIST)
+            if (Interop.Copy.mkdirat(current, part, 0x1ED /* 0755 */) < 0 && Marshal.GetLastPInvokeError() != Interop.Copy.EEXIST)
                 throw new SyscallException("mkdirat", $"{part} (tar entry '{entryName}')", Marshal.GetLastPInvokeError());
             var next = OpenBeneath(current, part, Interop.Sys.O_PATH | Interop.Sys.O_DIRECTORY, 0, entryName);
             current.Dispose();
@@ -207,10 +207,10 @@ public static unsafe partial class ContainerFiles
     /// <summary>A file, link or empty directory where an entry goes is removed first (unlinkat never follows it).</summary>
     private static void RemoveInTheWay(SafeFd parent, string name, string entryName)
     {
-        if (Interop.Images.unlinkat(parent.Fd, name, 0) == 0) return;
+        if (Interop.Images.unlinkat(parent, name, 0) == 0) return;
         var errno = Marshal.GetLastPInvokeError();
         if (errno == Interop.ENOENT) return;
-        if (errno is Interop.Copy.EISDIR or Interop.EPERM && Interop.Images.unlinkat(parent.Fd, name, Interop.Images.AT_REMOVEDIR) == 0) return;
+        if (errno is Interop.Copy.EISDIR or Interop.EPERM && Interop.Images.unlinkat(parent, name, Interop.Images.AT_REMOVEDIR) == 0) return;
         throw new SyscallException("unlinkat", $"{name} (tar entry '{entryName}')", Marshal.GetLastPInvokeError());
     }
 }

@@ -81,7 +81,7 @@ public static unsafe partial class ContainerFiles
                 while (true)
                 {
                     nint n;
-                    fixed (byte* b = buffer) n = Interop.Sys.read(file.Fd, b, buffer.Length);
+                    fixed (byte* b = buffer) n = Interop.Sys.read(file, b, buffer.Length);
                     if (n < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR) continue;
                     if (n < 0) throw new SyscallException("read", $"the container's /{rel}", Marshal.GetLastPInvokeError());
                     if (n == 0) break;
@@ -95,7 +95,7 @@ public static unsafe partial class ContainerFiles
         {
             var buffer = new byte[4096];
             nint n;
-            fixed (byte* b = buffer) n = Interop.Copy.readlinkat(pathFd.Fd, "", b, (nuint)buffer.Length);
+            fixed (byte* b = buffer) n = Interop.Copy.readlinkat(pathFd, "", b, (nuint)buffer.Length);
             if (n < 0) throw new SyscallException("readlinkat", $"the container's /{rel}", Marshal.GetLastPInvokeError());
             if (File.Exists(hostPath) || new FileInfo(hostPath).LinkTarget is not null) File.Delete(hostPath);
             File.CreateSymbolicLink(hostPath, Encoding.UTF8.GetString(buffer, 0, (int)n));
@@ -118,21 +118,21 @@ public static unsafe partial class ContainerFiles
         if (info.LinkTarget is { } linkTarget)
         {
             using var parent = Open(rootFd, parentRel, Interop.Sys.O_PATH | Interop.Sys.O_DIRECTORY, 0);
-            Interop.Check(Interop.Copy.symlinkat(linkTarget, parent.Fd, name), "symlinkat", $"the container's /{rel}");
+            Interop.Check(Interop.Copy.symlinkat(linkTarget, parent, name), "symlinkat", $"the container's /{rel}");
         }
         else if (Directory.Exists(hostPath))
         {
             var mode = (uint)File.GetUnixFileMode(hostPath);
             using (var parent = Open(rootFd, parentRel, Interop.Sys.O_PATH | Interop.Sys.O_DIRECTORY, 0))
             {
-                if (Interop.Copy.mkdirat(parent.Fd, name, 0x1C0 /* 0700 */) < 0 && Marshal.GetLastPInvokeError() != Interop.Copy.EEXIST)
+                if (Interop.Copy.mkdirat(parent, name, 0x1C0 /* 0700 */) < 0 && Marshal.GetLastPInvokeError() != Interop.Copy.EEXIST)
                     throw new SyscallException("mkdirat", $"the container's /{rel}", Marshal.GetLastPInvokeError());
             }
             foreach (var child in Directory.EnumerateFileSystemEntries(hostPath).Order(StringComparer.Ordinal))
                 CopyInEntry(rootFd, child, CombineRel(rel, Path.GetFileName(child)));
             // an existing entry of that name must be a real directory: O_NOFOLLOW refuses a planted symlink
             using var dir = Open(rootFd, rel, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_NOFOLLOW, 0);
-            Interop.Check(Interop.Copy.fchmod(dir.Fd, mode), "fchmod", $"the container's /{rel}");
+            Interop.Check(Interop.Copy.fchmod(dir, mode), "fchmod", $"the container's /{rel}");
         }
         else
         {
@@ -149,14 +149,14 @@ public static unsafe partial class ContainerFiles
                     while (done < n)
                     {
                         nint w;
-                        fixed (byte* b = buffer) w = Interop.Sys.write(file.Fd, b + done, n - done);
+                        fixed (byte* b = buffer) w = Interop.Sys.write(file, b + done, n - done);
                         if (w < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR) continue;
                         if (w < 0) throw new SyscallException("write", $"the container's /{rel}", Marshal.GetLastPInvokeError());
                         done += (int)w;
                     }
                 }
             }
-            Interop.Check(Interop.Copy.fchmod(file.Fd, mode), "fchmod", $"the container's /{rel}");
+            Interop.Check(Interop.Copy.fchmod(file, mode), "fchmod", $"the container's /{rel}");
         }
     }
 
@@ -188,7 +188,7 @@ public static unsafe partial class ContainerFiles
         var pathBytes = Encoding.UTF8.GetBytes((rel.Length == 0 ? "." : rel) + "\0");
         long fd;
         fixed (byte* p = pathBytes)
-            fd = Interop.Sys.syscall_openat2(Interop.Sys.SYS_openat2, rootFd.Fd, p, &how, (nuint)sizeof(Interop.Sys.OpenHow));
+            fd = Interop.Sys.syscall_openat2(Interop.Sys.SYS_openat2, rootFd, p, &how, (nuint)sizeof(Interop.Sys.OpenHow));
         if (fd >= 0) return new SafeFd((int)fd);
         var err = Marshal.GetLastPInvokeError();
         if (!throwMissing && err is Interop.ENOENT or 20 /* ENOTDIR */) return null;
@@ -198,7 +198,7 @@ public static unsafe partial class ContainerFiles
     private static Interop.Sys.Stat StatOf(SafeFd fd, string rel)
     {
         Interop.Sys.Stat st;
-        Interop.Check(Interop.Sys.fstat(fd.Fd, (byte*)&st), "fstat", $"the container's /{rel}");
+        Interop.Check(Interop.Sys.fstat(fd, (byte*)&st), "fstat", $"the container's /{rel}");
         return st;
     }
 

@@ -67,7 +67,7 @@ public sealed unsafe class IdmappedTrees : IDisposable
         var tree = new SafeFd(fd);
         var attr = new MountAttr { AttrSet = MountAttrIdmap, UsernsFd = (ulong)userns.Fd };
         var flags = AtEmptyPath | (step.Flags.HasFlag(StepOptions.IdmapRecursive) ? AtRecursive : 0);
-        if (Interop.Sys.mount_setattr(tree.Fd, "", flags, &attr, (nuint)sizeof(MountAttr)) != 0)
+        if (Interop.Sys.mount_setattr(tree, "", flags, &attr, (nuint)sizeof(MountAttr)) != 0)
         {
             var err = Marshal.GetLastPInvokeError();
             tree.Dispose();

@@ -130,7 +130,7 @@ public static unsafe class Launcher
             }
             else
             {
-                if (pidfd is not null) Interop.Sys.pidfd_send_signal(pidfd.Fd, Interop.Sys.SIGKILL, null, 0);
+                if (pidfd is not null) Interop.Sys.pidfd_send_signal(pidfd, Interop.Sys.SIGKILL, null, 0);
                 pidfd?.Dispose();
                 if (!firstReaped) { Interop.Sys.kill(firstPid, Interop.Sys.SIGKILL); Reap(firstPid); }
             }
@@ -158,7 +158,7 @@ public static unsafe class Launcher
     private static void Send(SafeFd sock, int type, LaunchSpec spec)
     {
         var msg = new Interop.Launch.Msg { Type = type };
-        if (Interop.Sys.write(sock.Fd, (byte*)&msg, sizeof(Interop.Launch.Msg)) != sizeof(Interop.Launch.Msg))
+        if (Interop.Sys.write(sock, (byte*)&msg, sizeof(Interop.Launch.Msg)) != sizeof(Interop.Launch.Msg))
         {
             var err = Marshal.GetLastPInvokeError();
             // The child gave up and closed its end: the ERROR message saying why is still queued
@@ -173,7 +173,7 @@ public static unsafe class Launcher
     {
         using var memfd = new SafeFd(Interop.Check(Interop.Sys.memfd_create("craterun-state", 1 /* MFD_CLOEXEC */), "memfd_create", "state"));
         fixed (byte* p = json)
-            if (Interop.Sys.write(memfd.Fd, p, json.Length) != json.Length)
+            if (Interop.Sys.write(memfd, p, json.Length) != json.Length)
                 throw new SyscallException("write", "state memfd", Marshal.GetLastPInvokeError());
         var msg = new Interop.Launch.Msg { Type = Interop.Launch.MsgStateFd };
         if (!Engine.UnixSockets.Send(sock.Fd, new ReadOnlySpan<byte>(&msg, sizeof(Interop.Launch.Msg)), memfd.Fd))

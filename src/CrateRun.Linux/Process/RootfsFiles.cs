@@ -27,7 +27,7 @@ public static unsafe class RootfsFiles
         var pathBytes = Encoding.UTF8.GetBytes(relative.TrimStart('/') + "\0");
         long fd;
         fixed (byte* p = pathBytes)
-            fd = Interop.Sys.syscall_openat2(Interop.Sys.SYS_openat2, root.Fd, p, &how, (nuint)sizeof(Interop.Sys.OpenHow));
+            fd = Interop.Sys.syscall_openat2(Interop.Sys.SYS_openat2, root, p, &how, (nuint)sizeof(Interop.Sys.OpenHow));
         if (fd < 0)
         {
             var err = Marshal.GetLastPInvokeError();
@@ -36,7 +36,7 @@ public static unsafe class RootfsFiles
         }
         using var file = new SafeFd((int)fd);
         Interop.Sys.Stat st;
-        Interop.Check(Interop.Sys.fstat(file.Fd, (byte*)&st), "fstat", $"the container's {what}");
+        Interop.Check(Interop.Sys.fstat(file, (byte*)&st), "fstat", $"the container's {what}");
         if ((st.Mode & Interop.Sys.S_IFMT) != Interop.Sys.S_IFREG)
             throw new Core.CrateRunException($"the container's {what} is not a regular file: not read");
         if (st.Size > maxBytes)
@@ -47,7 +47,7 @@ public static unsafe class RootfsFiles
         {
             while (total < buffer.Length)
             {
-                var n = Interop.Sys.read(file.Fd, b + total, buffer.Length - total);
+                var n = Interop.Sys.read(file, b + total, buffer.Length - total);
                 if (n < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR) continue;
                 if (n < 0) throw new SyscallException("read", $"the container's {what}", Marshal.GetLastPInvokeError());
                 if (n == 0) break;

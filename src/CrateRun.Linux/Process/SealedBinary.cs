@@ -40,7 +40,7 @@ public static unsafe class SealedBinary
         {
             using (exe)
             {
-                Interop.ExecGuard.execveat(exe.Fd, arena.Str(""), arena.StrArray(argv), arena.StrArray(env), Interop.Images.AT_EMPTY_PATH);
+                Interop.ExecGuard.execveat(exe, arena.Str(""), arena.StrArray(argv), arena.StrArray(env), Interop.Images.AT_EMPTY_PATH);
             }
             // cannot run from it (e.g. a noexec mount below): the sealed copy
         }
@@ -51,12 +51,12 @@ public static unsafe class SealedBinary
             long offset = 0;
             while (true)
             {
-                var n = Interop.Sys.sendfile(memfd.Fd, self.Fd, &offset, 1 << 30);
+                var n = Interop.Sys.sendfile(memfd, self, &offset, 1 << 30);
                 if (n == 0) break;
                 if (n < 0) throw new SyscallException("sendfile", "/proc/self/exe -> memfd", Marshal.GetLastPInvokeError());
             }
         }
-        Interop.Check(Interop.Sys.fcntl(memfd.Fd, FAddSeals, SealSeal | SealShrink | SealGrow | SealWrite), "fcntl", "F_ADD_SEALS");
+        Interop.Check(Interop.Sys.fcntl(memfd, FAddSeals, SealSeal | SealShrink | SealGrow | SealWrite), "fcntl", "F_ADD_SEALS");
         Interop.Sys.execve(arena.Str($"/proc/self/fd/{memfd.Fd}"), arena.StrArray(argv), arena.StrArray(env));
         throw new SyscallException("execve", "sealed copy of craterun", Marshal.GetLastPInvokeError());
     }
@@ -80,7 +80,7 @@ public static unsafe class SealedBinary
         if (empty is null) return null;
         using var overlay = DetachedMount("overlay", [("lowerdir+", dir), ("lowerdir+", $"/proc/self/fd/{empty.Fd}")]);
         if (overlay is null) return null;
-        var fd = Interop.ExecGuard.openat(overlay.Fd, Path.GetFileName(path), Interop.Sys.O_PATH | Interop.Sys.O_CLOEXEC, 0);
+        var fd = Interop.ExecGuard.openat(overlay, Path.GetFileName(path), Interop.Sys.O_PATH | Interop.Sys.O_CLOEXEC, 0);
         return fd < 0 ? null : new SafeFd(fd);
     }
 
@@ -91,9 +91,9 @@ public static unsafe class SealedBinary
         if (fsfd < 0) return null;
         using var fs = new SafeFd(fsfd);
         foreach (var (key, value) in options)
-            if (Interop.Images.fsconfig(fs.Fd, Interop.Images.FSCONFIG_SET_STRING, key, value, 0) != 0) return null;
-        if (Interop.Images.fsconfig(fs.Fd, Interop.Images.FSCONFIG_CMD_CREATE, null, null, 0) != 0) return null;
-        var mnt = Interop.Images.fsmount(fs.Fd, Interop.Images.FSMOUNT_CLOEXEC,
+            if (Interop.Images.fsconfig(fs, Interop.Images.FSCONFIG_SET_STRING, key, value, 0) != 0) return null;
+        if (Interop.Images.fsconfig(fs, Interop.Images.FSCONFIG_CMD_CREATE, null, null, 0) != 0) return null;
+        var mnt = Interop.Images.fsmount(fs, Interop.Images.FSMOUNT_CLOEXEC,
             Interop.ExecGuard.MOUNT_ATTR_RDONLY | Interop.ExecGuard.MOUNT_ATTR_NOSUID | Interop.ExecGuard.MOUNT_ATTR_NODEV);
         return mnt < 0 ? null : new SafeFd(mnt);
     }

@@ -113,14 +113,14 @@ public static unsafe class Spawner
         {
             for (var done = 0; done < bytes.Length;)
             {
-                var n = Interop.Sys.write(memfd.Fd, p + done, bytes.Length - done);
+                var n = Interop.Sys.write(memfd, p + done, bytes.Length - done);
                 if (n < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR) continue;
                 if (n <= 0) throw new SyscallException("write", "stdin memfd", Marshal.GetLastPInvokeError());
                 done += (int)n;
             }
         }
         // the child reads from where the shared file offset is: the start
-        if (Interop.Sys.lseek(memfd.Fd, 0, 0 /* SEEK_SET */) != 0) throw new SyscallException("lseek", "stdin memfd", Marshal.GetLastPInvokeError());
+        if (Interop.Sys.lseek(memfd, 0, 0 /* SEEK_SET */) != 0) throw new SyscallException("lseek", "stdin memfd", Marshal.GetLastPInvokeError());
         return memfd;
     }
 

@@ -107,7 +107,7 @@ public static unsafe class SubordinateOwners
                 // the maps before it runs: until then it waits on the pipe
                 UserNamespaces.WriteMaps(pid, uids, gids);
                 byte go = 1;
-                if (Interop.Sys.write(goWrite.Fd, &go, 1) != 1) throw new SyscallException("write", "the helper's pipe", Marshal.GetLastPInvokeError());
+                if (Interop.Sys.write(goWrite, &go, 1) != 1) throw new SyscallException("write", "the helper's pipe", Marshal.GetLastPInvokeError());
             }
             catch
             {

@@ -88,7 +88,7 @@ public static unsafe class UserNamespaces
         using var ns = new SafeFd(Interop.Check(Interop.Sys.open(nsPath, Interop.Sys.O_RDONLY | Interop.Sys.O_CLOEXEC, 0), "open", nsPath));
         var tree = new SafeFd(Interop.Check(Interop.Sys.open_tree(-100 /* AT_FDCWD */, path, OpenTreeClone | OpenTreeCloexec | AtRecursive), "open_tree", path));
         var attr = new MountAttr { AttrSet = MountAttrIdmap, UsernsFd = (ulong)ns.Fd };
-        if (Interop.Sys.mount_setattr(tree.Fd, "", AtEmptyPath | AtRecursive, &attr, (nuint)sizeof(MountAttr)) != 0)
+        if (Interop.Sys.mount_setattr(tree, "", AtEmptyPath | AtRecursive, &attr, (nuint)sizeof(MountAttr)) != 0)
         {
             var err = Marshal.GetLastPInvokeError();
             tree.Dispose();
