@@ -41,7 +41,7 @@ public static class Quantities
         return (long)bytes;
     }
 
-    /// <summary>The seed's form: "QUOTA PERIOD" in microseconds, e.g. "50000 100000".</summary>
+    /// <summary>--cpu's form (kept from the v1 README): "QUOTA PERIOD" in microseconds, e.g. "50000 100000".</summary>
     public static (long Quota, ulong Period) ParseCpu(string text)
     {
         var parts = text.Split([' ', '\t', '/'], StringSplitOptions.RemoveEmptyEntries);
