@@ -78,9 +78,9 @@ public sealed record CgroupLayout(bool IsV2, string V2Mount, string V2OwnPath, I
 
     public static unsafe long FsMagic(string path)
     {
-        byte* buf = stackalloc byte[256];
-        Interop.Check(Interop.Sys.statfs(path, buf), "statfs", path);
-        return *(long*)buf; // f_type is the first field of struct statfs on x86_64
+        Interop.Sys.StatFs st;
+        Interop.Check(Interop.Sys.statfs(path, (byte*)&st), "statfs", path);
+        return st.Type;
     }
 
     /// <summary>The manager for a container whose OCI cgroupsPath is given (relative: below our own cgroup).</summary>

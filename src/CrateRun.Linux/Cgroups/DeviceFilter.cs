@@ -7,7 +7,8 @@ namespace CrateRun.Linux.Cgroups;
 /// <summary>Loads the v2 device program (DeviceFilterProgram) and attaches it to a cgroup.</summary>
 public static unsafe class DeviceFilter
 {
-    private const int BpfProgLoad = 5, BpfProgAttach = 8, ProgTypeCgroupDevice = 15, AttachCgroupDevice = 6, AllowMulti = 2;
+    private const int BpfProgLoad = 5, BpfProgAttach = 8;
+    private const uint ProgTypeCgroupDevice = 15, AttachCgroupDevice = 6, AllowMulti = 2;
 
     private static int Load(ulong[] program, int logSize, out string log)
     {
@@ -17,19 +18,12 @@ public static unsafe class DeviceFilter
         fixed (byte* lic = license)
         fixed (byte* logPtr = logBuf)
         {
-            var attr = stackalloc byte[128];
-            new Span<byte>(attr, 128).Clear();
-            *(uint*)attr = ProgTypeCgroupDevice;           // prog_type
-            *(uint*)(attr + 4) = (uint)program.Length;     // insn_cnt
-            *(ulong*)(attr + 8) = (ulong)insns;            // insns
-            *(ulong*)(attr + 16) = (ulong)lic;             // license
-            if (logSize > 0)
+            var attr = new Interop.Sys.BpfProgLoadAttr
             {
-                *(uint*)(attr + 24) = 1;                   // log_level
-                *(uint*)(attr + 28) = (uint)logSize;       // log_size
-                *(ulong*)(attr + 32) = (ulong)logPtr;      // log_buf
-            }
-            var fd = (int)Interop.Sys.syscall_bpf(Interop.Sys.SYS_bpf, BpfProgLoad, attr, 128);
+                ProgType = ProgTypeCgroupDevice, InsnCnt = (uint)program.Length, Insns = (ulong)insns, License = (ulong)lic,
+                LogLevel = logSize > 0 ? 1u : 0, LogSize = (uint)logSize, LogBuf = logSize > 0 ? (ulong)logPtr : 0,
+            };
+            var fd = (int)Interop.Sys.syscall_bpf(Interop.Sys.SYS_bpf, BpfProgLoad, &attr, (uint)sizeof(Interop.Sys.BpfProgLoadAttr));
             log = logSize > 0 ? System.Text.Encoding.ASCII.GetString(logBuf).TrimEnd('\0') : "";
             return fd;
         }
@@ -49,13 +43,8 @@ public static unsafe class DeviceFilter
         }
         using var prog = new SafeFd(progFd);
         using var dir = new SafeFd(Interop.Check(Interop.Sys.open(cgroupDir, Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY | Interop.Sys.O_CLOEXEC, 0), "open", cgroupDir));
-        var a = stackalloc byte[128];
-        new Span<byte>(a, 128).Clear();
-        *(uint*)a = (uint)dir.Fd;          // target_fd
-        *(uint*)(a + 4) = (uint)prog.Fd;   // attach_bpf_fd
-        *(uint*)(a + 8) = AttachCgroupDevice;
-        *(uint*)(a + 12) = AllowMulti;
-        if (Interop.Sys.syscall_bpf(Interop.Sys.SYS_bpf, BpfProgAttach, a, 128) < 0)
+        var attach = new Interop.Sys.BpfProgAttachAttr { TargetFd = (uint)dir.Fd, AttachBpfFd = (uint)prog.Fd, AttachType = AttachCgroupDevice, AttachFlags = AllowMulti };
+        if (Interop.Sys.syscall_bpf(Interop.Sys.SYS_bpf, BpfProgAttach, &attach, (uint)sizeof(Interop.Sys.BpfProgAttachAttr)) < 0)
             throw new SyscallException("bpf", $"BPF_PROG_ATTACH device filter to {cgroupDir}", Marshal.GetLastPInvokeError());
     }
 }

@@ -35,8 +35,8 @@ public static unsafe class RootfsCheck
 
     private static (ulong Dev, ulong Ino) Identity(string path)
     {
-        byte* st = stackalloc byte[256];
-        Interop.Check(Interop.Sys.stat(path, st), "stat", path);
-        return (*(ulong*)st, *(ulong*)(st + 8)); // st_dev, st_ino on x86_64
+        Interop.Sys.Stat st;
+        Interop.Check(Interop.Sys.stat(path, (byte*)&st), "stat", path);
+        return (st.Dev, st.Ino);
     }
 }

@@ -9,14 +9,12 @@ public static unsafe class UnixSockets
     public static SafeFd Connect(string path)
     {
         var name = System.Text.Encoding.UTF8.GetBytes(path);
-        const int SunPathSize = 108;
-        if (name.Length >= SunPathSize) throw new Core.CrateRunException($"connect to {path}: the socket path is too long");
+        if (name.Length >= Interop.Sys.SockaddrUn.PathSize) throw new Core.CrateRunException($"connect to {path}: the socket path is too long");
         var fd = new SafeFd(Interop.Check(Interop.Sys.socket(Interop.Sys.AF_UNIX, Interop.Sys.SOCK_STREAM | Interop.Sys.SOCK_CLOEXEC, 0), "socket", path));
-        var addr = stackalloc byte[2 + SunPathSize]; // struct sockaddr_un
-        new Span<byte>(addr, 2 + SunPathSize).Clear();
-        *(ushort*)addr = Interop.Sys.AF_UNIX;
-        name.CopyTo(new Span<byte>(addr + 2, SunPathSize));
-        if (Interop.Sys.connect(fd, addr, (uint)(2 + name.Length + 1)) != 0)
+        var addr = new Interop.Sys.SockaddrUn { Family = Interop.Sys.AF_UNIX };
+        name.CopyTo(new Span<byte>(addr.Path, Interop.Sys.SockaddrUn.PathSize));
+        var length = (uint)(sizeof(Interop.Sys.SockaddrUn) - Interop.Sys.SockaddrUn.PathSize + name.Length + 1); // the path and its NUL
+        if (Interop.Sys.connect(fd, (byte*)&addr, length) != 0)
         {
             var err = Marshal.GetLastPInvokeError();
             fd.Dispose();
@@ -25,17 +23,7 @@ public static unsafe class UnixSockets
         return fd;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec { public void* Base; public nuint Len; }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name; public uint NameLen; public IoVec* Iov; public nuint IovLen;
-        public void* Control; public nuint ControlLen; public int Flags;
-    }
-
-    private const int SolSocket = 1, ScmRights = 1, CmsgHeader = 16, CmsgSpace = 24;
+    private const int SolSocket = 1, ScmRights = 1;
 
     /// <summary>Sends a message, with one fd attached (SCM_RIGHTS) when fd >= 0. False if the peer is gone.</summary>
     public static bool Send(int sock, string text, int fd = -1) =>
@@ -46,18 +34,17 @@ public static unsafe class UnixSockets
     {
         fixed (byte* d = data)
         {
-            var iov = new IoVec { Base = d, Len = (nuint)data.Length };
-            byte* control = stackalloc byte[CmsgSpace];
-            new Span<byte>(control, CmsgSpace).Clear();
-            var msg = new MsgHdr { Iov = &iov, IovLen = 1 };
+            var iov = new Interop.Sys.IoVec { Base = d, Len = (nuint)data.Length };
+            var control = new Interop.Sys.FdControlMessage
+            {
+                Header = new Interop.Sys.CmsgHdr { Len = (nuint)(sizeof(Interop.Sys.CmsgHdr) + sizeof(int)), Level = SolSocket, Type = ScmRights }, // CMSG_LEN
+                Fd = fd,
+            };
+            var msg = new Interop.Sys.MsgHdr { Iov = &iov, IovLen = 1 };
             if (fd >= 0)
             {
-                *(ulong*)control = CmsgHeader + sizeof(int); // cmsg_len
-                *(int*)(control + 8) = SolSocket;
-                *(int*)(control + 12) = ScmRights;
-                *(int*)(control + CmsgHeader) = fd;
-                msg.Control = control;
-                msg.ControlLen = CmsgSpace;
+                msg.Control = &control;
+                msg.ControlLen = (nuint)sizeof(Interop.Sys.FdControlMessage);
             }
             return Interop.Sys.sendmsg(sock, &msg, 0x4000 /* MSG_NOSIGNAL */) >= 0;
         }
@@ -69,16 +56,15 @@ public static unsafe class UnixSockets
         fd = -1;
         fixed (byte* data = buffer)
         {
-            var iov = new IoVec { Base = data, Len = (nuint)buffer.Length };
-            byte* control = stackalloc byte[CmsgSpace];
-            new Span<byte>(control, CmsgSpace).Clear();
-            var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = CmsgSpace };
+            var iov = new Interop.Sys.IoVec { Base = data, Len = (nuint)buffer.Length };
+            var control = default(Interop.Sys.FdControlMessage);
+            var msg = new Interop.Sys.MsgHdr { Iov = &iov, IovLen = 1, Control = &control, ControlLen = (nuint)sizeof(Interop.Sys.FdControlMessage) };
             nint n;
             do n = Interop.Sys.recvmsg(sock, &msg, 0x40000000 /* MSG_CMSG_CLOEXEC */);
             while (n < 0 && Marshal.GetLastPInvokeError() == Interop.EINTR);
             if (n < 0) return -1;
-            if (msg.ControlLen >= CmsgHeader + sizeof(int) && *(int*)(control + 8) == SolSocket && *(int*)(control + 12) == ScmRights)
-                fd = *(int*)(control + CmsgHeader);
+            if (msg.ControlLen >= (nuint)(sizeof(Interop.Sys.CmsgHdr) + sizeof(int)) && control.Header is { Level: SolSocket, Type: ScmRights })
+                fd = control.Fd;
             return (int)n;
         }
     }

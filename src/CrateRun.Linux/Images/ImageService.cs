@@ -169,9 +169,9 @@ internal static unsafe class SnapshotFiles
     /// <summary>The S_IFMT bits of a path, not following a symlink; 0 when it does not exist.</summary>
     public static uint TypeOf(string path)
     {
-        byte* st = stackalloc byte[256];
-        if (Interop.Images.fstatat(Interop.Images.AT_FDCWD, path, st, Interop.Images.AT_SYMLINK_NOFOLLOW) == -1) return 0;
-        return *(uint*)(st + 24) & Interop.Images.S_IFMT; // st_mode on x86_64
+        Interop.Sys.Stat st;
+        if (Interop.Images.fstatat(Interop.Images.AT_FDCWD, path, (byte*)&st, Interop.Images.AT_SYMLINK_NOFOLLOW) == -1) return 0;
+        return st.Mode & Interop.Images.S_IFMT;
     }
 
     public static Interop.Sys.Stat Lstat(string path)

@@ -402,9 +402,9 @@ public sealed unsafe class LayerUnpacker : IDisposable
     /// </summary>
     private void RemoveExisting(SafeFd parentFd, string parentPath, string name, bool keepDirectory)
     {
-        byte* st = stackalloc byte[256];
-        if (fstatat(parentFd.Fd, name, st, AT_SYMLINK_NOFOLLOW) == -1) return; // nothing there
-        var mode = *(uint*)(st + 24) & S_IFMT; // st_mode on x86_64
+        Interop.Sys.Stat st;
+        if (fstatat(parentFd.Fd, name, (byte*)&st, AT_SYMLINK_NOFOLLOW) == -1) return; // nothing there
+        var mode = st.Mode & S_IFMT;
         if (mode == S_IFDIR)
         {
             if (keepDirectory) return;

@@ -109,6 +109,63 @@ internal static partial class Interop
             private readonly long _reserved0, _reserved1, _reserved2;
         }
 
+        /// <summary>struct sockaddr_un.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct SockaddrUn
+        {
+            public const int PathSize = 108;
+            public ushort Family;
+            public fixed byte Path[PathSize];
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct IoVec { public void* Base; public nuint Len; }
+
+        /// <summary>struct cmsghdr.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct CmsgHdr { public nuint Len; public int Level; public int Type; }
+
+        /// <summary>One SCM_RIGHTS control message with one fd, padded to CMSG_SPACE(sizeof(int)).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct FdControlMessage
+        {
+            public CmsgHdr Header;
+            public int Fd;
+            private readonly int _padding;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        public struct MsgHdr
+        {
+            public void* Name; public uint NameLen; public IoVec* Iov; public nuint IovLen;
+            public void* Control; public nuint ControlLen; public int Flags;
+        }
+
+        /// <summary>union bpf_attr as BPF_PROG_LOAD reads it, up to log_buf (a shorter size is accepted; the rest is zero).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct BpfProgLoadAttr
+        {
+            public uint ProgType, InsnCnt;
+            public ulong Insns, License;
+            public uint LogLevel, LogSize;
+            public ulong LogBuf;
+        }
+
+        /// <summary>union bpf_attr as BPF_PROG_ATTACH reads it.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct BpfProgAttachAttr { public uint TargetFd, AttachBpfFd, AttachType, AttachFlags; }
+
         public const uint S_IFMT = 0xF000, S_IFREG = 0x8000;
+
+        /// <summary>struct statfs of x86_64 (statfs(2)).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct StatFs
+        {
+            public long Type, BlockSize;
+            public ulong Blocks, BlocksFree, BlocksAvailable, Files, FilesFree;
+            public ulong FsId;
+            public long NameLength, FragmentSize, Flags;
+            private readonly long _spare0, _spare1, _spare2, _spare3;
+        }
     }
 }
