@@ -219,10 +219,7 @@ public sealed class NetworkTests(CrateRunFixture f)
         {
             var real = new[] { "/usr/lib/cni", "/opt/cni/bin" }.First(d => File.Exists(Path.Combine(d, "firewall")));
             var probe = Path.Combine(probeDir, "firewall");
-            File.WriteAllText(probe, $"#!/bin/sh
-/usr/bin/env -0 > {probeDir}/env.$CNI_COMMAND
-exec {real}/firewall
-");
+            File.WriteAllText(probe, $"#!/bin/sh\n/usr/bin/env -0 > {probeDir}/env.$CNI_COMMAND\nexec {real}/firewall\n");
             File.SetUnixFileMode(probe, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             var run = await s.CrWithPluginPath($"{probeDir}:{real}", "run", "--rm", "--rootfs", f.Rootfs, "--", "/bin/true");
             Assert.True(run.ExitCode == 0, run.ToString());
