@@ -16,6 +16,7 @@
 # podman runs) and the list craterun runs for a container without ports (bridge, firewall:
 # portmap and tuning have nothing to do then, CniProtocol.PluginsToRun), its DEL after the
 # namespace is gone as craterun's is. What any CNI caller pays; CPU also per plugin.
+# CRATERUN_OLD_BIN=PATH: an older craterun also runs in every round (before/after in one run).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 export CRATERUN_NETWORK= # the product's default (bridge), inside the namespace made here
@@ -61,6 +62,12 @@ export CONTAINERS_CONF=$WORK/containers.conf
 P=(podman --root "$WORK/p/root" --runroot "$WORK/p/run" --tmpdir "$WORK/p/tmp" --storage-driver=overlay --runtime "$(command -v runc)")
 PR=(--cgroups=no-conmon --cgroup-parent=. --rootfs "$WORK/rootfs" /bin/true)
 C=("$B" --root "$WORK/c")
+# CRATERUN_OLD_BIN=PATH: an older build runs in the same rounds (its own state root), for before/after
+O=()
+if [[ -n ${CRATERUN_OLD_BIN:-} ]]; then
+    cp "$CRATERUN_OLD_BIN" "$WORK/craterun-old"
+    O=("$WORK/craterun-old" --root "$WORK/o")
+fi
 
 cpu_acct_enter
 export SETTLE=1 # CPU charged until the monitor (conmon) of each run has exited
@@ -74,6 +81,10 @@ rounds() { # PHASE
     for ((i = 0; i < N; i++)); do
         one "$1-c-bridge" "${C[@]}" run --rm --rootfs "$WORK/rootfs" -- /bin/true
         one "$1-c-none" "${C[@]}" run --rm --network none --rootfs "$WORK/rootfs" -- /bin/true
+        if ((${#O[@]})); then
+            one "$1-o-bridge" "${O[@]}" run --rm --rootfs "$WORK/rootfs" -- /bin/true
+            one "$1-o-none" "${O[@]}" run --rm --network none --rootfs "$WORK/rootfs" -- /bin/true
+        fi
         one "$1-p-bridge" "${P[@]}" run --rm --network bench "${PR[@]}"
         one "$1-p-none" "${P[@]}" run --rm --network none "${PR[@]}"
     done
@@ -82,6 +93,7 @@ rounds() { # PHASE
 for _ in 1 2; do
     one warm "${C[@]}" run --rm --rootfs "$WORK/rootfs" -- /bin/true
     one warm "${P[@]}" run --rm --network bench "${PR[@]}"
+    ((${#O[@]} == 0)) || one warm "${O[@]}" run --rm --rootfs "$WORK/rootfs" -- /bin/true
 done
 rounds quiet
 start_hogs "$(nproc)"
@@ -147,8 +159,16 @@ for phase in quiet busy; do
             printf "%-5s %-4s craterun: bridge %6.1f none %6.1f -> network %6.1f ms | podman: bridge %6.1f none %6.1f -> network %6.1f ms | ratio %.2fx\n",
                 ph, w, cb, cn, cb - cn, pb, pn, pb - pn, ((pb - pn) > 0 ? (cb - cn) / (pb - pn) : 0)
         }'
+        if ((${#O[@]})); then
+            awk -v ph="$phase" -v w="$what" -v cb="$(col $k "$phase-o-bridge")" -v cn="$(col $k "$phase-o-none")" \
+                -v nb="$(col $k "$phase-c-bridge")" -v nn="$(col $k "$phase-c-none")" -v pb="$(col $k "$phase-p-bridge")" -v pn="$(col $k "$phase-p-none")" 'BEGIN {
+                printf "%-5s %-4s old build: bridge %6.1f none %6.1f -> network %6.1f ms | ratio to podman %.2fx | new/old %.2fx\n",
+                    ph, w, cb, cn, cb - cn, ((pb - pn) > 0 ? (cb - cn) / (pb - pn) : 0), ((cb - cn) > 0 ? (nb - nn) / (cb - cn) : 0)
+            }'
+        fi
     done
 done
+[[ -z ${CRATERUN_OLD_BIN:-} ]] || echo "old build: $CRATERUN_OLD_BIN (sha256 $(sha256sum "$WORK/craterun-old" | cut -c1-12))"
 read -r fw fc fper <<<"$floor_full"
 read -r ow oc oper <<<"$floor_ours"
 echo "floor, plugins exec'd directly (quiet): full list (4 ADD + 4 DEL, podman's) wall $fw ms CPU $fc ms ($fper)"
@@ -156,3 +176,4 @@ echo "floor of craterun's list without ports (bridge, firewall: 2 ADD + 2 DEL, D
 echo "CPU per plugin: ADD+DEL, median, with what it execs (bridge: host-local; firewall: iptables, ip6tables)"
 # BENCH_SAMPLES=DIR keeps every sample ("wall_us cpu_us" per line, one file per phase, tool and network)
 [[ -z ${BENCH_SAMPLES:-} ]] || cp "$WORK"/quiet-* "$WORK"/busy-* "$BENCH_SAMPLES"/
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

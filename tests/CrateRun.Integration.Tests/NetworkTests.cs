@@ -204,6 +204,42 @@ public sealed class NetworkTests(CrateRunFixture f)
         }
     }
 
+    /// <summary>
+    /// A plugin's environment: the CNI_* variables of its call (CNI spec, "Parameters"), a plain
+    /// PATH for what it execs, and GOMAXPROCS=1 (the plugins are Go programs living a few ms: one
+    /// processor each saves ~5 ms of CPU per container, bench/README.md); nothing of craterun's own
+    /// environment. A wrapper named firewall, first on CRATERUN_CNI_PATH, records it.
+    /// </summary>
+    [RootFact]
+    public async Task A_cni_plugin_gets_the_cni_variables_a_plain_path_and_one_go_processor_and_nothing_of_ours()
+    {
+        await using var s = await NetSandbox.Create(f);
+        var probeDir = Directory.CreateTempSubdirectory("crnet-probe-").FullName;
+        try
+        {
+            var real = new[] { "/usr/lib/cni", "/opt/cni/bin" }.First(d => File.Exists(Path.Combine(d, "firewall")));
+            var probe = Path.Combine(probeDir, "firewall");
+            File.WriteAllText(probe, $"#!/bin/sh\n/usr/bin/env -0 > {probeDir}/env.$CNI_COMMAND\nexec {real}/firewall\n");
+            File.SetUnixFileMode(probe, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var run = await s.CrWithPluginPath($"{probeDir}:{real}", "run", "--rm", "--rootfs", f.Rootfs, "--", "/bin/true");
+            Assert.True(run.ExitCode == 0, run.ToString());
+            foreach (var command in new[] { "ADD", "DEL" })
+            {
+                var env = File.ReadAllText(Path.Combine(probeDir, "env." + command)).Split('\0', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+                foreach (var shells in new[] { "PWD", "OLDPWD", "SHLVL", "_" }) env.Remove(shells); // the wrapper's sh sets these
+                Assert.Equal(["CNI_COMMAND", "CNI_CONTAINERID", "CNI_IFNAME", "CNI_NETNS", "CNI_PATH", "GOMAXPROCS", "PATH"], env.Keys.Order(StringComparer.Ordinal));
+                Assert.Equal(command, env["CNI_COMMAND"]);
+                Assert.Equal("1", env["GOMAXPROCS"]);
+                Assert.StartsWith(probeDir + ":", env["CNI_PATH"]);
+            }
+        }
+        finally
+        {
+            Directory.Delete(probeDir, recursive: true);
+        }
+    }
+
     [RootFact]
     public async Task Published_tcp_port_reaches_httpd_in_the_container()
     {

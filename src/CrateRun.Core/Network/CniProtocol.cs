@@ -15,6 +15,16 @@ public static class CniProtocol
     /// <summary>Where Debian (containernetworking-plugins) and upstream install the plugins.</summary>
     public static readonly string[] DefaultPluginDirs = ["/usr/lib/cni", "/opt/cni/bin"];
 
+    /// <summary>
+    /// What a plugin's environment holds besides the CNI_* variables and PATH (a runtime may pass
+    /// anything more: libcni passes its whole environment). GOMAXPROCS=1: the plugins are Go
+    /// programs that live a few milliseconds and run one thing at a time; with a processor each
+    /// for the Go runtime (2 here) they woke idle threads to spin, and bridge + firewall ADD and
+    /// DEL took ~5 ms more CPU (of ~55; bench/README.md). Only parallelism changes: goroutines,
+    /// locked threads and blocking calls work the same with one.
+    /// </summary>
+    public static readonly string[] PluginProcessEnvironment = ["GOMAXPROCS=1"];
+
     /// <summary>The CNI_* variables of one call. CNI_NETNS may be empty for DEL (the namespace is gone).</summary>
     public static Dictionary<string, string> Environment(string command, string containerId, string netns, string ifName, IEnumerable<string> pluginDirs, string? args = null)
     {

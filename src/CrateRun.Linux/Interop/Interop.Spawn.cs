@@ -30,6 +30,11 @@ internal static partial class Interop
         [LibraryImport(Libc)] public static partial int sigemptyset(void* sigset);
         [LibraryImport(Libc)] public static partial int sigfillset(void* sigset);
 
+        // waiting for a helper without releasing it yet, then a pause before waitpid releases it (Spawner.Reap)
+        public const int P_PID = 1, WEXITED = 4, WNOWAIT = 0x01000000, SiginfoBytes = 128;
+        [LibraryImport(Libc, SetLastError = true)] public static partial int waitid(int idType, int id, void* info, int options);
+        [LibraryImport(Libc, SetLastError = true)] public static partial int usleep(uint microseconds);
+
         /// <summary>An error number from a posix_spawn* call turned into an exception naming it.</summary>
         public static void Check(int error, string call, string? argument = null)
         {

@@ -39,15 +39,15 @@ public sealed class CniExec(IReadOnlyList<string> pluginDirs)
     /// <summary>
     /// One call; returns stdout. A non-zero exit throws with the plugin's error message. The plugin
     /// runs from posix_spawn on this thread (Process/Spawner.cs): its own process group, killed
-    /// whole after 60 s; its configuration on stdin, and in its environment the CNI_* variables and
-    /// a plain PATH (it execs iptables and friends), nothing else of ours.
+    /// whole after 60 s; its configuration on stdin, and in its environment the CNI_* variables,
+    /// a plain PATH (it execs iptables and friends) and GOMAXPROCS=1 (CniProtocol.PluginProcessEnvironment), nothing else of ours.
     /// </summary>
     public string Invoke(string type, IReadOnlyDictionary<string, string> cniEnv, string stdin)
     {
         var path = Find(type);
         using var chains = ChainsLockPath is not null && ChainMakers.Contains(type) ? Core.State.FileLock.Acquire(ChainsLockPath) : null;
         var env = cniEnv.Where(kv => kv.Key != "PATH").Select(kv => $"{kv.Key}={kv.Value}")
-            .Prepend("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+            .Prepend("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").Concat(CniProtocol.PluginProcessEnvironment);
         var run = Spawner.Run(path, [path], env, stdin, 60_000);
         if (run.TimedOut) throw new CrateRunException($"CNI plugin {type} {cniEnv["CNI_COMMAND"]} timed out after 60 s");
         Timing.Mark($"cni {type} {cniEnv["CNI_COMMAND"]} exited {run.ExitCode}");

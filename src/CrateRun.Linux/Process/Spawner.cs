@@ -99,10 +99,31 @@ public static unsafe class Spawner
         var stderr = new MemoryStream();
         var timedOut = !Drain(outRead, stdout, errRead, stderr, Environment.TickCount64 + timeoutMs);
         if (timedOut) Interop.Sys.kill(-pid, Interop.Sys.SIGKILL); // its group: the plugin and the iptables it runs
-        var status = Launcher.Reap(pid);
+        var status = Reap(pid);
         var code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
         return new Output(code, Encoding.UTF8.GetString(stdout.GetBuffer(), 0, (int)stdout.Length),
             Encoding.UTF8.GetString(stderr.GetBuffer(), 0, (int)stderr.Length), timedOut);
+    }
+
+    /// <summary>
+    /// Waits for the helper to exit, then releases it 0.2 ms later. Released the moment it turned
+    /// zombie, a plugin that entered a network namespace (the bridge's ADD: /proc/PID/task/TID/ns/net)
+    /// cost this thread 3-7 ms of CPU in wait4, about every other container (perf: d_walk in
+    /// shrink_dcache_parent, from proc_flush_pid in release_task): the kernel wakes us from the
+    /// plugin's last thread before that thread has dropped its own /proc dentries, and our walk of
+    /// them spins until it has. Measured with a C caller of the bridge plugin (15 ADDs each): reap
+    /// at once 5.8 ms median; after waitid(WNOWAIT) and sched_yield 5.4 ms; after waitid(WNOWAIT)
+    /// and 50 us 0.07 ms (mean 1.8); and 200 us 0.06 ms (max 0.1).
+    /// </summary>
+    private static int Reap(int pid)
+    {
+        var info = stackalloc byte[Interop.Spawn.SiginfoBytes];
+        while (Interop.Spawn.waitid(Interop.Spawn.P_PID, pid, info, Interop.Spawn.WEXITED | Interop.Spawn.WNOWAIT) != 0
+            && Marshal.GetLastPInvokeError() == Interop.EINTR)
+        {
+        }
+        Interop.Spawn.usleep(200);
+        return Launcher.Reap(pid); // a waitid error (ECHILD) is waitpid's too, and reported as it was
     }
 
     private static SafeFd StdinMemfd(string text)
