@@ -122,7 +122,7 @@ public static unsafe class Spawner
             && Marshal.GetLastPInvokeError() == Interop.EINTR)
         {
         }
-        Interop.Spawn.usleep(200);
+        _ = Interop.Spawn.usleep(200); // EINTR only cuts the pause short
         return Launcher.Reap(pid); // a waitid error (ECHILD) is waitpid's too, and reported as it was
     }
 
