@@ -39,6 +39,22 @@ public class SpecReaderTests
     }
 
     [Fact]
+    public void Every_config_captured_from_podman_containerd_cri_and_docker_reads_the_same()
+    {
+        // Configs/README.md: what each client sent to its runtime's `create`
+        var files = Directory.GetFiles(Repo.File("tests/CrateRun.Core.Tests/Oci/Configs"), "*.json");
+        foreach (var client in new[] { "podman-", "cri-", "docker-" })
+        {
+            Assert.Contains(files, f => Path.GetFileName(f).StartsWith(client, StringComparison.Ordinal));
+        }
+        foreach (var file in files)
+        {
+            var spec = AssertSameSpec(File.ReadAllText(file), Path.GetFileName(file));
+            Assert.NotNull(spec?.Process?.Args);
+        }
+    }
+
+    [Fact]
     public void Runc_spec_of_the_installed_runc_reads_the_same()
     {
         // the fixtures are runc 1.1.5's; the installed runc's own output as well (prerequisite: tests/install-prereqs.sh)
@@ -87,9 +103,10 @@ public class SpecReaderTests
     public void Every_member_absent_null_or_of_another_type_reads_the_same()
     {
         var full = JsonNode.Parse(FullJson(1))!;
-        var paths = MemberPaths(full).ToList();
+        // the first item of each list stands for the others (the same reader reads them)
+        var paths = MemberPaths(full).Where(static p => !p.Any(static s => s is int and > 0)).ToList();
         Assert.True(paths.Count > 150, $"{paths.Count} members");
-        string[] others = ["null", "\"x\"", "1", "-1", "1.5", "18446744073709551616", "4294967296", "true", "{}", "[]", "[null]", "[\"x\"]"];
+        string[] others = ["null", "\"x\"", "-1", "1.5", "4294967296", "18446744073709551616", "true", "{}", "[null]"];
         var refused = 0;
         foreach (var path in paths)
         {
