@@ -463,21 +463,42 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     /// <summary>The status now: a container whose process died unseen is exited, never running.</summary>
     public static string CurrentStatus(ContainerRecord r) => CurrentStatus(r, ContainerHost.Real.Processes);
 
-    private static string CurrentStatus(ContainerRecord r, IHostProcesses processes)
+    private static string CurrentStatus(ContainerRecord r, IHostProcesses processes) => CurrentStatus(r, processes, out _);
+
+    /// <summary>CurrentStatus, and the parent's pid of a live container process (0: none looked at, or gone).</summary>
+    private static string CurrentStatus(ContainerRecord r, IHostProcesses processes, out int parentPid)
     {
-        if (r.Status is ContainerStatus.Created or ContainerStatus.Running && !processes.IsAlive(r.Pid, r.PidStartTime))
+        parentPid = 0;
+        if (r.Status is ContainerStatus.Created or ContainerStatus.Running && !processes.IsAlive(r.Pid, r.PidStartTime, out parentPid))
             return ContainerStatus.Exited;
         if (RestartingWithoutMonitor(r, processes)) return ContainerStatus.Exited;
         return r.Status;
     }
 
     /// <summary>The status now, with runc's "paused" for a live container whose cgroup is frozen.</summary>
-    public string StatusOf(ContainerRecord r)
+    public string StatusOf(ContainerRecord r) => StatusOf(r, out _);
+
+    private string StatusOf(ContainerRecord r, out int parentPid)
     {
-        var status = CurrentStatus(r, Processes);
+        var status = CurrentStatus(r, Processes, out parentPid);
         if (status is ContainerStatus.Created or ContainerStatus.Running && r.CgroupPaths.Count > 0 && Layout.ManagerForPaths(r.CgroupPaths).IsFrozen())
             return ContainerStatus.Paused;
         return status;
+    }
+
+    /// <summary>
+    /// <see cref="StatusOf"/>, and for a running or paused container whether its monitor is gone
+    /// (output no longer captured, exit not recorded). The container's process is its monitor's
+    /// child (the monitor launches it; launch.c's second stage clones with CLONE_PARENT), and a
+    /// parent is always a live process, so a container whose parent has the monitor's pid proves
+    /// the monitor alive: `ps` then reads one /proc/PID/stat per container, not two.
+    /// </summary>
+    public (string Status, bool MonitorGone) Observe(ContainerRecord r)
+    {
+        var status = StatusOf(r, out var parentPid);
+        var monitorGone = status is ContainerStatus.Running or ContainerStatus.Paused && r.MonitorPid > 0
+            && parentPid != r.MonitorPid && !Processes.IsAlive(r.MonitorPid, r.MonitorStartTime);
+        return (status, monitorGone);
     }
 
     public OciState State(string id)
