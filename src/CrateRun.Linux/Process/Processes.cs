@@ -3,6 +3,9 @@ using System.Runtime.InteropServices;
 
 namespace CrateRun.Linux.Process;
 
+/// <summary>A live process as one read of /proc/PID/stat shows it: its state letter (proc(5)) and its parent's pid.</summary>
+public readonly record struct LiveProcess(char State, int ParentPid);
+
 /// <summary>Facts about host processes, read from /proc.</summary>
 public static unsafe class Processes
 {
@@ -52,16 +55,12 @@ public static unsafe class Processes
     public static ulong StartTime(int pid) => Stat(pid)?.StartTime ?? 0;
 
     /// <summary>Alive: exists, is not a zombie, and is the same process (same start time) we recorded.</summary>
-    public static bool IsAlive(int pid, ulong startTime) => IsAlive(pid, startTime, out _);
+    public static bool IsAlive(int pid, ulong startTime) => Look(pid, startTime) is not null;
 
-    /// <summary>As <see cref="IsAlive(int, ulong)"/>, with the parent's pid when alive (0 when not).</summary>
-    public static bool IsAlive(int pid, ulong startTime, out int parentPid)
-    {
-        var st = StatOf(pid);
-        var alive = st is { } s && s.State != 'Z' && s.State != 'X' && (startTime == 0 || s.StartTime == startTime);
-        parentPid = alive ? st!.Value.ParentPid : 0;
-        return alive;
-    }
+    /// <summary><see cref="IsAlive"/>, with what the same read says of the live process; null when it is not alive.</summary>
+    public static LiveProcess? Look(int pid, ulong startTime) =>
+        StatOf(pid) is { } s && s.State != 'Z' && s.State != 'X' && (startTime == 0 || s.StartTime == startTime)
+            ? new LiveProcess(s.State, s.ParentPid) : null;
 
     /// <summary>Sends a signal; false if the process is gone.</summary>
     public static bool Signal(int pid, int sig)
