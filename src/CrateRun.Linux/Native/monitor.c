@@ -8,8 +8,8 @@
  * for the exit. A managed process doing that keeps the .NET runtime resident (about 7 MiB);
  * so a monitor whose container outlives a short grace period replaces itself (execve, same
  * pid, the container stays its child) with this same executable in the mode below, which
- * runs before the .NET runtime starts and holds about 0.9 MiB (drop_loaded_code_pages). When the container has exited
- * and its output is drained, it execs the managed `_monitor-exit` phase, which records the
+ * runs before the .NET runtime starts and holds about 0.9 MiB (drop_loaded_code_pages).
+ * When the container has exited and its output is drained, it execs the managed `_monitor-exit` phase, which records the
  * exit and cleans up (ContainerMonitor.Finish).
  *
  *   craterun _monitor-wait ROOT ID PID ROUTE...
