@@ -9,8 +9,8 @@
  * so a monitor whose container outlives a short grace period replaces itself (execve, same
  * pid, the container stays its child) with this same executable in the mode below, which
  * runs before the .NET runtime starts and holds about 0.9 MiB (drop_loaded_code_pages).
- * When the container has exited and its output is drained, it execs the managed `_monitor-exit` phase, which records the
- * exit and cleans up (ContainerMonitor.Finish).
+ * When the container has exited and its output is drained, it execs the managed
+ * `_monitor-exit` phase, which records the exit and cleans up (ContainerMonitor.Finish).
  *
  *   craterun _monitor-wait ROOT ID PID ROUTE...
  *     ROUTE  o:SRC:LOG:TIMES:SINK:STREAM  container output: SRC -> LOG (+ a "offset unix-ns"
