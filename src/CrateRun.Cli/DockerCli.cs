@@ -415,10 +415,10 @@ public static class DockerCli
     /// </summary>
     private static ContainerRecord Describe(ContainerEngine engine, ContainerRecord r)
     {
-        r.Status = engine.StatusOf(r);
+        (r.Status, var monitorGone) = engine.Observe(r);
         r.LogsStopped ??= LogFile.StoppedReason(engine.Store.Dir(r.Id));
         if (r.Healthcheck is not null) r.Health = HealthChecks.Read(engine.Store, r.Id); // Docker's State.Health
-        if (r.Status is ContainerStatus.Running or ContainerStatus.Paused && r.MonitorPid > 0 && !Processes.IsAlive(r.MonitorPid, r.MonitorStartTime))
+        if (monitorGone)
             r.LogsStopped ??= $"the monitor (pid {r.MonitorPid}) is gone: output is no longer captured and the exit code will not be recorded";
         return r;
     }

@@ -80,6 +80,34 @@ public sealed class MonitorTests(CrateRunFixture f)
         }
     }
 
+    /// <summary>
+    /// Issue 14, target 5: a running container's monitor holds at most 2 MiB. The waiting phase drops
+    /// the pages the exec and the dynamic linker mapped and it never runs again (libm, the managed
+    /// code, the set-up); what the copying loop touches comes back. Measured while output flows, after
+    /// the hand-over, from smaps_rollup (exact; /proc/PID/status's VmRSS is a per-CPU estimate).
+    /// </summary>
+    [RootFact]
+    public async Task Detached_WaitingMonitor_ResidentUnder2MiB_WhileItCopiesOutput()
+    {
+        var id = await f.Detached("i=0; while [ $i -lt 40 ]; do echo line-$i; i=$((i+1)); sleep 0.05; done; sleep 1000");
+        try
+        {
+            var monitor = (await f.Inspect(id)).GetProperty("monitorPid").GetInt32();
+            Assert.Contains("_monitor-wait", await WaitingPhaseOf(monitor));
+            var log = Path.Combine(f.StateDir(id), "stdout.log");
+            for (var i = 0; i < 100 && !(File.Exists(log) && (await File.ReadAllTextAsync(log)).Contains("line-39\n", StringComparison.Ordinal)); i++)
+                await Task.Delay(100);
+            Assert.Equal(string.Concat(Enumerable.Range(0, 40).Select(i => $"line-{i}\n")), await File.ReadAllTextAsync(log));
+            var rss = (await File.ReadAllLinesAsync($"/proc/{monitor}/smaps_rollup")).Single(l => l.StartsWith("Rss:", StringComparison.Ordinal));
+            var kib = long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+            Assert.True(kib <= 2048, $"the waiting monitor holds {kib} KiB (target <= 2048)\n" + await File.ReadAllTextAsync($"/proc/{monitor}/smaps_rollup"));
+        }
+        finally
+        {
+            await f.RemoveForce(id);
+        }
+    }
+
     [RootFact]
     public async Task Detached_WithRm_IsRemovedByTheExitPhase()
     {

@@ -79,10 +79,39 @@ public sealed class ContainerStore(string root)
     {
         try
         {
-            return ContainerRecordReader.Read(File.ReadAllBytes(PathOf(id, MetadataFile)));
+            return ContainerRecordReader.Read(ReadMetadata(PathOf(id, MetadataFile)));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return null; }
         catch (JsonException e) { throw new CrateRunException($"container {id}: corrupt {MetadataFile}: {e.Message}"); }
+    }
+
+    [ThreadStatic] private static byte[]? _readBuffer;
+
+    /// <summary>
+    /// The file's bytes, in a buffer of this thread's that the next call reuses (the record is
+    /// parsed before then). `ps` loads every record: File.ReadAllBytes asks the size (fstat), reads
+    /// until a read returns nothing and allocates an array per record; a read that returns less
+    /// than asked is the end of a regular file, so one pread usually does.
+    /// </summary>
+    private static ReadOnlySpan<byte> ReadMetadata(string path)
+    {
+        var buffer = _readBuffer ??= new byte[16 * 1024];
+        using var handle = File.OpenHandle(path);
+        var length = 0;
+        while (true)
+        {
+            if (length == buffer.Length) _readBuffer = buffer = Grown(buffer); // a very long command, many labels
+            var asked = buffer.Length - length;
+            var n = RandomAccess.Read(handle, buffer.AsSpan(length), length);
+            length += n;
+            if (n < asked) return buffer.AsSpan(0, length); // a short read: the end of a regular file
+        }
+    }
+
+    private static byte[] Grown(byte[] buffer)
+    {
+        Array.Resize(ref buffer, buffer.Length * 2);
+        return buffer;
     }
 
     public ContainerRecord Load(string id) => TryLoad(id) ?? throw new NoSuchContainerException(id);

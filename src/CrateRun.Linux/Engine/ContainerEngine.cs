@@ -463,21 +463,52 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     /// <summary>The status now: a container whose process died unseen is exited, never running.</summary>
     public static string CurrentStatus(ContainerRecord r) => CurrentStatus(r, ContainerHost.Real.Processes);
 
-    private static string CurrentStatus(ContainerRecord r, IHostProcesses processes)
+    private static string CurrentStatus(ContainerRecord r, IHostProcesses processes) => CurrentStatus(r, processes, out _);
+
+    /// <summary>CurrentStatus, and the container's process as it was seen alive (null: not looked at, or gone).</summary>
+    private static string CurrentStatus(ContainerRecord r, IHostProcesses processes, out LiveProcess? seen)
     {
-        if (r.Status is ContainerStatus.Created or ContainerStatus.Running && !processes.IsAlive(r.Pid, r.PidStartTime))
+        seen = null;
+        if (r.Status is ContainerStatus.Created or ContainerStatus.Running && (seen = processes.Look(r.Pid, r.PidStartTime)) is null)
             return ContainerStatus.Exited;
         if (RestartingWithoutMonitor(r, processes)) return ContainerStatus.Exited;
         return r.Status;
     }
 
     /// <summary>The status now, with runc's "paused" for a live container whose cgroup is frozen.</summary>
-    public string StatusOf(ContainerRecord r)
+    public string StatusOf(ContainerRecord r) => StatusOf(r, out _);
+
+    private string StatusOf(ContainerRecord r, out LiveProcess? seen)
     {
-        var status = CurrentStatus(r, Processes);
-        if (status is ContainerStatus.Created or ContainerStatus.Running && r.CgroupPaths.Count > 0 && Layout.ManagerForPaths(r.CgroupPaths).IsFrozen())
+        var status = CurrentStatus(r, Processes, out seen);
+        if (status is ContainerStatus.Created or ContainerStatus.Running && r.CgroupPaths.Count > 0 && MayBeFrozen(seen)
+            && Layout.ManagerForPaths(r.CgroupPaths).IsFrozen())
             return ContainerStatus.Paused;
         return status;
+    }
+
+    /// <summary>
+    /// Whether the container's cgroup may be frozen, from its process's state letter. The v1 freezer
+    /// leaves each task it froze reported as 'D' (uninterruptible: the refrigerator, and since Linux
+    /// 6.1 TASK_FROZEN shown as such), so on v1 a container process in any other state is not in a
+    /// frozen cgroup, and freezer.state is not read (`ps`: one file less per container). The v2
+    /// freezer leaves its tasks in 'S', like any sleeper: there cgroup.events is always read.
+    /// </summary>
+    private bool MayBeFrozen(LiveProcess? seen) => Layout.IsV2 || seen is not { State: not ('D' or '?') };
+
+    /// <summary>
+    /// <see cref="StatusOf"/>, and for a running or paused container whether its monitor is gone
+    /// (output no longer captured, exit not recorded). The container's process is its monitor's
+    /// child (the monitor launches it; launch.c's second stage clones with CLONE_PARENT), and a
+    /// parent is always a live process, so a container whose parent has the monitor's pid proves
+    /// the monitor alive: `ps` then reads one /proc/PID/stat per container, not two.
+    /// </summary>
+    public (string Status, bool MonitorGone) Observe(ContainerRecord r)
+    {
+        var status = StatusOf(r, out var seen);
+        var monitorGone = status is ContainerStatus.Running or ContainerStatus.Paused && r.MonitorPid > 0
+            && seen?.ParentPid != r.MonitorPid && !Processes.IsAlive(r.MonitorPid, r.MonitorStartTime);
+        return (status, monitorGone);
     }
 
     public OciState State(string id)

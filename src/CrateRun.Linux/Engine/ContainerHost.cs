@@ -11,6 +11,8 @@ public interface IHostProcesses
     ulong StartTime(int pid);
     /// <summary>Exists, is not a zombie, and has <paramref name="startTime"/> (0: any).</summary>
     bool IsAlive(int pid, ulong startTime);
+    /// <summary><see cref="IsAlive"/>, with the live process's state letter and parent ('?' and 0: not known); null when not alive.</summary>
+    LiveProcess? Look(int pid, ulong startTime) => IsAlive(pid, startTime) ? new LiveProcess('?', 0) : null;
     /// <summary>Sends a signal; false when the process is gone.</summary>
     bool Signal(int pid, int signal);
     /// <summary>Waits for a process (not necessarily a child) to end; false on timeout.</summary>
@@ -50,6 +52,7 @@ public sealed record ContainerHost
         public static readonly RealProcesses Instance = new();
         public ulong StartTime(int pid) => Process.Processes.StartTime(pid);
         public bool IsAlive(int pid, ulong startTime) => Process.Processes.IsAlive(pid, startTime);
+        public LiveProcess? Look(int pid, ulong startTime) => Process.Processes.Look(pid, startTime);
         public bool Signal(int pid, int signal) => Process.Processes.Signal(pid, signal);
         public bool WaitExit(int pid, ulong startTime, int timeoutMs) => Process.Processes.WaitExit(pid, startTime, timeoutMs);
     }

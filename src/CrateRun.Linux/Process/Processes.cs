@@ -1,33 +1,66 @@
+using System.Buffers.Text;
 using System.Runtime.InteropServices;
 
 namespace CrateRun.Linux.Process;
+
+/// <summary>A live process as one read of /proc/PID/stat shows it: its state letter (proc(5)) and its parent's pid.</summary>
+public readonly record struct LiveProcess(char State, int ParentPid);
 
 /// <summary>Facts about host processes, read from /proc.</summary>
 public static unsafe class Processes
 {
     /// <summary>State letter and start time (clock ticks) from /proc/PID/stat, or null if gone.</summary>
-    public static (char State, ulong StartTime)? Stat(int pid)
+    public static (char State, ulong StartTime)? Stat(int pid) => StatOf(pid) is { } s ? (s.State, s.StartTime) : null;
+
+    /// <summary>
+    /// State letter, parent pid and start time (clock ticks) from /proc/PID/stat, or null if gone.
+    /// Parsed from the bytes in place: `ps` reads this file once or twice per container.
+    /// </summary>
+    public static (char State, int ParentPid, ulong StartTime)? StatOf(int pid)
     {
         if (pid <= 0) return null;
-        string text;
-        try { text = KernelFiles.ReadText($"/proc/{pid}/stat"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
-        // "pid (comm) S ppid ..." — comm may hold spaces and parentheses: split after the last ')'
-        var close = text.LastIndexOf(')');
-        if (close < 0) return null;
-        var fields = text[(close + 2)..].Split(' ');
-        // fields[0] is field 3 (state); starttime is field 22
-        return fields.Length > 19 && ulong.TryParse(fields[19], out var start) ? (fields[0][0], start) : null;
+        Span<byte> buffer = stackalloc byte[2048]; // 52 fields of at most 20 digits and a comm of at most 64 bytes
+        var length = KernelFiles.Read($"/proc/{pid}/stat", buffer, oneRead: true);
+        return length > 0 ? ParseStat(buffer[..length]) : null;
+    }
+
+    /// <summary>
+    /// "pid (comm) S ppid ... starttime ...": comm may hold spaces and parentheses, so the fields
+    /// are counted after the last ')'; the state is field 3, ppid field 4, starttime field 22 (proc(5)).
+    /// </summary>
+    public static (char State, int ParentPid, ulong StartTime)? ParseStat(ReadOnlySpan<byte> line)
+    {
+        var close = line.LastIndexOf((byte)')');
+        if (close < 0 || close + 2 >= line.Length) return null;
+        var rest = line[(close + 2)..];
+        char state = default;
+        var parent = 0;
+        for (var field = 3; ; field++)
+        {
+            var space = rest.IndexOf((byte)' ');
+            var value = space < 0 ? rest : rest[..space];
+            if (field == 3) state = value.Length == 1 ? (char)value[0] : default;
+            else if (field == 4)
+            {
+                if (!Utf8Parser.TryParse(value, out parent, out var used) || used != value.Length) return null;
+            }
+            else if (field == 22)
+                return Utf8Parser.TryParse(value, out ulong start, out var n) && n == value.Length && state != default
+                    ? (state, parent, start) : null;
+            if (space < 0) return null;
+            rest = rest[(space + 1)..];
+        }
     }
 
     public static ulong StartTime(int pid) => Stat(pid)?.StartTime ?? 0;
 
     /// <summary>Alive: exists, is not a zombie, and is the same process (same start time) we recorded.</summary>
-    public static bool IsAlive(int pid, ulong startTime)
-    {
-        var st = Stat(pid);
-        return st is { } s && s.State != 'Z' && s.State != 'X' && (startTime == 0 || s.StartTime == startTime);
-    }
+    public static bool IsAlive(int pid, ulong startTime) => Look(pid, startTime) is not null;
+
+    /// <summary><see cref="IsAlive"/>, with what the same read says of the live process; null when it is not alive.</summary>
+    public static LiveProcess? Look(int pid, ulong startTime) =>
+        StatOf(pid) is { } s && s.State != 'Z' && s.State != 'X' && (startTime == 0 || s.StartTime == startTime)
+            ? new LiveProcess(s.State, s.ParentPid) : null;
 
     /// <summary>Sends a signal; false if the process is gone.</summary>
     public static bool Signal(int pid, int sig)

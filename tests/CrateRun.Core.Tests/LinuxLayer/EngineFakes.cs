@@ -15,8 +15,18 @@ internal sealed class FakeProcesses : IHostProcesses
     /// <summary>Whether a pid sits in a frozen cgroup: SIGKILL ends it only once it is thawed.</summary>
     public Func<int, bool> IsFrozen { get; set; } = _ => false;
 
-    public void Spawn(int pid, ulong startTime = 1000) => _alive[pid] = startTime;
-    public void Die(int pid) => _alive.Remove(pid);
+    private readonly Dictionary<int, int> _parents = [];
+    public void Spawn(int pid, ulong startTime = 1000, int parentPid = 1)
+    {
+        _alive[pid] = startTime;
+        _parents[pid] = parentPid;
+    }
+    /// <summary>As the kernel does for the children of a process that ended: they go to init (pid 1).</summary>
+    public void Die(int pid)
+    {
+        _alive.Remove(pid);
+        foreach (var child in _parents.Where(p => p.Value == pid).Select(p => p.Key).ToList()) _parents[child] = 1;
+    }
     public bool Alive(int pid) => _alive.ContainsKey(pid);
 
     public ulong StartTime(int pid) => _alive.GetValueOrDefault(pid);
@@ -27,11 +37,15 @@ internal sealed class FakeProcesses : IHostProcesses
         return _alive.TryGetValue(pid, out var s) && (startTime == 0 || s == startTime);
     }
 
+    /// <summary>As /proc shows it: a process in a frozen cgroup is in state D (uninterruptible), any other sleeps (S).</summary>
+    public LiveProcess? Look(int pid, ulong startTime) =>
+        IsAlive(pid, startTime) ? new LiveProcess(IsFrozen(pid) ? 'D' : 'S', _parents.GetValueOrDefault(pid, 1)) : null;
+
     public bool Signal(int pid, int signal)
     {
         if (!_alive.ContainsKey(pid)) return false;
         Signals.Add((pid, signal));
-        if (signal == 9 && !IsFrozen(pid)) _alive.Remove(pid);
+        if (signal == 9 && !IsFrozen(pid)) Die(pid);
         return true;
     }
 
@@ -65,17 +79,23 @@ internal sealed class FakeCgroup(string dir, FakeProcesses processes) : ICgroupM
     public bool OomKilled() => Oom;
     public void Freeze() => Frozen = true;
     public void Thaw() => Frozen = false;
-    public bool IsFrozen() => Exists && Frozen;
+    public int FrozenReads { get; private set; }
+    public bool IsFrozen()
+    {
+        FrozenReads++;
+        return Exists && Frozen;
+    }
     public CgroupStats Stats() => new(0, 0, 0, 0, 0, 0, 0, 0, Oom ? 1UL : 0);
     public void Destroy() => Exists = false;
     public void RemoveCreated() => Exists = false;
 }
 
-/// <summary>A v2-shaped cgroup host whose managers are <see cref="FakeCgroup"/>s, one per directory.</summary>
+/// <summary>A v2-shaped (or, with IsV2 false, v1-shaped) cgroup host whose managers are <see cref="FakeCgroup"/>s, one per directory.</summary>
 internal sealed class FakeCgroups(FakeProcesses processes) : ICgroupHost
 {
     public Dictionary<string, FakeCgroup> ByDir { get; } = [];
-    public bool IsV2 => true;
+    /// <summary>false: a v1-shaped host (only what the engine asks of the layout changes; the managers stay fakes).</summary>
+    public bool IsV2 { get; init; } = true;
     public IReadOnlyList<V1Hierarchy> V1 => [];
     public Dictionary<string, string> V1Paths(string cgroupsPath) => throw new InvalidOperationException("a v2 host has no v1 paths");
     public ICgroupManager ManagerFor(string cgroupsPath) => Get("/fake-cgroup/" + cgroupsPath.TrimStart('/'));
