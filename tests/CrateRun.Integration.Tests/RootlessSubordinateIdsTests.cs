@@ -1,4 +1,5 @@
 using System.Formats.Tar;
+using System.Text;
 using System.Text.Json.Nodes;
 using CrateRun.Integration.Tests.Infrastructure;
 
@@ -164,10 +165,21 @@ public sealed partial class RootlessTests
 
             // the administrator gives the user a range (usermod --add-subuids): the image already stored gets its owners
             await SetSubordinateIds(user, wanted: true);
+            // as a helper killed (SIGKILL) between its chown and its chmod of a setuid file leaves it: the owner given,
+            // setuid cleared by that chown, the mode kept aside and the owner still recorded; the next one finishes
+            var snapshots = Path.Combine(home, ".craterun", "images", "snapshots");
+            var suid = Directory.EnumerateDirectories(snapshots).Select(d => Path.Combine(d, "srv/suid-www")).Single(File.Exists);
+            var (subUid, subGid) = (SubordinateRange("/etc/subuid", user)!.Value, SubordinateRange("/etc/subgid", user)!.Value);
+            var chown = await Proc.Run("chown", [$"{subUid.Start + 32}:{subGid.Start + 32}", suid]);
+            Assert.True(chown.ExitCode == 0, chown.ToString());
+            Assert.Equal((UnixFileMode)0x1ED, File.GetUnixFileMode(suid));
+            var kept = Encoding.ASCII.GetBytes(0x9ED.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(0, NativeXattr.lsetxattr(suid, "user.craterun.mode", kept, (nuint)kept.Length, 0));
+            Assert.Equal("33:33", Xattr(suid, "user.craterun.owner"));
             AssertSpecialOwners(await AsUser(user, home, bin, "run", "--rm", "rootless/late:1", "sh", "-c", SpecialOwnersScript));
             // and keeps them (done once: the next container finds nothing left to give)
             AssertSpecialOwners(await AsUser(user, home, bin, "run", "--rm", "rootless/late:1", "sh", "-c", SpecialOwnersScript));
-            var snapshots = Path.Combine(home, ".craterun", "images", "snapshots");
+            Assert.Null(Xattr(suid, "user.craterun.mode"));
             Assert.Empty(Directory.EnumerateFiles(snapshots, "*.owners"));
             var rmi = await AsUser(user, home, bin, "rmi", "rootless/late:1");
             Assert.True(rmi.ExitCode == 0, rmi.ToString());
