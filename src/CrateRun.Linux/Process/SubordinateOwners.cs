@@ -197,6 +197,7 @@ public static unsafe class SubordinateOwners
             }
             if (special) RemoveXattr(path, KeptMode);
         }
+        else if (type == Interop.Images.S_IFREG && GetXattr(path, KeptMode) is not null) RemoveXattr(path, KeptMode); // killed after the owner went
         // chown clears security.capability too: the kept one is applied after it
         if (type == Interop.Images.S_IFREG && GetXattr(path, KeptCapability) is { } capability)
         {
