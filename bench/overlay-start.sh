@@ -8,8 +8,17 @@
 #   bench/overlay-start.sh [N]      (root; run under flock /tmp/craterun-suite.lock)
 #   CRATERUN_OLD_BIN=/path/to/old/craterun bench/overlay-start.sh [N]   also the same two runs of an older build,
 #       in the same rounds (the four commands rotate), and the image container new vs old
+#   BENCH_DIRS="/tmp /dev/shm loop" bench/overlay-start.sh [N]   the same two runs with the state root (and rootfs)
+#       on each filesystem named, in the same rounds (all the commands rotate); "loop" is an ext4 made here
+#       (mkfs.ext4 defaults: a journal, mounted without discard) in a file under /var/tmp, removed at the end.
+#       This machine's / is ext4 mounted `discard` without a journal: every removed directory is a
+#       synchronous discard, and an image container removes more of them (bench/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${BENCH_DIRS:-}" ]; then
+    [ -z "${CRATERUN_OLD_BIN:-}" ] || { echo "BENCH_DIRS and CRATERUN_OLD_BIN: one at a time" >&2; exit 2; }
+    exec bench/overlay-start-dirs.sh "${1:-30}"
+fi
 export CRATERUN_NETWORK=${CRATERUN_NETWORK:-none} # no bridge in this machine's own network namespace
 B=${CRATERUN_BIN:-$PWD/out/craterun}
 OLD=${CRATERUN_OLD_BIN:-}

@@ -300,4 +300,7 @@ internal static partial class NativeXattr
 {
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial nint lgetxattr(string path, string name, [Out] byte[] value, nuint size);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int lsetxattr(string path, string name, byte[] value, nuint size, int flags);
 }

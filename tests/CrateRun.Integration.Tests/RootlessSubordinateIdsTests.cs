@@ -1,4 +1,5 @@
 using System.Formats.Tar;
+using System.Text;
 using System.Text.Json.Nodes;
 using CrateRun.Integration.Tests.Infrastructure;
 
@@ -79,6 +80,111 @@ public sealed partial class RootlessTests
             Assert.True(rmi.ExitCode == 0, rmi.ToString());
             Assert.Empty(Directory.EnumerateDirectories(snapshots));
         }, subordinateIds: true);
+    }
+
+    /// <summary>A layer whose symlinks and fifo belong to others than root (1000 and 33), as `tar --numeric-owner` of a user's home writes them.</summary>
+    private static string SpecialOwnersLayer(string path)
+    {
+        var link = Entry(TarEntryType.SymbolicLink, "home/app/link", 0x1FF, 1000, 1000);
+        link.LinkName = "/etc/passwd";
+        var dangling = Entry(TarEntryType.SymbolicLink, "srv/www-link", 0x1FF, 33, 33);
+        dangling.LinkName = "missing";
+        var rootLink = Entry(TarEntryType.SymbolicLink, "home/app/root-link", 0x1FF);
+        rootLink.LinkName = "link";
+        // replaced in the same layer by a root file: the symlink's owner must not stick to it
+        var replaced = Entry(TarEntryType.SymbolicLink, "home/app/replaced", 0x1FF, 1000, 1000);
+        replaced.LinkName = "link";
+        return Layer(path,
+            Entry(TarEntryType.Directory, "home/", 0x1ED),
+            Entry(TarEntryType.Directory, "home/app/", 0x1ED, 1000, 1000),
+            link, rootLink, replaced,
+            Entry(TarEntryType.Fifo, "home/app/pipe", 0x1A0 /* 0640 */, 1000, 1000),
+            Entry(TarEntryType.RegularFile, "home/app/replaced", 0x1A4, content: "root's\n"),
+            Entry(TarEntryType.Directory, "srv/", 0x1ED, 33, 33),
+            dangling,
+            Entry(TarEntryType.RegularFile, "srv/index.html", 0x1A4, 33, 33, "www\n"),
+            Entry(TarEntryType.RegularFile, "srv/suid-www", 0x9ED /* 04755 */, 33, 33, "#!/bin/sh\n"));
+    }
+
+    private const string SpecialOwnersScript = "stat -c 'st %u:%g %a %n' /home/app /home/app/link /home/app/root-link /home/app/pipe /home/app/replaced /srv/www-link /srv/index.html /srv/suid-www; " +
+        "[ -p /home/app/pipe ] && echo pipe-is-fifo; [ -L /home/app/link ] && echo link-is-symlink";
+
+    /// <summary>What <see cref="SpecialOwnersScript"/> prints when every owner of the layer is itself inside.</summary>
+    private static void AssertSpecialOwners(ProcResult run)
+    {
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("st 1000:1000 755 /home/app\n", run.Stdout);
+        Assert.Contains("st 1000:1000 777 /home/app/link\n", run.Stdout);
+        Assert.Contains("st 0:0 777 /home/app/root-link\n", run.Stdout);
+        Assert.Contains("st 1000:1000 640 /home/app/pipe\n", run.Stdout);
+        Assert.Contains("st 0:0 644 /home/app/replaced\n", run.Stdout);
+        Assert.Contains("st 33:33 777 /srv/www-link\n", run.Stdout);
+        Assert.Contains("st 33:33 644 /srv/index.html\n", run.Stdout);
+        Assert.Contains("st 33:33 4755 /srv/suid-www\n", run.Stdout);
+        Assert.Contains("pipe-is-fifo", run.Stdout);
+        Assert.Contains("link-is-symlink", run.Stdout);
+    }
+
+    [RootFact]
+    public async Task Rootless_with_subordinate_ids_symlinks_and_fifos_keep_their_owners_inside()
+    {
+        var dir = s.NewDir("rootless-special-owners");
+        var archive = await ImageTests.DockerArchive(dir, "rootless/special:1", [await RootfsLayer(dir), SpecialOwnersLayer(Path.Combine(dir, "special.tar"))],
+            new JsonObject { ["Cmd"] = new JsonArray("/bin/sh") });
+        File.SetUnixFileMode(archive, (UnixFileMode)0x1A4);
+        await WithNewUser(async (user, uid, home, bin) =>
+        {
+            var load = await AsUser(user, home, bin, "load", "-i", archive);
+            Assert.True(load.ExitCode == 0, load.ToString());
+            AssertSpecialOwners(await AsUser(user, home, bin, "run", "--rm", "rootless/special:1", "sh", "-c", SpecialOwnersScript));
+            // host side: the symlink belongs to the range's 1000, and the list of owners is gone with the unpack
+            var snapshots = Path.Combine(home, ".craterun", "images", "snapshots");
+            var subUid = SubordinateRange("/etc/subuid", user)!.Value;
+            var link = Directory.EnumerateDirectories(snapshots).Select(d => Path.Combine(d, "home/app/link")).Single(p => new FileInfo(p).LinkTarget is not null);
+            Assert.Equal($"{subUid.Start + 999}", (await Proc.Run("stat", ["-c", "%u", link])).Stdout.Trim());
+            Assert.Empty(Directory.EnumerateFiles(snapshots, "*.owners"));
+        }, subordinateIds: true);
+    }
+
+    [RootFact]
+    public async Task Rootless_image_loaded_before_the_user_had_subordinate_ids_gets_its_owners_when_a_container_first_uses_it()
+    {
+        var dir = s.NewDir("rootless-late-range");
+        var archive = await ImageTests.DockerArchive(dir, "rootless/late:1", [await RootfsLayer(dir), SpecialOwnersLayer(Path.Combine(dir, "special.tar"))],
+            new JsonObject { ["Cmd"] = new JsonArray("/bin/sh") });
+        File.SetUnixFileMode(archive, (UnixFileMode)0x1A4);
+        await WithNewUser(async (user, uid, home, bin) =>
+        {
+            // without a range: the user's uid alone is mapped, every file is root's inside
+            var load = await AsUser(user, home, bin, "load", "-i", archive);
+            Assert.True(load.ExitCode == 0, load.ToString());
+            var single = await AsUser(user, home, bin, "run", "--rm", "rootless/late:1", "stat", "-c", "st %u:%g %n", "/srv/index.html", "/home/app/link");
+            Assert.True(single.ExitCode == 0, single.ToString());
+            Assert.Contains("st 0:0 /srv/index.html\n", single.Stdout);
+            Assert.Contains("st 0:0 /home/app/link\n", single.Stdout);
+
+            // the administrator gives the user a range (usermod --add-subuids): the image already stored gets its owners
+            await SetSubordinateIds(user, wanted: true);
+            // as a helper killed (SIGKILL) between its chown and its chmod of a setuid file leaves it: the owner given,
+            // setuid cleared by that chown, the mode kept aside and the owner still recorded; the next one finishes
+            var snapshots = Path.Combine(home, ".craterun", "images", "snapshots");
+            var suid = Directory.EnumerateDirectories(snapshots).Select(d => Path.Combine(d, "srv/suid-www")).Single(File.Exists);
+            var (subUid, subGid) = (SubordinateRange("/etc/subuid", user)!.Value, SubordinateRange("/etc/subgid", user)!.Value);
+            var chown = await Proc.Run("chown", [$"{subUid.Start + 32}:{subGid.Start + 32}", suid]);
+            Assert.True(chown.ExitCode == 0, chown.ToString());
+            Assert.Equal((UnixFileMode)0x1ED, File.GetUnixFileMode(suid));
+            var kept = Encoding.ASCII.GetBytes(0x9ED.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(0, NativeXattr.lsetxattr(suid, "user.craterun.mode", kept, (nuint)kept.Length, 0));
+            Assert.Equal("33:33", Xattr(suid, "user.craterun.owner"));
+            AssertSpecialOwners(await AsUser(user, home, bin, "run", "--rm", "rootless/late:1", "sh", "-c", SpecialOwnersScript));
+            // and keeps them (done once: the next container finds nothing left to give)
+            AssertSpecialOwners(await AsUser(user, home, bin, "run", "--rm", "rootless/late:1", "sh", "-c", SpecialOwnersScript));
+            Assert.Null(Xattr(suid, "user.craterun.mode"));
+            Assert.Empty(Directory.EnumerateFiles(snapshots, "*.owners"));
+            var rmi = await AsUser(user, home, bin, "rmi", "rootless/late:1");
+            Assert.True(rmi.ExitCode == 0, rmi.ToString());
+            Assert.Empty(Directory.EnumerateDirectories(snapshots));
+        });
     }
 
     [RootFact]

@@ -256,12 +256,13 @@ public sealed class ArchiveLoader(ImageStore store)
                 if (!store.HasSnapshot(result.DiffId))
                 {
                     File.WriteAllText(Path.Combine(store.SnapshotsDir, ImageDocuments.Sha256Hex(result.DiffId) + ".size"), result.Size.ToString());
-                    Directory.Move(staging, store.SnapshotPath(result.DiffId));
+                    ImageStore.MoveSnapshot(staging, store.SnapshotPath(result.DiffId));
                 }
             }
             finally
             {
                 if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+                File.Delete(staging + LayerUnpacker.SpecialOwnersSuffix);
             }
             var now = DateTimeOffset.UtcNow;
             var config = new ImageConfig

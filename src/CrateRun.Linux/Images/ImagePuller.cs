@@ -209,6 +209,7 @@ public sealed class ImagePuller(ImageStore store, RegistryOptions options, Actio
         {
             if (!keepPartial && File.Exists(partialPath)) File.Delete(partialPath);
             if (tmpSnapshot is not null && Directory.Exists(tmpSnapshot)) Directory.Delete(tmpSnapshot, recursive: true);
+            if (tmpSnapshot is not null) File.Delete(tmpSnapshot + LayerUnpacker.SpecialOwnersSuffix);
         }
     }
 

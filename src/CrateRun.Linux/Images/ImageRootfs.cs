@@ -55,6 +55,8 @@ public static unsafe class ImageRootfs
         Directory.CreateDirectory(target, dirMode);
         if (!Environment.IsPrivilegedProcess)
         {
+            // before the container maps the user's range: a snapshot unpacked without one gets the owners it recorded
+            store.GiveOwnersWhereOnlyRecorded(lowers);
             inContainer = OverlayOptions(lowers, Path.Combine(containerDir, UpperDir), Path.Combine(containerDir, WorkDir));
             return false;
         }

@@ -139,12 +139,13 @@ public sealed class ImageStore
             if (result.DiffId != diffId)
                 throw new CrateRunException($"{what}: uncompressed content has digest {result.DiffId}, but the image config says {diffId}");
             File.WriteAllText(Path.Combine(SnapshotsDir, ImageDocuments.Sha256Hex(chainId) + ".size"), result.Size.ToString());
-            Directory.Move(tmp, final);
+            MoveSnapshot(tmp, final);
             return result.Size;
         }
         catch
         {
             RemoveTree(tmp);
+            File.Delete(tmp + LayerUnpacker.SpecialOwnersSuffix);
             throw;
         }
     }
@@ -157,10 +158,39 @@ public sealed class ImageStore
         if (Directory.Exists(final))
         {
             RemoveTree(tempDir);
+            File.Delete(tempDir + LayerUnpacker.SpecialOwnersSuffix);
             return;
         }
         File.WriteAllText(Path.Combine(SnapshotsDir, ImageDocuments.Sha256Hex(chainId) + ".size"), size.ToString());
-        Directory.Move(tempDir, final);
+        MoveSnapshot(tempDir, final);
+    }
+
+    /// <summary>
+    /// Renames an unpacked layer into place, with the list of its symlinks' and fifos' owners when
+    /// there is one (rootless without a range: see <see cref="LayerUnpacker.SpecialOwnersSuffix"/>).
+    /// The list first: a snapshot in place always has its list (one left alone by a kill is replaced next time).
+    /// </summary>
+    public static void MoveSnapshot(string unpacked, string final)
+    {
+        var list = unpacked + LayerUnpacker.SpecialOwnersSuffix;
+        if (File.Exists(list)) File.Move(list, final + LayerUnpacker.SpecialOwnersSuffix, overwrite: true);
+        Directory.Move(unpacked, final);
+    }
+
+    /// <summary>
+    /// Rootless with subordinate ids: snapshots unpacked before the user had them hold their owners
+    /// recorded only (every file the user's, root inside); the first container that uses one has
+    /// them given (<see cref="Process.SubordinateOwners.GiveRecordedOwners"/>), under the store's
+    /// lock (two runs at once, a rmi). In place: a container already running on the snapshot keeps
+    /// its files; a helper killed half-way leaves what the next run finishes (the root is marked last).
+    /// </summary>
+    public void GiveOwnersWhereOnlyRecorded(IReadOnlyList<string> snapshots)
+    {
+        if (Environment.IsPrivilegedProcess || Process.SubordinateOwners.Ranges is null) return;
+        if (snapshots.All(Process.SubordinateOwners.OwnersGiven)) return;
+        using var _ = Lock();
+        foreach (var snapshot in snapshots.Where(s => Directory.Exists(s) && !Process.SubordinateOwners.OwnersGiven(s)))
+            Process.SubordinateOwners.GiveRecordedOwners(snapshot);
     }
 
     // ---- init layers --------------------------------------------------------------------
@@ -426,6 +456,7 @@ public sealed class ImageStore
             foreach (var d in Directory.EnumerateDirectories(SnapshotsDir).Where(d => !snapshots.Contains(SnapshotOfDir(Path.GetFileName(d)))))
             {
                 File.Delete(d + ".size");
+                File.Delete(d + LayerUnpacker.SpecialOwnersSuffix);
                 RemoveTree(d);
             }
         }

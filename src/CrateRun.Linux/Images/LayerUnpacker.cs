@@ -25,8 +25,9 @@ namespace CrateRun.Linux.Images;
 /// beside the file in user.* xattrs, which a later pass (a subuid mapping) could apply:
 /// <list type="bullet">
 /// <item>owners: every file is the user's, which the container's single-uid mapping shows as root;
-///   an owner other than 0:0 is recorded as <c>user.craterun.owner</c> = "UID:GID" (symlinks and fifos,
-///   which take no user.* xattrs, keep nothing);</item>
+///   an owner other than 0:0 is recorded as <c>user.craterun.owner</c> = "UID:GID"; symlinks and fifos,
+///   which take no user.* xattrs (the kernel allows them on regular files and directories only), are
+///   listed with their owners in a file beside the snapshot, SNAPSHOT<see cref="SpecialOwnersSuffix"/>;</item>
 /// <item>character and block devices (mknod needs CAP_MKNOD): an empty file of mode 0 with
 ///   <c>user.craterun.device</c> = "c|b MAJOR:MINOR MODE" (fifos and overlay whiteouts, 0:0 devices,
 ///   are allowed and made);</item>
@@ -35,7 +36,9 @@ namespace CrateRun.Linux.Images;
 /// <item>directory modes apply at the end, deepest first (a 0555 directory must take its entries first).</item>
 /// </list>
 /// A user with subordinate ids then has the recorded owners and capabilities applied, shifted into
-/// its range, by a helper in a user namespace mapped as its containers are (<see cref="Process.SubordinateOwners"/>).
+/// its range, by a helper in a user namespace mapped as its containers are (<see cref="Process.SubordinateOwners"/>);
+/// a user who gets a range later has them applied when a container first uses the snapshot
+/// (<see cref="ImageRootfs"/>), which is why they are recorded even without a range.
 /// </summary>
 public sealed unsafe class LayerUnpacker : IDisposable
 {
@@ -50,6 +53,10 @@ public sealed unsafe class LayerUnpacker : IDisposable
     private readonly List<(string Path, uint Mode)> _directoryModes = [];
     /// <summary>Rootless: what the kernel would not apply, kept in these user.* xattrs.</summary>
     public const string OwnerXattr = "user.craterun.owner", DeviceXattr = "user.craterun.device", KeptXattrPrefix = "user.craterun.";
+    /// <summary>Rootless: the list of symlinks and fifos not root's, beside the snapshot (records "UID:GID\0PATH\0").</summary>
+    public const string SpecialOwnersSuffix = ".owners";
+    /// <summary>Rootless: the symlinks and fifos of other owners than 0:0, by path (the last entry of a path wins).</summary>
+    private readonly Dictionary<string, (int Uid, int Gid)> _specialOwners = new(StringComparer.Ordinal);
 
     private LayerUnpacker(string rootPath)
     {
@@ -78,6 +85,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
             var reader = new TarReader(sniffer, leaveOpen: true);
             while (reader.GetNextEntry(copyData: false) is { } entry) u.Apply(entry);
             u.SetDirectoryTimes();
+            u.WriteSpecialOwners(snapshot + SpecialOwnersSuffix);
         }
         tar.CopyTo(Stream.Null); // the end-of-archive blocks belong to the DiffID too
         // rootless with subordinate ids: the recorded owners are applied, shifted into the user's range
@@ -118,6 +126,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
                     var (parent, file) = LayerEntries.Split(target);
                     var dir = Dir(parent, e.Name);
                     RemoveExisting(dir, parent, file, keepDirectory: false);
+                    if (_rootless) ForgetSpecialOwner(target, isDirectory: false);
                     Interop.Check(mknodat(dir, file, S_IFCHR, 0), "mknodat", target + " (whiteout)");
                     return;
                 }
@@ -132,6 +141,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
         }
         var (parentPath, last) = LayerEntries.Split(name);
         var parentFd = Dir(parentPath, e.Name);
+        if (_rootless) ForgetSpecialOwner(name, e.EntryType == TarEntryType.Directory);
         switch (e.EntryType)
         {
             case TarEntryType.Directory:
@@ -165,6 +175,7 @@ public sealed unsafe class LayerUnpacker : IDisposable
                     RemoveExisting(parentFd, parentPath, last, keepDirectory: false);
                     Interop.Check(symlinkat(e.LinkName, parentFd, last), "symlinkat", name);
                     if (!_rootless) Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name);
+                    else KeepSpecialOwner(name, e);
                     SetTime(parentFd.Fd, last, e.ModificationTime, name);
                     return;
                 }
@@ -190,7 +201,8 @@ public sealed unsafe class LayerUnpacker : IDisposable
                         return;
                     }
                     Interop.Check(mknodat(parentFd, last, type | ((uint)e.Mode & 0xFFF), dev), "mknodat", name);
-                    if (!_rootless) Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name); // a fifo takes no user.* xattr
+                    if (!_rootless) Interop.Check(fchownat(parentFd.Fd, last, (uint)e.Uid, (uint)e.Gid, AT_SYMLINK_NOFOLLOW), "fchownat", name);
+                    else KeepSpecialOwner(name, e); // a fifo takes no user.* xattr
                     Interop.Check(fchmodat(parentFd.Fd, last, (uint)e.Mode & 0xFFF, 0), "fchmodat", name);
                     SetTime(parentFd.Fd, last, e.ModificationTime, name);
                     return;
@@ -271,6 +283,49 @@ public sealed unsafe class LayerUnpacker : IDisposable
         if (e.Uid == 0 && e.Gid == 0) return;
         var value = Encoding.ASCII.GetBytes($"{e.Uid}:{e.Gid}");
         fixed (byte* p = value) Interop.Check(fsetxattr(fd, OwnerXattr, p, (nuint)value.Length, 0), "fsetxattr", $"{name} {OwnerXattr}");
+    }
+
+    /// <summary>Rootless: a symlink's or a fifo's owner, when not 0:0, for the list beside the snapshot.</summary>
+    private void KeepSpecialOwner(string name, TarEntry e)
+    {
+        if (e.Uid != 0 || e.Gid != 0) _specialOwners[name] = (e.Uid, e.Gid);
+    }
+
+    /// <summary>
+    /// Rootless: an entry replaces whatever was at its path (and a non-directory everything below it):
+    /// their listed owners go. A directory over a directory keeps what is below it.
+    /// </summary>
+    private void ForgetSpecialOwner(string name, bool isDirectory)
+    {
+        if (_specialOwners.Count == 0) return;
+        _specialOwners.Remove(name);
+        if (isDirectory) return;
+        foreach (var below in _specialOwners.Keys.Where(k => k.StartsWith(name + "/", StringComparison.Ordinal)).ToList()) _specialOwners.Remove(below);
+    }
+
+    /// <summary>Rootless: the list of symlinks and fifos with their owners, when there is any (see <see cref="SpecialOwnersSuffix"/>).</summary>
+    private void WriteSpecialOwners(string path)
+    {
+        if (_specialOwners.Count == 0) return;
+        var text = new StringBuilder();
+        foreach (var (name, (uid, gid)) in _specialOwners) text.Append(uid).Append(':').Append(gid).Append('\0').Append(name).Append('\0');
+        File.WriteAllText(path, text.ToString());
+    }
+
+    /// <summary>Reads a list <see cref="WriteSpecialOwners"/> wrote: path → (uid, gid); empty when there is none.</summary>
+    public static Dictionary<string, (uint Uid, uint Gid)> ReadSpecialOwners(string path)
+    {
+        var owners = new Dictionary<string, (uint, uint)>(StringComparer.Ordinal);
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (FileNotFoundException) { return owners; }
+        var fields = text.Split('\0');
+        for (var i = 0; i + 1 < fields.Length; i += 2)
+        {
+            var ids = fields[i].Split(':');
+            if (ids.Length == 2 && uint.TryParse(ids[0], out var uid) && uint.TryParse(ids[1], out var gid)) owners[fields[i + 1]] = (uid, gid);
+        }
+        return owners;
     }
 
     /// <summary>Rootless: a device node the user may not make becomes an empty file of mode 0 that says what it was.</summary>

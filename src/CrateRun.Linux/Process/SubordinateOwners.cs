@@ -24,6 +24,10 @@ public static unsafe class SubordinateOwners
     public const string HelperArg = "_userns-helper";
     private const string GiveOwnersOp = "owners", DeleteOp = "delete";
     private const string KeptCapability = LayerUnpacker.KeptXattrPrefix + "security.capability";
+    /// <summary>A setuid/setgid file's mode while its owner is given (chown clears those bits): a helper killed between the two finds it.</summary>
+    private const string KeptMode = LayerUnpacker.KeptXattrPrefix + "mode";
+    /// <summary>On a snapshot's root once every recorded owner in it was given (set last, by the helper).</summary>
+    public const string OwnersGivenXattr = LayerUnpacker.KeptXattrPrefix + "owners-given";
     /// <summary>In the state root once the single-uid notice was printed.</summary>
     private const string NoticeMarker = ".single-uid-noticed";
 
@@ -74,6 +78,13 @@ public static unsafe class SubordinateOwners
 
     /// <summary>Gives an unpacked layer the owners its tar named, into the user's range (the helper does it).</summary>
     public static void GiveRecordedOwners(string tree) => RunHelper(GiveOwnersOp, tree, "giving the layer's files their owners");
+
+    /// <summary>Whether a snapshot's recorded owners were given (<see cref="OwnersGivenXattr"/> on its root).</summary>
+    public static bool OwnersGiven(string snapshot)
+    {
+        var buf = stackalloc byte[16];
+        return Interop.Images.lgetxattr(snapshot, OwnersGivenXattr, buf, 16) >= 0;
+    }
 
     /// <summary>Deletes a tree that holds files of the user's range (the helper does it); nothing happens without ranges.</summary>
     public static void DeleteTree(string tree)
@@ -139,44 +150,74 @@ public static unsafe class SubordinateOwners
 
     /// <summary>
     /// Every entry below <paramref name="root"/> with a recorded owner gets it (ids past the
-    /// ranges stay the user's, recorded); chown clears setuid, setgid and security.capability,
-    /// so the mode is set again and a kept capability applied after it. Symlinks are never
-    /// followed (and take no user.* xattr: they stay root's); the root stays the user's, so that
-    /// it can be renamed into place.
+    /// ranges stay the user's, recorded): files and directories from their user.* xattr, symlinks
+    /// and fifos (which take none) from the list beside the snapshot. Symlinks are never followed;
+    /// the root stays the user's, so that it can be renamed into place. Then the list goes and
+    /// <see cref="OwnersGivenXattr"/> marks the root. A helper killed half-way leaves what a
+    /// second one finishes: each step can be done again, and nothing recorded goes before it is applied.
     /// </summary>
     private static void GiveOwners(string root)
     {
+        var listed = LayerUnpacker.ReadSpecialOwners(root + LayerUnpacker.SpecialOwnersSuffix);
         var pending = new Stack<DirectoryInfo>();
         pending.Push(new DirectoryInfo(root));
         while (pending.TryPop(out var dir))
             foreach (var entry in dir.EnumerateFileSystemInfos())
             {
-                if ((entry.Attributes & FileAttributes.ReparsePoint) != 0) continue;
-                ApplyRecorded(entry);
-                if (entry is DirectoryInfo sub) pending.Push(sub);
+                ApplyRecorded(entry, listed, root);
+                if (entry is DirectoryInfo sub && (entry.Attributes & FileAttributes.ReparsePoint) == 0) pending.Push(sub);
             }
+        File.Delete(root + LayerUnpacker.SpecialOwnersSuffix);
+        var given = "y"u8;
+        fixed (byte* p = given)
+            Interop.Check(Interop.Images.lsetxattr(root, OwnersGivenXattr, p, (nuint)given.Length, 0), "lsetxattr", $"{root} {OwnersGivenXattr}");
     }
 
-    private static void ApplyRecorded(FileSystemInfo entry)
+    private static void ApplyRecorded(FileSystemInfo entry, Dictionary<string, (uint Uid, uint Gid)> listed, string root)
     {
         var path = entry.FullName;
+        var type = SnapshotFiles.TypeOf(path);
+        if (type is Interop.Images.S_IFLNK or Interop.Images.S_IFIFO)
+        {
+            // no xattrs here: the owner comes from the list, and there is no mode a chown could clear
+            if (listed.TryGetValue(Path.GetRelativePath(root, path), out var ids)) Chown(path, ids.Uid, ids.Gid);
+            return;
+        }
         var owner = GetXattr(path, LayerUnpacker.OwnerXattr);
         if (owner is not null && ParseOwner(owner) is var (uid, gid))
         {
-            var mode = entry.UnixFileMode;
-            if (Interop.Images.fchownat(Interop.Images.AT_FDCWD, path, uid, gid, Interop.Images.AT_SYMLINK_NOFOLLOW) == 0)
+            // chown clears setuid and setgid: the mode is kept aside first (unless a helper killed earlier did), set again after
+            var mode = GetXattr(path, KeptMode) is { } kept && uint.TryParse(Encoding.ASCII.GetString(kept), out var m) ? (UnixFileMode)m : entry.UnixFileMode;
+            var special = type == Interop.Images.S_IFREG && (mode & (UnixFileMode.SetUser | UnixFileMode.SetGroup)) != 0;
+            if (special) SetXattr(path, KeptMode, Encoding.ASCII.GetBytes(((uint)mode).ToString()));
+            if (Chown(path, uid, gid))
             {
+                if (special) File.SetUnixFileMode(path, mode);
                 RemoveXattr(path, LayerUnpacker.OwnerXattr);
-                if (entry is FileInfo && (mode & (UnixFileMode.SetUser | UnixFileMode.SetGroup)) != 0) File.SetUnixFileMode(path, mode);
             }
-            else if (Marshal.GetLastPInvokeError() != Interop.EINVAL) // EINVAL: an id past the ranges, left as it is
-                throw new SyscallException("lchown", $"{path} {uid}:{gid}", Marshal.GetLastPInvokeError());
+            if (special) RemoveXattr(path, KeptMode);
         }
-        if (entry is FileInfo && GetXattr(path, KeptCapability) is { } capability)
+        else if (type == Interop.Images.S_IFREG && GetXattr(path, KeptMode) is not null) RemoveXattr(path, KeptMode); // killed after the owner went
+        // chown clears security.capability too: the kept one is applied after it
+        if (type == Interop.Images.S_IFREG && GetXattr(path, KeptCapability) is { } capability)
         {
             fixed (byte* p = capability)
                 if (Interop.Images.lsetxattr(path, "security.capability", p, (nuint)capability.Length, 0) == 0) RemoveXattr(path, KeptCapability);
         }
+    }
+
+    /// <summary>lchown; false (and the entry left as it is) for an id past the ranges (EINVAL).</summary>
+    private static bool Chown(string path, uint uid, uint gid)
+    {
+        if (Interop.Images.fchownat(Interop.Images.AT_FDCWD, path, uid, gid, Interop.Images.AT_SYMLINK_NOFOLLOW) == 0) return true;
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno == Interop.EINVAL) return false;
+        throw new SyscallException("lchown", $"{path} {uid}:{gid}", errno);
+    }
+
+    private static void SetXattr(string path, string name, byte[] value)
+    {
+        fixed (byte* p = value) Interop.Check(Interop.Images.lsetxattr(path, name, p, (nuint)value.Length, 0), "lsetxattr", $"{path} {name}");
     }
 
     private static (uint, uint)? ParseOwner(byte[] value)
