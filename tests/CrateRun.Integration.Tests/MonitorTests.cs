@@ -108,6 +108,68 @@ public sealed class MonitorTests(CrateRunFixture f)
         }
     }
 
+    /// <summary>
+    /// The waiting phase drops its libraries' read-only pages, but not those of a library the
+    /// dynamic linker wrote into (text relocations, as an old LD_PRELOAD library may have): its
+    /// pages would come back from the file unrelocated. The library here wraps poll(), which the
+    /// waiting loop calls, in code far enough from the segment's edges to span whole pages.
+    /// </summary>
+    [RootFact]
+    public async Task Detached_WaitingMonitor_KeepsTheRelocatedCodeOfAPreloadedLibrary()
+    {
+        var dir = Directory.CreateTempSubdirectory("craterun-textrel-");
+        try
+        {
+            var source = Path.Combine(dir.FullName, "wrap.c");
+            var library = Path.Combine(dir.FullName, "libwrap.so");
+            await File.WriteAllTextAsync(source, """
+                #define _GNU_SOURCE
+                #include <dlfcn.h>
+                #include <poll.h>
+                static int calls;
+                static int (*real_poll)(struct pollfd *, nfds_t, int);
+                __attribute__((aligned(4096))) int poll(struct pollfd *fds, nfds_t n, int timeout)
+                {
+                    if (!real_poll) real_poll = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
+                    calls++;
+                    return real_poll(fds, n, timeout);
+                }
+                __attribute__((aligned(4096))) void padding(void) { __asm__ volatile(".fill 8192, 1, 0x90"); }
+                """);
+            // absolute addresses in the code (no PIC, the large model): text relocations
+            var cc = await Proc.Run("gcc", ["-shared", "-O1", "-fno-pic", "-mcmodel=large", "-Wl,-z,notext", "-o", library, source]);
+            Assert.True(cc.ExitCode == 0, cc.ToString());
+            Assert.Contains("TEXTREL", (await Proc.Run("readelf", ["-d", library])).Stdout);
+
+            var r = await f.CrAt(f.StateRoot, new Dictionary<string, string> { ["LD_PRELOAD"] = library },
+                "run", "-d", "--rootfs", f.Rootfs, "--", "/bin/sh", "-c", "sleep 1; echo done");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            var id = r.Stdout.Trim();
+            CrateRunFixture.Track(id);
+            try
+            {
+                var rec = await f.Inspect(id);
+                for (var i = 0; i < 200 && rec.GetProperty("status").GetString() != "exited"; i++)
+                {
+                    await Task.Delay(100);
+                    rec = await f.Inspect(id);
+                }
+                Assert.Equal("exited", rec.GetProperty("status").GetString());
+                Assert.True(rec.TryGetProperty("exitCode", out var code) && code.ValueKind == System.Text.Json.JsonValueKind.Number && code.GetInt32() == 0,
+                    "the exit was not recorded by the monitor: " + rec);
+                Assert.Equal("done\n", await File.ReadAllTextAsync(Path.Combine(f.StateDir(id), "stdout.log")));
+            }
+            finally
+            {
+                await f.RemoveForce(id);
+            }
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     [RootFact]
     public async Task Detached_WithRm_IsRemovedByTheExitPhase()
     {

@@ -842,15 +842,31 @@ void crt_pump_free(struct crt_pump *p)
     free(p);
 }
 
+/* Whether the dynamic linker wrote into this object's read-only segments: text relocations
+ * (DT_TEXTREL, or DF_TEXTREL in DT_FLAGS), which an old LD_PRELOAD library may carry. */
+static int has_text_relocations(const struct dl_phdr_info *info)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
+            continue;
+        const ElfW(Dyn) *d = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+        for (; d->d_tag != DT_NULL; d++)
+            if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_TEXTREL)))
+                return 1;
+    }
+    return 0;
+}
+
 /* One loaded object's read-only segments (code and constants: never written, not even by the
  * dynamic linker's relocations, which touch only writable and RELRO segments, so their pages
- * are the file's own), whole pages only: a page shared with a writable neighbour stays. */
+ * are the file's own), whole pages only: a page shared with a writable neighbour stays. An
+ * object with text relocations keeps its pages: dropping them would bring back the file's. */
 static int drop_read_only_segments(struct dl_phdr_info *info, size_t size, void *page_size)
 {
     (void)size;
     const uintptr_t page = (uintptr_t)page_size;
-    if (strncmp(info->dlpi_name, "linux-vdso", 10) == 0)
-        return 0; /* the kernel's own mapping, not a file's */
+    if (strncmp(info->dlpi_name, "linux-vdso", 10) == 0 || has_text_relocations(info))
+        return 0; /* the vdso is the kernel's own mapping, not a file's */
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
