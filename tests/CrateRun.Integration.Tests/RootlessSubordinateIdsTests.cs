@@ -125,13 +125,19 @@ public sealed partial class RootlessTests
         Assert.Contains("link-is-symlink", run.Stdout);
     }
 
+    /// <summary>A docker-archive of the busybox rootfs and SpecialOwnersLayer, readable by the test user (0644).</summary>
+    private async Task<string> SpecialOwnersArchive(string dir, string reference)
+    {
+        var archive = await ImageTests.DockerArchive(dir, reference, [await RootfsLayer(dir), SpecialOwnersLayer(Path.Combine(dir, "special.tar"))],
+            new JsonObject { ["Cmd"] = new JsonArray("/bin/sh") });
+        File.SetUnixFileMode(archive, (UnixFileMode)0x1A4);
+        return archive;
+    }
+
     [RootFact]
     public async Task Rootless_with_subordinate_ids_symlinks_and_fifos_keep_their_owners_inside()
     {
-        var dir = s.NewDir("rootless-special-owners");
-        var archive = await ImageTests.DockerArchive(dir, "rootless/special:1", [await RootfsLayer(dir), SpecialOwnersLayer(Path.Combine(dir, "special.tar"))],
-            new JsonObject { ["Cmd"] = new JsonArray("/bin/sh") });
-        File.SetUnixFileMode(archive, (UnixFileMode)0x1A4);
+        var archive = await SpecialOwnersArchive(s.NewDir("rootless-special-owners"), "rootless/special:1");
         await WithNewUser(async (user, uid, home, bin) =>
         {
             var load = await AsUser(user, home, bin, "load", "-i", archive);
@@ -149,10 +155,7 @@ public sealed partial class RootlessTests
     [RootFact]
     public async Task Rootless_image_loaded_before_the_user_had_subordinate_ids_gets_its_owners_when_a_container_first_uses_it()
     {
-        var dir = s.NewDir("rootless-late-range");
-        var archive = await ImageTests.DockerArchive(dir, "rootless/late:1", [await RootfsLayer(dir), SpecialOwnersLayer(Path.Combine(dir, "special.tar"))],
-            new JsonObject { ["Cmd"] = new JsonArray("/bin/sh") });
-        File.SetUnixFileMode(archive, (UnixFileMode)0x1A4);
+        var archive = await SpecialOwnersArchive(s.NewDir("rootless-late-range"), "rootless/late:1");
         await WithNewUser(async (user, uid, home, bin) =>
         {
             // without a range: the user's uid alone is mapped, every file is root's inside

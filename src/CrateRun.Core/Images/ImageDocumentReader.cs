@@ -1,4 +1,5 @@
 using System.Text.Json;
+using static CrateRun.Core.HandJson;
 
 namespace CrateRun.Core.Images;
 
@@ -19,26 +20,9 @@ public static class ImageDocumentReader
     /// <exception cref="JsonException">Not such a document (the message says where).</exception>
     public static ImageConfig ReadConfig(ReadOnlySpan<byte> json) => Document<ImageConfig>(json, Config);
 
-    private delegate T ReadValue<T>(ref Utf8JsonReader r);
-
     /// <summary>One value, the whole document; null (the document "null") is "empty document" as for the generated reader.</summary>
-    private static T Document<T>(ReadOnlySpan<byte> json, ReadValue<T> read) where T : class
-    {
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { AllowTrailingCommas = true });
-        try
-        {
-            if (!reader.Read()) throw new JsonException("empty document");
-            if (reader.TokenType == JsonTokenType.Null) throw new JsonException("empty document");
-            var value = read(ref reader);
-            if (reader.Read()) throw new JsonException($"unexpected data after the document at byte {reader.TokenStartIndex}");
-            return value;
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            // a token of the wrong type (a number where a string belongs, ...), a malformed date
-            throw new JsonException($"{e.Message} (at byte {reader.TokenStartIndex})", e);
-        }
-    }
+    private static T Document<T>(ReadOnlySpan<byte> json, ReadValue<T> read) where T : class =>
+        HandJson.Document(json, new JsonReaderOptions { AllowTrailingCommas = true }, read, nullIsEmpty: true);
 
     private static ImageStoreIndex StoreIndex(ref Utf8JsonReader r)
     {
@@ -237,9 +221,4 @@ public static class ImageDocumentReader
     }
 
     private static void Skip(ref Utf8JsonReader r) => Value(ref r).Skip();
-
-    private static void Expect(ref Utf8JsonReader r, JsonTokenType type)
-    {
-        if (r.TokenType != type) throw new JsonException($"expected {type}, found {r.TokenType} at byte {r.TokenStartIndex}");
-    }
 }

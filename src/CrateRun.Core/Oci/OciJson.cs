@@ -146,7 +146,7 @@ public static class OciJson
     /// exception and message are today's (a test checks that both refuse the same documents). Only
     /// then is the generated metadata built: <paramref name="typeInfo"/> is a function for that.
     /// </summary>
-    private static T ReadFast<T>(string json, SpecReader.ReadValue<T> read, Func<JsonTypeInfo<T>> typeInfo, string what)
+    private static T ReadFast<T>(string json, HandJson.ReadValue<T> read, Func<JsonTypeInfo<T>> typeInfo, string what)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(json);

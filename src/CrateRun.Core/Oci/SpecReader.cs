@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
+using static CrateRun.Core.HandJson;
 
 namespace CrateRun.Core.Oci;
 
@@ -65,30 +66,13 @@ public static class SpecReader
         }
     }
 
-    internal delegate T ReadValue<T>(ref Utf8JsonReader r);
-
     internal static readonly ReadValue<Spec> SpecDocument = ReadSpecObject;
     internal static readonly ReadValue<Process> ProcessDocument = ReadProcessObject;
     internal static readonly ReadValue<LinuxResources> ResourcesDocument = ReadResourcesObject;
     internal static readonly ReadValue<LinuxSeccomp> SeccompDocument = ReadSeccompObject;
 
     /// <summary>One object, the whole document (the document "null" is refused: the caller's "expected an object").</summary>
-    private static T Document<T>(ReadOnlySpan<byte> json, ReadValue<T> read) where T : class
-    {
-        var reader = new Utf8JsonReader(json, Options);
-        try
-        {
-            if (!reader.Read()) throw new JsonException("empty document");
-            var value = read(ref reader);
-            if (reader.Read()) throw new JsonException($"unexpected data after the document at byte {reader.TokenStartIndex}");
-            return value;
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            // a token of the wrong type (a string where a number belongs, ...), a number out of range
-            throw new JsonException($"{e.Message} (at byte {reader.TokenStartIndex})", e);
-        }
-    }
+    private static T Document<T>(ReadOnlySpan<byte> json, ReadValue<T> read) where T : class => HandJson.Document(json, Options, read);
 
     // ---- the model, one method per type; each starts on the object's first token --------------
 
@@ -716,11 +700,6 @@ public static class SpecReader
     private static Dictionary<string, string>? StringMap(ref Utf8JsonReader r) => Map(ref r, static (ref Utf8JsonReader v) => v.GetString()!);
 
     private static void Skip(ref Utf8JsonReader r) => Value(ref r).Skip();
-
-    private static void Expect(ref Utf8JsonReader r, JsonTokenType type)
-    {
-        if (r.TokenType != type) throw new JsonException($"expected {type}, found {r.TokenType} at byte {r.TokenStartIndex}");
-    }
 
     private static JsonException NullForRequired(ref Utf8JsonReader r) =>
         new($"null for a member that cannot be null at byte {r.TokenStartIndex}");

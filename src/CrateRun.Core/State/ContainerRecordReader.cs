@@ -1,4 +1,5 @@
 using System.Text.Json;
+using static CrateRun.Core.HandJson;
 
 namespace CrateRun.Core.State;
 
@@ -221,9 +222,4 @@ public static class ContainerRecordReader
     }
 
     private static void Skip(ref Utf8JsonReader r) => Value(ref r).Skip();
-
-    private static void Expect(ref Utf8JsonReader r, JsonTokenType type)
-    {
-        if (r.TokenType != type) throw new JsonException($"expected {type}, found {r.TokenType} at byte {r.TokenStartIndex}");
-    }
 }
