@@ -32,6 +32,8 @@ public static class Program
         var self = Path.GetFileName(Argv0());
         // exec joins a running container: run it from a sealed copy of this binary (CVE-2019-5736).
         // Decided by the command word only: "exec" elsewhere (a name, the container's argv) is data.
+        // The constructor re-executed it from the read-only overlay already (sealed_exec.c); here only
+        // the fallback where that could not be made.
         if (CommandWord(args) == "exec")
             Linux.Process.SealedBinary.EnsureOrReexec();
         if (self is "craterun-oci" or "runc")
@@ -41,28 +43,8 @@ public static class Program
         return DockerCli.Run(args);
     }
 
-    /// <summary>Global options of either face that take a value (the word after them is not the command).</summary>
-    private static readonly string[] GlobalOptionsWithValue = ["--root", "--log", "--log-format", "--criu", "--rootless"];
-
-    /// <summary>
-    /// The subcommand: the first word that is neither an option nor a global option's value
-    /// (after a leading "oci", the OCI face's own). Null when there is none.
-    /// </summary>
-    public static string? CommandWord(string[] args)
-    {
-        for (var i = 0; i < args.Length; i++)
-        {
-            var a = args[i];
-            if (a == "--") return i + 1 < args.Length ? args[i + 1] : null;
-            if (!a.StartsWith('-') || a == "-")
-            {
-                if (a == "oci" && i == 0) continue;
-                return a;
-            }
-            if (!a.Contains('=') && GlobalOptionsWithValue.Contains(a)) i++;
-        }
-        return null;
-    }
+    /// <summary>The subcommand (Native/command_line.c, which the constructor reads argv with too); null when there is none.</summary>
+    public static string? CommandWord(string[] args) => Linux.Process.CommandLine.CommandWord(args);
 
     /// <summary>argv[0] as the caller wrote it (a symlink name survives, unlike the process path).</summary>
     private static string Argv0()

@@ -11,6 +11,6 @@ public static class Timing
         var ms = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10_000.0 % 100_000;
         // a fresh stream on fd 2, not Console.Error: a monitor gets its stderr (dup2) after Console.Error would have captured it
         using var err = Console.OpenStandardError();
-        err.Write(System.Text.Encoding.UTF8.GetBytes($"[timing {Environment.ProcessId}] {ms,7:F1} ms  {what}\n"));
+        err.Write(System.Text.Encoding.UTF8.GetBytes($"[timing {Environment.ProcessId}] {ms,8:F2} ms  {what}\n"));
     }
 }

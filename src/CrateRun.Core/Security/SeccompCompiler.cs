@@ -138,12 +138,19 @@ public static class SeccompCompiler
     /// <summary>One call's rules; <paramref name="Is32"/>: a 32-bit ABI (i386, x32), whose arguments are compared as 32-bit values.</summary>
     private sealed record RulesLeaf(List<Rule> Rules, uint Fallback, bool Is32) : Leaf;
 
+    /// <summary>
+    /// The program of <paramref name="profile"/>: the stored one for the default profile
+    /// (<see cref="PrecompiledSeccomp"/>, identical by test), otherwise <see cref="CompileProfile"/>.
+    /// </summary>
+    /// <exception cref="FormatException">As <see cref="CompileProfile"/>.</exception>
+    public static SeccompProgram Compile(LinuxSeccomp profile) => PrecompiledSeccomp.Find(profile) ?? CompileProfile(profile);
+
     /// <summary>Compiles <paramref name="profile"/>.</summary>
     /// <exception cref="FormatException">
     /// An unknown action, comparison operator, flag or architecture, an argument index above 5, an errnoRet above
     /// 65535, or a program longer than <see cref="MaxInstructions"/>.
     /// </exception>
-    public static SeccompProgram Compile(LinuxSeccomp profile)
+    public static SeccompProgram CompileProfile(LinuxSeccomp profile)
     {
         ArgumentNullException.ThrowIfNull(profile);
 

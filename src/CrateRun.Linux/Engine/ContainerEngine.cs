@@ -602,7 +602,13 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     /// Records how the process ended; removes its cgroup, unless <paramref name="keepCgroup"/>
     /// (`run --keep`: the stopped container keeps it until delete, as with runc). Called by whoever reaped it.
     /// </summary>
-    public ContainerRecord RecordExit(string id, int exitCode, bool keepCgroup = false)
+    public ContainerRecord RecordExit(string id, int exitCode, bool keepCgroup = false) => RecordExit(id, exitCode, keepCgroup, removing: false);
+
+    /// <param name="removing">
+    /// The caller removes an --rm container right after: its metadata is not written again only to be
+    /// deleted (a new file and a freed one; <see cref="CompleteRun"/> writes it if the removal fails).
+    /// </param>
+    private ContainerRecord RecordExit(string id, int exitCode, bool keepCgroup, bool removing)
     {
         using var _ = Store.Lock(id);
         var r = Store.Load(id);
@@ -622,7 +628,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         if (Images.ImageRootfs.IsImageContainer(r.Annotations)) Images.ImageRootfs.Unmount(Store.Dir(id));
         UnmountSharedShm(id); // --ipc shareable: as Docker, its /dev/shm goes with the run
         DetachNetworks(id, r);
-        Store.Save(r);
+        if (!(removing && r.AutoRemove)) Store.Save(r);
         if (r.OomKilled) Emit(r, "oom"); // as Docker: the OOM kill, then the exit
         Emit(r, "die", ("exitCode", exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return r;
@@ -634,10 +640,19 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     /// </summary>
     public ContainerRecord CompleteRun(string id, int exitCode)
     {
-        var record = RecordExit(id, exitCode);
+        var record = RecordExit(id, exitCode, keepCgroup: false, removing: true);
         if (record.AutoRemove)
         {
-            using (Store.TryLock(id)) Store.RemoveDir(id);
+            try
+            {
+                using (Store.TryLock(id)) Store.RemoveDir(id);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CrateRunException)
+            {
+                // what is left must say how the container ended
+                if (Directory.Exists(Store.Dir(id))) Store.Save(record);
+                throw;
+            }
             RemoveAnonymousVolumes(record); // --rm takes its anonymous volumes too, as Docker's
         }
         return record;

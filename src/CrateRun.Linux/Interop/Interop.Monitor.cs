@@ -18,6 +18,10 @@ internal static partial class Interop
         [LibraryImport("craterun_native", EntryPoint = "crt_exited_message")]
         public static partial int crt_exited_message(byte* buffer, nuint size, int code);
 
+        /// <summary>Native/command_line.c: the index in ARGS of the subcommand, -1 if none (the constructor reads argv the same way).</summary>
+        [LibraryImport("craterun_native", EntryPoint = "crt_command_word")]
+        public static partial int crt_command_word(int count, byte** args);
+
         /// <summary>Native/initimage.c: run --init's init (init.c) as a sealed memfd; -1 with errno.</summary>
         [LibraryImport("craterun_native", EntryPoint = "crt_init_memfd", SetLastError = true)]
         public static partial int crt_init_memfd();

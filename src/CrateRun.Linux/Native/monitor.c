@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "command_line.h"
 #include "monitor_messages.h"
 
 extern char **environ;
@@ -61,6 +62,7 @@ int crt_spawn_monitor(int *pid_out, int *fd_out);
 int crt_above_stdio(int fd);
 int crt_front(int sock, pid_t monitor);
 void crt_run_front(void);
+void crt_reexec_sealed(char **argv, char **envp);
 
 #define MAX_ROUTES 8
 
@@ -956,19 +958,12 @@ static int monitor_wait(int argc, char **argv, char **envp)
     return 125;
 }
 
-/* The Docker-like face's `run` (Program.cs, DockerCli.cs): argv[0] is not the OCI face and
- * the first word that is not an option (nor --root's value) is "run". `run --help` is split
- * too: its monitor prints the help and ends, and the front exits with its status. */
-static int is_docker_run(int argc, char **argv)
+/* The OCI face: invoked as craterun-oci or runc (a symlink), or as `craterun oci ...`. */
+static int is_oci_face(int argc, char **argv)
 {
     const char *base = strrchr(argv[0], '/');
     base = base ? base + 1 : argv[0];
-    if (strcmp(base, "craterun-oci") == 0 || strcmp(base, "runc") == 0)
-        return 0;
-    int i = 1;
-    while (i < argc && argv[i][0] == '-')
-        i += strcmp(argv[i], "--root") == 0 ? 2 : 1;
-    return i < argc && strcmp(argv[i], "run") == 0;
+    return strcmp(base, "craterun-oci") == 0 || strcmp(base, "runc") == 0 || (argc >= 2 && strcmp(argv[1], "oci") == 0);
 }
 
 /* A copy of FD numbered 3 or above (a caller may have closed its stdio: 0-2 are not ours).
@@ -1045,6 +1040,18 @@ __attribute__((constructor)) static void monitor_entry(int argc, char **argv, ch
         fflush(NULL);
         _exit(code);
     }
-    if (argc >= 2 && is_docker_run(argc, argv))
+    /* a health check's probe execs into the container: from a sealed copy (sealed_exec.c) */
+    if (argc == 4 && strcmp(argv[1], "_monitor-health") == 0)
+        crt_reexec_sealed(argv, envp);
+    int word = argc >= 2 ? crt_command_word(argc - 1, argv + 1) : -1;
+    if (word < 0)
+        return;
+    const char *command = argv[1 + word];
+    /* exec joins a running container: from a sealed copy, before the runtime starts (Program.cs) */
+    if (strcmp(command, "exec") == 0)
+        crt_reexec_sealed(argv, envp);
+    /* the Docker-like face's `run` (DockerCli.cs); `run --help` is split too: its monitor prints
+     * the help and ends, and the front exits with its status */
+    if (strcmp(command, "run") == 0 && !is_oci_face(argc, argv))
         crt_run_front(); /* returns in the monitor, which runs all of `run` (run_front.c) */
 }
