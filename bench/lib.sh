@@ -298,6 +298,38 @@ kill_leftover_processes() {
     done
 }
 
+# step_table LABEL LAST CMD...: N runs of CMD with CRATERUN_TIMING=1 (stdout, stderr to files), and
+# the median of each step: a step's mark (wall clock, ms modulo 100 s) minus the previous one;
+# "exec -> main" is from the script's clock right before the command to the first managed mark
+# (the process start and the .NET runtime's), "-> LAST" from the last mark to the command's end.
+step_table() {
+    local label=$1 last=$2 i t0 t1 steps=$WORK/steps
+    shift 2
+    : >"$steps"
+    for ((i = 0; i < N; i++)); do
+        t0=$EPOCHREALTIME
+        CRATERUN_TIMING=1 "$@" 2>"$WORK/timing.err" >/dev/null </dev/null
+        t1=$EPOCHREALTIME
+        awk -v t0="$t0" -v t1="$t1" -v run="$i" -v last="$last" '
+            function mod100k(epoch) { return (epoch * 1000) % 100000 }
+            /^\[timing / { t = $3 + 0; step = $0; sub(/^\[timing [0-9]+\] +[0-9.]+ ms  /, "", step)
+                           if (!n++) { print run "\texec -> " step "\t" t - mod100k(t0) } else print run "\t" step "\t" t - prev
+                           prev = t }
+            END { if (n) print run "\t-> " last "\t" mod100k(t1) - prev }' "$WORK/timing.err" >>"$steps"
+    done
+    echo "where a $label spends its wall time (CRATERUN_TIMING=1, medians of $N runs, ms)"
+    awk -F'\t' '{ if (!($2 in seen)) { seen[$2] = 1; order[++k] = $2 } v[$2, ++c[$2]] = $3 }
+        END { total = 0
+              for (i = 1; i <= k; i++) { s = order[i]; m = c[s]
+                  # insertion sort of the m samples, then the median
+                  for (a = 1; a <= m; a++) x[a] = v[s, a]
+                  for (a = 2; a <= m; a++) { y = x[a]; b = a - 1; while (b > 0 && x[b] > y) { x[b + 1] = x[b]; b-- } x[b + 1] = y }
+                  med = (m % 2) ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2
+                  total += med
+                  printf "  %-34s %7.2f\n", s, med }
+              printf "  %-34s %7.2f\n", "(sum of the medians)", total }' "$steps"
+}
+
 # The end of every script's cleanup(): leftover processes, cgroups and $WORK go, then exit.
 remove_work_and_exit() {
     stop_hogs

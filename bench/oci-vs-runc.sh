@@ -284,6 +284,10 @@ exec_phase() {
 exec_setup
 phase "quiet (nothing else of ours running)"
 exec_phase "quiet"
+if [[ -n ${EXEC_ID[craterun-oci]:-} ]]; then
+    step_table "craterun-oci exec ID /bin/true" "exec returns" "$CRATERUN_OCI" --root "${ROOT_OF[craterun-oci]}" exec "${EXEC_ID[craterun-oci]}" /bin/true
+    echo
+fi
 if [[ ${BENCH_HOG:-1} == 1 ]]; then
     start_hogs "$(nproc)"
     phase "busy: $(nproc) CPU hogs (sh -c 'while :; do :; done', pids ${HOG_PIDS[*]}) on $(nproc) CPUs"

@@ -138,34 +138,7 @@ fi
 echo
 
 # --- where one craterun run's time goes ---------------------------------------------------
-# N more runs with CRATERUN_TIMING=1: each step's mark (wall clock, ms modulo 100 s) minus the
-# previous one; "exec -> main" is from the script's clock right before the command to the first
-# managed mark (the front's fork and the .NET runtime start), "-> front returns" from the last
-# mark to the command's end (the monitor's exit, reaped by the front). Medians over the runs.
-STEPS_FILE=$WORK/steps
-: >"$STEPS_FILE"
-for ((i = 0; i < N; i++)); do
-    t0=$EPOCHREALTIME
-    CRATERUN_TIMING=1 "$CRATERUN" --root "$CR_STATE" run --rm --rootfs "$BUNDLE/rootfs" -- /bin/true 2>"$WORK/timing.err" >/dev/null
-    t1=$EPOCHREALTIME
-    awk -v t0="$t0" -v t1="$t1" -v run="$i" '
-        function mod100k(epoch) { return (epoch * 1000) % 100000 }
-        /^\[timing / { t = $3 + 0; step = $0; sub(/^\[timing [0-9]+\] +[0-9.]+ ms  /, "", step)
-                       if (!n++) { print run "\texec -> " step "\t" t - mod100k(t0) } else print run "\t" step "\t" t - prev
-                       prev = t }
-        END { if (n) print run "\t-> front returns\t" mod100k(t1) - prev }' "$WORK/timing.err" >>"$STEPS_FILE"
-done
-echo "where a craterun run --rm /bin/true spends its wall time (CRATERUN_TIMING=1, medians of $N runs, ms; quiet)"
-awk -F'\t' '{ if (!($2 in seen)) { seen[$2] = 1; order[++k] = $2 } v[$2, ++c[$2]] = $3 }
-    END { total = 0
-          for (i = 1; i <= k; i++) { s = order[i]; m = c[s]
-              # insertion sort of the m samples, then the median
-              for (a = 1; a <= m; a++) x[a] = v[s, a]
-              for (a = 2; a <= m; a++) { y = x[a]; b = a - 1; while (b > 0 && x[b] > y) { x[b + 1] = x[b]; b-- } x[b + 1] = y }
-              med = (m % 2) ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2
-              total += med
-              printf "  %-34s %7.2f\n", s, med }
-          printf "  %-34s %7.2f\n", "(sum of the medians)", total }' "$STEPS_FILE"
+step_table "craterun run --rm /bin/true" "front returns" "$CRATERUN" --root "$CR_STATE" run --rm --rootfs "$BUNDLE/rootfs" -- /bin/true
 echo
 
 # --- monitor RSS of a detached container ----------------------------------------------

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using CrateRun.Integration.Tests.Infrastructure;
 
 namespace CrateRun.Integration.Tests;
@@ -16,6 +17,10 @@ namespace CrateRun.Integration.Tests;
 /// </summary>
 public sealed partial class RootlessTests
 {
+    /// <summary>A container's state directory under the state root: its 16-hex-digit id.</summary>
+    [GeneratedRegex("^[0-9a-f]{16}$")]
+    private static partial Regex ContainerDirName();
+
     /// <summary>
     /// A new user (useradd -m), a copy of the binary it can run; removed with everything it left.
     /// With <paramref name="subordinateIds"/> it has a range in /etc/subuid and /etc/subgid (useradd's own when
@@ -171,6 +176,10 @@ public sealed partial class RootlessTests
             // the overlay lived in the container's mount namespace: nothing of it on the host, and --rm removed its state
             Assert.DoesNotContain(HostState.MountInfo(), l => l.Contains(home, StringComparison.Ordinal));
             Assert.Empty((await AsUser(user, home, bin, "ps", "-aq")).OutLines);
+            // and nothing of it under the state root either: its overlay's upper dir holds /ro copied up (0555) with a
+            // directory made inside, which the user may remove only once /ro is writable again
+            Assert.DoesNotContain(Directory.EnumerateDirectories(Path.Combine(home, ".craterun")), d => ContainerDirName().IsMatch(Path.GetFileName(d)));
+            Assert.DoesNotContain("cannot record the exit", run.Stderr);
 
             // a detached one, removed with rm -f, then rmi: the 0555 directories of the layers go too
             var d = await AsUser(user, home, bin, "run", "-d", "rootless/test:1", "sleep", "60");

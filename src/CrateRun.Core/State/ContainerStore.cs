@@ -170,20 +170,22 @@ public sealed class ContainerStore(string root)
 
     /// <summary>
     /// Deletes a tree that holds no mounts. Without root, a directory of the user's own that it
-    /// may not write or enter (overlayfs makes work/work mode 0; image layers and containers
-    /// leave 0555 ones) is first given back u+rwx, which its owner may always do.
+    /// may not write or enter (overlayfs makes work/work mode 0; image layers, and the directories
+    /// an overlay copied up from them, are 0555) is first given back u+rwx, which its owner may
+    /// always do. .NET reports a refused unlink as UnauthorizedAccessException and a refused
+    /// rmdir (a directory inside such a one) as IOException: both lead there.
     /// </summary>
     public static void DeleteTree(string dir)
     {
         try { Directory.Delete(dir, recursive: true); }
-        catch (UnauthorizedAccessException) when (!Environment.IsPrivilegedProcess)
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException && !Environment.IsPrivilegedProcess && Directory.Exists(dir))
         {
             try
             {
                 MakeOwnDirectoriesWritable(dir);
                 Directory.Delete(dir, recursive: true);
             }
-            catch (UnauthorizedAccessException) when (DeleteTreeOfSubordinateOwners is { } delete)
+            catch (Exception again) when (again is UnauthorizedAccessException or IOException && DeleteTreeOfSubordinateOwners is { } delete)
             {
                 delete(dir); // files of the user's subordinate ids (written by a container as another user)
             }

@@ -678,6 +678,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
         // a process joining a frozen cgroup freezes before it execs: the caller would wait forever
         if (!ContainerStatus.CanExec(status, o.IgnorePaused)) throw new CrateRunException(ContainerStatus.ExecRefusal(id, status));
         var spec = LoadSpec(r);
+        Timing.Mark("exec: state and config read");
         var launch = new LaunchSpec { Stdio = o.Stdio, PreserveFds = o.PreserveFds };
         var fds = new List<SafeFd>();
         Explain.LaunchTrace? trace = null; // --explain
@@ -705,6 +706,7 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
             var cg = r.CgroupPaths.Count > 0 ? Layout.ManagerForPaths(SubCgroupPaths(r.CgroupPaths, o.SubCgroups)) : null;
             launch.Trace = trace = StartTrace(null);
             EmitExecStarting(r, o);
+            Timing.Mark("exec: planned");
             int pid;
             try
             {
