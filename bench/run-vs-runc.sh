@@ -10,7 +10,8 @@
 # script moves itself into (lib.sh cpu_acct_enter), read once nothing of the run is left.
 # Then the same with one CPU hog per CPU (BENCH_HOG=0: not), where nothing can overlap. 3 warm-ups of each first, not counted.
 # Rounds alternate the order (even: craterun first, odd: runc first) so neither always
-# runs right after the other.
+# runs right after the other. CRATERUN_BASELINE=PATH (an earlier build, copied first) adds it as
+# a third runtime, "baseline", in the same rounds (order rotated every round): old vs new vs runc.
 #
 # Then memory:
 #   - monitor of a detached container: `craterun run -d ... -- sleep 30`, 0.5 s later
@@ -45,6 +46,11 @@ cleanup() {
             cleanup_craterun_container "$CR_STATE" "$id"
         done
     fi
+    if [[ -n ${BASELINE:-} && -d $WORK/baseline-state ]]; then
+        for id in $("$BASELINE" --root "$WORK/baseline-state" ps -a -q 2>/dev/null); do
+            cleanup_craterun_container "$WORK/baseline-state" "$id"
+        done
+    fi
     # the detached container's monitor and init: stop them by PID if rm -f did not
     if [[ -n $MON_PID ]] && ! wait_pid_gone "$MON_PID" 5; then
         echo "cleanup: monitor $MON_PID still alive 5 s after rm -f: SIGKILL" >&2
@@ -68,7 +74,15 @@ cleanup() {
 install_cleanup_traps
 
 snapshot_binaries "$WORK"
+BASELINE=""
+if [[ -n ${CRATERUN_BASELINE:-} ]]; then
+    [[ -x $CRATERUN_BASELINE ]] || die "CRATERUN_BASELINE=$CRATERUN_BASELINE is not an executable"
+    BASELINE=$WORK/baseline-bin/craterun
+    mkdir -p "$WORK/baseline-bin"
+    cp -L "$CRATERUN_BASELINE" "$BASELINE"
+fi
 print_header "craterun run --rm vs runc run: /bin/true on a busybox rootfs"
+[[ -z $BASELINE ]] || echo "baseline: $CRATERUN_BASELINE (an earlier build, a third runtime in the same rounds)"
 cpu_acct_enter
 echo "cpu:      ${CPU_ACCT:+cgroup $CPU_ACCT (cpuacct.usage: every process of a run, the monitor and the container included)}${CPU_ACCT_WHY:+n/a: $CPU_ACCT_WHY}"
 "$BENCH_DIR/make-bundle.sh" "$BUNDLE" "$CGNAME" >/dev/null
@@ -77,6 +91,7 @@ echo "runs:     $N each after $WARMUP warm-ups each, alternating (order swapped 
 echo
 
 run_craterun() { timed "$CRATERUN" --root "$CR_STATE" run --rm --rootfs "$BUNDLE/rootfs" -- /bin/true; }
+run_baseline() { timed "$BASELINE" --root "$WORK/baseline-state" run --rm --rootfs "$BUNDLE/rootfs" -- /bin/true; }
 SEQ=0
 run_runc() {
     SEQ=$((SEQ + 1))
@@ -85,34 +100,42 @@ run_runc() {
 
 # phase LABEL: WARMUP + N alternating runs of each; prints wall and CPU (user+sys of every
 # process a run started, the monitor included: cpuacct, SETTLE=1 waits for the monitor's exit).
+# With CRATERUN_BASELINE, three runtimes, the order rotated every round.
 phase() {
-    local i cr rc cru rcu
-    local -a T_CR=() T_RUNC=() U_CR=() U_RUNC=()
+    local i name
+    local -a order
+    declare -A T=() U=()
     for ((i = 0; i < WARMUP + N; i++)); do
-        if ((i % 2 == 0)); then
-            run_craterun; cr=$LAST_US cru=${LAST_CPU_US:-0}
-            run_runc; rc=$LAST_US rcu=${LAST_CPU_US:-0}
+        if [[ -n $BASELINE ]]; then
+            order=(craterun baseline runc)
+            order=("${order[@]:i%3}" "${order[@]:0:i%3}")
+        elif ((i % 2 == 0)); then
+            order=(craterun runc)
         else
-            run_runc; rc=$LAST_US rcu=${LAST_CPU_US:-0}
-            run_craterun; cr=$LAST_US cru=${LAST_CPU_US:-0}
+            order=(runc craterun)
         fi
-        if ((i >= WARMUP)); then
-            T_CR+=("$cr"); T_RUNC+=("$rc"); U_CR+=("$cru"); U_RUNC+=("$rcu")
-        fi
+        for name in "${order[@]}"; do
+            "run_$name"
+            ((i >= WARMUP)) || continue
+            T[$name]+=" $LAST_US" U[$name]+=" ${LAST_CPU_US:-0}"
+        done
     done
     # Nothing may be left behind by the --rm runs
     left=$("$CRATERUN" --root "$CR_STATE" ps -a -q)
     [[ -z $left ]] || echo "ODD: craterun run --rm left containers in its state: $left" >&2
-    read -r cr_med cr_p90 cr_min cr_max < <(stats "${T_CR[@]}")
-    read -r rc_med rc_p90 rc_min rc_max < <(stats "${T_RUNC[@]}")
-    read -r cu_med _ < <(stats "${U_CR[@]}")
-    read -r ru_med _ < <(stats "${U_RUNC[@]}")
-    [[ -n $CPU_ACCT ]] || cu_med=n/a ru_med=n/a
     echo "--- $1: loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
     printf '%-10s %9s %9s %9s %9s %9s   (ms, n=%d each)\n' runtime "wall med" p90 min max "cpu med" "$N"
-    printf '%-10s %9s %9s %9s %9s %9s\n' craterun "$cr_med" "$cr_p90" "$cr_min" "$cr_max" "$cu_med"
-    printf '%-10s %9s %9s %9s %9s %9s\n' runc "$rc_med" "$rc_p90" "$rc_min" "$rc_max" "$ru_med"
-    echo "ratio craterun/runc (medians): wall $(ratio "$cr_med" "$rc_med")x, cpu $([[ -n $CPU_ACCT ]] && echo "$(ratio "$cu_med" "$ru_med")x" || echo n/a)   target: <= 0.33x runc"
+    local -A MED=() CPU=()
+    for name in craterun ${BASELINE:+baseline} runc; do
+        # shellcheck disable=SC2086  # lists of numbers
+        read -r MED[$name] p90 lo hi < <(stats ${T[$name]})
+        # shellcheck disable=SC2086
+        read -r CPU[$name] _ < <(stats ${U[$name]})
+        [[ -n $CPU_ACCT ]] || CPU[$name]=n/a
+        printf '%-10s %9s %9s %9s %9s %9s\n' "$name" "${MED[$name]}" "$p90" "$lo" "$hi" "${CPU[$name]}"
+    done
+    echo "ratio craterun/runc (medians): wall $(ratio "${MED[craterun]}" "${MED[runc]}")x, cpu $([[ -n $CPU_ACCT ]] && echo "$(ratio "${CPU[craterun]}" "${CPU[runc]}")x" || echo n/a)   target: <= 0.33x runc"
+    [[ -z $BASELINE ]] || echo "ratio baseline/runc (medians): wall $(ratio "${MED[baseline]}" "${MED[runc]}")x, cpu $([[ -n $CPU_ACCT ]] && echo "$(ratio "${CPU[baseline]}" "${CPU[runc]}")x" || echo n/a)"
 }
 # shellcheck disable=SC2034  # read by lib.sh timed
 SETTLE=1

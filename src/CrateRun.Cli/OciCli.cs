@@ -54,9 +54,13 @@ public static class OciCli
         {
             GlobalOptions.Root, GlobalOptions.Log, GlobalOptions.LogFormat, GlobalOptions.Debug, GlobalOptions.SystemdCgroup, GlobalOptions.Rootless, GlobalOptions.Criu,
             GlobalOptions.Explain.Text, GlobalOptions.Explain.Json,
-            CreateCommand(), StartCommand(), StateCommand(), KillCommand(), DeleteCommand(), RunCommand(), ExecCommand(),
-            ListCommand(), PsCommand(), PauseCommand(), ResumeCommand(), EventsCommand(), UpdateCommand(), SpecCommand(), FeaturesCommand(),
         };
+        // only the command named (exec, run, ...: the tree of all of them is built for help or an unknown word)
+        var word = Program.CommandWord(args);
+        if (Array.Find(Commands, c => c.Name == word).Make is { } make && make() is var one && one.Name == word)
+            root.Subcommands.Add(one);
+        else
+            foreach (var (_, makeCommand) in Commands) root.Subcommands.Add(makeCommand());
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["exec"] = 1 });
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         _globals = new OciGlobals(parsed.GetValue(GlobalOptions.Root), parsed.GetValue(GlobalOptions.Log), parsed.GetValue(GlobalOptions.LogFormat) ?? "text",
@@ -69,6 +73,14 @@ public static class OciCli
         DebugLog("command line: " + string.Join(' ', args));
         return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
     }
+
+    /// <summary>The commands, in --help order, each with its name (see <see cref="Run"/>).</summary>
+    private static readonly (string Name, Func<Command> Make)[] Commands =
+    [
+        ("create", CreateCommand), ("start", StartCommand), ("state", StateCommand), ("kill", KillCommand), ("delete", DeleteCommand),
+        ("run", RunCommand), ("exec", ExecCommand), ("list", ListCommand), ("ps", PsCommand), ("pause", PauseCommand), ("resume", ResumeCommand),
+        ("events", EventsCommand), ("update", UpdateCommand), ("spec", SpecCommand), ("features", FeaturesCommand),
+    ];
 
     public static string Version => typeof(OciCli).Assembly.GetName().Version?.ToString(3) ?? "0.1.0";
 
