@@ -33,7 +33,7 @@ public sealed class ReapedPidTests(CrateRunFixture f)
             Assert.True(r.ExitCode != 0, "exec into a missing cwd should fail\n" + r);
             Assert.Contains("/no/such/dir", r.Stderr);
             var reaped = new HashSet<string>();
-            var lines = await File.ReadAllLinesAsync(trace);
+            var lines = Joined(await File.ReadAllLinesAsync(trace));
             Assert.Contains(lines, l => Reaped.IsMatch(l)); // the stage was reaped (else the test shows nothing)
             foreach (var line in lines)
             {
@@ -46,6 +46,27 @@ public sealed class ReapedPidTests(CrateRunFixture f)
         {
             await f.RemoveForce(id);
         }
+    }
+
+    private static readonly Regex Unfinished = new(@"^(\d+)\s+(\w+\(.*?)\s*<unfinished \.\.\.>$", RegexOptions.Compiled);
+    private static readonly Regex Resumed = new(@"^(\d+)\s+<\.\.\. (\w+) resumed>\s*(.*)$", RegexOptions.Compiled);
+
+    /// <summary>
+    /// strace -f splits a call that another thread's event interrupts into "TID call(args &lt;unfinished ...&gt;"
+    /// and, later, "TID &lt;... call resumed&gt;rest"; joined here into one line where it completed.
+    /// </summary>
+    private static List<string> Joined(string[] lines)
+    {
+        var open = new Dictionary<string, string>();
+        var joined = new List<string>();
+        foreach (var line in lines)
+        {
+            if (Unfinished.Match(line) is { Success: true } u) open[u.Groups[1].Value] = u.Groups[2].Value;
+            else if (Resumed.Match(line) is { Success: true } r && open.Remove(r.Groups[1].Value, out var head))
+                joined.Add($"{r.Groups[1].Value} {head}{r.Groups[3].Value}");
+            else joined.Add(line);
+        }
+        return joined;
     }
 
     /// <summary>
