@@ -13,6 +13,8 @@ public static class Program
         Timing.Mark("main");
         // rootless with subordinate ids: what holds files of the user's range is removed by a helper in that range
         Core.State.ContainerStore.DeleteTreeOfSubordinateOwners = Linux.Process.SubordinateOwners.DeleteTree;
+        // a save over an existing file swaps the names (no write-out at once, see ContainerStore.WriteAtomic)
+        Core.State.ContainerStore.ExchangeFiles = Linux.StateFiles.Exchange;
         if (args is [Linux.Process.SubordinateOwners.HelperArg, var helperOp, var helperPath])
             return Guard(() => Linux.Process.SubordinateOwners.HelperMain(helperOp, helperPath), "craterun (subordinate ids)");
         // a container's monitor: this same binary, started by `craterun run` (ContainerMonitor)

@@ -1,10 +1,11 @@
 using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
 
 namespace CrateRun.Core.State;
 
 /// <summary>
 /// Containers on disk: ROOT/ID/{metadata.json, config.json, stdout.log, stderr.log, lock}.
-/// Every write is atomic (temp file + rename); read-modify-write goes under the
+/// Every write is atomic (a new temp file, swapped in or renamed: <see cref="WriteAtomic"/>); read-modify-write goes under the
 /// container's lock, creation and name checks under the root's lock.
 /// </summary>
 public sealed class ContainerStore(string root)
@@ -39,13 +40,28 @@ public sealed class ContainerStore(string root)
     public void Save(ContainerRecord r) => WriteAtomic(PathOf(r.Id, MetadataFile),
         StateJsonWriteContext.SerializeRecord(r));
 
+    /// <summary>
+    /// Replaces the file at <paramref name="path"/> with <paramref name="content"/> in one step: a
+    /// reader sees the old file or the new one, never a part. The new content goes to a new file
+    /// first (<see cref="WriteNew"/>); replacing an existing file swaps the two names
+    /// (<see cref="ExchangeFiles"/>) and deletes the old one, else renames over it.
+    /// </summary>
+    /// <remarks>
+    /// Why not a rename over the old file: ext4 writes the new file's blocks out at once when a
+    /// rename replaces a file (auto_da_alloc), and the next save frees them again. A metadata.json
+    /// written four times in a run cost some 0.15 ms a save that way on this disk, where every freed
+    /// block is discarded before unlink returns; swapped, a file that lives less than the writeback
+    /// delay is never given blocks at all.
+    /// </remarks>
     public static void WriteAtomic(string path, byte[] content)
     {
         var tmp = path + ".tmp-" + Environment.ProcessId;
         try
         {
-            File.WriteAllBytes(tmp, content);
-            File.Move(tmp, path, overwrite: true);
+            WriteNew(tmp, content);
+            // File.Exists: a regular file (a directory in its place must fail, as a rename onto it does)
+            if (ExchangeFiles is { } exchange && File.Exists(path) && exchange(tmp, path)) File.Delete(tmp); // tmp now holds the old content
+            else File.Move(tmp, path, overwrite: true);
         }
         catch (Exception e)
         {
@@ -58,6 +74,30 @@ public sealed class ContainerStore(string root)
             }
             throw;
         }
+    }
+
+    /// <summary>
+    /// Set by the Linux layer: swaps two existing files' names in one step (renameat2 with
+    /// RENAME_EXCHANGE). False when it cannot (no such file, a filesystem without it): the caller renames.
+    /// </summary>
+    public static Func<string, string, bool>? ExchangeFiles { get; set; }
+
+    /// <summary>
+    /// <paramref name="content"/> as a new file at <paramref name="path"/> (a file already there, such as a
+    /// crashed process's temp file, is removed first). Created, never truncated: ext4 writes out at close a
+    /// file that was truncated (File.WriteAllBytes opens, then truncates), which a file this young and this
+    /// short-lived does not need.
+    /// </summary>
+    public static void WriteNew(string path, ReadOnlySpan<byte> content)
+    {
+        SafeFileHandle handle;
+        try { handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite); }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(path);
+            handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite);
+        }
+        using (handle) RandomAccess.Write(handle, content, 0);
     }
 
     private const int NoSpace = 28, QuotaExceeded = 122; // ENOSPC, EDQUOT: .NET's IOException carries the errno

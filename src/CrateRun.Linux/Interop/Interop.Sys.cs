@@ -56,6 +56,10 @@ internal static partial class Interop
         [LibraryImport(Libc, SetLastError = true)] public static partial int poll(PollFd* fds, nuint nfds, int timeout);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int mkfifo(string path, uint mode);
+        /// <summary>renameat2's flag that swaps two existing names atomically (Linux 3.15; ext4, tmpfs, xfs, btrfs...).</summary>
+        public const uint RENAME_EXCHANGE = 2;
+        [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         public static partial int statfs(string path, byte* buf);
         [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

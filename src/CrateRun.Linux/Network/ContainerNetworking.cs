@@ -117,18 +117,19 @@ public sealed class ContainerNetworking(ContainerStore store)
     {
         var s = r.Network!;
         var hostname = r.Hostname ?? ContainerId.Short(r.Id);
-        File.WriteAllText(store.PathOf(r.Id, "hostname"), hostname + "\n");
+        // new files (a restart's are replaced: no container binds them yet), never truncated: see ContainerStore.WriteNew
+        ContainerStore.WriteNew(store.PathOf(r.Id, "hostname"), System.Text.Encoding.UTF8.GetBytes(hostname + "\n"));
         // slirp4netns answers DNS itself on 10.0.2.3 (forwarding to the host's servers)
         var dns = s.Mode == Slirp4netnsPlan.Mode && s.Dns.Count == 0 ? [Slirp4netnsPlan.Nameserver] : s.Dns;
-        File.WriteAllText(store.PathOf(r.Id, "resolv.conf"), EtcFiles.ResolvConf(ReadOrNull("/etc/resolv.conf"),
-            ReadOrNull("/run/systemd/resolve/resolv.conf"), dns, sharesHostNetwork: s.Mode == "host"));
+        ContainerStore.WriteNew(store.PathOf(r.Id, "resolv.conf"), System.Text.Encoding.UTF8.GetBytes(EtcFiles.ResolvConf(ReadOrNull("/etc/resolv.conf"),
+            ReadOrNull("/run/systemd/resolve/resolv.conf"), dns, sharesHostNetwork: s.Mode == "host")));
         var own = new List<string>();
         if (s.Mode == Slirp4netnsPlan.Mode) own.Add(Slirp4netnsPlan.GuestAddress);
         if (s.Mode == "container" && store.TryLoad(s.JoinedContainer!)?.Network is { } joined)
             own.AddRange(joined.Addresses.Select(a => a.Split('=').Last().Split('/')[0]));
         var hosts = EtcFiles.Hosts(hostname, r.Name, own, [], s.ExtraHosts.Select(NetworkConfigs.ParseExtraHost));
         if (s.Mode == "host") hosts = (ReadOrNull("/etc/hosts") ?? "") + string.Concat(s.ExtraHosts.Select(NetworkConfigs.ParseExtraHost).Select(e => $"{e.Address}\t{e.Name}\n"));
-        File.WriteAllText(store.PathOf(r.Id, "hosts"), hosts);
+        ContainerStore.WriteNew(store.PathOf(r.Id, "hosts"), System.Text.Encoding.UTF8.GetBytes(hosts));
     }
 
     private static string? ReadOrNull(string path)

@@ -125,6 +125,83 @@ public sealed class ContainerStoreTests : IDisposable
         Assert.Equal(["f"], Directory.GetFiles(_tmp.Path).Select(Path.GetFileName));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void WriteAtomic_swaps_the_new_file_in_or_renames_it_leaving_no_temp_file(bool exchange)
+    {
+        var saved = ContainerStore.ExchangeFiles;
+        ContainerStore.ExchangeFiles = exchange ? Linux.StateFiles.Exchange : null;
+        try
+        {
+            var path = _tmp.Sub("metadata.json");
+            ContainerStore.WriteAtomic(path, "first, the longer one"u8.ToArray()); // nothing to swap with: renamed
+            using var reader = File.OpenRead(path); // a reader of the old file keeps reading the old file
+            ContainerStore.WriteAtomic(path, "second"u8.ToArray());
+            Assert.Equal("second", File.ReadAllText(path));
+            Assert.Equal("first, the longer one", new StreamReader(reader).ReadToEnd()); // a new file, never the old one rewritten
+            Assert.Equal(["metadata.json"], Directory.GetFiles(_tmp.Path).Select(Path.GetFileName));
+        }
+        finally
+        {
+            ContainerStore.ExchangeFiles = saved;
+        }
+    }
+
+    [Fact]
+    public void WriteAtomic_replaces_a_temp_file_a_crashed_process_of_the_same_pid_left()
+    {
+        var path = _tmp.Sub("metadata.json");
+        File.WriteAllText(path + ".tmp-" + Environment.ProcessId, "left by a process that died before its rename");
+        ContainerStore.WriteAtomic(path, "mine"u8.ToArray());
+        Assert.Equal("mine", File.ReadAllText(path));
+        Assert.Equal(["metadata.json"], Directory.GetFiles(_tmp.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void WriteNew_makes_a_new_file_even_where_one_exists()
+    {
+        var path = _tmp.Sub("hosts");
+        ContainerStore.WriteNew(path, "127.0.0.1 localhost and more\n"u8);
+        using var reader = File.OpenRead(path);
+        ContainerStore.WriteNew(path, "::1 localhost\n"u8);
+        Assert.Equal("::1 localhost\n", File.ReadAllText(path)); // the whole content, nothing of the longer one after it
+        Assert.Equal("127.0.0.1 localhost and more\n", new StreamReader(reader).ReadToEnd()); // not truncated and rewritten: replaced
+    }
+
+    [Fact]
+    public void Exchange_swaps_two_files_and_refuses_a_missing_one()
+    {
+        var a = _tmp.Sub("a");
+        var b = _tmp.Sub("b");
+        File.WriteAllText(a, "A");
+        File.WriteAllText(b, "B");
+        Assert.True(Linux.StateFiles.Exchange(a, b));
+        Assert.Equal(("B", "A"), (File.ReadAllText(a), File.ReadAllText(b)));
+        Assert.False(Linux.StateFiles.Exchange(a, _tmp.Sub("missing")));
+        Assert.Equal("B", File.ReadAllText(a));
+    }
+
+    [Fact]
+    public void A_directory_where_the_file_goes_fails_the_write_with_the_exchange_too()
+    {
+        var saved = ContainerStore.ExchangeFiles;
+        ContainerStore.ExchangeFiles = Linux.StateFiles.Exchange;
+        try
+        {
+            var dir = _tmp.Dir("x");
+            var target = Path.Combine(dir, "metadata.json");
+            Directory.CreateDirectory(target);
+            Assert.ThrowsAny<IOException>(() => ContainerStore.WriteAtomic(target, [1, 2, 3]));
+            Assert.True(Directory.Exists(target));
+            Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(dir), e => e.Contains(".tmp-", StringComparison.Ordinal));
+        }
+        finally
+        {
+            ContainerStore.ExchangeFiles = saved;
+        }
+    }
+
     [Fact]
     public void Missing_and_corrupt_metadata()
     {
