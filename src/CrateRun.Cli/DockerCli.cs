@@ -18,11 +18,7 @@ public static class DockerCli
         Recursive = true,
     };
 
-    /// <summary>
-    /// The top-level commands, in --help order, each with its name: a command line builds only the command it
-    /// names (the whole tree cost about 0.5 ms of every start); help without a command, an unknown word, and
-    /// the commands that walk the tree (completion, man-pages) get all of them.
-    /// </summary>
+    /// <summary>The top-level commands, in --help order, each with its name (<see cref="NamedCommands"/>).</summary>
     private static readonly (string Name, Func<Command> Make)[] TopLevelCommands =
     [
         ("run", () => RunCommand()),
@@ -68,26 +64,15 @@ public static class DockerCli
         ("man-pages", () => ManPages.Create()),
     ];
 
-    /// <summary>The root's subcommands for <paramref name="args"/>: the one named, or all (see <see cref="TopLevelCommands"/>).</summary>
-    private static void AddSubcommands(RootCommand root, string[] args)
-    {
-        var word = Program.CommandWord(args);
-        if (word is not ("completion" or "man-pages") && Array.Find(TopLevelCommands, c => c.Name == word).Make is { } make
-            && make() is var one && one.Name == word)
-        {
-            root.Subcommands.Add(one);
-            return;
-        }
-        foreach (var (_, makeCommand) in TopLevelCommands) root.Subcommands.Add(makeCommand());
-    }
-
-    public static int Run(string[] args)
+    /// <param name="word">The command word (<see cref="Linux.Process.CommandLine.CommandWord"/>), read once by Program.</param>
+    public static int Run(string[] args, string? word)
     {
         // `run`: are we the monitor run_front.c forked before our runtime started?
         IsMonitor = TakeFrontFromConstructor();
         var root = new RootCommand("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)");
         root.Options.Add(RootOption);
-        AddSubcommands(root, args);
+        // completion and man-pages walk the whole tree
+        NamedCommands.AddTo(root, TopLevelCommands, word is "completion" or "man-pages" ? null : word);
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");

@@ -36,7 +36,8 @@ public static class OciCli
     /// <summary>The global options of this invocation (defaults until parsed).</summary>
     private static OciGlobals _globals = new();
 
-    public static int Run(string[] args)
+    /// <param name="word">The command word (<see cref="Linux.Process.CommandLine.CommandWord"/>), read once by Program.</param>
+    public static int Run(string[] args, string? word)
     {
         if (AsksForVersion(args))
         {
@@ -55,12 +56,7 @@ public static class OciCli
             GlobalOptions.Root, GlobalOptions.Log, GlobalOptions.LogFormat, GlobalOptions.Debug, GlobalOptions.SystemdCgroup, GlobalOptions.Rootless, GlobalOptions.Criu,
             GlobalOptions.Explain.Text, GlobalOptions.Explain.Json,
         };
-        // only the command named (exec, run, ...: the tree of all of them is built for help or an unknown word)
-        var word = Program.CommandWord(args);
-        if (Array.Find(Commands, c => c.Name == word).Make is { } make && make() is var one && one.Name == word)
-            root.Subcommands.Add(one);
-        else
-            foreach (var (_, makeCommand) in Commands) root.Subcommands.Add(makeCommand());
+        NamedCommands.AddTo(root, Commands, word);
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["exec"] = 1 });
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         _globals = new OciGlobals(parsed.GetValue(GlobalOptions.Root), parsed.GetValue(GlobalOptions.Log), parsed.GetValue(GlobalOptions.LogFormat) ?? "text",
@@ -74,7 +70,7 @@ public static class OciCli
         return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
     }
 
-    /// <summary>The commands, in --help order, each with its name (see <see cref="Run"/>).</summary>
+    /// <summary>The commands, in --help order, each with its name (<see cref="NamedCommands"/>).</summary>
     private static readonly (string Name, Func<Command> Make)[] Commands =
     [
         ("create", CreateCommand), ("start", StartCommand), ("state", StateCommand), ("kill", KillCommand), ("delete", DeleteCommand),

@@ -36,17 +36,16 @@ public static class Program
         // Decided by the command word only: "exec" elsewhere (a name, the container's argv) is data.
         // The constructor re-executed it from the read-only overlay already (sealed_exec.c); here only
         // the fallback where that could not be made.
-        if (CommandWord(args) == "exec")
+        // read once (Native/command_line.c, as the constructor reads argv): each face builds only this command's parser
+        var word = Linux.Process.CommandLine.CommandWord(args);
+        if (word == "exec")
             Linux.Process.SealedBinary.EnsureOrReexec();
         if (self is "craterun-oci" or "runc")
-            return OciCli.Run(args);
+            return OciCli.Run(args, word);
         if (args.Length > 0 && args[0] == "oci")
-            return OciCli.Run(args[1..]);
-        return DockerCli.Run(args);
+            return OciCli.Run(args[1..], word);
+        return DockerCli.Run(args, word);
     }
-
-    /// <summary>The subcommand (Native/command_line.c, which the constructor reads argv with too); null when there is none.</summary>
-    public static string? CommandWord(string[] args) => Linux.Process.CommandLine.CommandWord(args);
 
     /// <summary>argv[0] as the caller wrote it (a symlink name survives, unlike the process path).</summary>
     private static string Argv0()
