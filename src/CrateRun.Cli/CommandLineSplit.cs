@@ -12,14 +12,14 @@ namespace CrateRun.Cli;
 public static class CommandLineSplit
 {
     /// <summary>As below, for a caller that lets its parser report unknown options.</summary>
-    public static string[] Apply(string[] args, RootCommand root, IReadOnlyDictionary<string, int> positionalsBefore) =>
+    public static string[] Apply(string[] args, Command root, IReadOnlyDictionary<string, int> positionalsBefore) =>
         Apply(args, root, positionalsBefore, out _);
 
     /// <param name="args">The arguments after the program name.</param>
     /// <param name="root">The root command (its recursive options may appear anywhere).</param>
     /// <param name="positionalsBefore">Per subcommand: how many positionals precede the command (run: 0, exec: 1).</param>
     /// <param name="unknownOption">The first option before the command that neither the subcommand nor the root knows.</param>
-    public static string[] Apply(string[] args, RootCommand root, IReadOnlyDictionary<string, int> positionalsBefore, out string? unknownOption)
+    public static string[] Apply(string[] args, Command root, IReadOnlyDictionary<string, int> positionalsBefore, out string? unknownOption)
     {
         unknownOption = null;
         var i = SkipOptions(args, 0, root, root, ref unknownOption);
@@ -41,7 +41,7 @@ public static class CommandLineSplit
     }
 
     /// <summary>Index of the first token from <paramref name="i"/> on that is not an option (or an option's value).</summary>
-    private static int SkipOptions(string[] args, int i, Command command, RootCommand root, ref string? unknown)
+    private static int SkipOptions(string[] args, int i, Command command, Command root, ref string? unknown)
     {
         while (i < args.Length && args[i].StartsWith('-') && args[i] != "--" && args[i] != "-")
         {

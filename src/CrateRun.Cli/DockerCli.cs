@@ -69,7 +69,7 @@ public static class DockerCli
     {
         // `run`: are we the monitor run_front.c forked before our runtime started?
         IsMonitor = TakeFrontFromConstructor();
-        var root = new RootCommand("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)");
+        var root = ParserRoot.Create("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)", args, word);
         root.Options.Add(RootOption);
         // completion and man-pages walk the whole tree
         NamedCommands.AddTo(root, TopLevelCommands, word is "completion" or "man-pages" ? null : word);
@@ -85,7 +85,7 @@ public static class DockerCli
     private static int UsageError(ParseResult parsed, string message)
     {
         var command = parsed.CommandResult.Command;
-        var path = command is RootCommand ? "craterun" : "craterun " + command.Name;
+        var path = command == parsed.RootCommandResult.Command ? "craterun" : "craterun " + command.Name;
         Console.Error.WriteLine($"craterun: {message}");
         Console.Error.WriteLine($"See '{path} --help'.");
         return ExitCodes.RuntimeError;
@@ -105,7 +105,7 @@ public static class DockerCli
         {
             case System.CommandLine.Parsing.OptionResult { Option: var o } when o.Arity.MinimumNumberOfValues > 0 && error.Message.StartsWith("Required argument missing", StringComparison.Ordinal):
                 return $"flag needs an argument: {o.Name}";
-            case System.CommandLine.Parsing.CommandResult when command is RootCommand && error.Message.StartsWith("Required command", StringComparison.Ordinal):
+            case System.CommandLine.Parsing.CommandResult when command == parsed.RootCommandResult.Command && error.Message.StartsWith("Required command", StringComparison.Ordinal):
                 return "a command is required (run, ps, logs, rm, exec, stop, kill, wait, inspect, pause, unpause, rename, top, oci)";
             case System.CommandLine.Parsing.ArgumentResult { Argument: var a } when error.Message.StartsWith("Required argument missing", StringComparison.Ordinal):
                 return $"\"craterun {command.Name}\" needs a {a.Name} argument";

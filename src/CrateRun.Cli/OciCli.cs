@@ -51,11 +51,12 @@ public static class OciCli
             DebugLog("command line: " + string.Join(' ', args));
             return RunShort(quick);
         }
-        var root = new RootCommand("craterun-oci: a runc-compatible OCI runtime")
+        var root = ParserRoot.Create("craterun-oci: a runc-compatible OCI runtime", args, word);
+        foreach (var global in new Option[]
         {
             GlobalOptions.Root, GlobalOptions.Log, GlobalOptions.LogFormat, GlobalOptions.Debug, GlobalOptions.SystemdCgroup, GlobalOptions.Rootless, GlobalOptions.Criu,
             GlobalOptions.Explain.Text, GlobalOptions.Explain.Json,
-        };
+        }) root.Options.Add(global);
         NamedCommands.AddTo(root, Commands, word);
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["exec"] = 1 });
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });

@@ -127,6 +127,30 @@ public sealed class CliInputTests(CrateRunFixture f)
         Assert.Matches(new Regex(@"^\s+oci\b", RegexOptions.Multiline), r.Stdout);
     }
 
+    // ---- help and version: a command line without them parses under a plain root (ParserRoot) --------
+
+    public static TheoryData<string[], string> HelpForms => new()
+    {
+        { ["run", "--help"], "craterun run [<command>...] [options]" },
+        { ["run", "-h"], "craterun run [<command>...] [options]" },
+        { ["run", "-?"], "craterun run [<command>...] [options]" },
+        { ["run", "--rootfs", "/x", "--help"], "craterun run [<command>...] [options]" },
+        { ["ps", "-h"], "craterun ps [options]" },
+        { ["volume", "ls", "--help"], "craterun volume ls [options]" },
+        { ["--help"], "craterun [command] [options]" },
+        { ["oci", "--help"], "craterun oci [options]" },
+    };
+
+    [RootTheory]
+    [MemberData(nameof(HelpForms))]
+    public async Task Help_IsShownInEveryForm(string[] args, string usage)
+    {
+        var r = await f.Cr(args);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("Usage:", r.Stdout);
+        Assert.Contains(usage, r.Stdout);
+    }
+
     // ---- a state root that cannot be used fails at once --------------------------------------------
 
     private async Task AssertRootRefused(ProcResult r, string root, List<(int Pid, string Cmdline)> processesBefore)
