@@ -11,7 +11,8 @@ public static class ExecFlow
     public static int Run(ContainerEngine engine, string id, string[] command, IReadOnlyList<string> env, string? workdir,
         (uint Uid, uint Gid)? user, bool interactive, bool tty, bool detach)
     {
-        var spec = ContainerEngine.LoadSpec(engine.Store.Load(id));
+        var record = engine.Store.Load(id);
+        var spec = ContainerEngine.LoadSpec(record);
         var template = spec.Process ?? new Core.Oci.Process();
         var mergedEnv = new List<string>(template.Env ?? []);
         foreach (var e in env)
@@ -40,7 +41,7 @@ public static class ExecFlow
         SafeFd? consoleOurs = null, consoleTheirs = null;
         if (tty) (consoleOurs, consoleTheirs) = ContainerMonitor.SocketPair();
         int pid;
-        var options = new ExecOptions { Process = process, Stdio = stdio, ConsoleFd = consoleTheirs?.Fd ?? -1 };
+        var options = new ExecOptions { Process = process, Stdio = stdio, ConsoleFd = consoleTheirs?.Fd ?? -1, Record = record, Spec = spec };
         using (consoleTheirs)
             pid = engine.Exec(id, options);
         using var master = consoleOurs is null ? null : ReceiveMaster(consoleOurs);

@@ -385,7 +385,8 @@ public static class OciCli
         cmd.SetAction(p => Handle(p, engine =>
         {
             var cid = p.GetValue(id)!;
-            var spec = ContainerEngine.LoadSpec(engine.Store.Load(cid));
+            var record = engine.Store.Load(cid);
+            var spec = ContainerEngine.LoadSpec(record);
             Core.Oci.Process proc;
             if (p.GetValue(process) is { } file)
             {
@@ -427,6 +428,8 @@ public static class OciCli
                 PreserveFds = p.GetValue(preserveFds),
                 IgnorePaused = p.GetValue(ignorePaused),
                 SubCgroups = p.GetValue(subCgroup) ?? [],
+                Record = record,
+                Spec = spec,
             });
             using var master = console?.ReceiveMaster();
             if (p.GetValue(detach)) return 0;

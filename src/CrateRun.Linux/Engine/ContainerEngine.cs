@@ -42,6 +42,10 @@ public sealed class ExecOptions
     public IReadOnlyList<string> SubCgroups { get; init; } = [];
     /// <summary>Docker's exec id: names this exec in the events (exec_create, exec_start, exec_die).</summary>
     public string ExecId { get; init; } = Core.Docker.ContainerEvent.NewExecId();
+    /// <summary>The record this process just read to build <see cref="Process"/> (else it is read from the store).</summary>
+    public ContainerRecord? Record { get; init; }
+    /// <summary>The config read with <see cref="Record"/> (else config.json is read).</summary>
+    public Spec? Spec { get; init; }
 }
 
 /// <summary>
@@ -673,11 +677,11 @@ public sealed partial class ContainerEngine(ContainerStore store, ContainerHost?
     /// <summary>Runs another process inside a running container (all its namespaces and its cgroup). Returns its pid.</summary>
     public int Exec(string id, ExecOptions o)
     {
-        var r = Store.Load(id);
+        var r = o.Record ?? Store.Load(id);
         var status = StatusOf(r);
         // a process joining a frozen cgroup freezes before it execs: the caller would wait forever
         if (!ContainerStatus.CanExec(status, o.IgnorePaused)) throw new CrateRunException(ContainerStatus.ExecRefusal(id, status));
-        var spec = LoadSpec(r);
+        var spec = o.Spec ?? LoadSpec(r);
         Timing.Mark("exec: state and config read");
         var launch = new LaunchSpec { Stdio = o.Stdio, PreserveFds = o.PreserveFds };
         var fds = new List<SafeFd>();

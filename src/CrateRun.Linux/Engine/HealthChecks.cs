@@ -59,7 +59,8 @@ public static class HealthChecks
             ["CMD", .. var argv] when argv.Count > 0 => [.. argv],
             _ => throw new UsageException($"container {r.Id}: unknown health check test {string.Join(' ', check.Test)}"),
         };
-        var template = ContainerEngine.LoadSpec(r).Process ?? new Core.Oci.Process();
+        var spec = ContainerEngine.LoadSpec(r);
+        var template = spec.Process ?? new Core.Oci.Process();
         var process = new Core.Oci.Process
         {
             Args = [.. args],
@@ -73,7 +74,7 @@ public static class HealthChecks
         using var devNull = Fds.DevNull();
         using var output = new SafeFd(Interop.Check(Interop.Sys.memfd_create("craterun-health", 1 /* MFD_CLOEXEC */), "memfd_create", "health output"));
         int pid;
-        var options = new ExecOptions { Process = process, Stdio = [devNull.Fd, output.Fd, output.Fd] };
+        var options = new ExecOptions { Process = process, Stdio = [devNull.Fd, output.Fd, output.Fd], Record = r, Spec = spec };
         try
         {
             pid = engine.Exec(r.Id, options); // Docker's probes are execs too: exec_create, exec_start, exec_die events
