@@ -13,28 +13,16 @@ public static class ExecFlow
     {
         var record = engine.Store.Load(id);
         var spec = ContainerEngine.LoadSpec(record);
-        var template = spec.Process ?? new Core.Oci.Process();
-        var mergedEnv = new List<string>(template.Env ?? []);
-        foreach (var e in env)
+        var process = Core.Oci.ExecProcess.Build(spec.Process, new Core.Oci.ExecRequest
         {
-            var key = e.Split('=')[0];
-            mergedEnv.RemoveAll(x => x.Split('=')[0] == key);
-            mergedEnv.Add(e);
-        }
-        if (tty && !mergedEnv.Any(e => e.StartsWith("TERM=", StringComparison.Ordinal))) mergedEnv.Add("TERM=xterm");
-        var process = new Core.Oci.Process
-        {
-            Args = [.. command],
-            Env = mergedEnv,
-            Cwd = workdir ?? template.Cwd,
+            Args = command,
+            Env = env,
+            Cwd = workdir,
             Terminal = tty,
-            User = user is { } u ? new Core.Oci.User { Uid = u.Uid, Gid = u.Gid } : template.User,
-            Capabilities = template.Capabilities,
-            NoNewPrivileges = template.NoNewPrivileges,
-            Rlimits = template.Rlimits,
+            DefaultTerm = true,
             ConsoleSize = tty && Terminal.Size(1) is { } s ? new Core.Oci.Box { Height = s.Rows, Width = s.Cols } : null,
-        };
-        if (process.Cwd.Length == 0) process.Cwd = "/";
+            User = user is { } u ? new Core.Oci.User { Uid = u.Uid, Gid = u.Gid } : null,
+        });
 
         using var devnull = Fds.DevNull();
         var stdio = detach ? new[] { devnull.Fd, devnull.Fd, devnull.Fd } : new[] { interactive ? -1 : devnull.Fd, -1, -1 };

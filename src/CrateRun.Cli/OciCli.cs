@@ -396,27 +396,25 @@ public static class OciCli
             {
                 var args = p.GetValue(command) ?? [];
                 if (args.Length == 0) throw new UsageException("exec needs --process FILE or a command");
-                var t = spec.Process ?? new Core.Oci.Process();
-                proc = new Core.Oci.Process
-                {
-                    Args = [.. args], Env = [.. t.Env ?? [], .. p.GetValue(env) ?? []], Cwd = p.GetValue(cwd) ?? t.Cwd,
-                    Terminal = p.GetValue(tty), User = t.User, Capabilities = t.Capabilities,
-                    NoNewPrivileges = t.NoNewPrivileges || p.GetValue(noNewPrivs), Rlimits = t.Rlimits,
-                };
+                User? asUser = null;
                 if (p.GetValue(user) is { } u)
                 {
                     var parts = u.Split(':');
                     if (!uint.TryParse(parts[0], out var uid) || (parts.Length > 1 && !uint.TryParse(parts[1], out _)))
                         throw new UsageException($"invalid --user '{u}': expected UID[:GID]");
-                    proc.User = new User { Uid = uid, Gid = parts.Length > 1 ? uint.Parse(parts[1]) : 0 };
+                    asUser = new User { Uid = uid, Gid = parts.Length > 1 ? uint.Parse(parts[1]) : 0 };
                 }
-                if (p.GetValue(additionalGids) is { Length: > 0 } gids) proc.User.AdditionalGids = [.. gids];
-                if (p.GetValue(caps) is { Length: > 0 } extra && proc.Capabilities is { } pc)
+                proc = ExecProcess.Build(spec.Process, new ExecRequest
                 {
-                    pc.Bounding = [.. pc.Bounding ?? [], .. extra];
-                    pc.Effective = [.. pc.Effective ?? [], .. extra];
-                    pc.Permitted = [.. pc.Permitted ?? [], .. extra];
-                }
+                    Args = args,
+                    Env = p.GetValue(env) ?? [],
+                    Cwd = p.GetValue(cwd),
+                    Terminal = p.GetValue(tty),
+                    User = asUser,
+                    AdditionalGids = p.GetValue(additionalGids) ?? [],
+                    AddCapabilities = p.GetValue(caps) ?? [],
+                    NoNewPrivileges = p.GetValue(noNewPrivs),
+                });
             }
             using var console = ForegroundConsole.For(proc.Terminal && !p.GetValue(detach) && p.GetValue(consoleSocket) is null);
             var pid = engine.Exec(cid, new ExecOptions

@@ -211,6 +211,60 @@ public sealed class OciContractTests(CrateRunFixture f)
     }
 
     /// <summary>
+    /// exec's own flags on top of the container's process (ExecProcess.Build), as runc applies them: --env
+    /// replaces a variable of config.json, --cwd, --user with --additional-gids, --cap into bounding, effective
+    /// and permitted, --no-new-privs. The same command lines through runc and craterun-oci, looked at from inside.
+    /// </summary>
+    [RootFact]
+    public async Task Exec_flags_build_the_process_as_runcs_do()
+    {
+        var dir = NewDir("execflags");
+        var config = await new OciBundles(f).RuncSpec("sleep", "1000");
+        config["process"]!["env"]!.AsArray().Add("FOO=1");
+        var bundle = OciBundles.WriteBundle(dir, "b", config);
+        const string Report = "echo $FOO $NEW; env | grep -c ^FOO=; pwd; id -u; id -g; id -G; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status";
+        string[][] execs =
+        [
+            ["--env", "FOO=3", "--env", "NEW=x", "--cwd", "/tmp", "--user", "1000:1000", "--additional-gids", "20", "--cap", "CAP_NET_ADMIN", "--no-new-privs"],
+            ["--cap", "CAP_NET_ADMIN"],
+            [],
+        ];
+        var outputs = new Dictionary<string, List<string>>();
+        foreach (var (name, binary) in new[] { ("runc", RuncPath()), ("craterun-oci", Oci()) })
+        {
+            var root = Path.Combine(dir, name + "-root");
+            var id = "execflags-" + Guid.NewGuid().ToString("N")[..8];
+            try
+            {
+                var run = await Proc.Run(binary, ["--root", root, "run", "-d", "--bundle", bundle, id], timeout: TimeSpan.FromSeconds(20));
+                Assert.True(run.ExitCode == 0, $"{name}: {run}");
+                outputs[name] = [];
+                foreach (var flags in execs)
+                {
+                    var e = await Proc.Run(binary, ["--root", root, "exec", .. flags, id, "sh", "-c", Report]);
+                    Assert.True(e.ExitCode == 0, $"{name} exec {string.Join(' ', flags)}: {e}");
+                    outputs[name].Add(e.Stdout);
+                }
+            }
+            finally
+            {
+                await Proc.Run(binary, ["--root", root, "delete", "--force", id]);
+            }
+        }
+        Assert.Equal(outputs["runc"], outputs["craterun-oci"]);
+        var all = outputs["craterun-oci"][0].Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["3 x", "1", "/tmp", "1000", "1000", "1000 20"], all[..6]);
+        Assert.Contains("NoNewPrivs:\t1", all);
+        // CAP_NET_ADMIN (12) joins the bounding set; a non-root user's effective set is empty (runc's too)
+        Assert.Contains(all, l => l.StartsWith("CapBnd:", StringComparison.Ordinal) && (Convert.ToUInt64(l[7..].Trim(), 16) & (1UL << 12)) != 0);
+        var asRoot = outputs["craterun-oci"][1].Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(asRoot, l => l.StartsWith("CapEff:", StringComparison.Ordinal) && (Convert.ToUInt64(l[7..].Trim(), 16) & (1UL << 12)) != 0);
+        var plain = outputs["craterun-oci"][2].Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(plain, l => l.StartsWith("CapEff:", StringComparison.Ordinal) && (Convert.ToUInt64(l[7..].Trim(), 16) & (1UL << 12)) == 0);
+        Assert.Equal(["1", "1"], plain[..2]); // FOO=1 from config.json alone, once
+    }
+
+    /// <summary>
     /// The per-container commands in the spellings callers send them: containerd's shim puts
     /// --root/--log/--log-format json before the command and reads the error from the log
     /// (as JSON: level, msg); conmon and scripts write --root=R, -a, -f. runc is the reference

@@ -60,17 +60,7 @@ public static class HealthChecks
             _ => throw new UsageException($"container {r.Id}: unknown health check test {string.Join(' ', check.Test)}"),
         };
         var spec = ContainerEngine.LoadSpec(r);
-        var template = spec.Process ?? new Core.Oci.Process();
-        var process = new Core.Oci.Process
-        {
-            Args = [.. args],
-            Env = template.Env,
-            Cwd = template.Cwd is { Length: > 0 } cwd ? cwd : "/",
-            User = template.User,
-            Capabilities = template.Capabilities,
-            NoNewPrivileges = template.NoNewPrivileges,
-            Rlimits = template.Rlimits,
-        };
+        var process = Core.Oci.ExecProcess.Build(spec.Process, new Core.Oci.ExecRequest { Args = args });
         using var devNull = Fds.DevNull();
         using var output = new SafeFd(Interop.Check(Interop.Sys.memfd_create("craterun-health", 1 /* MFD_CLOEXEC */), "memfd_create", "health output"));
         int pid;
