@@ -211,6 +211,49 @@ public sealed class OciContractTests(CrateRunFixture f)
     }
 
     /// <summary>
+    /// A variable that process.env gives twice reaches the program once, with its last value, in its
+    /// first place, as runc's does; and exec --env replaces the container's. Read by the program itself
+    /// (cat /proc/self/environ, no shell that would tidy the environment on the way).
+    /// </summary>
+    [RootFact]
+    public async Task A_variable_given_twice_reaches_the_program_once_with_its_last_value_as_with_runc()
+    {
+        var dir = NewDir("envdup");
+        var config = BaseConfig(["cat", "/proc/self/environ"]);
+        config["process"]!["env"] = new JsonArray("PATH=/bin:/usr/bin", "FOO=1", "BAR=a", "FOO=2");
+        var runBundle = OciBundles.WriteBundle(dir, "run", config);
+        config["process"]!["args"] = new JsonArray("sleep", "1000");
+        var execBundle = OciBundles.WriteBundle(dir, "exec", config);
+        static string[] Ours(string environ) => [.. environ.Split('\0', StringSplitOptions.RemoveEmptyEntries).Where(e => e.StartsWith("FOO=", StringComparison.Ordinal) || e.StartsWith("BAR=", StringComparison.Ordinal))];
+        var seen = new Dictionary<string, (string[] Run, string[] Exec)>();
+        foreach (var (name, binary) in new[] { ("runc", RuncPath()), ("craterun-oci", Oci()) })
+        {
+            var root = Path.Combine(dir, name + "-root");
+            var runId = "envdup-" + Guid.NewGuid().ToString("N")[..8];
+            var execId = "envdup-" + Guid.NewGuid().ToString("N")[..8];
+            try
+            {
+                var run = await Proc.Run(binary, ["--root", root, "run", "--bundle", runBundle, runId], timeout: TimeSpan.FromSeconds(20));
+                Assert.True(run.ExitCode == 0, $"{name}: {run}");
+                var detached = await Proc.Run(binary, ["--root", root, "run", "-d", "--bundle", execBundle, execId], timeout: TimeSpan.FromSeconds(20));
+                Assert.True(detached.ExitCode == 0, $"{name}: {detached}");
+                var exec = await Proc.Run(binary, ["--root", root, "exec", "--env", "FOO=3", execId, "cat", "/proc/self/environ"]);
+                Assert.True(exec.ExitCode == 0, $"{name}: {exec}");
+                seen[name] = (Ours(run.Stdout), Ours(exec.Stdout));
+            }
+            finally
+            {
+                await Proc.Run(binary, ["--root", root, "delete", "--force", runId]);
+                await Proc.Run(binary, ["--root", root, "delete", "--force", execId]);
+            }
+        }
+        Assert.Equal(["FOO=2", "BAR=a"], seen["craterun-oci"].Run);
+        Assert.Equal(["FOO=3", "BAR=a"], seen["craterun-oci"].Exec);
+        Assert.Equal(seen["runc"].Run, seen["craterun-oci"].Run);
+        Assert.Equal(seen["runc"].Exec, seen["craterun-oci"].Exec);
+    }
+
+    /// <summary>
     /// exec's own flags on top of the container's process (ExecProcess.Build), as runc applies them: --env
     /// replaces a variable of config.json, --cwd, --user with --additional-gids, --cap into bounding, effective
     /// and permitted, --no-new-privs. The same command lines through runc and craterun-oci, looked at from inside.

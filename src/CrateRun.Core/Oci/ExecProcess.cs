@@ -8,7 +8,7 @@ public sealed record ExecRequest
 {
     public required IReadOnlyList<string> Args { get; init; }
 
-    /// <summary>KEY=VALUE added to the container's environment; a variable given again replaces the container's.</summary>
+    /// <summary>KEY=VALUE added to the container's environment; a variable given again replaces the container's value.</summary>
     public IReadOnlyList<string> Env { get; init; } = [];
 
     /// <summary>The working directory; null: the container's (and "/" when it has none).</summary>
@@ -74,20 +74,10 @@ public static class ExecProcess
         };
     }
 
-    /// <summary>The environment with <paramref name="added"/> on top: a variable given again is removed where it was and appended.</summary>
-    public static List<string> MergeEnv(IEnumerable<string> existing, IEnumerable<string> added)
-    {
-        ArgumentNullException.ThrowIfNull(existing);
-        ArgumentNullException.ThrowIfNull(added);
-        var env = new List<string>(existing);
-        foreach (var e in added)
-        {
-            var key = Key(e);
-            env.RemoveAll(x => Key(x) == key);
-            env.Add(e);
-        }
-        return env;
-    }
-
-    private static string Key(string variable) => variable.Split('=', 2)[0];
+    /// <summary>
+    /// The environment with <paramref name="added"/> on top: a variable given again takes the new value in
+    /// its place, a new one is appended (Docker's ReplaceOrAppendEnvValues; runc's exec --env comes out the same).
+    /// </summary>
+    public static List<string> MergeEnv(IEnumerable<string> existing, IEnumerable<string> added) =>
+        ProcessEnvironment.WithoutDuplicates([.. existing, .. added]);
 }

@@ -37,7 +37,7 @@ public static class ProcessPlan
         if (string.IsNullOrEmpty(p.Cwd) || !p.Cwd.StartsWith('/'))
             throw new UsageException($"process.cwd '{p.Cwd}' must be an absolute path");
         l.Argv = [.. p.Args];
-        l.Envp = [.. p.Env ?? []];
+        l.Envp = [.. ProcessEnvironment.WithoutDuplicates(p.Env ?? [])]; // as runc: a variable given twice has its last value
         l.Cwd = p.Cwd;
         l.Terminal = p.Terminal;
         if (p.ConsoleSize is { } cs)

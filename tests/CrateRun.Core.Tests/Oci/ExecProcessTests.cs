@@ -38,10 +38,10 @@ public sealed class ExecProcessTests
     }
 
     [Fact]
-    public void A_variable_given_again_replaces_the_containers_and_new_ones_are_appended()
+    public void A_variable_given_again_takes_the_new_value_in_its_place_and_new_ones_are_appended()
     {
         var p = ExecProcess.Build(Template(), new ExecRequest { Args = ["env"], Env = ["FOO=2", "BAR=x=y", "FOO=3"] });
-        Assert.Equal(["PATH=/usr/bin:/bin", "HOME=/root", "BAR=x=y", "FOO=3"], p.Env);
+        Assert.Equal(["PATH=/usr/bin:/bin", "FOO=3", "HOME=/root", "BAR=x=y"], p.Env);
     }
 
     [Fact]
