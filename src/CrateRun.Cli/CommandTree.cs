@@ -78,15 +78,16 @@ public static class NamedCommands
 /// The root of a face's parser. System.CommandLine's RootCommand adds the help and version options and the
 /// [suggest] directive, and making them reads the library's resources: 0.39 ms and 83 KB of allocations at
 /// every start (CRATERUN_TIMING marks around it, medians of 15 `run`s). A command line in which none of them
-/// can match (no help or version token, no directive, a command word) gets a plain command of the same name;
+/// can match (no help or version token, no directive, one named command) gets a plain command of the same name;
 /// any other gets the RootCommand, so what parses, and how, is the same either way.
 /// </summary>
 public static class ParserRoot
 {
-    public static Command Create(string description, IReadOnlyList<string> args, string? word)
+    /// <param name="named">The one command the parser is built with (<see cref="NamedCommands"/>); null: the whole tree.</param>
+    public static Command Create(string description, IReadOnlyList<string> args, string? named)
     {
         ArgumentNullException.ThrowIfNull(args);
-        if (word is null or "completion" or "man-pages" || args.Any(CouldMatchRootExtras)) return new RootCommand(description);
+        if (named is null || args.Any(CouldMatchRootExtras)) return new RootCommand(description);
         return new Command(RootCommand.ExecutableName, description);
     }
 

@@ -69,10 +69,11 @@ public static class DockerCli
     {
         // `run`: are we the monitor run_front.c forked before our runtime started?
         IsMonitor = TakeFrontFromConstructor();
-        var root = ParserRoot.Create("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)", args, word);
+        // completion and man-pages walk the whole tree: as for a command line without a command word
+        var named = word is "completion" or "man-pages" ? null : word;
+        var root = ParserRoot.Create("CrateRun: run containers with the kernel's own primitives (namespaces, cgroups, pivot_root)", args, named);
         root.Options.Add(RootOption);
-        // completion and man-pages walk the whole tree
-        NamedCommands.AddTo(root, TopLevelCommands, word is "completion" or "man-pages" ? null : word);
+        NamedCommands.AddTo(root, TopLevelCommands, named);
         args = CommandLineSplit.Apply(args, root, new Dictionary<string, int> { ["run"] = 0, ["exec"] = 1 }, out var unknownOption);
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var helpAsked = args.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h" or "-?");

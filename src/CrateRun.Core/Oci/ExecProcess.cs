@@ -42,7 +42,9 @@ public static class ExecProcess
     {
         ArgumentNullException.ThrowIfNull(request);
         var t = template ?? new Process();
-        var env = MergeEnv(t.Env ?? [], request.Env);
+        // a variable given again takes the new value in its place, a new one is appended (Docker's
+        // ReplaceOrAppendEnvValues; runc's exec --env comes out the same)
+        var env = ProcessEnvironment.WithoutDuplicates([.. t.Env ?? [], .. request.Env]);
         if (request.Terminal && request.DefaultTerm && !env.Any(e => e.StartsWith("TERM=", StringComparison.Ordinal))) env.Add("TERM=xterm");
         var user = request.User ?? t.User;
         if (request.AdditionalGids.Count > 0)
@@ -73,11 +75,4 @@ public static class ExecProcess
             Rlimits = t.Rlimits,
         };
     }
-
-    /// <summary>
-    /// The environment with <paramref name="added"/> on top: a variable given again takes the new value in
-    /// its place, a new one is appended (Docker's ReplaceOrAppendEnvValues; runc's exec --env comes out the same).
-    /// </summary>
-    public static List<string> MergeEnv(IEnumerable<string> existing, IEnumerable<string> added) =>
-        ProcessEnvironment.WithoutDuplicates([.. existing, .. added]);
 }
